@@ -1,0 +1,14 @@
+-- Section 7: privileges on objects the owner creates later. They apply only to objects
+-- created by the owner role itself: migrations must SET ROLE owner before DDL.
+
+SELECT pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I %s', :'owner_role', :'app_schema', d)
+FROM unnest(ARRAY[
+  pg_catalog.format('GRANT SELECT, INSERT, UPDATE ON TABLES TO %I', :'app_role'),
+  pg_catalog.format('GRANT USAGE, SELECT ON SEQUENCES TO %I', :'app_role'),
+  pg_catalog.format('GRANT EXECUTE ON FUNCTIONS TO %I', :'app_role'),
+  pg_catalog.format('GRANT SELECT ON TABLES TO %I', :'ff_ro_role'),
+  pg_catalog.format('GRANT SELECT ON SEQUENCES TO %I', :'ff_ro_role'),
+  pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I', :'ff_rw_role'),
+  pg_catalog.format('GRANT USAGE, SELECT ON SEQUENCES TO %I', :'ff_rw_role'),
+  'REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC'
+]) WITH ORDINALITY AS t(d, n) ORDER BY n \gexec

@@ -1,0 +1,54 @@
+-- ffbroker role model bootstrap.
+--
+-- Run as the cluster's master user (NOSUPERUSER, CREATEROLE, CREATEDB on Aurora),
+-- connected to the postgres database:
+--
+--   psql -X -v ON_ERROR_STOP=1 [-v prefix=my_pg] [-v db_name=my-pg-db] \
+--        [-v app_schema=my-pg-db-schema] [-v flavor=aurora|postgres] \
+--        -h HOST -U MASTER -d postgres -f sql/bootstrap.sql
+--
+-- Idempotent: a second run changes nothing and fails nothing. See sql/README.md.
+
+\set ON_ERROR_STOP on
+\set QUIET on
+
+\if :{?prefix}
+\else
+  \set prefix my_pg
+\endif
+\if :{?db_name}
+\else
+  \set db_name my-pg-db
+\endif
+\if :{?app_schema}
+\else
+  \set app_schema my-pg-db-schema
+\endif
+\if :{?flavor}
+\else
+  \set flavor aurora
+\endif
+
+-- Role names derived from the prefix.
+\set admin_role :prefix _admin
+\set owner_role :prefix _owner
+\set migrator_role :prefix _migrator
+\set app_role :prefix _app
+\set ff_ro_role :prefix _firefighter_ro
+\set ff_rw_role :prefix _firefighter_rw
+\set broker_role :prefix _password_broker
+
+\ir 000_preflight.sql
+\ir 001_roles.sql
+\ir 002_database.sql
+
+\connect -reuse-previous=on :"db_name"
+\ir 000_preflight.sql
+
+\ir 003_schema.sql
+\ir 004_object_grants.sql
+\ir 005_default_privileges.sql
+\ir 006_guardrails.sql
+\ir 007_db_admin.sql
+
+\echo 'ffbroker bootstrap complete for database' :"db_name"
