@@ -53,7 +53,7 @@ func NewVerifier(p Password, salt []byte, iterations int) (Verifier, error) {
 	enc := base64.StdEncoding
 	text := scramScheme + "$" + strconv.Itoa(iterations) + ":" + enc.EncodeToString(salt) +
 		"$" + enc.EncodeToString(keys.stored) + ":" + enc.EncodeToString(keys.server)
-	return Verifier{s: &secret{value: text}}, nil
+	return Verifier{s: newSecret(text)}, nil
 }
 
 // GenerateVerifier computes the verifier of p with a random salt of

@@ -126,7 +126,7 @@ BEGIN
   IF p_hours IS NULL OR p_hours < 1 OR p_hours > 2 THEN
     RAISE EXCEPTION 'temporary password validity must be between 1 and 2 hours' USING ERRCODE = 'FFB03';
   END IF;
-  IF p_incident_id IS NOT NULL AND p_incident_id !~ '^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$' THEN
+  IF p_incident_id IS NOT NULL AND p_incident_id !~ '^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$' THEN
     RAISE EXCEPTION 'malformed incident id' USING ERRCODE = 'FFB04';
   END IF;
   IF p_requester IS NULL OR pg_catalog.length(p_requester) NOT BETWEEN 1 AND 2048 THEN
@@ -166,7 +166,7 @@ BEGIN
   v_expires := v_now + p_hours * interval '1 hour';
   SELECT pg_catalog.max(g.expires_at) INTO v_until FROM db_admin.firefighter_grant g
   WHERE g.role = v_role AND g.closed_at IS NULL AND g.expires_at > v_now;
-  v_until := pg_catalog.greatest(v_expires, v_until);
+  v_until := GREATEST(v_expires, v_until);
 
   BEGIN
     EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD %L VALID UNTIL %L', v_role, p_password, v_until);
@@ -198,7 +198,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
   SELECT i.expires_at
   FROM db_admin.issue_firefighter_password(
-    pg_catalog.gen_random_uuid(), p_role, p_password, p_hours, NULL, pg_catalog."session_user"()::text, NULL) AS i;
+    pg_catalog.gen_random_uuid(), p_role, p_password, p_hours, NULL, session_user::text, NULL) AS i;
 $fn$;
 
 -- Expires the role's password now and closes every open grant of the role.

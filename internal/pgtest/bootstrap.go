@@ -1,0 +1,123 @@
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+)
+
+// Vars are the psql variables of sql/bootstrap.sql. Empty fields keep the script's
+// defaults (the seed's names).
+type Vars struct {
+	Prefix    string
+	DBName    string
+	AppSchema string
+	Flavor    string
+}
+
+// Names are the role and database names a bootstrap with some Vars creates.
+type Names struct {
+	Admin, Owner, Migrator, App, FirefighterRO, FirefighterRW, Broker string
+	DB, AppSchema                                                     string
+}
+
+// Names returns the names the bootstrap derives from v.
+func (v Vars) Names() Names {
+	p := v.Prefix
+	if p == "" {
+		p = "my_pg"
+	}
+	n := Names{
+		Admin: p + "_admin", Owner: p + "_owner", Migrator: p + "_migrator", App: p + "_app",
+		FirefighterRO: p + "_firefighter_ro", FirefighterRW: p + "_firefighter_rw", Broker: p + "_password_broker",
+		DB: v.DBName, AppSchema: v.AppSchema,
+	}
+	if n.DB == "" {
+		n.DB = "my-pg-db"
+	}
+	if n.AppSchema == "" {
+		n.AppSchema = "my-pg-db-schema"
+	}
+	return n
+}
+
+// SQLDir finds the repository's sql/ directory from the working directory upwards.
+func SQLDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "sql"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("pgtest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Psql returns the psql client to use: the one beside the server binaries when there
+// is one, else the one on PATH (a newer server accepts an older client).
+func (c *Cluster) Psql() string {
+	if p := filepath.Join(c.BinDir, "psql"); fileExists(p) {
+		return p
+	}
+	return "psql"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// Bootstrap runs sql/bootstrap.sql through psql as the master user, connected to the
+// postgres database, exactly as a DBA would. It returns psql's combined output (the
+// NOTICEs included) and an error when psql fails.
+func (c *Cluster) Bootstrap(ctx context.Context, v Vars) (string, error) {
+	dir, err := SQLDir()
+	if err != nil {
+		return "", err
+	}
+	args := []string{"-X", "-v", "ON_ERROR_STOP=1", "-h", c.Host, "-p", strconv.Itoa(c.Port),
+		"-U", MasterUser, "-d", "postgres"}
+	for _, kv := range [][2]string{{"prefix", v.Prefix}, {"db_name", v.DBName}, {"app_schema", v.AppSchema}, {"flavor", v.Flavor}} {
+		if kv[1] != "" {
+			args = append(args, "-v", kv[0]+"="+kv[1])
+		}
+	}
+	args = append(args, "-f", filepath.Join(dir, "bootstrap.sql"))
+	return c.RunPsql(ctx, MasterUser, MasterPassword, args...)
+}
+
+// RunPsql runs psql with args, the password passed through PGPASSWORD.
+func (c *Cluster) RunPsql(ctx context.Context, user, password string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, c.Psql(), args...)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10", "PGSSLMODE=disable")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("pgtest: psql as %s: %w\n%s", user, err, out.String())
+	}
+	return out.String(), nil
+}
+
+// SetPassword gives a login role a password, as a DBA would out of band (the
+// bootstrap leaves every password NULL).
+func (c *Cluster) SetPassword(ctx context.Context, role, password string) error {
+	conn, err := c.ConnectSuper(ctx, "postgres")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s",
+		quoteIdent(role), quoteLiteral(password)))
+	return err
+}

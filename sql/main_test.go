@@ -1,0 +1,16 @@
+// Package sql_test proves the role model and the db_admin functions of sql/ on a real
+// PostgreSQL cluster that behaves like Aurora (see internal/pgtest). Run it against
+// another major with FFB_PG_BIN=/path/to/bin, as make test-matrix does.
+package sql_test
+
+import (
+	"testing"
+
+	"github.com/ffbroker/ffbroker/internal/pgtest"
+)
+
+var cluster *pgtest.Cluster
+
+func TestMain(m *testing.M) {
+	pgtest.Main(m, pgtest.Options{}, func(c *pgtest.Cluster) { cluster = c })
+}
