@@ -121,10 +121,10 @@ func Require(t testing.TB, s *Server, err error) *Server {
 		return s
 	}
 	if errors.Is(err, ErrNotInstalled) && !inCI() {
-		t.Skipf("\n%s\n*** SKIPPED: moto_server is not on PATH, so this test did NOT run against the AWS emulator.\n*** %v\n*** Install it with: pip install 'moto[server]'  (with CI=true this is a failure)\n%s",
+		t.Skipf("\n%s\n*** SKIPPED: moto_server is not on PATH, so this test did NOT run against the AWS emulator.\n*** %v\n*** (with CI=true this is a failure)\n%s",
 			banner, err, banner)
 	}
-	t.Fatalf("awstest: %v", err)
+	t.Fatal(err)
 	return nil
 }
 
@@ -228,17 +228,23 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// stop ends the process group and waits until the process is reaped.
+// stop ends the process group and waits until the process is reaped. It signals
+// the group only while its leader is alive, so the group id cannot have been reused.
 func (s *Server) stop() error {
 	defer os.Remove(s.logPath)
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
 	if err := signalGroup(s.cmd.Process, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("awstest: signal moto_server: %w", err)
 	}
 	select {
 	case <-s.done:
+		return nil
 	case <-time.After(stopTimeout):
 	}
-	// Kill whatever is left of the group: a stuck server or a child it started.
 	if err := signalGroup(s.cmd.Process, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("awstest: kill moto_server: %w", err)
 	}
