@@ -353,3 +353,80 @@ func TestConcurrentIssuesSerialised(t *testing.T) {
 		t.Errorf("ledger rows = %d, valid until = %v; want %d and the latest expiry %v", n, until, workers*each, latest)
 	}
 }
+
+// The broker's two steps: reserve fixes the expiry from the database clock without
+// touching the role; issue activates the reservation with that expiry.
+func TestReserveThenActivate(t *testing.T) {
+	e := newEnv(t, "reserve")
+	ctx := context.Background()
+	broker := e.login(t, e.Broker)
+	reserve := func(id, incident string) (exp time.Time, state string, err error) {
+		err = broker.QueryRow(ctx, `SELECT expires_at, state FROM db_admin.reserve_firefighter_grant($1, $2, 2, $3, 'alice', 'bob')`,
+			id, e.FirefighterRW, incident).Scan(&exp, &state)
+		return
+	}
+	activate := func(id, incident, password string) (exp, until time.Time, reused bool, err error) {
+		err = broker.QueryRow(ctx, `SELECT expires_at, valid_until, reused FROM db_admin.issue_firefighter_password($1, $2, $3, 2, $4, 'alice', 'bob')`,
+			id, e.FirefighterRW, password, incident).Scan(&exp, &until, &reused)
+		return
+	}
+	const id1 = "00000000-0000-4000-8000-000000000001"
+	exp, state, err := reserve(id1, "INC-R1")
+	if err != nil || state != "reserved" {
+		t.Fatalf("reserve = (%s, %v); want reserved", state, err)
+	}
+	if exp2, state2, err := reserve(id1, "INC-R1"); err != nil || state2 != "reserved" || !exp2.Equal(exp) {
+		t.Errorf("reserve retry = (%v, %s, %v); want the same expiry %v, reserved", exp2, state2, err, exp)
+	}
+	if rows := queryStrings(t, broker, `SELECT role, live_grants FROM db_admin.firefighter_status() WHERE live_grants > 0`); len(rows) != 0 {
+		t.Errorf("live grants after a reservation = %q; want none", rows)
+	}
+	if rows := queryStrings(t, broker, `SELECT * FROM db_admin.sweep_expired_firefighters()`); len(rows) != 0 {
+		t.Errorf("sweep during a reservation = %q; want nothing (nothing to take back, reservation in flight)", rows)
+	}
+	password := randomPassword(t)
+	got, until, reused, err := activate(id1, "INC-R1", password)
+	if err != nil || reused || !got.Equal(exp) || !until.Equal(exp) {
+		t.Fatalf("activate = (%v, %v, reused %v, %v); want the reserved expiry %v twice, not reused", got, until, reused, err, exp)
+	}
+	e.loginWith(t, e.FirefighterRW, password)
+	if _, _, reused, err := activate(id1, "INC-R1", randomPassword(t)); err != nil || !reused {
+		t.Errorf("activate retry = (reused %v, %v); want reused", reused, err)
+	}
+	e.loginWith(t, e.FirefighterRW, password) // the retry did not rotate
+
+	// A revoke closes a reservation in flight; activating it afterwards is refused.
+	const id2 = "00000000-0000-4000-8000-000000000002"
+	if _, _, err := reserve(id2, "INC-R2"); err != nil {
+		t.Fatal(err)
+	}
+	var closed int
+	if err := broker.QueryRow(ctx, `SELECT db_admin.expire_firefighter_password($1)`, e.FirefighterRW).Scan(&closed); err != nil {
+		t.Fatal(err)
+	}
+	if closed != 1 {
+		t.Errorf("expire closed %d active grants; want 1 (the reservation is not counted)", closed)
+	}
+	if _, _, _, err := activate(id2, "INC-R2", randomPassword(t)); sqlState(err) != "FFB05" {
+		t.Errorf("activate after revoke: %v; want FFB05", err)
+	}
+	reasons := queryStrings(t, e.super(t), `SELECT grant_id::text, closed_reason FROM db_admin.firefighter_grant ORDER BY 1`)
+	if want := []string{id1 + "|revoked", id2 + "|abandoned"}; strings.Join(reasons, ",") != strings.Join(want, ",") {
+		t.Errorf("closed reasons = %q; want %q", reasons, want)
+	}
+
+	// A reservation never activated is closed as abandoned once its expiry passed.
+	const id3 = "00000000-0000-4000-8000-000000000003"
+	if _, _, err := reserve(id3, "INC-R3"); err != nil {
+		t.Fatal(err)
+	}
+	e.pastAllGrants(t, e.FirefighterRW)
+	queryStrings(t, broker, `SELECT * FROM db_admin.sweep_expired_firefighters()`)
+	var reason string
+	if err := e.super(t).QueryRow(ctx, `SELECT closed_reason FROM db_admin.firefighter_grant WHERE grant_id = $1`, id3).Scan(&reason); err != nil {
+		t.Fatal(err)
+	}
+	if reason != "abandoned" {
+		t.Errorf("stale reservation closed as %q; want abandoned", reason)
+	}
+}
