@@ -34,6 +34,9 @@ type Options struct {
 	BinDir string
 	// Settings are extra postgresql.conf settings, e.g. "log_statement": "all".
 	Settings map[string]string
+	// TLS turns on TLS with a test CA (see Cluster.CAFile); logins over TCP
+	// may then use it or not, both with scram-sha-256.
+	TLS bool
 }
 
 // Cluster is a running throwaway PostgreSQL server.
@@ -47,10 +50,17 @@ type Cluster struct {
 	Port int
 	// LogPath is the server log (stderr of postgres).
 	LogPath string
+	// CAFile is the PEM file of the CA that signed the server certificate
+	// (for localhost and 127.0.0.1), with Options.TLS; else empty.
+	CAFile string
+	// WrongCAFile is the PEM file of another CA that signed nothing, for
+	// tests that must see verification fail, with Options.TLS; else empty.
+	WrongCAFile string
 
 	dir     string
 	dataDir string
 	cred    *syscall.Credential
+	ca      *testCA
 }
 
 // ErrNoBinaries reports that no PostgreSQL server binaries could be found.
@@ -78,7 +88,17 @@ func New(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c.dataDir = filepath.Join(c.dir, "data")
 	c.LogPath = filepath.Join(c.dir, "postgres.log")
-	if err := c.initdb(ctx, opts.Settings); err != nil {
+	settings := opts.Settings
+	if opts.TLS {
+		if settings, err = c.enableTLS(); err != nil {
+			c.removeFiles()
+			return nil, err
+		}
+		for k, v := range opts.Settings {
+			settings[k] = v
+		}
+	}
+	if err := c.initdb(ctx, settings, opts.TLS); err != nil {
 		c.removeFiles()
 		return nil, err
 	}
@@ -223,7 +243,7 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
 	return nil
 }
 
-func (c *Cluster) initdb(ctx context.Context, extra map[string]string) error {
+func (c *Cluster) initdb(ctx context.Context, extra map[string]string, tls bool) error {
 	if err := c.run(ctx, "initdb", "-D", c.dataDir, "-U", superUser, "-E", "UTF8", "--locale=C",
 		"--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"); err != nil {
 		return err
@@ -264,8 +284,11 @@ func (c *Cluster) initdb(ctx context.Context, extra map[string]string) error {
 	hba := "local all " + superUser + " trust\n" +
 		"local all all reject\n" +
 		"host all " + superUser + " 0.0.0.0/0 reject\n" +
-		"host all " + superUser + " ::/0 reject\n" +
-		"host all all 127.0.0.1/32 scram-sha-256\n"
+		"host all " + superUser + " ::/0 reject\n"
+	if tls {
+		hba += "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+	}
+	hba += "host all all 127.0.0.1/32 scram-sha-256\n"
 	return os.WriteFile(filepath.Join(c.dataDir, "pg_hba.conf"), []byte(hba), 0o600)
 }
 

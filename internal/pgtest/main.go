@@ -14,10 +14,12 @@ import (
 // no server binaries exist it says so loudly and skips the package, except under CI
 // (CI=true), where that is a failure.
 func Main(m *testing.M, opts Options, setup func(*Cluster)) {
-	os.Exit(run(m, opts, setup))
+	os.Exit(Run(m, opts, setup))
 }
 
-func run(m *testing.M, opts Options, setup func(*Cluster)) int {
+// Run is Main without the exit: it returns the tests' exit code, so a TestMain can
+// stop other servers before it exits.
+func Run(m *testing.M, opts Options, setup func(*Cluster)) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	c, err := New(ctx, opts)
 	cancel()

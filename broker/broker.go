@@ -1,0 +1,344 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/google/uuid"
+)
+
+// Database is what the broker needs from PostgreSQL (PGStore in production).
+type Database interface {
+	ReserveGrant(ctx context.Context, r GrantRequest) (Reservation, error)
+	ActivateGrant(ctx context.Context, r GrantRequest, v Verifier, publish func(context.Context) error) (Activation, error)
+	LiveGrants(ctx context.Context) ([]Grant, error)
+}
+
+// Secrets is what the broker needs from Secrets Manager (SecretsStore in production).
+type Secrets interface {
+	PutPending(ctx context.Context, role, versionID string, v SecretValue) (SecretRef, SecretValue, error)
+	Promote(ctx context.Context, role, versionID string) (SecretRef, error)
+	DiscardPending(ctx context.Context, role, versionID string) error
+	Current(ctx context.Context, role string) (SecretValue, SecretRef, error)
+}
+
+// Target is where a firefighter connects with the issued password; it is written into
+// the secret next to the password.
+type Target struct {
+	Host    string
+	Port    int
+	DBName  string
+	SSLMode string
+}
+
+// Config holds a Broker's dependencies, built once per Lambda cold start.
+type Config struct {
+	Policy  Policy
+	DB      Database
+	Secrets Secrets
+	// Audit receives every record; an error writing the intent record stops the issue.
+	Audit  audit.Sink
+	Target Target
+	// Rand is the source of passwords, salts and grant ids; nil means crypto/rand.
+	Rand io.Reader
+	// Logger receives operational logs (never a secret); nil means slog.Default().
+	Logger *slog.Logger
+	// PromoteAttempts bounds the tries to make a new version AWSCURRENT (default 4).
+	PromoteAttempts int
+}
+
+// Broker issues firefighter passwords.
+type Broker struct {
+	cfg Config
+}
+
+// New checks cfg and returns a Broker.
+func New(cfg Config) (*Broker, error) {
+	if err := cfg.Policy.Check(); err != nil {
+		return nil, fmt.Errorf("broker: policy: %w", err)
+	}
+	if cfg.DB == nil || cfg.Secrets == nil || cfg.Audit == nil {
+		return nil, errors.New("broker: DB, Secrets and Audit are required")
+	}
+	if cfg.Target.Host == "" || cfg.Target.DBName == "" || cfg.Target.Port <= 0 {
+		return nil, errors.New("broker: target host, port and database are required")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.PromoteAttempts <= 0 {
+		cfg.PromoteAttempts = 4
+	}
+	return &Broker{cfg: cfg}, nil
+}
+
+// Policy returns the broker's policy.
+func (b *Broker) Policy() Policy { return b.cfg.Policy }
+
+// IssueInput is one request for a password.
+type IssueInput struct {
+	// Request is the caller's request (decoded body or workflow input).
+	Request Request
+	// Requester is the authenticated caller, never a value from the request body.
+	Requester string
+	// Approver is the authenticated principal that approved, for roles that need one.
+	Approver string
+	// GrantID makes a retry resume the same grant; empty means a new random id.
+	GrantID string
+	// RequestID is the Lambda or API request id, for the audit trail.
+	RequestID string
+	// Source names the entry point.
+	Source audit.Source
+}
+
+// IssueOutput is the answer to an issue. It never holds the password: the caller reads
+// the secret with its own permissions.
+type IssueOutput struct {
+	GrantID       string    `json:"grant_id"`
+	Role          string    `json:"role"`
+	SecretARN     string    `json:"secret_arn"`
+	SecretVersion string    `json:"secret_version,omitempty"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	// Reused reports that a live grant for the same incident and role was returned
+	// and the password was not rotated.
+	Reused bool `json:"reused"`
+}
+
+// Issue turns a validated, authenticated request into a working, stored, audited,
+// time-limited password, in the order of DESIGN.md's invariant 4:
+// intent record -> reservation (expiry from the database clock) -> AWSPENDING secret
+// version (ClientRequestToken = grant id) -> password set in the database (the grant
+// exists from this commit) -> AWSCURRENT moved to the version -> issued record.
+// A retry with the same GrantID resumes where the first call stopped.
+func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) {
+	rec := audit.Record{RequestID: in.RequestID, Requester: in.Requester, Approver: in.Approver,
+		IncidentID: in.Request.IncidentID, Source: in.Source}
+	v, err := b.cfg.Policy.Validate(in.Request)
+	if err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
+	}
+	rec.TargetRole = v.RoleName
+	if err := b.checkIssuer(in, v); err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
+	}
+	grantID, err := b.grantID(in.GrantID)
+	if err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
+	}
+	rec.GrantID = grantID
+	greq := GrantRequest{GrantID: grantID, Role: v.RoleName, Hours: v.Hours, IncidentID: v.IncidentID,
+		Requester: in.Requester, Approver: in.Approver}
+
+	intent := rec
+	intent.Event, intent.Outcome, intent.Message = audit.EventPasswordIssuing, audit.OutcomePending, "issuing a firefighter password"
+	if err := b.cfg.Audit.Write(ctx, intent); err != nil {
+		return IssueOutput{}, &Error{Code: CodeUnavailable, Op: "audit intent",
+			Message: "the audit record could not be written; nothing was issued", Err: err}
+	}
+
+	out, err := b.issue(ctx, greq, &rec)
+	if err != nil {
+		fail := rec
+		fail.Event, fail.Outcome, fail.ErrorCode, fail.Message = audit.EventPasswordIssued, audit.OutcomeFailure, string(ErrorCode(err)), "issue failed"
+		b.writeBestEffort(ctx, fail)
+		return IssueOutput{}, err
+	}
+	done := rec
+	done.Event, done.Outcome, done.ExpiresAt = audit.EventPasswordIssued, audit.OutcomeSuccess, out.ExpiresAt
+	done.GrantID, done.SecretARN, done.SecretVersion = out.GrantID, out.SecretARN, out.SecretVersion
+	done.Message = "firefighter password issued"
+	if out.Reused {
+		done.Message = "live grant for this incident returned; password not rotated"
+	}
+	b.writeBestEffort(ctx, done)
+	return out, nil
+}
+
+func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record) (IssueOutput, error) {
+	res, err := b.cfg.DB.ReserveGrant(ctx, greq)
+	if err != nil {
+		return IssueOutput{}, err
+	}
+	if res.Active {
+		return b.reuse(ctx, greq, res)
+	}
+	rec.ExpiresAt = res.ExpiresAt
+
+	password, err := GeneratePassword(b.cfg.Rand, DefaultPasswordLength)
+	if err != nil {
+		return IssueOutput{}, &Error{Code: CodeInternal, Op: "generate password", Err: err}
+	}
+	value := SecretValue{
+		Engine: "postgres", Host: b.cfg.Target.Host, Port: b.cfg.Target.Port, DBName: b.cfg.Target.DBName,
+		Username: greq.Role, Password: password, SSLMode: b.cfg.Target.SSLMode, ExpiresAt: res.ExpiresAt,
+		GrantID: greq.GrantID, IncidentID: greq.IncidentID, Status: SecretActive,
+	}
+	ref, stored, err := b.cfg.Secrets.PutPending(ctx, greq.Role, greq.GrantID, value)
+	if err != nil {
+		return IssueOutput{}, err
+	}
+	rec.SecretARN, rec.SecretVersion = ref.ARN, ref.VersionID
+	// On a retry the stored version keeps the first call's password: use that one.
+	verifier, err := GenerateVerifier(b.cfg.Rand, stored.Password)
+	if err != nil {
+		return IssueOutput{}, &Error{Code: CodeInternal, Op: "scram verifier", Err: err}
+	}
+	var published SecretRef
+	act, err := b.cfg.DB.ActivateGrant(ctx, greq, verifier, func(ctx context.Context) error {
+		published, err = b.promoteVersion(ctx, greq.Role, greq.GrantID)
+		return err
+	})
+	var commitErr *commitError
+	switch {
+	case errors.As(err, &commitErr):
+		b.repairCurrent(ctx, greq.Role)
+		return IssueOutput{}, &Error{Code: CodeUnavailable, Op: "activate grant", Message: "the database did not commit the grant; retry", Err: err}
+	case err != nil:
+		if ErrorCode(err) != CodeUnavailable {
+			// The database refused: the grant does not exist, so neither may its version.
+			b.discardBestEffort(ctx, greq)
+		}
+		return IssueOutput{}, err
+	case act.Reused:
+		return b.reuse(ctx, greq, Reservation{GrantID: act.GrantID, ExpiresAt: act.ExpiresAt, Active: true})
+	}
+	return IssueOutput{GrantID: greq.GrantID, Role: greq.Role, SecretARN: published.ARN, SecretVersion: greq.GrantID,
+		ExpiresAt: act.ExpiresAt}, nil
+}
+
+// reuse answers with a live grant: the same incident's, or this grant id's when a retry
+// finds it already active. Its secret version was made current before its commit, and
+// may since have been replaced by a later grant's: the current one is what logs in.
+func (b *Broker) reuse(ctx context.Context, greq GrantRequest, res Reservation) (IssueOutput, error) {
+	_, ref, err := b.cfg.Secrets.Current(ctx, greq.Role)
+	if err != nil {
+		return IssueOutput{}, err
+	}
+	return IssueOutput{GrantID: res.GrantID, Role: greq.Role, SecretARN: ref.ARN, SecretVersion: ref.VersionID,
+		ExpiresAt: res.ExpiresAt, Reused: res.GrantID != greq.GrantID}, nil
+}
+
+// repairCurrent puts the version of the role's latest committed grant back in
+// AWSCURRENT after a commit failed behind a promotion. Without a live grant the next
+// sweep replaces the secret with a tombstone.
+func (b *Broker) repairCurrent(ctx context.Context, role string) {
+	latest, err := b.latestGrant(ctx, role)
+	if err == nil && latest != "" {
+		_, err = b.promoteVersion(ctx, role, latest)
+	}
+	if err != nil || latest == "" {
+		b.cfg.Logger.ErrorContext(ctx, "AWSCURRENT may name an uncommitted password until the next sweep", "role", role, "error", err)
+	}
+}
+
+func (b *Broker) latestGrant(ctx context.Context, role string) (string, error) {
+	grants, err := b.cfg.DB.LiveGrants(ctx)
+	if err != nil {
+		return "", err
+	}
+	var latest Grant
+	for _, g := range grants {
+		if g.Role == role && !g.ActivatedAt.Before(latest.ActivatedAt) {
+			latest = g
+		}
+	}
+	return latest.ID, nil
+}
+
+// promoteVersion makes versionID AWSCURRENT, retrying Secrets.Promote on retryable
+// errors a few times.
+func (b *Broker) promoteVersion(ctx context.Context, role, versionID string) (SecretRef, error) {
+	var err error
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		var ref SecretRef
+		ref, err = b.cfg.Secrets.Promote(ctx, role, versionID)
+		if err == nil {
+			return ref, nil
+		}
+		if attempt >= b.cfg.PromoteAttempts || !Retryable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return SecretRef{}, withOp(err, "promote secret")
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+	return SecretRef{}, &Error{Code: CodeUnavailable, Op: "promote secret",
+		Message: "the secret could not be made current; nothing was issued, retry", Err: err}
+}
+
+func (b *Broker) checkIssuer(in IssueInput, v ValidRequest) error {
+	switch {
+	case in.Requester == "":
+		return Errorf(CodeForbidden, "the caller is not authenticated")
+	case in.Approver != "" && in.Approver == in.Requester:
+		return Errorf(CodeForbidden, "the approver must not be the requester")
+	case v.NeedsApproval && in.Approver == "":
+		return Errorf(CodeForbidden, "role %s needs a second person's approval", v.Kind)
+	}
+	return nil
+}
+
+func (b *Broker) grantID(given string) (string, error) {
+	if given == "" {
+		id, err := uuid.NewRandomFromReader(b.cfg.Rand)
+		if err != nil {
+			return "", &Error{Code: CodeInternal, Op: "grant id", Err: err}
+		}
+		return id.String(), nil
+	}
+	id, err := uuid.Parse(given)
+	if err != nil || id.String() != given {
+		return "", Errorf(CodeInvalidRequest, "grant id must be a lower-case UUID")
+	}
+	return given, nil
+}
+
+// reject records a refused request and returns its error.
+func (b *Broker) reject(ctx context.Context, rec audit.Record, err error) error {
+	rec.Event, rec.Outcome, rec.ErrorCode, rec.Message = audit.EventRequestRejected, audit.OutcomeRejected, string(ErrorCode(err)), "request rejected"
+	b.writeBestEffort(ctx, rec)
+	return err
+}
+
+// Reject records a request refused before it reached the broker (e.g. a body that
+// does not decode) and returns err.
+func (b *Broker) Reject(ctx context.Context, rec audit.Record, err error) error {
+	return b.reject(ctx, rec, err)
+}
+
+func (b *Broker) writeBestEffort(ctx context.Context, rec audit.Record) {
+	if err := b.cfg.Audit.Write(ctx, rec); err != nil {
+		b.cfg.Logger.ErrorContext(ctx, "audit record not written", "event", string(rec.Event), "grant_id", rec.GrantID, "error", err)
+	}
+}
+
+func (b *Broker) discardBestEffort(ctx context.Context, greq GrantRequest) {
+	if err := b.cfg.Secrets.DiscardPending(ctx, greq.Role, greq.GrantID); err != nil {
+		b.cfg.Logger.WarnContext(ctx, "pending secret version left for the sweep", "role", greq.Role, "grant_id", greq.GrantID, "error", err)
+	}
+}
+
+// IssueBody decodes a JSON request body and issues it; a body that does not decode is
+// rejected with a typed error and a request.rejected record, like any other bad input.
+func (b *Broker) IssueBody(ctx context.Context, body []byte, in IssueInput) (IssueOutput, error) {
+	req, err := DecodeRequest(body)
+	if err != nil {
+		return IssueOutput{}, b.reject(ctx, audit.Record{RequestID: in.RequestID, Requester: in.Requester,
+			Approver: in.Approver, Source: in.Source}, err)
+	}
+	in.Request = req
+	return b.Issue(ctx, in)
+}

@@ -1,0 +1,635 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Authentication modes of DBConfig.Auth.
+const (
+	// AuthIAM logs in with a fresh RDS IAM auth token per connection, over
+	// TLS verify-full only.
+	AuthIAM = "iam"
+	// AuthPassword logs in with DBConfig.Password, for local use.
+	AuthPassword = "password"
+)
+
+// TLS modes of DBConfig.SSLMode, with libpq's names and meanings.
+const (
+	// SSLModeDisable means no TLS (password mode only).
+	SSLModeDisable = "disable"
+	// SSLModeRequire means TLS without certificate verification, or like
+	// verify-ca when a CAFile is given, as in libpq (password mode only).
+	SSLModeRequire = "require"
+	// SSLModeVerifyCA means TLS with the server certificate verified against
+	// the CAs but not against the host name (password mode only).
+	SSLModeVerifyCA = "verify-ca"
+	// SSLModeVerifyFull means TLS with the server certificate verified
+	// against the CAs and the host name; the default and the only mode IAM
+	// authentication accepts.
+	SSLModeVerifyFull = "verify-full"
+)
+
+// Defaults of DBConfig and DBConfigFromEnv.
+const (
+	// DefaultDBPort is the port used when none is configured.
+	DefaultDBPort = 5432
+	// DefaultDBName is the seed's database name.
+	DefaultDBName = "my-pg-db"
+	// DefaultDBUser is the seed's broker login.
+	DefaultDBUser = "my_pg_password_broker"
+	// DefaultConnectTimeout limits one connection attempt: dial, TLS and
+	// authentication.
+	DefaultConnectTimeout = 5 * time.Second
+	// DefaultStatementTimeout is the session's statement_timeout.
+	DefaultStatementTimeout = 15 * time.Second
+	// DefaultApplicationName is the session's application_name.
+	DefaultApplicationName = "ffbroker"
+)
+
+// Backoff between attempts refused for lack of a connection slot.
+const (
+	connectRetryBase = 50 * time.Millisecond
+	connectRetryCap  = time.Second
+)
+
+// DBConfig says how the broker reaches PostgreSQL. Zero values of the optional
+// fields stand for their defaults; Validate reports a misconfigured DBConfig.
+type DBConfig struct {
+	// Host is the server's DNS name or IP address (the cluster endpoint).
+	Host string
+	// Port is the server's TCP port; 0 means DefaultDBPort.
+	Port int
+	// Database is the database to connect to.
+	Database string
+	// User is the login role.
+	User string
+	// Auth is AuthIAM or AuthPassword; empty means AuthIAM.
+	Auth string
+	// Password is the login's password, in password mode only.
+	Password Password
+	// SSLMode is one of the SSLMode constants; empty means verify-full. IAM
+	// mode accepts verify-full only.
+	SSLMode string
+	// CAFile is a PEM file of the CAs that may sign the server certificate
+	// (for RDS, the region's or the global bundle); empty means the system
+	// roots.
+	CAFile string
+	// Region is the AWS region the IAM auth token is signed for (IAM mode);
+	// NewConnector falls back to the aws.Config's region when it is empty.
+	Region string
+	// ConnectTimeout limits one connection attempt; 0 means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// StatementTimeout is sent as the session's statement_timeout (whole
+	// milliseconds); 0 means DefaultStatementTimeout.
+	StatementTimeout time.Duration
+	// ApplicationName is sent as the session's application_name; empty means
+	// DefaultApplicationName.
+	ApplicationName string
+}
+
+// configError is a configuration error that names the offending field.
+type configError struct {
+	field string
+	msg   string
+}
+
+func (e *configError) Error() string { return "db config: " + e.field + ": " + e.msg }
+
+// Validate reports the first misconfigured field of c, naming it, or nil.
+func (c DBConfig) Validate() error {
+	if err := c.withDefaults().check(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (c DBConfig) withDefaults() DBConfig {
+	if c.Port == 0 {
+		c.Port = DefaultDBPort
+	}
+	if c.Auth == "" {
+		c.Auth = AuthIAM
+	}
+	if c.SSLMode == "" {
+		c.SSLMode = SSLModeVerifyFull
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.StatementTimeout == 0 {
+		c.StatementTimeout = DefaultStatementTimeout
+	}
+	if c.ApplicationName == "" {
+		c.ApplicationName = DefaultApplicationName
+	}
+	return c
+}
+
+// check validates a DBConfig whose defaults are filled in.
+func (c DBConfig) check() *configError {
+	bad := func(field, msg string) *configError { return &configError{field: field, msg: msg} }
+	switch {
+	case c.Host == "":
+		return bad("Host", "required")
+	case strings.HasPrefix(c.Host, "/") || strings.ContainsAny(c.Host, ", \t\r\n'\\"):
+		return bad("Host", "must be one DNS name or IP address")
+	case c.Port < 1 || c.Port > 65535:
+		return bad("Port", "must be 1-65535")
+	case c.Database == "":
+		return bad("Database", "required")
+	case c.User == "":
+		return bad("User", "required")
+	case c.Auth != AuthIAM && c.Auth != AuthPassword:
+		return bad("Auth", "must be iam or password")
+	case c.Auth == AuthPassword && c.Password.Len() == 0:
+		return bad("Password", "required for password authentication")
+	case c.Auth == AuthIAM && c.Password.Len() != 0:
+		return bad("Password", "not allowed with IAM authentication")
+	}
+	switch c.SSLMode {
+	case SSLModeDisable, SSLModeRequire, SSLModeVerifyCA, SSLModeVerifyFull:
+	default:
+		return bad("SSLMode", "must be verify-full, verify-ca, require or disable")
+	}
+	switch {
+	case c.Auth == AuthIAM && c.SSLMode != SSLModeVerifyFull:
+		return bad("SSLMode", "must be verify-full for IAM authentication")
+	case c.Auth == AuthIAM && c.Region == "":
+		return bad("Region", "required for IAM authentication")
+	case c.ConnectTimeout < 0:
+		return bad("ConnectTimeout", "must be positive")
+	case c.StatementTimeout < time.Millisecond:
+		return bad("StatementTimeout", "must be at least 1ms")
+	case len(c.ApplicationName) > 63 || !printableASCII(c.ApplicationName):
+		return bad("ApplicationName", "must be at most 63 printable ASCII characters")
+	}
+	return nil
+}
+
+// envVars names the environment variable behind each DBConfig field.
+var envVars = map[string]string{
+	"Host":     "FFB_DB_HOST",
+	"Port":     "FFB_DB_PORT",
+	"Database": "FFB_DB_NAME",
+	"User":     "FFB_DB_USER",
+	"Auth":     "FFB_DB_AUTH",
+	"Password": "FFB_DB_PASSWORD",
+	"SSLMode":  "FFB_DB_SSLMODE",
+	"CAFile":   "FFB_DB_CA_FILE",
+	"Region":   "AWS_REGION",
+}
+
+// DBConfigFromEnv reads a DBConfig from FFB_DB_HOST, FFB_DB_PORT (default
+// 5432), FFB_DB_NAME (default my-pg-db), FFB_DB_USER (default
+// my_pg_password_broker), FFB_DB_AUTH (iam or password, default iam),
+// FFB_DB_PASSWORD (password mode only), FFB_DB_SSLMODE (default verify-full),
+// FFB_DB_CA_FILE and AWS_REGION, through getenv (os.Getenv in main).
+//
+// It validates the result, loads the CA file, and names the variable in every
+// error ("FFB_DB_PORT: must be 1-65535"). The timeouts and the application
+// name keep their defaults.
+func DBConfigFromEnv(getenv func(string) string) (DBConfig, error) {
+	c := DBConfig{
+		Host:     getenv("FFB_DB_HOST"),
+		Database: getenv("FFB_DB_NAME"),
+		User:     getenv("FFB_DB_USER"),
+		Auth:     getenv("FFB_DB_AUTH"),
+		SSLMode:  getenv("FFB_DB_SSLMODE"),
+		CAFile:   getenv("FFB_DB_CA_FILE"),
+		Region:   getenv("AWS_REGION"),
+	}
+	if p := getenv("FFB_DB_PASSWORD"); p != "" {
+		c.Password = NewPassword(p)
+	}
+	if c.Database == "" {
+		c.Database = DefaultDBName
+	}
+	if c.User == "" {
+		c.User = DefaultDBUser
+	}
+	if c.Auth == "" {
+		c.Auth = AuthIAM
+	}
+	c.Port = DefaultDBPort
+	if s := getenv("FFB_DB_PORT"); s != "" {
+		p, err := strconv.Atoi(s)
+		if err != nil || p < 1 || p > 65535 {
+			return DBConfig{}, errors.New("FFB_DB_PORT: must be 1-65535")
+		}
+		c.Port = p
+	}
+	c = c.withDefaults()
+	if err := c.check(); err != nil {
+		return DBConfig{}, envError(err)
+	}
+	if c.SSLMode != SSLModeDisable {
+		if _, err := loadRootCAs(c.CAFile); err != nil {
+			return DBConfig{}, envError(err)
+		}
+	}
+	return c, nil
+}
+
+func envError(err *configError) error {
+	if name, ok := envVars[err.field]; ok {
+		return fmt.Errorf("%s: %s", name, err.msg)
+	}
+	return err
+}
+
+// loadRootCAs returns the CAs in the PEM file path, or the system roots when
+// path is empty.
+func loadRootCAs(path string) (*x509.CertPool, *configError) {
+	if path == "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			return nil, &configError{field: "CAFile", msg: "empty and no system roots: " + err.Error()}
+		}
+		return pool, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &configError{field: "CAFile", msg: "cannot read: " + err.Error()}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, &configError{field: "CAFile", msg: "holds no PEM certificate"}
+	}
+	return pool, nil
+}
+
+// Connector opens connections to PostgreSQL as the broker's login, one at a
+// time, each with a configuration built afresh: in IAM mode with a new auth
+// token, which is never logged nor put in an error.
+//
+// The returned connections do not keep the password or token: their Config
+// has an empty Password once they are logged in. A Connector is safe for
+// concurrent use once built; set TokenSource, if at all, before the first
+// Connect.
+type Connector struct {
+	// TokenSource returns the RDS IAM auth token for user at endpoint
+	// ("host:port") in region; Connect calls it once per connection attempt
+	// in IAM mode. NewConnector sets it to auth.BuildAuthToken with the
+	// aws.Config's credentials; tests replace it.
+	TokenSource func(ctx context.Context, endpoint, region, user string) (string, error)
+
+	cfg   DBConfig
+	roots *x509.CertPool
+}
+
+// NewConnector checks cfg (filling in its defaults, and its Region from
+// awsCfg when empty), loads its CA file and returns a Connector. awsCfg's
+// credentials sign the IAM auth tokens; password mode does not use awsCfg.
+func NewConnector(cfg DBConfig, awsCfg aws.Config) (*Connector, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Region == "" && cfg.Auth == AuthIAM {
+		cfg.Region = awsCfg.Region
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	c := &Connector{cfg: cfg}
+	if cfg.SSLMode != SSLModeDisable {
+		roots, err := loadRootCAs(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		c.roots = roots
+	}
+	if cfg.Auth == AuthIAM {
+		creds := awsCfg.Credentials
+		if creds == nil {
+			return nil, errors.New("db config: IAM authentication needs AWS credentials")
+		}
+		c.TokenSource = func(ctx context.Context, endpoint, region, user string) (string, error) {
+			return auth.BuildAuthToken(ctx, endpoint, region, user, creds)
+		}
+	}
+	return c, nil
+}
+
+// Connect opens a connection. When the server refuses it for lack of a
+// connection slot (SQLSTATE 53300, the broker's CONNECTION LIMIT) or because
+// it is starting up (57P03), Connect tries again after a full-jitter
+// exponential backoff (50ms doubling up to 1s) for as long as ctx's deadline
+// allows (without one, for the ConnectTimeout), then returns an *Error with
+// CodeUnavailable. Other failures are CodeUnavailable for network errors and
+// timeouts, CodeInternal otherwise (authentication, TLS verification,
+// configuration). No error holds the password or the token.
+func (c *Connector) Connect(ctx context.Context) (*pgx.Conn, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(c.cfg.ConnectTimeout)
+	}
+	var refused error // the last refusal, which says more than a timeout after it
+	for attempt := 0; ; attempt++ {
+		conn, err := c.connectOnce(ctx)
+		if err == nil {
+			return conn, nil
+		}
+		if !slotRefused(err) {
+			if refused != nil && ctx.Err() != nil {
+				return nil, refused
+			}
+			return nil, err
+		}
+		refused = err
+		wait := fullJitter(attempt)
+		if time.Until(deadline) <= wait {
+			return nil, err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, err
+		case <-timer.C:
+		}
+	}
+}
+
+// fullJitter returns a random wait from 0 to min(cap, base*2^attempt).
+func fullJitter(attempt int) time.Duration {
+	ceiling := connectRetryCap
+	if attempt < 10 {
+		ceiling = min(connectRetryCap, connectRetryBase<<attempt)
+	}
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+}
+
+// slotRefused reports whether err is the server refusing a connection that a
+// later attempt may get: too_many_connections or cannot_connect_now.
+func slotRefused(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "53300" || pgErr.Code == "57P03")
+}
+
+// connectOnce makes one connection attempt with a fresh configuration.
+func (c *Connector) connectOnce(ctx context.Context) (*pgx.Conn, error) {
+	cc, err := c.connConfig()
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.Auth == AuthIAM {
+		// Defence in depth: whatever built the configuration, a token goes
+		// nowhere but to a verified server.
+		if err := requireVerifyFull(cc); err != nil {
+			return nil, err
+		}
+		token, err := c.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cc.Password = token
+	} else {
+		cc.Password = c.cfg.Password.Reveal()
+	}
+	secret := cc.Password
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, connectFailure(ctx, err, secret)
+	}
+	return conn, nil
+}
+
+func (c *Connector) token(ctx context.Context) (string, error) {
+	if c.TokenSource == nil {
+		return "", &Error{Code: CodeInternal, Message: "no IAM token source"}
+	}
+	endpoint := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.Port))
+	token, err := c.TokenSource(ctx, endpoint, c.cfg.Region, c.cfg.User)
+	if err != nil {
+		code := CodeInternal
+		if ctx.Err() != nil {
+			code = CodeUnavailable
+		}
+		// The token source fails on credentials, before any token exists.
+		return "", &Error{Code: code, Message: "cannot build the IAM auth token",
+			Err: &connectCause{text: err.Error(), ctxErr: ctx.Err()}}
+	}
+	if token == "" {
+		return "", &Error{Code: CodeInternal, Message: "empty IAM auth token"}
+	}
+	return token, nil
+}
+
+// connConfig builds a configuration from c.cfg alone: the connection string
+// pins every setting the environment (PGHOST, PGSSLMODE, ...) could otherwise
+// change, and the fields are then set explicitly. It holds no password yet.
+func (c *Connector) connConfig() (*pgx.ConnConfig, error) {
+	cfg := c.cfg
+	dsn := strings.Join([]string{
+		"host=" + dsnQuote(cfg.Host),
+		"port=" + strconv.Itoa(cfg.Port),
+		"dbname=" + dsnQuote(cfg.Database),
+		"user=" + dsnQuote(cfg.User),
+		"sslmode=disable", "sslrootcert=''", "sslcertmode=disable", "passfile=''",
+		"target_session_attrs=any", "channel_binding=prefer", "require_auth=''",
+	}, " ")
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, &Error{Code: CodeInternal, Message: "invalid database connection settings",
+			Err: &connectCause{text: err.Error()}}
+	}
+	cc.Host, cc.Port = cfg.Host, uint16(cfg.Port)
+	cc.Database, cc.User = cfg.Database, cfg.User
+	cc.Password = ""
+	cc.TLSConfig = c.tlsConfig()
+	cc.Fallbacks = nil
+	cc.SSLNegotiation = ""
+	cc.SSLCertMode = "disable"
+	cc.ConnectTimeout = cfg.ConnectTimeout
+	cc.KerberosSrvName, cc.KerberosSpn = "", ""
+	cc.OAuthTokenProvider = nil
+	cc.ValidateConnect = nil
+	cc.RuntimeParams = map[string]string{
+		"application_name":  cfg.ApplicationName,
+		"statement_timeout": strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10),
+	}
+	// Refuse what would expose the secret more than it must: md5 in password
+	// mode, and anything but the cleartext exchange RDS IAM uses (inside TLS)
+	// or SCRAM in IAM mode.
+	if cfg.Auth == AuthIAM {
+		cc.RequireAuth = "password,scram-sha-256"
+	} else {
+		cc.RequireAuth = "scram-sha-256"
+	}
+	forgetPassword(&cc.Config)
+	return cc, nil
+}
+
+// forgetPassword makes a connection built from config drop its password once
+// it is logged in, so that Conn.Config() never hands it out. pgx copies the
+// configuration it is given; AfterNetConnect sees the copy in use.
+func forgetPassword(config *pgconn.Config) {
+	var inUse *pgconn.Config
+	config.AfterNetConnect = func(_ context.Context, c *pgconn.Config, conn net.Conn) (net.Conn, error) {
+		inUse = c
+		return conn, nil
+	}
+	config.AfterConnect = func(context.Context, *pgconn.PgConn) error {
+		if inUse != nil {
+			inUse.Password = ""
+		}
+		return nil
+	}
+}
+
+// tlsConfig returns the TLS configuration for c.cfg.SSLMode (nil for disable).
+func (c *Connector) tlsConfig() *tls.Config {
+	cfg := c.cfg
+	switch {
+	case cfg.SSLMode == SSLModeDisable:
+		return nil
+	case cfg.SSLMode == SSLModeRequire && cfg.CAFile == "":
+		return &tls.Config{ServerName: cfg.Host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	case cfg.SSLMode == SSLModeRequire || cfg.SSLMode == SSLModeVerifyCA:
+		roots := c.roots
+		return &tls.Config{
+			ServerName: cfg.Host,
+			// Go verifies the host name with the chain; verify-ca checks the
+			// chain alone, in VerifyConnection.
+			InsecureSkipVerify: true,
+			MinVersion:         tls.VersionTLS12,
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return errors.New("server sent no certificate")
+				}
+				opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+				for _, cert := range cs.PeerCertificates[1:] {
+					opts.Intermediates.AddCert(cert)
+				}
+				_, err := cs.PeerCertificates[0].Verify(opts)
+				return err
+			},
+		}
+	default:
+		return &tls.Config{ServerName: cfg.Host, RootCAs: c.roots, MinVersion: tls.VersionTLS12}
+	}
+}
+
+// requireVerifyFull refuses a configuration that could send an IAM token to a
+// server whose certificate and name were not verified, or without TLS.
+func requireVerifyFull(cc *pgx.ConnConfig) error {
+	t := cc.TLSConfig
+	var why string
+	switch {
+	case t == nil:
+		why = "tls is off"
+	case t.InsecureSkipVerify:
+		why = "certificate verification is off"
+	case t.ServerName == "":
+		why = "no server name to verify"
+	case len(cc.Fallbacks) > 0:
+		why = "fallback configurations"
+	default:
+		return nil
+	}
+	return &Error{Code: CodeInternal, Message: "IAM authentication needs TLS verify-full",
+		Err: errors.New("refusing to connect: " + why)}
+}
+
+// connectFailure turns an error of pgx.ConnectConfig into an *Error. The
+// cause is rebuilt from safe parts only: pgx's own error carries the whole
+// configuration, password included, so it is never kept.
+func connectFailure(ctx context.Context, err error, secret string) *Error {
+	cause := &connectCause{text: redact(err.Error(), secret), ctxErr: ctx.Err()}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		cause.pgErr = &pgconn.PgError{
+			Severity: pgErr.Severity, SeverityUnlocalized: pgErr.SeverityUnlocalized, Code: pgErr.Code,
+			Message: redact(pgErr.Message, secret), Detail: redact(pgErr.Detail, secret),
+			Hint: redact(pgErr.Hint, secret), Routine: pgErr.Routine,
+		}
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		cause.certErr = certErr
+	}
+	var netErr net.Error
+	errors.As(err, &netErr)
+	var dnsErr *net.DNSError
+	unknownHost := errors.As(err, &dnsErr) && dnsErr.IsNotFound
+
+	e := &Error{Code: CodeInternal, Message: "cannot connect to the database", Err: cause}
+	switch {
+	case cause.pgErr != nil && slotRefused(cause.pgErr):
+		e.Code, e.Message = CodeUnavailable, "the database refused a new connection, retry later"
+	case cause.pgErr != nil && transientSQLState(cause.pgErr.Code):
+		e.Code, e.Message = CodeUnavailable, "the database is unavailable"
+	case cause.pgErr != nil:
+		// Any other refusal by the server (authentication, a missing
+		// database, a lack of privilege) is internal.
+	case certErr != nil:
+		e.Message = "the database server certificate failed verification"
+	case unknownHost:
+		e.Message = "the database host name does not resolve"
+	case cause.ctxErr != nil, netErr != nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		e.Code, e.Message = CodeUnavailable, "the database is unreachable"
+	}
+	return e
+}
+
+// transientSQLState reports whether a connection refused with code may be
+// accepted later: insufficient resources, connection exceptions, shutdowns.
+func transientSQLState(code string) bool {
+	return strings.HasPrefix(code, "53") || strings.HasPrefix(code, "08") ||
+		code == "57P01" || code == "57P02" || code == "57P03"
+}
+
+// connectCause is the logged cause of a connection failure: pgx's text with
+// the secret redacted, and only those wrapped errors that hold no secret (the
+// server's error, a certificate verification error, the context's error).
+type connectCause struct {
+	text    string
+	pgErr   *pgconn.PgError
+	certErr *tls.CertificateVerificationError
+	ctxErr  error
+}
+
+func (e *connectCause) Error() string { return e.text }
+
+// Unwrap returns the safe wrapped errors, for errors.Is and errors.As.
+func (e *connectCause) Unwrap() []error {
+	var errs []error
+	if e.pgErr != nil {
+		errs = append(errs, e.pgErr)
+	}
+	if e.certErr != nil {
+		errs = append(errs, e.certErr)
+	}
+	if e.ctxErr != nil {
+		errs = append(errs, e.ctxErr)
+	}
+	return errs
+}
+
+// redact replaces every occurrence of secret in s.
+func redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, Redacted)
+}
+
+// dsnQuote quotes a value for a keyword/value connection string.
+func dsnQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

@@ -1,0 +1,201 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/ffbroker/ffbroker/broker"
+)
+
+// faultySM is the real moto client with faults injected by operation name.
+type faultySM struct {
+	broker.SecretsManagerAPI
+	mu   sync.Mutex
+	fail map[string]bool
+}
+
+func (f *faultySM) set(op string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[op] = on
+}
+
+func (f *faultySM) check(op string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail[op] {
+		return &smithy.GenericAPIError{Code: "InternalServiceError", Message: "injected fault in " + op}
+	}
+	return nil
+}
+
+func (f *faultySM) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
+	if err := f.check("CreateSecret"); err != nil {
+		return nil, err
+	}
+	return f.SecretsManagerAPI.CreateSecret(ctx, in, o...)
+}
+
+func (f *faultySM) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	if err := f.check("PutSecretValue"); err != nil {
+		return nil, err
+	}
+	return f.SecretsManagerAPI.PutSecretValue(ctx, in, o...)
+}
+
+func (f *faultySM) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, o ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	if err := f.check("UpdateSecretVersionStage"); err != nil {
+		return nil, err
+	}
+	return f.SecretsManagerAPI.UpdateSecretVersionStage(ctx, in, o...)
+}
+
+func (f *faultySM) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	if err := f.check("DescribeSecret"); err != nil {
+		return nil, err
+	}
+	return f.SecretsManagerAPI.DescribeSecret(ctx, in, o...)
+}
+
+// failingSink refuses every record while on.
+type failingSink struct {
+	audit.Sink
+	mu sync.Mutex
+	on bool
+}
+
+func (s *failingSink) set(on bool) { s.mu.Lock(); s.on = on; s.mu.Unlock() }
+
+func (s *failingSink) Write(ctx context.Context, r audit.Record) error {
+	s.mu.Lock()
+	on := s.on
+	s.mu.Unlock()
+	if on {
+		return errors.New("audit sink down")
+	}
+	return s.Sink.Write(ctx, r)
+}
+
+// revokingDB revokes the role (a real expire through another connection) just before
+// the activation, so the database refuses it.
+type revokingDB struct {
+	broker.Database
+	other *broker.PGStore
+	on    bool
+}
+
+func (d *revokingDB) ActivateGrant(ctx context.Context, r broker.GrantRequest, v broker.Verifier, publish func(context.Context) error) (broker.Activation, error) {
+	if d.on {
+		if _, err := d.other.Expire(ctx, r.Role); err != nil {
+			return broker.Activation{}, err
+		}
+	}
+	return d.Database.ActivateGrant(ctx, r, v, publish)
+}
+
+// consistent checks invariant 4 for role: while the role has a live grant, AWSCURRENT
+// logs in; without one, AWSCURRENT is still the version it was before (old state intact).
+func consistent(t *testing.T, f *fixture, store *broker.PGStore, role, versionBefore string) {
+	t.Helper()
+	ctx := context.Background()
+	grants, err := store.LiveGrants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := 0
+	for _, g := range grants {
+		if g.Role == role {
+			live++
+		}
+	}
+	v, version, ok := f.current(t, role)
+	if live == 0 {
+		if version != versionBefore {
+			t.Errorf("no live grant, but AWSCURRENT moved from %q to %q", versionBefore, version)
+		}
+		return
+	}
+	if !ok {
+		t.Fatalf("%d live grants and no current secret", live)
+	}
+	c, err := loginWith(ctx, v)
+	if err != nil {
+		t.Errorf("%d live grants and AWSCURRENT (%s) does not log in: %v", live, version, err)
+		return
+	}
+	c.Close(ctx)
+}
+
+func TestIssueFailureOrdering(t *testing.T) {
+	f := newFixture(t, "fault")
+	ctx := context.Background()
+	d := f.deps(t)
+	sm := &faultySM{SecretsManagerAPI: f.sm, fail: map[string]bool{}}
+	d.sstore = broker.NewSecretsStore(sm, f.secretPrefix, nil)
+	d.secrets = d.sstore
+	sink := &failingSink{Sink: d.sink}
+	d.sink = sink
+	other := f.deps(t).store
+	rdb := &revokingDB{Database: d.db, other: other}
+	d.db = rdb
+	b := f.broker(t, d)
+
+	// A working grant first, so "old state intact" means something.
+	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-0"}, Requester: alice, Source: audit.SourceAPI}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		inject func(on bool)
+		want   broker.Code
+	}{
+		{"audit intent fails", sink.set, broker.CodeUnavailable},
+		{"describe fails", func(on bool) { sm.set("DescribeSecret", on) }, broker.CodeUnavailable},
+		{"put pending fails", func(on bool) { sm.set("PutSecretValue", on) }, broker.CodeUnavailable},
+		{"database refuses", func(on bool) { rdb.on = on }, broker.CodeConflict},
+		{"promote fails", func(on bool) { sm.set("UpdateSecretVersionStage", on) }, broker.CodeUnavailable},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, before, _ := f.current(t, f.FirefighterRO)
+			grantID := fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)
+			in := broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: fmt.Sprintf("INC-F%d", i)},
+				Requester: alice, GrantID: grantID, Source: audit.SourceAPI}
+			tc.inject(true)
+			_, err := b.Issue(ctx, in)
+			tc.inject(false)
+			if got := broker.ErrorCode(err); got != tc.want {
+				t.Fatalf("Issue with %s: error code %q (%v); want %s", tc.name, got, err, tc.want)
+			}
+			consistent(t, f, other, f.FirefighterRO, before)
+
+			// The same request again, with the fault gone, ends consistent and current.
+			out, err := b.Issue(ctx, in)
+			if tc.want == broker.CodeConflict {
+				if broker.ErrorCode(err) != broker.CodeConflict {
+					t.Errorf("retry of a revoked reservation: %v; want conflict", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("retry after %s: %v", tc.name, err)
+			}
+			if _, version, _ := f.current(t, f.FirefighterRO); version != out.GrantID || out.GrantID != grantID {
+				t.Errorf("after the retry AWSCURRENT = %s, answer grant %s; want %s", version, out.GrantID, grantID)
+			}
+			consistent(t, f, other, f.FirefighterRO, "")
+		})
+	}
+	for _, line := range strings.Split(f.audit.String(), "\n") {
+		if strings.Contains(line, "SCRAM-SHA-256") {
+			t.Errorf("audit line holds a verifier: %s", line)
+		}
+	}
+}

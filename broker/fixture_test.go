@@ -1,0 +1,191 @@
+package broker_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/internal/awstest"
+	"github.com/ffbroker/ffbroker/internal/pgtest"
+	"github.com/jackc/pgx/v5"
+)
+
+// fixture is one bootstrapped role model (its own prefix and database), a Secrets
+// Manager prefix of its own in the shared moto, and a broker wired to both.
+type fixture struct {
+	pgtest.Names
+	vars           pgtest.Vars
+	brokerPassword string
+	sm             *secretsmanager.Client
+	secretPrefix   string
+	audit          *auditBuffer
+}
+
+// auditBuffer collects the JSON audit lines of a JSONSink.
+type auditBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (a *auditBuffer) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.buf.Write(p)
+}
+
+func (a *auditBuffer) String() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.buf.String()
+}
+
+// Records decodes every audit line.
+func (a *auditBuffer) Records(t testing.TB) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(a.String()))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func newFixture(t testing.TB, prefix string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	srv := awstest.Require(t, moto.srv, moto.err)
+	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", Flavor: "aurora"}
+	if _, err := cluster.Bootstrap(ctx, v); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	f := &fixture{Names: v.Names(), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
+		sm: secretsmanager.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
+	if err := cluster.SetPassword(ctx, f.Broker, f.brokerPassword); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// connector is the broker's real Connector in password mode (local use).
+func (f *fixture) connector(t testing.TB) *broker.Connector {
+	t.Helper()
+	c, err := broker.NewConnector(broker.DBConfig{Host: cluster.Host, Port: cluster.Port, Database: f.DB, User: f.Broker,
+		Auth: broker.AuthPassword, Password: broker.NewPassword(f.brokerPassword), SSLMode: broker.SSLModeDisable}, aws.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// deps are the parts of one broker, each replaceable by a test.
+type deps struct {
+	db      broker.Database
+	secrets broker.Secrets
+	sink    audit.Sink
+	store   *broker.PGStore
+	sstore  *broker.SecretsStore
+}
+
+func (f *fixture) deps(t testing.TB) deps {
+	t.Helper()
+	store := broker.NewPGStore(f.connector(t))
+	t.Cleanup(func() { store.Close(context.Background()) })
+	ss := broker.NewSecretsStore(f.sm, f.secretPrefix, map[string]string{"ffbroker:cluster": "test"})
+	return deps{db: store, secrets: ss, sink: audit.NewJSONSink(f.audit), store: store, sstore: ss}
+}
+
+func (f *fixture) broker(t testing.TB, d deps) *broker.Broker {
+	t.Helper()
+	b, err := broker.New(broker.Config{
+		Policy: broker.DefaultPolicy(f.vars.Prefix), DB: d.db, Secrets: d.secrets, Audit: d.sink,
+		Target:          broker.Target{Host: cluster.Host, Port: cluster.Port, DBName: f.DB, SSLMode: "disable"},
+		PromoteAttempts: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// current reads the role's AWSCURRENT secret as a firefighter's tools would.
+func (f *fixture) current(t testing.TB, role string) (broker.SecretValue, string, bool) {
+	t.Helper()
+	out, err := f.sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(f.secretPrefix + "/" + role), VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		return broker.SecretValue{}, "", false
+	}
+	v, err := broker.ParseSecretValue(aws.ToString(out.SecretString))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, aws.ToString(out.VersionId), true
+}
+
+// loginWith logs in with a secret's own connection details.
+func loginWith(ctx context.Context, v broker.SecretValue) (*pgx.Conn, error) {
+	return cluster.Connect(ctx, v.Username, v.Password.Reveal(), v.DBName)
+}
+
+func (f *fixture) super(t testing.TB) *pgx.Conn {
+	t.Helper()
+	c, err := cluster.ConnectSuper(context.Background(), f.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// dbState is what a refused request must leave unchanged in the database.
+func (f *fixture) dbState(t testing.TB) string {
+	t.Helper()
+	var s string
+	err := f.super(t).QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM db_admin.firefighter_grant)::text || '|' ||
+		(SELECT string_agg(rolname || '=' || coalesce(rolvaliduntil::text, 'null') || '/' || coalesce(md5(rolpassword), 'null'), ',' ORDER BY rolname)
+		 FROM pg_authid WHERE rolname IN ($1, $2))`, f.FirefighterRO, f.FirefighterRW).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// secretsState lists the fixture's secrets and their version stages.
+func (f *fixture) secretsState(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	var parts []string
+	for _, role := range []string{f.FirefighterRO, f.FirefighterRW} {
+		d, err := f.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(f.secretPrefix + "/" + role)})
+		if err != nil {
+			parts = append(parts, role+":none")
+			continue
+		}
+		b, _ := json.Marshal(d.VersionIdsToStages)
+		parts = append(parts, role+":"+string(b))
+	}
+	return strings.Join(parts, ";")
+}
+
+func validUntil(t testing.TB, f *fixture, role string) time.Time {
+	t.Helper()
+	var until time.Time
+	if err := f.super(t).QueryRow(context.Background(), `SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1`, role).Scan(&until); err != nil {
+		t.Fatal(err)
+	}
+	return until
+}

@@ -1,0 +1,119 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Grant is one firefighter grant as the database ledger records it.
+type Grant struct {
+	// ID is the grant id; it is also the ClientRequestToken (version id) of the
+	// secret version that holds the grant's password.
+	ID string
+	// Role is the full PostgreSQL role name.
+	Role string
+	// IncidentID is the incident the grant was issued for.
+	IncidentID string
+	// Requester and Approver are authenticated principals (Approver may be empty).
+	Requester string
+	Approver  string
+	// IssuedAt and ExpiresAt come from the database clock.
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// ActivatedAt is when the grant's password was set: the role's password is the
+	// one of its live grant activated last.
+	ActivatedAt time.Time
+}
+
+// SecretStatus values of SecretValue.Status.
+const (
+	SecretActive  = "active"
+	SecretExpired = "expired"
+)
+
+// SecretValue is the JSON stored in a role's secret: the field names of the RDS
+// secret format, so existing tools can read it, plus the grant's details. After expiry
+// it is a tombstone: no password and Status "expired".
+type SecretValue struct {
+	Engine     string
+	Host       string
+	Port       int
+	DBName     string
+	Username   string
+	Password   Password
+	SSLMode    string
+	ExpiresAt  time.Time
+	GrantID    string
+	IncidentID string
+	Status     string
+}
+
+type secretJSON struct {
+	Engine     string `json:"engine"`
+	Host       string `json:"host"`
+	Port       int    `json:"port"`
+	DBName     string `json:"dbname"`
+	Username   string `json:"username"`
+	Password   string `json:"password,omitempty"`
+	SSLMode    string `json:"sslmode,omitempty"`
+	ExpiresAt  string `json:"expires_at,omitempty"`
+	GrantID    string `json:"grant_id,omitempty"`
+	IncidentID string `json:"incident_id,omitempty"`
+	Status     string `json:"status"`
+}
+
+// SecretString encodes v as the secret's JSON, password included. It is the only
+// encoding that reveals the password; use it only to write the secret.
+func (v SecretValue) SecretString() (string, error) {
+	j := secretJSON{
+		Engine: v.Engine, Host: v.Host, Port: v.Port, DBName: v.DBName, Username: v.Username,
+		Password: v.Password.Reveal(), SSLMode: v.SSLMode, GrantID: v.GrantID,
+		IncidentID: v.IncidentID, Status: v.Status,
+	}
+	if !v.ExpiresAt.IsZero() {
+		j.ExpiresAt = v.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, err := json.Marshal(j)
+	return string(b), err
+}
+
+// ParseSecretValue decodes a secret's JSON.
+func ParseSecretValue(s string) (SecretValue, error) {
+	var j secretJSON
+	if err := json.Unmarshal([]byte(s), &j); err != nil {
+		return SecretValue{}, errors.New("secret value is not the expected JSON")
+	}
+	v := SecretValue{
+		Engine: j.Engine, Host: j.Host, Port: j.Port, DBName: j.DBName, Username: j.Username,
+		Password: NewPassword(j.Password), SSLMode: j.SSLMode, GrantID: j.GrantID,
+		IncidentID: j.IncidentID, Status: j.Status,
+	}
+	if j.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, j.ExpiresAt)
+		if err != nil {
+			return SecretValue{}, fmt.Errorf("secret expires_at: %w", err)
+		}
+		v.ExpiresAt = t
+	}
+	return v, nil
+}
+
+// String describes v without its password.
+func (v SecretValue) String() string {
+	return fmt.Sprintf("secret{%s@%s:%d/%s grant=%s status=%s expires=%s}",
+		v.Username, v.Host, v.Port, v.DBName, v.GrantID, v.Status, v.ExpiresAt.UTC().Format(time.RFC3339))
+}
+
+// LogValue logs v without its password.
+func (v SecretValue) LogValue() slog.Value { return slog.StringValue(v.String()) }
+
+// SecretRef names one version of a role's secret.
+type SecretRef struct {
+	// ARN of the secret.
+	ARN string
+	// VersionID of the version (the grant id for a grant's version).
+	VersionID string
+}

@@ -1,0 +1,577 @@
+package broker
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+)
+
+// DefaultSecretPrefix is the prefix of the role secrets' names when none is
+// configured (FFB_SECRET_PREFIX).
+const DefaultSecretPrefix = "firefighter/my-pg"
+
+// SecretRoleTag is the tag key that names the PostgreSQL role a secret belongs to;
+// IAM policies can match it as secretsmanager:ResourceTag/ffbroker:role.
+const SecretRoleTag = "ffbroker:role"
+
+// Staging labels.
+const (
+	stageCurrent = "AWSCURRENT"
+	stagePending = "AWSPENDING"
+	// stageTombstone marks a tombstone between its write and its promotion.
+	// Tombstones are written under their own label and then promoted like a
+	// grant's version, because PutSecretValue straight to AWSCURRENT does not
+	// check which version it replaces (and moto then leaves two AWSCURRENT).
+	stageTombstone = "FFBROKER_TOMBSTONE"
+)
+
+// maxStageAttempts bounds how often a staging label move is retried when a
+// concurrent writer moved the label between DescribeSecret and the move.
+const maxStageAttempts = 16
+
+// SecretsManagerAPI is the part of the Secrets Manager client that SecretsStore
+// calls; *secretsmanager.Client satisfies it.
+type SecretsManagerAPI interface {
+	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+}
+
+// SecretsStore keeps each firefighter role's password in its own Secrets Manager
+// secret, named <prefix>/<role>, and moves its staging labels so that AWSCURRENT
+// only ever holds a password the database accepts (DESIGN.md, invariant 4).
+//
+// A grant's password is written as the version whose id is the grant id, first
+// labelled AWSPENDING (PutPending); once the database has committed the grant,
+// Promote moves AWSCURRENT to it. A new secret starts with a tombstone as its
+// AWSCURRENT version, so that a pending password is never current by accident.
+// Every error is an *Error whose text never holds a password.
+type SecretsStore struct {
+	client SecretsManagerAPI
+	prefix string
+	tags   []types.Tag
+}
+
+// NewSecretsStore returns a store that names secrets <prefix>/<role> (prefix ""
+// means DefaultSecretPrefix) and tags the secrets it creates with SecretRoleTag
+// and tags (for example "ffbroker:cluster").
+func NewSecretsStore(client SecretsManagerAPI, prefix string, tags map[string]string) *SecretsStore {
+	prefix = strings.TrimRight(prefix, "/")
+	if prefix == "" {
+		prefix = DefaultSecretPrefix
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		if k != SecretRoleTag {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	s := &SecretsStore{client: client, prefix: prefix}
+	for _, k := range keys {
+		s.tags = append(s.tags, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return s
+}
+
+// SecretName returns the name of role's secret.
+func (s *SecretsStore) SecretName(role string) string {
+	return s.prefix + "/" + role
+}
+
+// PutPending writes v as the version versionID (a grant id) of role's secret,
+// labelled AWSPENDING, creating the secret if it does not exist.
+//
+// When that version already exists, as on a retry of the same grant, nothing is
+// written: the value stored first is returned, so that the caller reuses its
+// password, and the version is labelled AWSPENDING again unless it is
+// AWSCURRENT. It returns the version's ref and the value it holds.
+func (s *SecretsStore) PutPending(ctx context.Context, role, versionID string, v SecretValue) (SecretRef, SecretValue, error) {
+	const op = "secrets.PutPending"
+	name := s.SecretName(role)
+	if err := checkVersionID(op, versionID); err != nil {
+		return SecretRef{}, SecretValue{}, err
+	}
+	text, err := v.SecretString()
+	if err != nil {
+		return SecretRef{}, SecretValue{}, &Error{Code: CodeInternal, Op: op, Message: "cannot encode the secret value", Err: err}
+	}
+
+	ref, stored, found, err := s.resume(ctx, role, versionID)
+	if err != nil || found {
+		return ref, stored, err
+	}
+
+	in := &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(name),
+		ClientRequestToken: aws.String(versionID),
+		SecretString:       aws.String(text),
+		VersionStages:      []string{stagePending},
+	}
+	out, err := s.client.PutSecretValue(ctx, in)
+	if isNotFound(err) {
+		if err := s.create(ctx, role, tombstoneOf(v)); err != nil {
+			return SecretRef{}, SecretValue{}, secretsError(op, name, "CreateSecret", err)
+		}
+		out, err = s.client.PutSecretValue(ctx, in)
+	}
+	var exists *types.ResourceExistsException
+	if errors.As(err, &exists) {
+		// A concurrent call with the same grant id wrote a different value first.
+		ref, stored, found, err := s.resume(ctx, role, versionID)
+		if err == nil && !found {
+			err = &Error{Code: CodeUnavailable, Op: op, Message: "secret version changed concurrently, retry later"}
+		}
+		return ref, stored, err
+	}
+	if err != nil {
+		return SecretRef{}, SecretValue{}, secretsError(op, name, "PutSecretValue", err, v.Password)
+	}
+	return SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, v, nil
+}
+
+// resume reads an existing version versionID of role's secret and labels it
+// AWSPENDING unless it is AWSCURRENT. found is false when there is no such
+// version (or no secret).
+func (s *SecretsStore) resume(ctx context.Context, role, versionID string) (ref SecretRef, v SecretValue, found bool, err error) {
+	const op = "secrets.PutPending"
+	name := s.SecretName(role)
+	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:  aws.String(name),
+		VersionId: aws.String(versionID),
+	})
+	if isNotFound(err) {
+		return SecretRef{}, SecretValue{}, false, nil
+	}
+	if err != nil {
+		return SecretRef{}, SecretValue{}, false, secretsError(op, name, "GetSecretValue", err)
+	}
+	v, err = ParseSecretValue(aws.ToString(out.SecretString))
+	if err != nil {
+		return SecretRef{}, SecretValue{}, false, &Error{Code: CodeInternal, Op: op, Message: "stored secret value is malformed", Err: err}
+	}
+	if !slices.Contains(out.VersionStages, stageCurrent) && !slices.Contains(out.VersionStages, stagePending) {
+		if _, err := s.moveStage(ctx, op, name, stagePending, versionID); err != nil {
+			return SecretRef{}, SecretValue{}, false, err
+		}
+	}
+	return SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, v, true, nil
+}
+
+// Promote makes version versionID of role's secret AWSCURRENT and removes its
+// AWSPENDING label; Secrets Manager moves AWSPREVIOUS to the version that was
+// current. Promoting the current version again only removes AWSPENDING. The
+// code is CodeNotFound when the secret or the version does not exist.
+func (s *SecretsStore) Promote(ctx context.Context, role, versionID string) (SecretRef, error) {
+	const op = "secrets.Promote"
+	if err := checkVersionID(op, versionID); err != nil {
+		return SecretRef{}, err
+	}
+	return s.promote(ctx, op, s.SecretName(role), versionID, stagePending)
+}
+
+// promote moves AWSCURRENT to versionID and then removes the label drop from it.
+func (s *SecretsStore) promote(ctx context.Context, op, name, versionID, drop string) (SecretRef, error) {
+	d, err := s.moveStage(ctx, op, name, stageCurrent, versionID)
+	if err != nil {
+		return SecretRef{}, err
+	}
+	if slices.Contains(d.VersionIdsToStages[versionID], drop) {
+		if err := s.removeStage(ctx, op, name, drop, versionID); err != nil {
+			return SecretRef{}, err
+		}
+	}
+	return SecretRef{ARN: aws.ToString(d.ARN), VersionID: versionID}, nil
+}
+
+// DiscardPending removes the AWSPENDING label from version versionID of role's
+// secret. It does nothing when the version does not carry the label or when the
+// version or the secret does not exist.
+func (s *SecretsStore) DiscardPending(ctx context.Context, role, versionID string) error {
+	const op = "secrets.DiscardPending"
+	name := s.SecretName(role)
+	if err := checkVersionID(op, versionID); err != nil {
+		return err
+	}
+	d, err := s.describe(ctx, name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return secretsError(op, name, "DescribeSecret", err)
+	}
+	if !slices.Contains(d.VersionIdsToStages[versionID], stagePending) {
+		return nil
+	}
+	return s.removeStage(ctx, op, name, stagePending, versionID)
+}
+
+// PendingVersions returns the ids of the versions of role's secret that carry
+// AWSPENDING, sorted; none when the secret does not exist. Secrets Manager keeps
+// a label on one version at a time, so there is at most one: a pending version
+// loses the label to the next PutPending for the role, and the grant ledger, not
+// this list, is the complete record of unfinished grants.
+func (s *SecretsStore) PendingVersions(ctx context.Context, role string) ([]string, error) {
+	const op = "secrets.PendingVersions"
+	name := s.SecretName(role)
+	d, err := s.describe(ctx, name)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, secretsError(op, name, "DescribeSecret", err)
+	}
+	var ids []string
+	for id, stages := range d.VersionIdsToStages {
+		if slices.Contains(stages, stagePending) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// Current returns the AWSCURRENT value of role's secret and its ref. The code is
+// CodeNotFound when the secret or its current version does not exist.
+func (s *SecretsStore) Current(ctx context.Context, role string) (SecretValue, SecretRef, error) {
+	const op = "secrets.Current"
+	text, ref, err := s.current(ctx, op, role)
+	if err != nil {
+		return SecretValue{}, SecretRef{}, err
+	}
+	v, err := ParseSecretValue(text)
+	if err != nil {
+		return SecretValue{}, SecretRef{}, &Error{Code: CodeInternal, Op: op, Message: "stored secret value is malformed", Err: err}
+	}
+	return v, ref, nil
+}
+
+// current reads the AWSCURRENT version's text. The stage is named explicitly:
+// moto answers a GetSecretValue without one from a version it tracks apart from
+// the labels, which UpdateSecretVersionStage does not update.
+func (s *SecretsStore) current(ctx context.Context, op, role string) (string, SecretRef, error) {
+	name := s.SecretName(role)
+	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(name),
+		VersionStage: aws.String(stageCurrent),
+	})
+	if isNotFound(err) {
+		return "", SecretRef{}, &Error{Code: CodeNotFound, Op: op, Message: fmt.Sprintf("no current secret for role %s", role), Err: scrub(err)}
+	}
+	if err != nil {
+		return "", SecretRef{}, secretsError(op, name, "GetSecretValue", err)
+	}
+	return aws.ToString(out.SecretString), SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, nil
+}
+
+// PutTombstone makes v, which must have no password and Status SecretExpired,
+// the AWSCURRENT value of role's secret, creating the secret if it does not
+// exist. It writes nothing when the current value is already exactly v, so a
+// repeated expiry or sweep does not pile up versions.
+func (s *SecretsStore) PutTombstone(ctx context.Context, role string, v SecretValue) (SecretRef, error) {
+	const op = "secrets.PutTombstone"
+	name := s.SecretName(role)
+	if v.Password.Len() != 0 || v.Status != SecretExpired {
+		return SecretRef{}, &Error{Code: CodeInternal, Op: op, Message: "a tombstone must have no password and status expired"}
+	}
+	text, err := v.SecretString()
+	if err != nil {
+		return SecretRef{}, &Error{Code: CodeInternal, Op: op, Message: "cannot encode the secret value", Err: err}
+	}
+	old, ref, err := s.current(ctx, op, role)
+	switch {
+	case err == nil && old == text:
+		return ref, nil
+	case err != nil && ErrorCode(err) != CodeNotFound:
+		return SecretRef{}, err
+	case err != nil:
+		created, err := s.createWith(ctx, role, text)
+		if err == nil {
+			return created, nil
+		}
+		var exists *types.ResourceExistsException
+		if !errors.As(err, &exists) {
+			return SecretRef{}, secretsError(op, name, "CreateSecret", err)
+		}
+	}
+
+	out, err := s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(name),
+		ClientRequestToken: aws.String(newVersionID()),
+		SecretString:       aws.String(text),
+		VersionStages:      []string{stageTombstone},
+	})
+	if err != nil {
+		return SecretRef{}, secretsError(op, name, "PutSecretValue", err)
+	}
+	return s.promote(ctx, op, name, aws.ToString(out.VersionId), stageTombstone)
+}
+
+// create creates role's secret with the tombstone v as its AWSCURRENT version;
+// a secret that a concurrent caller created first is fine.
+func (s *SecretsStore) create(ctx context.Context, role string, v SecretValue) error {
+	text, err := v.SecretString()
+	if err != nil {
+		return err
+	}
+	_, err = s.createWith(ctx, role, text)
+	var exists *types.ResourceExistsException
+	if errors.As(err, &exists) {
+		return nil
+	}
+	return err
+}
+
+// createWith creates role's secret, tagged, with text as its AWSCURRENT value.
+func (s *SecretsStore) createWith(ctx context.Context, role, text string) (SecretRef, error) {
+	tags := append([]types.Tag{{Key: aws.String(SecretRoleTag), Value: aws.String(role)}}, s.tags...)
+	out, err := s.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:               aws.String(s.SecretName(role)),
+		Description:        aws.String(fmt.Sprintf("ffbroker: short-lived password of the PostgreSQL firefighter role %s (a tombstone when no grant is live)", role)),
+		ClientRequestToken: aws.String(newVersionID()),
+		SecretString:       aws.String(text),
+		Tags:               tags,
+	})
+	if err != nil {
+		return SecretRef{}, err
+	}
+	return SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, nil
+}
+
+// moveStage attaches stage to versionID, taking it from the version that holds
+// it. The move names that version, so it fails instead of overwriting when a
+// concurrent caller moved the label first; it then looks again and retries. It
+// returns the secret's description as seen before the last move.
+func (s *SecretsStore) moveStage(ctx context.Context, op, name, stage, versionID string) (*secretsmanager.DescribeSecretOutput, error) {
+	for attempt := range maxStageAttempts {
+		if attempt > 0 {
+			if err := pause(ctx, attempt); err != nil {
+				return nil, secretsError(op, name, "UpdateSecretVersionStage", err)
+			}
+		}
+		d, err := s.describe(ctx, name)
+		if isNotFound(err) {
+			return nil, &Error{Code: CodeNotFound, Op: op, Message: "no secret for the role", Err: scrub(err)}
+		}
+		if err != nil {
+			return nil, secretsError(op, name, "DescribeSecret", err)
+		}
+		if _, listed := d.VersionIdsToStages[versionID]; !listed && attempt == 0 {
+			// DescribeSecret lists only versions that carry a label.
+			if err := s.checkVersion(ctx, op, name, versionID); err != nil {
+				return nil, err
+			}
+		}
+		holder := holderOf(d.VersionIdsToStages, stage)
+		if holder == versionID {
+			return d, nil
+		}
+		in := &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId:        aws.String(name),
+			VersionStage:    aws.String(stage),
+			MoveToVersionId: aws.String(versionID),
+		}
+		if holder != "" {
+			in.RemoveFromVersionId = aws.String(holder)
+		}
+		_, err = s.client.UpdateSecretVersionStage(ctx, in)
+		if err == nil {
+			return d, nil
+		}
+		if !isStageConflict(err) {
+			return nil, secretsError(op, name, "UpdateSecretVersionStage", err)
+		}
+	}
+	return nil, &Error{Code: CodeUnavailable, Op: op, Message: "secret version labels changed concurrently, retry later"}
+}
+
+// removeStage detaches stage from versionID; a label that is already gone is fine.
+func (s *SecretsStore) removeStage(ctx context.Context, op, name, stage, versionID string) error {
+	_, err := s.client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:            aws.String(name),
+		VersionStage:        aws.String(stage),
+		RemoveFromVersionId: aws.String(versionID),
+	})
+	if err == nil {
+		return nil
+	}
+	if isStageConflict(err) || isNotFound(err) {
+		d, derr := s.describe(ctx, name)
+		if isNotFound(derr) || (derr == nil && !slices.Contains(d.VersionIdsToStages[versionID], stage)) {
+			return nil
+		}
+	}
+	return secretsError(op, name, "UpdateSecretVersionStage", err)
+}
+
+// checkVersion returns a CodeNotFound error when version versionID does not exist.
+func (s *SecretsStore) checkVersion(ctx context.Context, op, name, versionID string) error {
+	_, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:  aws.String(name),
+		VersionId: aws.String(versionID),
+	})
+	if isNotFound(err) {
+		return &Error{Code: CodeNotFound, Op: op, Message: fmt.Sprintf("no secret version %s", versionID), Err: scrub(err)}
+	}
+	if err != nil {
+		return secretsError(op, name, "GetSecretValue", err)
+	}
+	return nil
+}
+
+func (s *SecretsStore) describe(ctx context.Context, name string) (*secretsmanager.DescribeSecretOutput, error) {
+	return s.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+}
+
+// holderOf returns the id of the version that carries stage, or "".
+func holderOf(versions map[string][]string, stage string) string {
+	for id, stages := range versions {
+		if slices.Contains(stages, stage) {
+			return id
+		}
+	}
+	return ""
+}
+
+// pause waits a little longer on each attempt, with jitter, or until ctx ends.
+func pause(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt)*10*time.Millisecond + mrand.N(20*time.Millisecond)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// tombstoneOf returns the tombstone for v's connection: no password, no grant.
+func tombstoneOf(v SecretValue) SecretValue {
+	return SecretValue{
+		Engine: v.Engine, Host: v.Host, Port: v.Port, DBName: v.DBName,
+		Username: v.Username, SSLMode: v.SSLMode, Status: SecretExpired,
+	}
+}
+
+// checkVersionID refuses a version id that Secrets Manager would refuse as a
+// ClientRequestToken (32 to 64 characters).
+func checkVersionID(op, versionID string) error {
+	if n := len(versionID); n < 32 || n > 64 {
+		return &Error{Code: CodeInternal, Op: op, Message: fmt.Sprintf("secret version id must have 32 to 64 characters, not %d", n)}
+	}
+	return nil
+}
+
+// newVersionID returns a random (version 4) UUID.
+func newVersionID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:]) // never fails: crypto/rand crashes the program instead
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func isNotFound(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
+
+// isStageConflict reports whether a label move failed because the label was not
+// where the call said it was, which a concurrent move causes.
+func isStageConflict(err error) bool {
+	var ip *types.InvalidParameterException
+	var ir *types.InvalidRequestException
+	return errors.As(err, &ip) || errors.As(err, &ir)
+}
+
+// secretsError wraps an error from a Secrets Manager call in an *Error:
+// CodeUnavailable when a later retry may succeed (throttling, a server fault,
+// the network, a deadline), CodeInternal otherwise. Any of the passwords that
+// the cause's text contains is replaced by Redacted.
+func secretsError(op, name, call string, err error, secrets ...Password) *Error {
+	code, msg := CodeInternal, "secrets manager request failed"
+	if transient(err) {
+		code, msg = CodeUnavailable, "secrets manager is unavailable, retry later"
+	}
+	return &Error{Code: code, Op: op, Message: msg, Err: scrub(fmt.Errorf("%s %s: %w", call, name, err), secrets...)}
+}
+
+// isServerErrorCode reports whether code names a server-side failure, for
+// errors that do not say they are a server fault.
+func isServerErrorCode(code string) bool {
+	switch code {
+	case "InternalServiceError", // Secrets Manager's own
+		"InternalFailure", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException":
+		return true
+	}
+	return false
+}
+
+// transient reports whether err is worth retrying later.
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var ise *types.InternalServiceError
+	if errors.As(err, &ise) {
+		return true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (ae.ErrorFault() == smithy.FaultServer || isServerErrorCode(ae.ErrorCode())) {
+		return true
+	}
+	var status interface{ HTTPStatusCode() int }
+	if errors.As(err, &status) && (status.HTTPStatusCode() == 429 || status.HTTPStatusCode() >= 500) {
+		return true
+	}
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// scrubbedError is a cause whose text has the given passwords replaced by
+// Redacted, in their plain and their JSON-escaped forms. Unwrap still gives the
+// original error to errors.Is and errors.As.
+type scrubbedError struct {
+	err     error
+	secrets []Password
+}
+
+// scrub wraps err so that its text never shows one of secrets.
+func scrub(err error, secrets ...Password) error {
+	if err == nil {
+		return nil
+	}
+	return &scrubbedError{err: err, secrets: secrets}
+}
+
+func (e *scrubbedError) Error() string {
+	text := e.err.Error()
+	for _, p := range e.secrets {
+		plain := p.Reveal()
+		if plain == "" {
+			continue
+		}
+		text = strings.ReplaceAll(text, plain, Redacted)
+		if quoted, err := json.Marshal(plain); err == nil {
+			text = strings.ReplaceAll(text, strings.Trim(string(quoted), `"`), Redacted)
+		}
+	}
+	return text
+}
+
+func (e *scrubbedError) Unwrap() error { return e.err }

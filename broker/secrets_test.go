@@ -1,0 +1,767 @@
+package broker_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/internal/awstest"
+)
+
+const secretsTestRole = "my_pg_firefighter_ro"
+
+// secretsFixture is one test's view of a fresh moto_server.
+type secretsFixture struct {
+	client *secretsmanager.Client
+	spy    *secretsSpy
+	store  *broker.SecretsStore
+	name   string
+}
+
+// motoForSecrets starts a moto_server for one top-level test; its subtests share
+// it and call fixture, which empties it first.
+func motoForSecrets(t *testing.T) (fixture func(t *testing.T) *secretsFixture) {
+	t.Helper()
+	srv := awstest.Start(t)
+	client := secretsmanager.NewFromConfig(srv.Config(t.Context()))
+	return func(t *testing.T) *secretsFixture {
+		t.Helper()
+		if err := srv.Reset(t.Context()); err != nil {
+			t.Fatalf("reset moto_server: %v", err)
+		}
+		spy := &secretsSpy{SecretsManagerAPI: client}
+		store := broker.NewSecretsStore(spy, "", map[string]string{"ffbroker:cluster": "my-pg-cluster"})
+		return &secretsFixture{client: client, spy: spy, store: store, name: store.SecretName(secretsTestRole)}
+	}
+}
+
+// secretsSpy counts the calls that reach Secrets Manager and, when fail is set,
+// answers a call with the error fail returns instead of making it. fail is
+// given the SecretString the call would have sent, to prove it never leaks.
+type secretsSpy struct {
+	broker.SecretsManagerAPI
+	fail func(call, secretString string) error
+
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (s *secretsSpy) before(call string, secretString *string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls == nil {
+		s.calls = map[string]int{}
+	}
+	s.calls[call]++
+	if s.fail == nil {
+		return nil
+	}
+	return s.fail(call, aws.ToString(secretString))
+}
+
+func (s *secretsSpy) count(call string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[call]
+}
+
+func (s *secretsSpy) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
+	if err := s.before("CreateSecret", in.SecretString); err != nil {
+		return nil, err
+	}
+	return s.SecretsManagerAPI.CreateSecret(ctx, in, opts...)
+}
+
+func (s *secretsSpy) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	if err := s.before("DescribeSecret", nil); err != nil {
+		return nil, err
+	}
+	return s.SecretsManagerAPI.DescribeSecret(ctx, in, opts...)
+}
+
+func (s *secretsSpy) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if err := s.before("GetSecretValue", nil); err != nil {
+		return nil, err
+	}
+	return s.SecretsManagerAPI.GetSecretValue(ctx, in, opts...)
+}
+
+func (s *secretsSpy) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	if err := s.before("PutSecretValue", in.SecretString); err != nil {
+		return nil, err
+	}
+	return s.SecretsManagerAPI.PutSecretValue(ctx, in, opts...)
+}
+
+func (s *secretsSpy) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	if err := s.before("UpdateSecretVersionStage", nil); err != nil {
+		return nil, err
+	}
+	return s.SecretsManagerAPI.UpdateSecretVersionStage(ctx, in, opts...)
+}
+
+// grantID returns a new random grant id (a UUID).
+func grantID(t *testing.T) string {
+	t.Helper()
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// grantValue returns the secret value of a live grant with a new password.
+func grantValue(t *testing.T, id string) broker.SecretValue {
+	t.Helper()
+	p, err := broker.GeneratePassword(nil, broker.DefaultPasswordLength)
+	if err != nil {
+		t.Fatalf("GeneratePassword() error = %v", err)
+	}
+	return broker.SecretValue{
+		Engine: "postgres", Host: "my-pg.cluster-abc.us-east-1.rds.amazonaws.com", Port: 5432,
+		DBName: "my-pg-db", Username: secretsTestRole, Password: p, SSLMode: "verify-full",
+		ExpiresAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), GrantID: id, IncidentID: "INC-1234",
+		Status: broker.SecretActive,
+	}
+}
+
+// tombstone returns the secret value after expiry.
+func tombstone() broker.SecretValue {
+	return broker.SecretValue{
+		Engine: "postgres", Host: "my-pg.cluster-abc.us-east-1.rds.amazonaws.com", Port: 5432,
+		DBName: "my-pg-db", Username: secretsTestRole, SSLMode: "verify-full", Status: broker.SecretExpired,
+	}
+}
+
+// stages returns the labels of every labelled version of the fixture's secret.
+func (f *secretsFixture) stages(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := f.client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(f.name)})
+	if err != nil {
+		t.Fatalf("DescribeSecret(%s) error = %v", f.name, err)
+	}
+	for _, s := range out.VersionIdsToStages {
+		slices.Sort(s)
+	}
+	return out.VersionIdsToStages
+}
+
+// holders returns the ids of the versions that carry stage, sorted.
+func (f *secretsFixture) holders(t *testing.T, stage string) []string {
+	t.Helper()
+	var ids []string
+	for id, s := range f.stages(t) {
+		if slices.Contains(s, stage) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// raw reads the text of one version of the fixture's secret.
+func (f *secretsFixture) raw(t *testing.T, versionID string) string {
+	t.Helper()
+	out, err := f.client.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(f.name), VersionId: aws.String(versionID),
+	})
+	if err != nil {
+		t.Fatalf("GetSecretValue(%s, %s) error = %v", f.name, versionID, err)
+	}
+	return aws.ToString(out.SecretString)
+}
+
+// versionCount returns how many versions the fixture's secret has, labelled or not.
+func (f *secretsFixture) versionCount(t *testing.T) int {
+	t.Helper()
+	out, err := f.client.ListSecretVersionIds(t.Context(), &secretsmanager.ListSecretVersionIdsInput{
+		SecretId: aws.String(f.name), IncludeDeprecated: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("ListSecretVersionIds(%s) error = %v", f.name, err)
+	}
+	return len(out.Versions)
+}
+
+// issue runs PutPending and Promote for a new grant and returns its id and value.
+func (f *secretsFixture) issue(t *testing.T) (string, broker.SecretValue) {
+	t.Helper()
+	id := grantID(t)
+	_, v, err := f.store.PutPending(t.Context(), secretsTestRole, id, grantValue(t, id))
+	if err != nil {
+		t.Fatalf("PutPending(%s) error = %v", id, err)
+	}
+	if _, err := f.store.Promote(t.Context(), secretsTestRole, id); err != nil {
+		t.Fatalf("Promote(%s) error = %v", id, err)
+	}
+	return id, v
+}
+
+func TestSecretName(t *testing.T) {
+	tests := []struct {
+		prefix, want string
+	}{
+		{"", "firefighter/my-pg/my_pg_firefighter_ro"},
+		{"firefighter/prod", "firefighter/prod/my_pg_firefighter_ro"},
+		{"firefighter/prod/", "firefighter/prod/my_pg_firefighter_ro"},
+	}
+	for _, tt := range tests {
+		s := broker.NewSecretsStore(nil, tt.prefix, nil)
+		if got := s.SecretName(secretsTestRole); got != tt.want {
+			t.Errorf("NewSecretsStore(prefix %q).SecretName(%s) = %q; want %q", tt.prefix, secretsTestRole, got, tt.want)
+		}
+	}
+}
+
+func TestSecretsStore(t *testing.T) {
+	fixture := motoForSecrets(t)
+
+	t.Run("first PutPending creates a tagged secret with a pending version", func(t *testing.T) {
+		f := fixture(t)
+		id := grantID(t)
+		v := grantValue(t, id)
+		ref, stored, err := f.store.PutPending(t.Context(), secretsTestRole, id, v)
+		if err != nil {
+			t.Fatalf("PutPending() error = %v", err)
+		}
+		if got, want := ref.VersionID, id; got != want {
+			t.Errorf("PutPending() version = %q; want the grant id %q", got, want)
+		}
+		if got, want := ref.ARN, "arn:aws:secretsmanager:us-east-1:"+awstest.AccountID+":secret:"+f.name+"-"; !strings.HasPrefix(got, want) {
+			t.Errorf("PutPending() ARN = %q; want prefix %q", got, want)
+		}
+		if got, want := stored.Password.Reveal(), v.Password.Reveal(); got != want {
+			t.Errorf("PutPending() returned a different password than it was given")
+		}
+
+		d, err := f.client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(f.name)})
+		if err != nil {
+			t.Fatalf("DescribeSecret() error = %v", err)
+		}
+		tags := map[string]string{}
+		for _, tag := range d.Tags {
+			tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		for k, want := range map[string]string{"ffbroker:role": secretsTestRole, "ffbroker:cluster": "my-pg-cluster"} {
+			if got := tags[k]; got != want {
+				t.Errorf("tag %s = %q; want %q", k, got, want)
+			}
+		}
+		if got, want := d.VersionIdsToStages[id], []string{"AWSPENDING"}; !slices.Equal(got, want) {
+			t.Errorf("stages of the pending version = %v; want %v", got, want)
+		}
+		current := f.holders(t, "AWSCURRENT")
+		if len(current) != 1 || current[0] == id {
+			t.Fatalf("AWSCURRENT after the first PutPending is on %v; want one version that is not the pending %s", current, id)
+		}
+		if cur, _, err := f.store.Current(t.Context(), secretsTestRole); err != nil || cur.Status != broker.SecretExpired || cur.Password.Len() != 0 {
+			t.Errorf("Current() after the first PutPending = %v, %v; want a tombstone", cur, err)
+		}
+
+		var fields map[string]any
+		if err := json.Unmarshal([]byte(f.raw(t, id)), &fields); err != nil {
+			t.Fatalf("pending version is not JSON: %v", err)
+		}
+		want := map[string]any{
+			"engine": "postgres", "host": v.Host, "port": float64(5432), "dbname": "my-pg-db",
+			"username": secretsTestRole, "password": v.Password.Reveal(), "sslmode": "verify-full",
+			"expires_at": "2026-03-01T12:00:00Z", "grant_id": id, "incident_id": "INC-1234", "status": "active",
+		}
+		for k, w := range want {
+			got, ok := fields[k]
+			if !ok {
+				t.Errorf("pending version JSON has no field %q", k)
+				continue
+			}
+			if got != w && k != "password" {
+				t.Errorf("pending version JSON %s = %v; want %v", k, got, w)
+			}
+			if k == "password" && got != w {
+				t.Errorf("pending version JSON password differs from the one given")
+			}
+		}
+	})
+
+	t.Run("Promote makes the version current and the previous one AWSPREVIOUS", func(t *testing.T) {
+		f := fixture(t)
+		first, _ := f.issue(t)
+		second := grantID(t)
+		v := grantValue(t, second)
+		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, second, v); err != nil {
+			t.Fatalf("PutPending(second) error = %v", err)
+		}
+		ref, err := f.store.Promote(t.Context(), secretsTestRole, second)
+		if err != nil {
+			t.Fatalf("Promote(second) error = %v", err)
+		}
+		if got, want := ref.VersionID, second; got != want {
+			t.Errorf("Promote() version = %q; want %q", got, want)
+		}
+		st := f.stages(t)
+		if got, want := st[second], []string{"AWSCURRENT"}; !slices.Equal(got, want) {
+			t.Errorf("stages of the promoted version = %v; want %v", got, want)
+		}
+		if got, want := st[first], []string{"AWSPREVIOUS"}; !slices.Equal(got, want) {
+			t.Errorf("stages of the previously current version = %v; want %v", got, want)
+		}
+		if got, want := f.holders(t, "AWSCURRENT"), []string{second}; !slices.Equal(got, want) {
+			t.Errorf("versions carrying AWSCURRENT = %v; want %v", got, want)
+		}
+		cur, curRef, err := f.store.Current(t.Context(), secretsTestRole)
+		if err != nil {
+			t.Fatalf("Current() error = %v", err)
+		}
+		if curRef != ref || cur.GrantID != second || cur.Password.Reveal() != v.Password.Reveal() {
+			t.Errorf("Current() = %v, %+v; want the promoted grant %s at %+v", cur, curRef, second, ref)
+		}
+	})
+
+	t.Run("Promote of the current version only removes AWSPENDING", func(t *testing.T) {
+		f := fixture(t)
+		id, _ := f.issue(t)
+		before := f.versionCount(t)
+		if _, err := f.store.Promote(t.Context(), secretsTestRole, id); err != nil {
+			t.Fatalf("second Promote() error = %v", err)
+		}
+		if got, want := f.stages(t)[id], []string{"AWSCURRENT"}; !slices.Equal(got, want) {
+			t.Errorf("stages after a second Promote = %v; want %v", got, want)
+		}
+		if got, want := f.versionCount(t), before; got != want {
+			t.Errorf("versions after a second Promote = %d; want %d", got, want)
+		}
+	})
+
+	t.Run("Promote of what does not exist is not_found", func(t *testing.T) {
+		f := fixture(t)
+		if _, err := f.store.Promote(t.Context(), secretsTestRole, grantID(t)); broker.ErrorCode(err) != broker.CodeNotFound {
+			t.Errorf("Promote() without a secret error = %v; want code not_found", err)
+		}
+		f.issue(t)
+		if _, err := f.store.Promote(t.Context(), secretsTestRole, grantID(t)); broker.ErrorCode(err) != broker.CodeNotFound {
+			t.Errorf("Promote(unknown version) error = %v; want code not_found", err)
+		}
+	})
+
+	t.Run("PutPending retried with the same version id returns the first value and writes nothing", func(t *testing.T) {
+		tests := []struct {
+			name       string
+			setup      func(t *testing.T, f *secretsFixture, id string)
+			wantStages []string
+		}{
+			{
+				name:       "while pending",
+				setup:      func(t *testing.T, f *secretsFixture, id string) {},
+				wantStages: []string{"AWSPENDING"},
+			},
+			{
+				name: "after promotion",
+				setup: func(t *testing.T, f *secretsFixture, id string) {
+					if _, err := f.store.Promote(t.Context(), secretsTestRole, id); err != nil {
+						t.Fatalf("Promote() error = %v", err)
+					}
+				},
+				wantStages: []string{"AWSCURRENT"},
+			},
+			{
+				name: "after another grant took AWSPENDING",
+				setup: func(t *testing.T, f *secretsFixture, id string) {
+					other := grantID(t)
+					if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, other, grantValue(t, other)); err != nil {
+						t.Fatalf("PutPending(other) error = %v", err)
+					}
+					if got := f.stages(t)[id]; slices.Contains(got, "AWSPENDING") {
+						t.Fatalf("stages after another PutPending = %v; want AWSPENDING moved away", got)
+					}
+				},
+				wantStages: []string{"AWSPENDING"},
+			},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := fixture(t)
+				id := grantID(t)
+				first := grantValue(t, id)
+				firstRef, _, err := f.store.PutPending(t.Context(), secretsTestRole, id, first)
+				if err != nil {
+					t.Fatalf("PutPending() error = %v", err)
+				}
+				tt.setup(t, f, id)
+				versions, puts, creates := f.versionCount(t), f.spy.count("PutSecretValue"), f.spy.count("CreateSecret")
+
+				ref, got, err := f.store.PutPending(t.Context(), secretsTestRole, id, grantValue(t, id))
+				if err != nil {
+					t.Fatalf("retried PutPending() error = %v", err)
+				}
+				if got.Password.Reveal() != first.Password.Reveal() {
+					t.Errorf("retried PutPending() returned the new password; want the first one stored")
+				}
+				if ref != firstRef {
+					t.Errorf("retried PutPending() ref = %+v; want %+v", ref, firstRef)
+				}
+				if n := f.spy.count("PutSecretValue") - puts + f.spy.count("CreateSecret") - creates; n != 0 {
+					t.Errorf("retried PutPending() made %d write calls; want 0", n)
+				}
+				if got, want := f.versionCount(t), versions; got != want {
+					t.Errorf("versions after the retry = %d; want %d", got, want)
+				}
+				if stored, _ := broker.ParseSecretValue(f.raw(t, id)); stored.Password.Reveal() != first.Password.Reveal() {
+					t.Errorf("stored version after the retry holds another password than the first")
+				}
+				if got := f.stages(t)[id]; !slices.Equal(got, tt.wantStages) {
+					t.Errorf("stages after the retry = %v; want %v", got, tt.wantStages)
+				}
+			})
+		}
+	})
+
+	t.Run("DiscardPending removes AWSPENDING and leaves AWSCURRENT alone", func(t *testing.T) {
+		f := fixture(t)
+		current, _ := f.issue(t)
+		pending := grantID(t)
+		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, pending, grantValue(t, pending)); err != nil {
+			t.Fatalf("PutPending() error = %v", err)
+		}
+		for i := range 2 {
+			if err := f.store.DiscardPending(t.Context(), secretsTestRole, pending); err != nil {
+				t.Fatalf("DiscardPending() call %d error = %v", i+1, err)
+			}
+		}
+		if got := f.stages(t)[pending]; slices.Contains(got, "AWSPENDING") {
+			t.Errorf("stages after DiscardPending = %v; want no AWSPENDING", got)
+		}
+		if got, want := f.holders(t, "AWSCURRENT"), []string{current}; !slices.Equal(got, want) {
+			t.Errorf("AWSCURRENT after DiscardPending on %v; want %v", got, want)
+		}
+		if err := f.store.DiscardPending(t.Context(), secretsTestRole, grantID(t)); err != nil {
+			t.Errorf("DiscardPending(unknown version) error = %v; want nil", err)
+		}
+		if err := f.store.DiscardPending(t.Context(), "my_pg_firefighter_rw", grantID(t)); err != nil {
+			t.Errorf("DiscardPending(role without a secret) error = %v; want nil", err)
+		}
+	})
+
+	t.Run("PendingVersions lists the version carrying AWSPENDING", func(t *testing.T) {
+		f := fixture(t)
+		pending := func(t *testing.T) []string {
+			t.Helper()
+			ids, err := f.store.PendingVersions(t.Context(), secretsTestRole)
+			if err != nil {
+				t.Fatalf("PendingVersions() error = %v", err)
+			}
+			return ids
+		}
+		if got := pending(t); len(got) != 0 {
+			t.Errorf("PendingVersions() without a secret = %v; want none", got)
+		}
+		a, b := grantID(t), grantID(t)
+		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, a, grantValue(t, a)); err != nil {
+			t.Fatalf("PutPending(a) error = %v", err)
+		}
+		if got, want := pending(t), []string{a}; !slices.Equal(got, want) {
+			t.Errorf("PendingVersions() after PutPending(a) = %v; want %v", got, want)
+		}
+		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, b, grantValue(t, b)); err != nil {
+			t.Fatalf("PutPending(b) error = %v", err)
+		}
+		if got, want := pending(t), []string{b}; !slices.Equal(got, want) {
+			t.Errorf("PendingVersions() after PutPending(b) = %v; want %v (the label is on one version at a time)", got, want)
+		}
+		if _, err := f.store.Promote(t.Context(), secretsTestRole, b); err != nil {
+			t.Fatalf("Promote(b) error = %v", err)
+		}
+		if got := pending(t); len(got) != 0 {
+			t.Errorf("PendingVersions() after Promote(b) = %v; want none", got)
+		}
+	})
+
+	t.Run("PutTombstone makes a current tombstone without a password", func(t *testing.T) {
+		tests := []struct {
+			name     string
+			setup    func(t *testing.T, f *secretsFixture) (previous string)
+			versions int // after the tombstone
+		}{
+			{name: "after a grant", setup: func(t *testing.T, f *secretsFixture) string { id, _ := f.issue(t); return id }, versions: 3},
+			{name: "without a secret", setup: func(t *testing.T, f *secretsFixture) string { return "" }, versions: 1},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := fixture(t)
+				previous := tt.setup(t, f)
+				ref, err := f.store.PutTombstone(t.Context(), secretsTestRole, tombstone())
+				if err != nil {
+					t.Fatalf("PutTombstone() error = %v", err)
+				}
+				if got, want := f.holders(t, "AWSCURRENT"), []string{ref.VersionID}; !slices.Equal(got, want) {
+					t.Errorf("AWSCURRENT after PutTombstone on %v; want the tombstone %v", got, want)
+				}
+				if got, want := f.stages(t)[ref.VersionID], []string{"AWSCURRENT"}; !slices.Equal(got, want) {
+					t.Errorf("stages of the tombstone = %v; want %v", got, want)
+				}
+				if previous != "" {
+					if got, want := f.stages(t)[previous], []string{"AWSPREVIOUS"}; !slices.Equal(got, want) {
+						t.Errorf("stages of the expired grant's version = %v; want %v", got, want)
+					}
+				}
+				raw := f.raw(t, ref.VersionID)
+				var fields map[string]any
+				if err := json.Unmarshal([]byte(raw), &fields); err != nil {
+					t.Fatalf("tombstone is not JSON: %v", err)
+				}
+				if _, ok := fields["password"]; ok {
+					t.Errorf("tombstone JSON %s has a password field; want none", raw)
+				}
+				if got, want := fields["status"], "expired"; got != want {
+					t.Errorf("tombstone status = %v; want %q", got, want)
+				}
+				cur, curRef, err := f.store.Current(t.Context(), secretsTestRole)
+				if err != nil || curRef != ref || cur.Status != broker.SecretExpired || cur.Password.Len() != 0 {
+					t.Errorf("Current() = %v, %+v, %v; want the tombstone at %+v", cur, curRef, err, ref)
+				}
+
+				again, err := f.store.PutTombstone(t.Context(), secretsTestRole, tombstone())
+				if err != nil {
+					t.Fatalf("second PutTombstone() error = %v", err)
+				}
+				if again != ref {
+					t.Errorf("second PutTombstone() = %+v; want the same version %+v", again, ref)
+				}
+				if got, want := f.versionCount(t), tt.versions; got != want {
+					t.Errorf("versions after two PutTombstone = %d; want %d", got, want)
+				}
+			})
+		}
+	})
+
+	t.Run("PutTombstone refuses a value with a password", func(t *testing.T) {
+		f := fixture(t)
+		v := tombstone()
+		v.Password = broker.NewPassword("correct-horse-battery-staple-0123456789")
+		_, err := f.store.PutTombstone(t.Context(), secretsTestRole, v)
+		if err == nil {
+			t.Fatalf("PutTombstone(with password) error = nil; want an error")
+		}
+		if strings.Contains(fmt.Sprintf("%+v", err), v.Password.Reveal()) {
+			t.Errorf("PutTombstone(with password) error shows the password")
+		}
+		if got := f.spy.count("PutSecretValue") + f.spy.count("CreateSecret"); got != 0 {
+			t.Errorf("PutTombstone(with password) made %d write calls; want 0", got)
+		}
+	})
+
+	t.Run("Current without a current version is not_found", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			setup func(t *testing.T, f *secretsFixture)
+		}{
+			{name: "no secret", setup: func(t *testing.T, f *secretsFixture) {}},
+			{name: "secret without a value", setup: func(t *testing.T, f *secretsFixture) {
+				if _, err := f.client.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String(f.name)}); err != nil {
+					t.Fatalf("CreateSecret() error = %v", err)
+				}
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := fixture(t)
+				tt.setup(t, f)
+				_, _, err := f.store.Current(t.Context(), secretsTestRole)
+				if got, want := broker.ErrorCode(err), broker.CodeNotFound; got != want {
+					t.Errorf("Current() error = %v; want code %s", err, want)
+				}
+			})
+		}
+	})
+
+	t.Run("bad version ids are refused before any call", func(t *testing.T) {
+		f := fixture(t)
+		for _, id := range []string{"", "short", strings.Repeat("x", 65)} {
+			if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, id, grantValue(t, id)); err == nil {
+				t.Errorf("PutPending(version %q) error = nil; want an error", id)
+			}
+			if _, err := f.store.Promote(t.Context(), secretsTestRole, id); err == nil {
+				t.Errorf("Promote(version %q) error = nil; want an error", id)
+			}
+		}
+		if got := len(f.spy.calls); got != 0 {
+			t.Errorf("calls to Secrets Manager = %d; want 0", got)
+		}
+	})
+}
+
+func TestSecretsStoreFaults(t *testing.T) {
+	fixture := motoForSecrets(t)
+
+	throttled := func(call, secret string) error {
+		return &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: call,
+			Err: &smithy.GenericAPIError{Code: "ThrottlingException", Message: "rate exceeded for " + secret}}
+	}
+	serverFault := func(call, secret string) error {
+		return &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: call,
+			Err: &types.InternalServiceError{Message: aws.String("internal failure on " + secret)}}
+	}
+	http503 := func(call, secret string) error {
+		resp := &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusServiceUnavailable}}
+		return &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: call,
+			Err: &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{Response: resp, Err: errors.New("service unavailable: " + secret)}}}
+	}
+	network := func(call, secret string) error {
+		return &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: call,
+			Err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused, body " + secret)}}}
+	}
+	deadline := func(call, secret string) error {
+		return fmt.Errorf("operation error Secrets Manager: %s: sending %s: %w", call, secret, context.DeadlineExceeded)
+	}
+	serverCode := func(call, secret string) error {
+		return &smithy.GenericAPIError{Code: "InternalServiceError", Message: "injected fault in " + call + " " + secret}
+	}
+	denied := func(call, secret string) error {
+		return &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: call,
+			Err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not allowed to write " + secret, Fault: smithy.FaultClient}}
+	}
+
+	putPending := func(ctx context.Context, f *secretsFixture, id string, v broker.SecretValue) error {
+		_, _, err := f.store.PutPending(ctx, secretsTestRole, id, v)
+		return err
+	}
+	promote := func(ctx context.Context, f *secretsFixture, id string, v broker.SecretValue) error {
+		if err := putPending(ctx, f, id, v); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		_, err := f.store.Promote(ctx, secretsTestRole, id)
+		return err
+	}
+	current := func(ctx context.Context, f *secretsFixture, id string, v broker.SecretValue) error {
+		_, _, err := f.store.Current(ctx, secretsTestRole)
+		return err
+	}
+	tombstoneCall := func(ctx context.Context, f *secretsFixture, id string, v broker.SecretValue) error {
+		_, err := f.store.PutTombstone(ctx, secretsTestRole, tombstone())
+		return err
+	}
+
+	tests := []struct {
+		name     string
+		failing  string // the API call that fails
+		fault    func(call, secret string) error
+		call     func(ctx context.Context, f *secretsFixture, id string, v broker.SecretValue) error
+		wantCode broker.Code
+	}{
+		{"PutPending throttled", "PutSecretValue", throttled, putPending, broker.CodeUnavailable},
+		{"PutPending server fault", "PutSecretValue", serverFault, putPending, broker.CodeUnavailable},
+		{"PutPending server error code", "PutSecretValue", serverCode, putPending, broker.CodeUnavailable},
+		{"PutPending http 503", "PutSecretValue", http503, putPending, broker.CodeUnavailable},
+		{"PutPending network", "PutSecretValue", network, putPending, broker.CodeUnavailable},
+		{"PutPending deadline", "PutSecretValue", deadline, putPending, broker.CodeUnavailable},
+		{"PutPending access denied", "PutSecretValue", denied, putPending, broker.CodeInternal},
+		{"PutPending create throttled", "CreateSecret", throttled, putPending, broker.CodeUnavailable},
+		{"Promote throttled", "UpdateSecretVersionStage", throttled, promote, broker.CodeUnavailable},
+		{"Promote describe server fault", "DescribeSecret", serverFault, promote, broker.CodeUnavailable},
+		{"Promote access denied", "UpdateSecretVersionStage", denied, promote, broker.CodeInternal},
+		{"Current network", "GetSecretValue", network, current, broker.CodeUnavailable},
+		{"Current access denied", "GetSecretValue", denied, current, broker.CodeInternal},
+		{"PutTombstone throttled", "CreateSecret", throttled, tombstoneCall, broker.CodeUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fixture(t)
+			f.spy.fail = func(call, secret string) error {
+				if call != tt.failing {
+					return nil
+				}
+				return tt.fault(call, secret)
+			}
+			id := grantID(t)
+			v := grantValue(t, id)
+			err := tt.call(t.Context(), f, id, v)
+			if got := broker.ErrorCode(err); got != tt.wantCode {
+				t.Fatalf("%s with %s failing: error = %v; want code %s", tt.name, tt.failing, err, tt.wantCode)
+			}
+			var be *broker.Error
+			if !errors.As(err, &be) {
+				t.Errorf("error %T is not a *broker.Error", err)
+			}
+			if got, want := broker.Retryable(err), tt.wantCode == broker.CodeUnavailable; got != want {
+				t.Errorf("Retryable(%v) = %v; want %v", err, got, want)
+			}
+			password := v.Password.Reveal()
+			for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+				if text := fmt.Sprintf(format, err); strings.Contains(text, password) {
+					t.Errorf("fmt %s of the error shows the password: %s", format, text)
+				}
+			}
+			if strings.Contains(err.Error(), password) || strings.Contains(broker.ErrorMessage(err), password) {
+				t.Errorf("error text shows the password")
+			}
+			if tt.failing == "PutSecretValue" && !strings.Contains(err.Error(), broker.Redacted) {
+				t.Errorf("error = %q; want the echoed password replaced by %s", err, broker.Redacted)
+			}
+		})
+	}
+}
+
+func TestSecretsStoreConcurrentIssues(t *testing.T) {
+	f := motoForSecrets(t)(t)
+	const n = 10
+	ids := make([]string, n)
+	values := make(map[string]broker.SecretValue, n)
+	for i := range ids {
+		ids[i] = grantID(t)
+		values[ids[i]] = grantValue(t, ids[i])
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, id, values[id]); err != nil {
+				errs[i] = fmt.Errorf("PutPending(%s): %w", id, err)
+				return
+			}
+			if _, err := f.store.Promote(t.Context(), secretsTestRole, id); err != nil {
+				errs[i] = fmt.Errorf("Promote(%s): %w", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent issue: %v", err)
+		}
+	}
+
+	current := f.holders(t, "AWSCURRENT")
+	if len(current) != 1 || !slices.Contains(ids, current[0]) {
+		t.Fatalf("AWSCURRENT after %d concurrent issues is on %v; want exactly one of %v", n, current, ids)
+	}
+	cur, ref, err := f.store.Current(t.Context(), secretsTestRole)
+	if err != nil {
+		t.Fatalf("Current() error = %v", err)
+	}
+	if got, want := ref.VersionID, current[0]; got != want {
+		t.Errorf("Current() version = %s; want %s", got, want)
+	}
+	if cur.Password.Reveal() != values[current[0]].Password.Reveal() {
+		t.Errorf("Current() password is not the one its grant stored")
+	}
+	if got := f.holders(t, "AWSPREVIOUS"); len(got) != 1 {
+		t.Errorf("versions carrying AWSPREVIOUS = %v; want exactly one", got)
+	}
+}
