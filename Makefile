@@ -3,7 +3,7 @@
 GO          ?= go
 PG_MAJORS   ?= 13 14 15 16 17 18
 # Packages whose tests run against PostgreSQL; make test-matrix runs them on each major.
-PG_PACKAGES ?= ./sql/...
+PG_PACKAGES ?= ./sql/... ./broker/...
 GOTEST      ?= $(GO) test -count=1
 
 .PHONY: all build test test-go test-matrix lint demo bench clean
@@ -34,8 +34,13 @@ lint:
 demo:
 	@echo "make demo: not yet — the end-to-end incident walk-through lands with the operator CLI."
 
+## bench: Go benchmarks against real PostgreSQL and moto, then ratios to the floors measured in the same run.
+BENCH_COUNT ?= 5
 bench:
-	@echo "make bench: not yet."
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./broker/... | tee bin/bench.out
+	@echo
+	@$(GO) run ./internal/benchreport < bin/bench.out
 
 clean:
 	rm -rf bin .aws-sam

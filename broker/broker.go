@@ -209,6 +209,10 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 		}
 		return IssueOutput{}, err
 	case act.Reused:
+		if act.GrantID != greq.GrantID {
+			// The same incident's request activated first: this version is not needed.
+			b.discardBestEffort(ctx, greq)
+		}
 		return b.reuse(ctx, greq, Reservation{GrantID: act.GrantID, ExpiresAt: act.ExpiresAt, Active: true})
 	}
 	return IssueOutput{GrantID: greq.GrantID, Role: greq.Role, SecretARN: published.ARN, SecretVersion: greq.GrantID,

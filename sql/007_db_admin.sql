@@ -219,6 +219,7 @@ AS $fn$
 DECLARE
   v_role name;
   v_res record;
+  v_other record;
   v_until timestamptz;
 BEGIN
   v_role := db_admin.firefighter_role_checked(p_role);
@@ -230,6 +231,22 @@ BEGIN
     SELECT r.rolvaliduntil INTO v_until FROM pg_catalog.pg_roles r WHERE r.rolname = v_role;
     RETURN QUERY SELECT v_res.grant_id, v_res.expires_at, v_until, true;
     RETURN;
+  END IF;
+
+  -- Another request for the same incident activated first while this one was reserved:
+  -- return that grant and abandon this reservation.
+  IF p_incident_id IS NOT NULL THEN
+    SELECT g.grant_id, g.expires_at INTO v_other FROM db_admin.firefighter_grant g
+    WHERE g.role = v_role AND g.incident_id = p_incident_id AND g.grant_id <> v_res.grant_id
+      AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > pg_catalog.clock_timestamp()
+    ORDER BY g.expires_at DESC LIMIT 1;
+    IF FOUND THEN
+      UPDATE db_admin.firefighter_grant g SET closed_at = pg_catalog.clock_timestamp(), closed_reason = 'abandoned'
+      WHERE g.grant_id = v_res.grant_id;
+      SELECT r.rolvaliduntil INTO v_until FROM pg_catalog.pg_roles r WHERE r.rolname = v_role;
+      RETURN QUERY SELECT v_other.grant_id, v_other.expires_at, v_until, true;
+      RETURN;
+    END IF;
   END IF;
 
   SELECT pg_catalog.max(g.expires_at) INTO v_until FROM db_admin.firefighter_grant g
@@ -391,17 +408,18 @@ AS $fn$
 $fn$;
 
 -- The live grants, for status answers and for the sweep's repair of half-done issues.
+-- The role's password is the one of the grant activated last.
 CREATE OR REPLACE FUNCTION db_admin.live_firefighter_grants()
 RETURNS TABLE (grant_id uuid, role name, incident_id text, requester text, approver text,
-               issued_at timestamptz, expires_at timestamptz)
+               issued_at timestamptz, expires_at timestamptz, activated_at timestamptz)
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-  SELECT g.grant_id, g.role, g.incident_id, g.requester, g.approver, g.issued_at, g.expires_at
+  SELECT g.grant_id, g.role, g.incident_id, g.requester, g.approver, g.issued_at, g.expires_at, g.activated_at
   FROM db_admin.firefighter_grant g
   WHERE g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > pg_catalog.clock_timestamp()
-  ORDER BY g.role, g.expires_at;
+  ORDER BY g.role, g.activated_at;
 $fn$;
 
 -- EXECUTE: nobody by default; the broker gets exactly its functions.

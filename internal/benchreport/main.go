@@ -1,0 +1,70 @@
+// Command benchreport reads `go test -bench -benchmem` output on stdin and prints, for
+// every benchmark X that has a baseline XFloor measured in the same run, the median
+// time of each and their ratio, with memory and allocations per operation.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op\s+([\d.]+) allocs/op)?`)
+
+type sample struct{ ns, bytes, allocs []float64 }
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func main() {
+	samples := map[string]*sample{}
+	var order []string
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		s, ok := samples[m[1]]
+		if !ok {
+			s = &sample{}
+			samples[m[1]] = s
+			order = append(order, m[1])
+		}
+		ns, _ := strconv.ParseFloat(m[2], 64)
+		s.ns = append(s.ns, ns)
+		if m[3] != "" {
+			b, _ := strconv.ParseFloat(m[3], 64)
+			a, _ := strconv.ParseFloat(m[4], 64)
+			s.bytes, s.allocs = append(s.bytes, b), append(s.allocs, a)
+		}
+	}
+	fmt.Printf("%-44s %12s %12s %8s %10s %8s\n", "benchmark (median of runs)", "time/op", "floor/op", "ratio", "B/op", "allocs/op")
+	for _, name := range order {
+		if strings.HasSuffix(name, "Floor") {
+			continue
+		}
+		s := samples[name]
+		floor, hasFloor := samples[name+"Floor"]
+		ratio, floorText := "-", "-"
+		if hasFloor {
+			ratio = fmt.Sprintf("%.2f", median(s.ns)/median(floor.ns))
+			floorText = fmt.Sprintf("%.2fms", median(floor.ns)/1e6)
+		}
+		fmt.Printf("%-44s %10.2fms %12s %8s %10.0f %8.0f\n", strings.TrimPrefix(name, "Benchmark"),
+			median(s.ns)/1e6, floorText, ratio, median(s.bytes), median(s.allocs))
+	}
+}
