@@ -38,7 +38,8 @@ demo:
 BENCH_COUNT ?= 5
 bench:
 	@mkdir -p bin
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./broker/... | tee bin/bench.out
+	$(GO) test -run '^$$' -bench '^Benchmark[^R]' -benchmem -count $(BENCH_COUNT) ./broker/... | tee bin/bench.out
+	$(GO) test -run '^$$' -bench '^BenchmarkRevoke' -benchmem -benchtime 5x -count 3 ./broker/ | tee -a bin/bench.out
 	@echo
 	@$(GO) run ./internal/benchreport < bin/bench.out
 

@@ -18,6 +18,10 @@ type Database interface {
 	ReserveGrant(ctx context.Context, r GrantRequest) (Reservation, error)
 	ActivateGrant(ctx context.Context, r GrantRequest, v Verifier, publish func(context.Context) error) (Activation, error)
 	LiveGrants(ctx context.Context) ([]Grant, error)
+	Expire(ctx context.Context, role string) (int, error)
+	Terminate(ctx context.Context, role string) (int, error)
+	Sweep(ctx context.Context) ([]SweepResult, error)
+	Status(ctx context.Context) ([]RoleStatus, error)
 }
 
 // Secrets is what the broker needs from Secrets Manager (SecretsStore in production).
@@ -26,6 +30,8 @@ type Secrets interface {
 	Promote(ctx context.Context, role, versionID string) (SecretRef, error)
 	DiscardPending(ctx context.Context, role, versionID string) error
 	Current(ctx context.Context, role string) (SecretValue, SecretRef, error)
+	PutTombstone(ctx context.Context, role string, v SecretValue) (SecretRef, error)
+	PendingVersions(ctx context.Context, role string) ([]string, error)
 }
 
 // Target is where a firefighter connects with the issued password; it is written into

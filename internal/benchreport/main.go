@@ -54,11 +54,11 @@ func main() {
 	}
 	fmt.Printf("%-44s %12s %12s %8s %10s %8s\n", "benchmark (median of runs)", "time/op", "floor/op", "ratio", "B/op", "allocs/op")
 	for _, name := range order {
-		if strings.HasSuffix(name, "Floor") {
+		if isFloor(name) {
 			continue
 		}
 		s := samples[name]
-		floor, hasFloor := samples[name+"Floor"]
+		floor, hasFloor := samples[floorName(name)]
 		ratio, floorText := "-", "-"
 		if hasFloor {
 			ratio = fmt.Sprintf("%.2f", median(s.ns)/median(floor.ns))
@@ -67,4 +67,18 @@ func main() {
 		fmt.Printf("%-44s %10.2fms %12s %8s %10.0f %8.0f\n", strings.TrimPrefix(name, "Benchmark"),
 			median(s.ns)/1e6, floorText, ratio, median(s.bytes), median(s.allocs))
 	}
+}
+
+// floorName is the name of the baseline of benchmark name: BenchmarkX -> BenchmarkXFloor,
+// BenchmarkX/case -> BenchmarkXFloor/case.
+func floorName(name string) string {
+	if i := strings.Index(name, "/"); i >= 0 {
+		return name[:i] + "Floor" + name[i:]
+	}
+	return name + "Floor"
+}
+
+func isFloor(name string) bool {
+	top, _, _ := strings.Cut(name, "/")
+	return strings.HasSuffix(top, "Floor")
 }

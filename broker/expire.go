@@ -1,0 +1,297 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ffbroker/ffbroker/audit"
+)
+
+// RevokeInput asks to take a role back now, during or after an incident.
+type RevokeInput struct {
+	// Role is "ro", "rw" or the full role name.
+	Role string
+	// IncidentID must name a live grant of the role.
+	IncidentID string
+	// Requester is the authenticated caller.
+	Requester string
+	RequestID string
+	Source    audit.Source
+}
+
+// Expiry reports what taking one role back did.
+type Expiry struct {
+	Role               string `json:"role"`
+	GrantsClosed       int    `json:"grants_closed"`
+	SessionsTerminated int    `json:"sessions_terminated"`
+	SecretARN          string `json:"secret_arn,omitempty"`
+	SecretVersion      string `json:"secret_version,omitempty"`
+}
+
+// RevokeOutput is the answer to a revoke. A revoke ends every grant of the shared
+// role, not only the incident's: AllGrantsEnded says so explicitly.
+type RevokeOutput struct {
+	Expiry
+	IncidentID     string `json:"incident_id"`
+	AllGrantsEnded bool   `json:"all_grants_ended"`
+}
+
+// SweepOutput is the answer to a sweep.
+type SweepOutput struct {
+	// Expired lists the roles taken back by this run.
+	Expired []Expiry `json:"expired"`
+	// Repaired lists what the run fixed after an issue that stopped half-way.
+	Repaired []string `json:"repaired"`
+}
+
+// Revoke takes the role back now: its password expires, every grant of the role is
+// closed, every session is terminated, and the secret becomes a tombstone. Taking
+// access away is never blocked by the audit trail: a failed audit write is logged and
+// the revoke goes on.
+func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, error) {
+	rec := audit.Record{RequestID: in.RequestID, Requester: in.Requester, IncidentID: in.IncidentID, Source: in.Source}
+	role, err := b.cfg.Policy.ParseRole(in.Role)
+	if err != nil {
+		return RevokeOutput{}, b.reject(ctx, rec, err)
+	}
+	rec.TargetRole = role
+	if err := b.cfg.Policy.checkIncident(in.IncidentID); err != nil {
+		return RevokeOutput{}, b.reject(ctx, rec, err)
+	}
+	if in.Requester == "" {
+		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "the caller is not authenticated"))
+	}
+	grants, err := b.cfg.DB.LiveGrants(ctx)
+	if err != nil {
+		return RevokeOutput{}, err
+	}
+	found := false
+	for _, g := range grants {
+		found = found || (g.Role == role && g.IncidentID == in.IncidentID)
+	}
+	if !found {
+		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no live grant of %s for this incident", role))
+	}
+	intent := rec
+	intent.Event, intent.Outcome, intent.Message = audit.EventPasswordExpired, audit.OutcomePending, "revoking: every grant of the role ends"
+	b.writeBestEffort(ctx, intent)
+
+	closed, err := b.cfg.DB.Expire(ctx, role)
+	if err != nil {
+		return RevokeOutput{}, b.failed(ctx, rec, audit.EventPasswordExpired, err)
+	}
+	exp, err := b.takeBack(ctx, rec, role, closed, "revoked: every grant of the role ended")
+	if err != nil {
+		return RevokeOutput{}, err
+	}
+	return RevokeOutput{Expiry: exp, IncidentID: in.IncidentID, AllGrantsEnded: true}, nil
+}
+
+// Sweep guarantees expiry when everything else failed. It asks the database to expire
+// every firefighter role with no live grant left, terminates their sessions, replaces
+// their secrets with tombstones, and repairs what an issue that stopped half-way left:
+// a live grant whose version is not AWSCURRENT is promoted, a pending version without a
+// live grant loses its AWSPENDING label, and a secret still holding a password while
+// its role has no live grant becomes a tombstone. It is safe to run from several places
+// at once and to repeat: a second run finds nothing to do.
+func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Source) (SweepOutput, error) {
+	out := SweepOutput{Expired: []Expiry{}, Repaired: []string{}}
+	rec := audit.Record{RequestID: requestID, Source: source}
+	rows, err := b.cfg.DB.Sweep(ctx)
+	if err != nil {
+		return out, err
+	}
+	var errs []error
+	for _, r := range rows {
+		exp, err := b.takeBack(ctx, rec, r.Role, r.GrantsClosed, "expired: no live grant left", r.SessionsTerminated)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out.Expired = append(out.Expired, exp)
+	}
+	repaired, err := b.repair(ctx, rec)
+	out.Repaired = append(out.Repaired, repaired...)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
+}
+
+// takeBack finishes an expiry the database already did: it terminates the role's
+// sessions (unless the count is given), checks that none is left, tombstones the
+// secret and writes the records.
+func (b *Broker) takeBack(ctx context.Context, rec audit.Record, role string, closed int, message string, terminated ...int) (Expiry, error) {
+	rec.TargetRole = role
+	exp := Expiry{Role: role, GrantsClosed: closed}
+	if len(terminated) > 0 {
+		exp.SessionsTerminated = terminated[0]
+	} else {
+		n, err := b.cfg.DB.Terminate(ctx, role)
+		if err != nil {
+			return exp, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
+		}
+		exp.SessionsTerminated = n
+	}
+	if err := b.checkNoSessions(ctx, role); err != nil {
+		return exp, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
+	}
+	done := rec
+	done.Event, done.Outcome, done.GrantsClosed, done.Message = audit.EventPasswordExpired, audit.OutcomeSuccess, audit.Count(closed), message
+	b.writeBestEffort(ctx, done)
+	term := rec
+	term.Event, term.Outcome, term.SessionsTerminated, term.Message = audit.EventSessionsTerminated, audit.OutcomeSuccess, audit.Count(exp.SessionsTerminated), "sessions of the role terminated"
+	b.writeBestEffort(ctx, term)
+
+	ref, err := b.tombstone(ctx, role)
+	if err != nil {
+		return exp, b.failed(ctx, rec, audit.EventPasswordExpired, err)
+	}
+	exp.SecretARN, exp.SecretVersion = ref.ARN, ref.VersionID
+	return exp, nil
+}
+
+func (b *Broker) tombstone(ctx context.Context, role string) (SecretRef, error) {
+	return b.cfg.Secrets.PutTombstone(ctx, role, SecretValue{
+		Engine: "postgres", Host: b.cfg.Target.Host, Port: b.cfg.Target.Port, DBName: b.cfg.Target.DBName,
+		Username: role, SSLMode: b.cfg.Target.SSLMode, Status: SecretExpired,
+	})
+}
+
+// checkNoSessions proves the termination: no session of role is left.
+func (b *Broker) checkNoSessions(ctx context.Context, role string) error {
+	st, err := b.cfg.DB.Status(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range st {
+		if s.Role == role && s.Sessions > 0 {
+			return Errorf(CodeUnavailable, "%d sessions of %s survived termination; the next sweep tries again", s.Sessions, role)
+		}
+	}
+	return nil
+}
+
+// repair fixes what an issue that stopped half-way left in Secrets Manager.
+func (b *Broker) repair(ctx context.Context, rec audit.Record) ([]string, error) {
+	grants, err := b.cfg.DB.LiveGrants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]Grant{}
+	live := map[string]bool{}
+	for _, g := range grants {
+		live[g.ID] = true
+		if l, ok := latest[g.Role]; !ok || !g.ActivatedAt.Before(l.ActivatedAt) {
+			latest[g.Role] = g
+		}
+	}
+	var done []string
+	var errs []error
+	note := func(role, grantID, what string) {
+		done = append(done, fmt.Sprintf("%s: %s", role, what))
+		r := rec
+		r.Event, r.Outcome, r.TargetRole, r.GrantID, r.Message = audit.EventGrantRepaired, audit.OutcomeSuccess, role, grantID, what
+		b.writeBestEffort(ctx, r)
+	}
+	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
+		cur, ref, err := b.cfg.Secrets.Current(ctx, role)
+		if err != nil && ErrorCode(err) != CodeNotFound {
+			errs = append(errs, err)
+			continue
+		}
+		if g, ok := latest[role]; ok {
+			if ref.VersionID != g.ID {
+				if _, err := b.promoteVersion(ctx, role, g.ID); err != nil {
+					errs = append(errs, err)
+				} else {
+					note(role, g.ID, "live grant's secret version made AWSCURRENT")
+				}
+			}
+		} else if err == nil && cur.Status != SecretExpired {
+			if _, err := b.tombstone(ctx, role); err != nil {
+				errs = append(errs, err)
+			} else {
+				note(role, cur.GrantID, "secret of a role with no live grant replaced by a tombstone")
+			}
+		}
+		pending, err := b.cfg.Secrets.PendingVersions(ctx, role)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, id := range pending {
+			if live[id] || id == ref.VersionID {
+				continue
+			}
+			if err := b.cfg.Secrets.DiscardPending(ctx, role, id); err != nil {
+				errs = append(errs, err)
+			} else {
+				note(role, id, "pending version without a live grant lost its AWSPENDING label")
+			}
+		}
+	}
+	return done, errors.Join(errs...)
+}
+
+// failed records a failed step and returns err.
+func (b *Broker) failed(ctx context.Context, rec audit.Record, event audit.Event, err error) error {
+	rec.Event, rec.Outcome, rec.ErrorCode, rec.Message = event, audit.OutcomeFailure, string(ErrorCode(err)), "step failed"
+	b.writeBestEffort(ctx, rec)
+	return err
+}
+
+// StatusOutput is the state of both firefighter roles and their live grants.
+type StatusOutput struct {
+	Roles []RoleStatusView `json:"roles"`
+}
+
+// RoleStatusView is one role in a status answer.
+type RoleStatusView struct {
+	Role       string      `json:"role"`
+	Valid      bool        `json:"valid"`
+	ValidUntil *time.Time  `json:"valid_until,omitempty"`
+	Sessions   int         `json:"sessions"`
+	Grants     []GrantView `json:"grants"`
+}
+
+// GrantView is a live grant in a status answer.
+type GrantView struct {
+	GrantID    string    `json:"grant_id"`
+	IncidentID string    `json:"incident_id,omitempty"`
+	Requester  string    `json:"requester"`
+	Approver   string    `json:"approver,omitempty"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// Status reports both roles: whether a password is valid now, until when, the live
+// grants and the open sessions.
+func (b *Broker) Status(ctx context.Context) (StatusOutput, error) {
+	st, err := b.cfg.DB.Status(ctx)
+	if err != nil {
+		return StatusOutput{}, err
+	}
+	grants, err := b.cfg.DB.LiveGrants(ctx)
+	if err != nil {
+		return StatusOutput{}, err
+	}
+	out := StatusOutput{Roles: []RoleStatusView{}}
+	for _, s := range st {
+		v := RoleStatusView{Role: s.Role, Sessions: s.Sessions, Grants: []GrantView{}}
+		if s.NoExpiry {
+			v.Valid = true
+		} else if s.ValidUntil.After(time.Unix(0, 0)) {
+			until := s.ValidUntil
+			v.ValidUntil, v.Valid = &until, until.After(time.Now())
+		}
+		for _, g := range grants {
+			if g.Role == s.Role {
+				v.Grants = append(v.Grants, GrantView{GrantID: g.ID, IncidentID: g.IncidentID, Requester: g.Requester, Approver: g.Approver, ExpiresAt: g.ExpiresAt})
+			}
+		}
+		out.Roles = append(out.Roles, v)
+	}
+	return out, nil
+}
