@@ -101,7 +101,6 @@ func TestSweepRepairsHalfDoneIssues(t *testing.T) {
 	}
 }
 
-
 func hasGrant(grants []broker.Grant, id string) bool {
 	for _, g := range grants {
 		if g.ID == id {
