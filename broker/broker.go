@@ -352,3 +352,12 @@ func (b *Broker) IssueBody(ctx context.Context, body []byte, in IssueInput) (Iss
 	in.Request = req
 	return b.Issue(ctx, in)
 }
+
+// Record writes an audit record for an event the broker's callers handle themselves
+// (a workflow started, an approval). Its error is an *Error with code unavailable.
+func (b *Broker) Record(ctx context.Context, rec audit.Record) error {
+	if err := b.cfg.Audit.Write(ctx, rec); err != nil {
+		return &Error{Code: CodeUnavailable, Op: "audit", Message: "the audit record could not be written", Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,8 @@
+// Command activity is ffbroker's activity Lambda function; see package lambdafn.
+package main
+
+import "github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+
+func main() {
+	lambdafn.Start(func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewActivityHandler(d).Handle })
+}

@@ -1,0 +1,8 @@
+// Command expire is ffbroker's expire Lambda function; see package lambdafn.
+package main
+
+import "github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+
+func main() {
+	lambdafn.Start(func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewExpireHandler(d).Handle })
+}

@@ -1,0 +1,69 @@
+package lambdafn
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/ffbroker/ffbroker/broker"
+)
+
+// ExpireHandler serves the expire function: the scheduled sweep (EventBridge), the
+// workflow's "expire" step at a grant's expiry, and DELETE /access/{role} (revoke).
+type ExpireHandler struct {
+	Broker *broker.Broker
+}
+
+// NewExpireHandler returns the expire function's handler.
+func NewExpireHandler(d *Deps) *ExpireHandler { return &ExpireHandler{Broker: d.Broker} }
+
+// ExpireStep is the input of the workflow's "expire" step.
+type ExpireStep struct {
+	Action    string `json:"action"`
+	GrantID   string `json:"grant_id"`
+	Role      string `json:"role"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Handle answers one event of the expire function.
+func (h *ExpireHandler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	switch sh, action := classify(raw); {
+	case sh == shapeSchedule:
+		var ev events.CloudWatchEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, unsupported(ctx, h.Broker, "expire")
+		}
+		out, err := h.Broker.Sweep(ctx, ev.ID, audit.SourceSchedule)
+		return out, stepError(err)
+	case sh == shapeStep && action == "expire":
+		var in ExpireStep
+		if err := decodeStrict(raw, &in); err != nil {
+			return nil, stepError(h.Broker.Reject(ctx, audit.Record{RequestID: requestID(ctx, nil), Source: audit.SourceStepFunctions}, err))
+		}
+		// The grant's expiry arrived: the sweep takes the role back if no other grant
+		// is live, and repairs anything left half done.
+		out, err := h.Broker.Sweep(ctx, or(in.RequestID, requestID(ctx, nil)), audit.SourceStepFunctions)
+		return out, stepError(err)
+	case sh == shapeAPI:
+		var req events.APIGatewayProxyRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, unsupported(ctx, h.Broker, "expire")
+		}
+		return h.api(ctx, req), nil
+	}
+	return nil, unsupported(ctx, h.Broker, "expire")
+}
+
+func (h *ExpireHandler) api(ctx context.Context, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
+	if req.HTTPMethod != http.MethodDelete || req.Resource != "/access/{role}" {
+		return routeNotFound(ctx, h.Broker, req)
+	}
+	out, err := h.Broker.Revoke(ctx, broker.RevokeInput{Role: req.PathParameters["role"], IncidentID: req.QueryStringParameters["incident_id"],
+		Requester: caller(req), RequestID: requestID(ctx, &req), Source: audit.SourceAPI})
+	if err != nil {
+		return respondError(err)
+	}
+	return respond(http.StatusOK, out)
+}
