@@ -1,0 +1,240 @@
+package lambdafn_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+)
+
+func handlers(e *env) map[string]lambdafn.Handler {
+	return map[string]lambdafn.Handler{
+		"issue":    lambdafn.NewIssueHandler(e.deps).Handle,
+		"expire":   lambdafn.NewExpireHandler(e.deps).Handle,
+		"approve":  lambdafn.NewApproveHandler(e.deps).Handle,
+		"activity": lambdafn.NewActivityHandler(e.deps).Handle,
+	}
+}
+
+// apiAnswer returns the status and decoded body of an API answer.
+func apiAnswer(t *testing.T, out any) (int, map[string]any) {
+	t.Helper()
+	resp, ok := out.(events.APIGatewayProxyResponse)
+	if !ok {
+		t.Fatalf("answer is %T; want an API Gateway proxy response", out)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+		t.Fatalf("answer body %q: %v", resp.Body, err)
+	}
+	return resp.StatusCode, body
+}
+
+// Every sample event decodes into the aws-lambda-go type its function expects and runs
+// through its handler against real PostgreSQL and moto with the expected answer. They
+// run in the order of an incident: issue ro, status, issue rw (workflow), the workflow's
+// issue step, revoke ro, the expiry step, the scheduled sweep.
+func TestSampleEvents(t *testing.T) {
+	e := sharedEnv(t)
+	h := handlers(e)
+	ctx := context.Background()
+
+	t.Run("events decode into their aws-lambda-go types", func(t *testing.T) {
+		for _, name := range []string{"issue-api-ro.json", "issue-api-rw.json", "status-api.json", "revoke-api.json", "approve-api.json"} {
+			var req events.APIGatewayProxyRequest
+			if err := json.Unmarshal(readEvent(t, name), &req); err != nil || req.HTTPMethod == "" || req.RequestContext.Identity.UserArn == "" {
+				t.Errorf("%s as APIGatewayProxyRequest: %v (method %q, caller %q)", name, err, req.HTTPMethod, req.RequestContext.Identity.UserArn)
+			}
+		}
+		for _, name := range []string{"expire-schedule.json", "activity-schedule.json"} {
+			var ev events.CloudWatchEvent
+			if err := json.Unmarshal(readEvent(t, name), &ev); err != nil || ev.DetailType != "Scheduled Event" {
+				t.Errorf("%s as CloudWatchEvent: %v (detail-type %q)", name, err, ev.DetailType)
+			}
+		}
+		var in lambdafn.WorkflowInput
+		if err := json.Unmarshal(readEvent(t, "issue-sfn.json"), &in); err != nil || in.Action != "issue" {
+			t.Errorf("issue-sfn.json as WorkflowInput: %v", err)
+		}
+		var ex lambdafn.ExpireStep
+		if err := json.Unmarshal(readEvent(t, "expire-sfn.json"), &ex); err != nil || ex.Action != "expire" {
+			t.Errorf("expire-sfn.json as ExpireStep: %v", err)
+		}
+	})
+
+	var roSecret string
+	t.Run("issue-api-ro.json", func(t *testing.T) {
+		out, err := h["issue"](ctx, readEvent(t, "issue-api-ro.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body := apiAnswer(t, out)
+		if status != 201 || body["grant_id"] == nil || body["role"] != e.names.FirefighterRO || body["secret_arn"] == nil {
+			t.Fatalf("POST /access ro = %d %v; want 201 with grant_id, role, secret_arn", status, body)
+		}
+		roSecret = fmt.Sprint(body["secret_arn"])
+		v, _, err := e.deps.Secrets.Current(ctx, e.names.FirefighterRO)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.(events.APIGatewayProxyResponse).Body, v.Password.Reveal()) {
+			t.Error("the API answer contains the password")
+		}
+	})
+	t.Run("status-api.json", func(t *testing.T) {
+		out, err := h["issue"](ctx, readEvent(t, "status-api.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body := apiAnswer(t, out)
+		roles, _ := body["roles"].([]any)
+		if status != 200 || len(roles) != 2 {
+			t.Fatalf("GET /access = %d %v; want 200 with two roles", status, body)
+		}
+		ro := roles[0].(map[string]any)
+		if ro["role"] != e.names.FirefighterRO || ro["valid"] != true || len(ro["grants"].([]any)) != 1 {
+			t.Errorf("status of ro = %v; want valid with one grant", ro)
+		}
+	})
+	t.Run("issue-api-rw.json starts the approval workflow once", func(t *testing.T) {
+		var arns []string
+		for i := 0; i < 2; i++ {
+			out, err := h["issue"](ctx, readEvent(t, "issue-api-rw.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, body := apiAnswer(t, out)
+			if status != 202 || body["status"] != "pending_approval" {
+				t.Fatalf("POST /access rw = %d %v; want 202 pending_approval", status, body)
+			}
+			arns = append(arns, fmt.Sprint(body["execution_arn"]))
+		}
+		if arns[0] != arns[1] || !strings.Contains(arns[0], ":execution:") || !strings.HasSuffix(arns[0], lambdafn.ExecutionName(broker.RoleRW, "INC-1234")) {
+			t.Errorf("execution ARNs = %q; want the same execution, named after role and incident", arns)
+		}
+	})
+	t.Run("issue-sfn.json", func(t *testing.T) {
+		out, err := h["issue"](ctx, readEvent(t, "issue-sfn.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := out.(broker.IssueOutput)
+		if !ok || got.GrantID != "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b" || got.Role != e.names.FirefighterRW {
+			t.Fatalf("issue step = %#v; want the workflow's grant for rw", out)
+		}
+	})
+	t.Run("revoke-api.json", func(t *testing.T) {
+		out, err := h["expire"](ctx, readEvent(t, "revoke-api.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body := apiAnswer(t, out)
+		if status != 200 || body["all_grants_ended"] != true || body["grants_closed"] != 1.0 || body["secret_arn"] != roSecret {
+			t.Errorf("DELETE /access/ro = %d %v; want 200, one grant closed, all grants ended, the ro secret", status, body)
+		}
+	})
+	t.Run("expire-sfn.json", func(t *testing.T) {
+		out, err := h["expire"](ctx, readEvent(t, "expire-sfn.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := out.(broker.SweepOutput); !ok {
+			t.Fatalf("expire step = %#v; want a sweep answer", out)
+		}
+	})
+	t.Run("expire-schedule.json", func(t *testing.T) {
+		out, err := h["expire"](ctx, readEvent(t, "expire-schedule.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := out.(broker.SweepOutput); !ok || len(got.Expired) != 0 {
+			t.Fatalf("scheduled sweep with rw live = %#v; want nothing expired", out)
+		}
+	})
+	t.Run("approve-api.json with a token no workflow waits on", func(t *testing.T) {
+		out, err := h["approve"](ctx, readEvent(t, "approve-api.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, body := apiAnswer(t, out); status != 404 {
+			t.Errorf("POST /approvals with an unknown token = %d %v; want 404", status, body)
+		}
+	})
+}
+
+// Every file in events/invalid gets its typed error and changes nothing.
+func TestInvalidEvents(t *testing.T) {
+	e := sharedEnv(t)
+	h := handlers(e)
+	ctx := context.Background()
+	tests := []struct {
+		file, fn string
+		status   int    // for API events
+		code     string // error code in the answer, or the Go error type for other shapes
+	}{
+		{"issue-api-bad-role.json", "issue", 422, "invalid_role"},
+		{"issue-api-hours-3.json", "issue", 422, "invalid_hours"},
+		{"issue-api-malformed.json", "issue", 400, "invalid_json"},
+		{"issue-api-injection.json", "issue", 422, "invalid_incident"},
+		{"issue-api-requester-in-body.json", "issue", 400, "invalid_request"},
+		{"issue-api-unauthenticated.json", "issue", 403, "forbidden"},
+		{"issue-api-oversize.json", "issue", 413, "body_too_large"},
+		{"revoke-api-bad-role.json", "expire", 422, "invalid_role"},
+		{"approve-api-bad-decision.json", "approve", 400, "invalid_request"},
+		{"issue-sfn-unknown-field.json", "issue", 0, "*lambdafn.InvalidInputError"},
+		{"wrong-shape.json", "issue", 0, "*lambdafn.InvalidInputError"},
+		{"wrong-shape.json", "expire", 0, "*lambdafn.InvalidInputError"},
+		{"wrong-shape.json", "approve", 0, "*lambdafn.InvalidInputError"},
+		{"wrong-shape.json", "activity", 0, "*lambdafn.InvalidInputError"},
+		{"schedule-to-issue.json", "issue", 0, "*lambdafn.InvalidInputError"},
+	}
+	files, _ := os.ReadDir("../../../events/invalid")
+	covered := map[string]bool{"approve-api-self.json": true} // TestApprovalWorkflow
+	for _, tc := range tests {
+		covered[tc.file] = true
+	}
+	for _, f := range files {
+		if !covered[f.Name()] {
+			t.Errorf("events/invalid/%s has no case in this test", f.Name())
+		}
+	}
+	dbBefore, smBefore := e.dbState(t), e.secretsState(t)
+	for _, tc := range tests {
+		t.Run(tc.fn+"/"+tc.file, func(t *testing.T) {
+			before := len(e.audit.records(t))
+			out, err := h[tc.fn](ctx, readEvent(t, "invalid/"+tc.file))
+			if tc.status != 0 {
+				if err != nil {
+					t.Fatalf("API event answered with a Go error %v; want an HTTP answer", err)
+				}
+				status, body := apiAnswer(t, out)
+				e, _ := body["error"].(map[string]any)
+				if status != tc.status || e["code"] != tc.code || e["message"] == "" {
+					t.Errorf("answer = %d %v; want %d with code %s", status, body, tc.status, tc.code)
+				}
+			} else {
+				var invalid *lambdafn.InvalidInputError
+				if !errors.As(err, &invalid) || fmt.Sprintf("%T", err) != tc.code {
+					t.Errorf("error = %T %v; want %s", err, err, tc.code)
+				}
+			}
+			recs := e.audit.records(t)[before:]
+			if len(recs) != 1 || recs[0]["event"] != "request.rejected" {
+				t.Errorf("audit records = %v; want one request.rejected", recs)
+			}
+		})
+	}
+	if got := e.dbState(t); got != dbBefore {
+		t.Errorf("database changed: %s -> %s", dbBefore, got)
+	}
+	if got := e.secretsState(t); got != smBefore {
+		t.Errorf("Secrets Manager changed: %s -> %s", smBefore, got)
+	}
+}
