@@ -82,33 +82,45 @@ func (h *ApproveHandler) post(ctx context.Context, req events.APIGatewayProxyReq
 	if err != nil {
 		return respondError(h.Broker.Reject(ctx, rec, err))
 	}
+	out, err := h.Decide(ctx, approver, rec.RequestID, audit.SourceAPI, d)
+	if err != nil {
+		return respondError(err)
+	}
+	return respond(http.StatusOK, out)
+}
+
+// Decide sends an approver's decision to the workflow waiting on d.TaskToken. The
+// approver is an authenticated principal and must not be the requester; the requester
+// is read from the workflow itself, never from the caller.
+func (h *ApproveHandler) Decide(ctx context.Context, approver, requestID string, source audit.Source, d Decision) (DecisionAnswer, error) {
+	rec := audit.Record{RequestID: requestID, Approver: approver, Source: source}
 	arn, input, err := h.findExecution(ctx, d.TaskToken)
 	if err != nil {
-		return respondError(h.Broker.Reject(ctx, rec, err))
+		return DecisionAnswer{}, h.Broker.Reject(ctx, rec, err)
 	}
 	role, _ := h.Broker.Policy().ParseRole(input.Request.Role)
 	rec.Requester, rec.IncidentID, rec.TargetRole, rec.GrantID = input.Requester, input.Request.IncidentID, role, input.GrantID
-	if input.Requester == approver {
-		return respondError(h.Broker.Reject(ctx, rec, broker.Errorf(broker.CodeForbidden, "the approver must not be the requester")))
+	if input.Requester == approver || approver == "" {
+		return DecisionAnswer{}, h.Broker.Reject(ctx, rec, broker.Errorf(broker.CodeForbidden, "the approver must not be the requester"))
 	}
 	rec.Event, rec.Outcome, rec.Message = audit.EventAccessApproved, audit.OutcomeSuccess, "approved by a second person"
 	if d.Decision == "deny" {
 		rec.Event, rec.Outcome, rec.Message = audit.EventAccessDenied, audit.OutcomeDenied, "denied by a second person"
 	}
 	if err := h.Broker.Record(ctx, rec); err != nil {
-		return respondError(err) // no record, no decision
+		return DecisionAnswer{}, err // no record, no decision
 	}
 	if d.Decision == "approve" {
 		out, _ := json.Marshal(ApprovalOutput{Approver: approver, Comment: d.Comment})
 		_, err = h.Workflow.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(d.TaskToken), Output: aws.String(string(out))})
 	} else {
 		_, err = h.Workflow.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(d.TaskToken),
-			Error: aws.String("Denied"), Cause: aws.String("denied by " + approver)})
+			Error: aws.String("Denied"), Cause: aws.String("denied by a second person")})
 	}
 	if err != nil {
-		return respondError(workflowError(err))
+		return DecisionAnswer{}, workflowError(err)
 	}
-	return respond(http.StatusOK, DecisionAnswer{Decision: d.Decision, ExecutionARN: arn})
+	return DecisionAnswer{Decision: d.Decision, ExecutionARN: arn}, nil
 }
 
 func decodeDecision(req events.APIGatewayProxyRequest) (Decision, error) {

@@ -96,27 +96,38 @@ func (h *IssueHandler) post(ctx context.Context, req events.APIGatewayProxyReque
 	if err != nil {
 		return respondError(h.Broker.Reject(ctx, rec, err))
 	}
-	v, err := h.Broker.Policy().Validate(r)
-	if err != nil || in.Requester == "" {
-		if err == nil {
-			err = broker.Errorf(broker.CodeForbidden, "the caller is not authenticated")
-		}
-		rec.IncidentID = r.IncidentID
-		return respondError(h.Broker.Reject(ctx, rec, err))
+	in.Request = r
+	out, pending, err := h.Submit(ctx, in)
+	switch {
+	case err != nil:
+		return respondError(err)
+	case pending != nil:
+		return respond(http.StatusAccepted, pending)
+	}
+	return respond(http.StatusCreated, out)
+}
+
+// Submit handles a request for access from an authenticated caller: issued at once
+// when the role needs no approval, else handed to the approval workflow (the answer is
+// then pending). Refusals are typed errors with a request.rejected record.
+func (h *IssueHandler) Submit(ctx context.Context, in broker.IssueInput) (broker.IssueOutput, *PendingAnswer, error) {
+	rec := audit.Record{RequestID: in.RequestID, Requester: in.Requester, IncidentID: in.Request.IncidentID, Source: in.Source}
+	v, err := h.Broker.Policy().Validate(in.Request)
+	if err == nil && in.Requester == "" {
+		err = broker.Errorf(broker.CodeForbidden, "the caller is not authenticated")
+	}
+	if err != nil {
+		return broker.IssueOutput{}, nil, h.Broker.Reject(ctx, rec, err)
 	}
 	if !v.NeedsApproval {
-		in.Request = r
 		out, err := h.Broker.Issue(ctx, in)
-		if err != nil {
-			return respondError(err)
-		}
-		return respond(http.StatusCreated, out)
+		return out, nil, err
 	}
-	arn, err := h.startWorkflow(ctx, r, v, in)
+	arn, err := h.startWorkflow(ctx, in.Request, v, in)
 	if err != nil {
-		return respondError(err)
+		return broker.IssueOutput{}, nil, err
 	}
-	return respond(http.StatusAccepted, PendingAnswer{ExecutionARN: arn, Status: "pending_approval"})
+	return broker.IssueOutput{}, &PendingAnswer{ExecutionARN: arn, Status: "pending_approval"}, nil
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
