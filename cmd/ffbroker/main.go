@@ -1,0 +1,195 @@
+// Command ffbroker is the operator CLI of ffbroker: bootstrap the role model, ask for
+// and take back firefighter access, approve, sweep, connect with psql, verify the role
+// model for drift, and run the Lambda handlers locally (invoke).
+//
+// Exit codes: 0 success; 1 the operation failed (the error is printed, as JSON with
+// --json); 2 usage error; 3 configuration error.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/ffbroker/ffbroker/broker"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+	exitConfig = 3
+)
+
+// command is one subcommand.
+type command struct {
+	summary string
+	usage   string // arguments and an example
+	run     func(ctx context.Context, c *cli, args []string) error
+}
+
+// cli carries the streams and the shared flags of one run.
+type cli struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	getenv         func(string) string
+	json           bool
+}
+
+// errSilent is a failure already reported on stderr.
+var errSilent = errors.New("failed")
+
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// configError is invalid configuration.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+var commands = map[string]command{}
+
+func register(name string, c command) { commands[name] = c }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &cli{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv})
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, c *cli) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printHelp(c.stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(c.stderr, "ffbroker: unknown command %q\n\n", args[0])
+		printHelp(c.stderr)
+		return exitUsage
+	}
+	err := cmd.run(ctx, c, args[1:])
+	return c.finish(args[0], err)
+}
+
+// finish prints err the way the output mode asks and returns the exit code.
+func (c *cli) finish(name string, err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if errors.Is(err, errSilent) {
+		return exitFailed
+	}
+	var ue *usageError
+	var ce *configError
+	code := exitFailed
+	switch {
+	case errors.As(err, &ue):
+		code = exitUsage
+	case errors.As(err, &ce):
+		code = exitConfig
+	}
+	if c.json {
+		e := map[string]any{"error": map[string]string{"code": errorCode(err, code), "message": errorText(err)}}
+		b, _ := json.Marshal(e)
+		fmt.Fprintln(c.stderr, string(b))
+	} else {
+		fmt.Fprintf(c.stderr, "ffbroker %s: %s\n", name, errorText(err))
+		if code == exitUsage {
+			fmt.Fprintf(c.stderr, "run 'ffbroker %s --help' for usage\n", name)
+		}
+	}
+	return code
+}
+
+func errorCode(err error, exit int) string {
+	switch exit {
+	case exitUsage:
+		return "usage"
+	case exitConfig:
+		return "configuration"
+	}
+	return string(broker.ErrorCode(err))
+}
+
+// errorText is what an operator sees: the broker's user-facing message and code for
+// broker errors, the text of anything else (never a secret: see broker.Error).
+func errorText(err error) string {
+	var be *broker.Error
+	if errors.As(err, &be) {
+		return fmt.Sprintf("%s (%s)", broker.ErrorMessage(err), broker.ErrorCode(err))
+	}
+	return err.Error()
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "ffbroker: break-glass access to Aurora PostgreSQL")
+	fmt.Fprintln(w, "\nusage: ffbroker COMMAND [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nevery command takes --help. Exit codes: 0 ok, 1 failed, 2 usage, 3 configuration.")
+	fmt.Fprintln(w, "Configuration: FFB_* environment variables (see README), AWS credentials of the caller.")
+}
+
+// flags returns a flag set for command name with the shared --json flag.
+func (c *cli) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.BoolVar(&c.json, "json", false, "print JSON for scripts")
+	fs.Usage = func() {
+		cmd := commands[name]
+		fmt.Fprintf(c.stderr, "usage: ffbroker %s %s\n\n%s\n\nflags:\n", name, strings.SplitN(cmd.usage, "\n", 2)[0], cmd.summary)
+		fs.PrintDefaults()
+		if parts := strings.SplitN(cmd.usage, "\n", 2); len(parts) == 2 {
+			fmt.Fprintf(c.stderr, "\n%s\n", parts[1])
+		}
+	}
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// emit prints v as JSON with --json, else through human.
+func (c *cli) emit(v any, human func(w io.Writer)) error {
+	if c.json {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	human(c.stdout)
+	return nil
+}
