@@ -199,7 +199,7 @@ func runSweep(ctx context.Context, c *cli, args []string) error {
 	}
 	return c.emit(out, func(w io.Writer) {
 		if len(out.Expired)+len(out.Repaired) == 0 {
-			fmt.Fprintln(w, "nothing to do: every valid role has a live grant")
+			fmt.Fprintln(w, "nothing to do: no role is valid without a live grant, nothing half done")
 		}
 		for _, e := range out.Expired {
 			fmt.Fprintf(w, "expired %s: %d grant(s) closed, %d session(s) terminated\n", e.Role, e.GrantsClosed, e.SessionsTerminated)

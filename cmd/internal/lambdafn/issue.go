@@ -42,7 +42,7 @@ type WorkflowInput struct {
 	Request       broker.Request `json:"request"`
 	Requester     string         `json:"requester"`
 	Approver      string         `json:"approver,omitempty"`
-	RequestID     string         `json:"request_id,omitempty"`
+	RequestID     string         `json:"request_id"`
 	GrantID       string         `json:"grant_id"`
 	NeedsApproval bool           `json:"needs_approval"`
 	Reason        string         `json:"reason,omitempty"`
@@ -147,6 +147,9 @@ func (h *IssueHandler) startWorkflow(ctx context.Context, r broker.Request, v br
 		return "", broker.Errorf(broker.CodeInternal, "no approval workflow configured")
 	}
 	name := ExecutionName(v.Kind, v.IncidentID)
+	if in.RequestID == "" {
+		in.RequestID = uuid.NewString()
+	}
 	input, err := json.Marshal(WorkflowInput{Request: r, Requester: in.Requester, RequestID: in.RequestID,
 		GrantID: uuid.NewString(), NeedsApproval: true})
 	if err != nil {
