@@ -64,6 +64,7 @@ bench:
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench '^Benchmark[^R]' -benchmem -count $(BENCH_COUNT) ./broker/... | tee bin/bench.out
 	$(GO) test -run '^$$' -bench '^BenchmarkRevoke' -benchmem -benchtime 5x -count 3 ./broker/ | tee -a bin/bench.out
+	$(GO) test -run '^$$' -bench '^BenchmarkColdStart' -benchtime 10x -count 3 ./cmd/internal/lambdafn/ | tee -a bin/bench.out
 	@echo
 	@$(GO) run ./internal/benchreport < bin/bench.out
 

@@ -78,7 +78,7 @@ var (
 )
 
 // sharedEnv bootstraps once per package: the events use the seed's fixed names.
-func sharedEnv(t *testing.T) *env {
+func sharedEnv(t testing.TB) *env {
 	t.Helper()
 	srv := awstest.Require(t, moto.srv, moto.err)
 	envOnce.Do(func() { theEnv, envErr = newEnv(srv, pgtest.Vars{Flavor: "aurora"}) })
@@ -131,7 +131,7 @@ func newEnv(srv *awstest.Server, v pgtest.Vars) (*env, error) {
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // readEvent reads a sample event from events/.
-func readEvent(t *testing.T, name string) json.RawMessage {
+func readEvent(t testing.TB, name string) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile("../../../events/" + name)
 	if err != nil {

@@ -1,0 +1,181 @@
+package lambdafn_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ffbroker/ffbroker/internal/awstest"
+	"github.com/ffbroker/ffbroker/internal/lambdart"
+)
+
+// buildBootstrap builds a function's main as Lambda's bootstrap is built (static,
+// -tags lambda.norpc, stripped), for this machine's architecture so it can run here.
+func buildBootstrap(tb testing.TB, pkg string) string {
+	tb.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if p, ok := bins[pkg]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "ffbroker-bootstrap-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = "../../.."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	bins[pkg] = out
+	return out
+}
+
+var (
+	binMu sync.Mutex
+	bins  = map[string]string{}
+)
+
+// functionEnv is the environment the template gives the functions, pointed at the
+// test cluster and moto.
+func functionEnv(e *env, srv *awstest.Server) []string {
+	return []string{
+		"FFB_DB_HOST=" + cluster.Host, "FFB_DB_PORT=" + itoa(cluster.Port), "FFB_DB_NAME=" + e.names.DB,
+		"FFB_DB_USER=" + e.names.Broker, "FFB_DB_AUTH=password", "FFB_DB_PASSWORD=" + brokerPassword, "FFB_DB_SSLMODE=disable",
+		"FFB_TARGET_SSLMODE=disable", "FFB_STATE_MACHINE_ARN=" + e.deps.Config.StateMachineARN,
+		"AWS_ENDPOINT_URL=" + srv.Endpoint, "AWS_REGION=" + awstest.Region, "AWS_ACCESS_KEY_ID=" + awstest.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + awstest.SecretAccessKey, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	}
+}
+
+var runtimeCases = []struct {
+	fn, pkg, event string
+	want           func(a lambdart.Answer) error
+}{
+	{"issue", "./cmd/issue", "status-api.json", wantStatus(200)},
+	{"expire", "./cmd/expire", "expire-schedule.json", func(a lambdart.Answer) error {
+		if a.Error || !strings.Contains(string(a.Body), `"expired"`) {
+			return fmt.Errorf("answer %s; want a sweep result", a.Body)
+		}
+		return nil
+	}},
+	{"approve", "./cmd/approve", "approve-api.json", wantStatus(404)},
+	{"activity", "./cmd/activity", "invalid/wrong-shape.json", func(a lambdart.Answer) error {
+		if !a.Error || !strings.Contains(string(a.Body), `"errorType":"InvalidInputError"`) {
+			return fmt.Errorf("answer %s; want an InvalidInputError", a.Body)
+		}
+		return nil
+	}},
+}
+
+func wantStatus(code int) func(lambdart.Answer) error {
+	return func(a lambdart.Answer) error {
+		var resp struct {
+			StatusCode int `json:"statusCode"`
+		}
+		if a.Error || json.Unmarshal(a.Body, &resp) != nil || resp.StatusCode != code {
+			return fmt.Errorf("answer %s (error %v); want an API answer with status %d", a.Body, a.Error, code)
+		}
+		return nil
+	}
+}
+
+// The shipped artefact itself answers through the Lambda Runtime API: each built
+// bootstrap is started as Lambda would start it and given a sample event.
+func TestBootstrapAnswersThroughRuntimeAPI(t *testing.T) {
+	e := sharedEnv(t)
+	srv := awstest.Require(t, moto.srv, moto.err)
+	for _, tc := range runtimeCases {
+		t.Run(tc.fn, func(t *testing.T) {
+			bin := buildBootstrap(t, tc.pkg)
+			rt, err := lambdart.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Close()
+			p, err := rt.Run(context.Background(), bin, functionEnv(e, srv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt.Invoke("req-1", readEvent(t, tc.event))
+			a, err := rt.Wait(20 * time.Second)
+			out := p.Stop()
+			if err != nil {
+				t.Fatalf("%v\noutput:\n%s", err, out)
+			}
+			if a.RequestID != "req-1" {
+				t.Errorf("answer for request %q; want req-1", a.RequestID)
+			}
+			if err := tc.want(a); err != nil {
+				t.Errorf("%s: %v\noutput:\n%s", tc.fn, err, out)
+			}
+		})
+	}
+	t.Run("invalid configuration fails the cold start naming the variable", func(t *testing.T) {
+		bin := buildBootstrap(t, "./cmd/issue")
+		cmd := exec.Command(bin)
+		cmd.Env = append(functionEnv(e, srv), "FFB_DB_PORT=70000", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "FFB_DB_PORT") {
+			t.Errorf("bootstrap with FFB_DB_PORT=70000: %v, %q; want a failed start naming FFB_DB_PORT", err, out)
+		}
+	})
+}
+
+// BenchmarkColdStart measures each bootstrap from process start to its first answer
+// through the Runtime API (dependencies built as in Lambda's init phase), and reports
+// the binary's size.
+func BenchmarkColdStart(b *testing.B) {
+	coldStart(b, func(tc string) string { return tc })
+}
+
+// BenchmarkColdStartFloor is the baseline: the smallest aws-lambda-go function, built
+// and started the same way, answering the same event.
+func BenchmarkColdStartFloor(b *testing.B) {
+	coldStart(b, func(string) string { return "./internal/lambdart/testdata/floor" })
+}
+
+func coldStart(b *testing.B, pkgFor func(string) string) {
+	e := sharedEnv(b)
+	srv := moto.srv
+	for _, tc := range runtimeCases {
+		b.Run(tc.fn, func(b *testing.B) {
+			bin := buildBootstrap(b, pkgFor(tc.pkg))
+			event := readEvent(b, tc.event)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rt, err := lambdart.Start()
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err := rt.Run(context.Background(), bin, functionEnv(e, srv))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rt.Invoke("req", event)
+				a, err := rt.Wait(20 * time.Second)
+				if err != nil {
+					b.Fatalf("%v: %s", err, p.Stop())
+				}
+				b.ReportMetric(float64(a.At.Sub(p.Started).Microseconds())/1000, "ms-to-first-answer")
+				b.StopTimer()
+				p.Stop()
+				rt.Close()
+				b.StartTimer()
+			}
+			if st, err := os.Stat(bin); err == nil {
+				b.ReportMetric(float64(st.Size())/1e6, "MB")
+			}
+		})
+	}
+}
