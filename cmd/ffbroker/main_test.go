@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/ffbroker/ffbroker/internal/awstest"
+	"github.com/ffbroker/ffbroker/internal/pgtest"
+)
+
+var (
+	cluster *pgtest.Cluster
+	moto    struct {
+		srv *awstest.Server
+		err error
+	}
+)
+
+func TestMain(m *testing.M) {
+	moto.srv, moto.err = awstest.New()
+	code := pgtest.Run(m, pgtest.Options{}, func(c *pgtest.Cluster) { cluster = c })
+	moto.srv.Close()
+	os.Exit(code)
+}
+
+const brokerPassword = "cli-test-broker-password-0123456789"
+
+// setup bootstraps a role model and sets the environment the CLI reads, with the
+// credentials of an IAM user alice created in moto.
+func setup(t *testing.T, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	srv := awstest.Require(t, moto.srv, moto.err)
+	v := pgtest.Vars{Prefix: prefix, DBName: prefix + "-db", Flavor: "aurora"}
+	if _, err := cluster.Bootstrap(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	n := v.Names()
+	if err := cluster.SetPassword(ctx, n.Broker, brokerPassword); err != nil {
+		t.Fatal(err)
+	}
+	ic := iam.NewFromConfig(srv.Config(ctx))
+	user := prefix + "-alice"
+	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"FFB_DB_HOST": cluster.Host, "FFB_DB_PORT": itoa(cluster.Port), "FFB_DB_NAME": n.DB, "FFB_DB_USER": n.Broker,
+		"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": brokerPassword, "FFB_DB_SSLMODE": "disable", "FFB_TARGET_SSLMODE": "disable",
+		"FFB_ROLE_PREFIX": prefix, "FFB_SECRET_PREFIX": "firefighter/" + prefix, "FFB_AUDIT_QUIET": "1",
+		"AWS_ENDPOINT_URL": srv.Endpoint, "AWS_REGION": awstest.Region, "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+		"AWS_ACCESS_KEY_ID": aws.ToString(k.AccessKey.AccessKeyId), "AWS_SECRET_ACCESS_KEY": aws.ToString(k.AccessKey.SecretAccessKey),
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// ffb runs the CLI in-process and returns its exit code, stdout and stderr.
+func ffb(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &cli{stdout: &out, stderr: &errb, stdin: strings.NewReader(""), getenv: os.Getenv})
+	return code, out.String(), errb.String()
+}
+
+func TestCommands(t *testing.T) {
+	setup(t, "cli")
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		stdout string // must contain
+		stderr string // must contain
+	}{
+		{"help", []string{"--help"}, nil, exitOK, "commands:", ""},
+		{"no command", nil, nil, exitUsage, "commands:", ""},
+		{"unknown command", []string{"grant"}, nil, exitUsage, "", `unknown command "grant"`},
+		{"issue help has an example", []string{"issue", "--help"}, nil, exitOK, "", "example: ffbroker issue"},
+		{"issue without incident", []string{"issue", "--role", "ro"}, nil, exitFailed, "", "(invalid_incident)"},
+		{"issue unknown role", []string{"issue", "--role", "admin", "--incident", "INC-9"}, nil, exitFailed, "", "(invalid_role)"},
+		{"issue bad flag", []string{"issue", "--rol", "ro"}, nil, exitUsage, "", "flag provided but not defined"},
+		{"issue with bad configuration", []string{"issue", "--role", "ro", "--incident", "INC-9"}, map[string]string{"FFB_DB_PORT": "abc"}, exitConfig, "", "FFB_DB_PORT"},
+		{"issue without AWS credentials", []string{"issue", "--role", "ro", "--incident", "INC-9"},
+			map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, exitFailed, "", "get-caller-identity"},
+		{"issue ro", []string{"issue", "--role", "ro", "--incident", "INC-1", "--reason", "latency"}, nil, exitOK, "access issued: cli_firefighter_ro", ""},
+		{"issue ro again returns the live grant", []string{"issue", "--role", "ro", "--incident", "INC-1"}, nil, exitOK, "already live for this incident", ""},
+		{"status", []string{"status"}, nil, exitOK, "cli_firefighter_ro", ""},
+		{"status json", []string{"status", "--json"}, nil, exitOK, `"role": "cli_firefighter_ro"`, ""},
+		{"connect", []string{"connect", "--role", "ro", "--psql", "psql", "--", "-X", "-A", "-t", "-c", "SELECT current_user"}, nil, exitOK, "cli_firefighter_ro", ""},
+		{"connect unknown role", []string{"connect", "--role", "admin"}, nil, exitUsage, "", "role must be"},
+		{"database down", []string{"status"}, map[string]string{"FFB_DB_PORT": itoa(closedPort(t))}, exitFailed, "", "(unavailable)"},
+		{"approve unknown token", []string{"approve", "--token", "no-such-token"}, map[string]string{"FFB_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:none"}, exitFailed, "", ""},
+		{"invoke status event", []string{"invoke", "issue", "--event", "../../events/status-api.json"}, nil, exitOK, `"statusCode": 200`, ""},
+		{"invoke wrong shape", []string{"invoke", "expire", "--event", "../../events/invalid/wrong-shape.json"}, nil, exitFailed, "", `"errorType":"InvalidInputError"`},
+		{"invoke unknown function", []string{"invoke", "nope", "--event", "x"}, nil, exitUsage, "", "unknown function"},
+		{"revoke unknown incident", []string{"revoke", "--role", "ro", "--incident", "INC-404"}, nil, exitFailed, "", "(not_found)"},
+		{"revoke", []string{"revoke", "--role", "ro", "--incident", "INC-1"}, nil, exitOK, "1 session(s) terminated", ""},
+		{"connect after revoke", []string{"connect", "--role", "ro"}, nil, exitFailed, "", "expired or was revoked"},
+		{"sweep", []string{"sweep"}, nil, exitOK, "nothing to do", ""},
+		{"sweep json", []string{"sweep", "--json"}, nil, exitOK, `"expired": []`, ""},
+		{"issue json error", []string{"issue", "--json", "--role", "ro", "--incident", "bad incident"}, nil, exitFailed, "", `"code":"invalid_incident"`},
+	}
+	var session *sessionHolder
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			if tc.name == "revoke" { // a live session to terminate
+				session = openSession(t)
+				defer session.close()
+			}
+			code, out, errOut := ffb(t, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("ffbroker %s = exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout with %q, stderr with %q",
+					strings.Join(tc.args, " "), code, out, errOut, tc.code, tc.stdout, tc.stderr)
+			}
+			if strings.Contains(out+errOut, "PGPASSWORD") || strings.Contains(out+errOut, "SCRAM-SHA-256") {
+				t.Errorf("output holds a password or a verifier")
+			}
+		})
+	}
+}
+
+func closedPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return p
+}
+
+type sessionHolder struct{ close func() }
+
+// openSession logs in as ro with the current secret's password, read the way connect
+// reads it.
+func openSession(t *testing.T) *sessionHolder {
+	t.Helper()
+	code, out, errOut := ffb(t, "connect", "--role", "ro", "--psql", "/usr/bin/env", "--")
+	if code != exitOK {
+		t.Fatalf("read the secret: %s", errOut)
+	}
+	var pw string
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "PGPASSWORD="); ok {
+			pw = v
+		}
+	}
+	c, err := cluster.Connect(context.Background(), "cli_firefighter_ro", pw, "cli-db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sessionHolder{close: func() { c.Close(context.Background()) }}
+}
