@@ -169,3 +169,41 @@ func openSession(t *testing.T) *sessionHolder {
 	}
 	return &sessionHolder{close: func() { c.Close(context.Background()) }}
 }
+
+func TestBootstrapAndVerify(t *testing.T) {
+	t.Setenv("PGPASSWORD", pgtest.MasterPassword)
+	t.Setenv("PGSSLMODE", "disable")
+	host, port := cluster.Host, itoa(cluster.Port)
+	code, out, errOut := ffb(t, "bootstrap", "--host", host, "--port", port, "--user", pgtest.MasterUser, "--prefix", "boot", "--db-name", "boot-db", "--print")
+	if code != exitOK || !strings.Contains(out, "-f sql/bootstrap.sql") || !strings.Contains(out, "prefix=boot") {
+		t.Errorf("bootstrap --print = %d %q %q; want the psql command", code, out, errOut)
+	}
+	for i := 0; i < 2; i++ { // idempotent: a second run succeeds too
+		code, out, errOut = ffb(t, "bootstrap", "--host", host, "--port", port, "--user", pgtest.MasterUser, "--prefix", "boot", "--db-name", "boot-db")
+		if code != exitOK || !strings.Contains(out, "ffbroker bootstrap complete") {
+			t.Fatalf("bootstrap run %d = %d\n%s\n%s", i+1, code, out, errOut)
+		}
+	}
+	dsn := "host=" + host + " port=" + port + " user=" + pgtest.MasterUser + " dbname=boot-db sslmode=disable"
+	code, out, errOut = ffb(t, "verify", "--dsn", dsn, "--prefix", "boot", "--db-name", "boot-db")
+	wantCode := exitOK
+	if cluster.Major < 15 {
+		wantCode = exitFailed // the master cannot revoke CREATE on public before 15: a real finding
+	}
+	if code != wantCode || !strings.Contains(out, "PASS") {
+		t.Errorf("verify on a clean bootstrap = exit %d (want %d)\n%s\n%s", code, wantCode, out, errOut)
+	}
+	// Drift: DELETE granted to the app.
+	c, err := cluster.ConnectSuper(context.Background(), "boot-db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), `SET ROLE boot_owner; CREATE TABLE "my-pg-db-schema".t (id int); GRANT DELETE ON "my-pg-db-schema".t TO boot_app`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = ffb(t, "verify", "--dsn", dsn, "--prefix", "boot", "--db-name", "boot-db")
+	if code != exitFailed || !strings.Contains(out, "FAIL") || !strings.Contains(out, "boot_app") {
+		t.Errorf("verify after granting DELETE to the app = exit %d\n%s; want a FAIL naming boot_app", code, out)
+	}
+}

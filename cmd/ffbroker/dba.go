@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	sqlscripts "github.com/ffbroker/ffbroker/sql"
+	"github.com/jackc/pgx/v5"
+)
+
+func init() {
+	register("bootstrap", command{
+		summary: "run sql/bootstrap.sql through psql as the master user (or print the command)",
+		usage: "--host HOST [--port 5432] --user MASTER [--prefix my_pg] [--db-name my-pg-db] [--app-schema my-pg-db-schema] [--flavor aurora|postgres] [--print]\n" +
+			"example: PGPASSWORD=... ffbroker bootstrap --host my-pg.cluster-abc.eu-west-1.rds.amazonaws.com --user postgres\n" +
+			"The password comes from PGPASSWORD or ~/.pgpass, as for psql; sslmode from PGSSLMODE (default verify-full with PGSSLROOTCERT).",
+		run: runBootstrap,
+	})
+	register("verify", command{
+		summary: "check a live database against the role model: each check pass/fail with the reason (drift detector)",
+		usage: "--dsn 'host=... user=MASTER dbname=my-pg-db' [--prefix my_pg] [--db-name my-pg-db] [--app-schema my-pg-db-schema]\n" +
+			"example: PGPASSWORD=... ffbroker verify --dsn 'host=my-pg.cluster-abc.eu-west-1.rds.amazonaws.com user=postgres dbname=my-pg-db sslmode=verify-full'\n" +
+			"Exits 1 when any check fails.",
+		run: runVerify,
+	})
+}
+
+func runBootstrap(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("bootstrap")
+	host := fs.String("host", "", "the cluster endpoint")
+	port := fs.Int("port", 5432, "the port")
+	user := fs.String("user", "", "the master user")
+	prefix := fs.String("prefix", "", "role name prefix (default my_pg)")
+	db := fs.String("db-name", "", "application database (default my-pg-db)")
+	schema := fs.String("app-schema", "", "application schema (default my-pg-db-schema)")
+	flavor := fs.String("flavor", "aurora", "aurora or postgres")
+	print := fs.Bool("print", false, "print the psql command instead of running it")
+	psql := fs.String("psql", "psql", "the psql to run")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *host == "" || *user == "" {
+		return &usageError{msg: "--host and --user are required"}
+	}
+	dir, err := os.MkdirTemp("", "ffbroker-sql-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := copyScripts(dir); err != nil {
+		return err
+	}
+	argv := []string{"-X", "-v", "ON_ERROR_STOP=1", "-h", *host, "-p", strconv.Itoa(*port), "-U", *user, "-d", "postgres"}
+	for _, kv := range [][2]string{{"prefix", *prefix}, {"db_name", *db}, {"app_schema", *schema}, {"flavor", *flavor}} {
+		if kv[1] != "" {
+			argv = append(argv, "-v", kv[0]+"="+kv[1])
+		}
+	}
+	if *print {
+		argv = append(argv, "-f", "sql/bootstrap.sql")
+		fmt.Fprintf(c.stdout, "%s %s\n", *psql, quoteArgs(argv))
+		return nil
+	}
+	argv = append(argv, "-f", filepath.Join(dir, "bootstrap.sql"))
+	cmd := exec.CommandContext(ctx, *psql, argv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("psql: %w", err)
+	}
+	return nil
+}
+
+func copyScripts(dir string) error {
+	return fs.WalkDir(sqlscripts.Scripts(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(sqlscripts.Scripts(), path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, path), b, 0o600)
+	})
+}
+
+func quoteArgs(args []string) string {
+	out := ""
+	for i, a := range args {
+		if i > 0 {
+			out += " "
+		}
+		if a == "" || strings.ContainsAny(a, " '\"$;&|*") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out += a
+	}
+	return out
+}
+
+func runVerify(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("verify")
+	dsn := fs.String("dsn", "", "libpq connection string to the application database, as the master user")
+	prefix := fs.String("prefix", "", "role name prefix (default my_pg)")
+	db := fs.String("db-name", "", "application database (default my-pg-db)")
+	schema := fs.String("app-schema", "", "application schema (default my-pg-db-schema)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, *dsn)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	checks, err := sqlscripts.Verify(ctx, conn, sqlscripts.Names{Prefix: *prefix, DBName: *db, AppSchema: *schema})
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, ch := range checks {
+		if !ch.Pass {
+			failed++
+		}
+	}
+	err = c.emit(map[string]any{"checks": checks, "failed": failed}, func(w io.Writer) {
+		for _, ch := range checks {
+			fmt.Fprintln(w, ch.String())
+		}
+		fmt.Fprintf(w, "\n%d checks, %d failed\n", len(checks), failed)
+	})
+	if err == nil && failed > 0 {
+		return fmt.Errorf("%d of %d checks failed", failed, len(checks))
+	}
+	return err
+}
