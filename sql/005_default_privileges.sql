@@ -12,3 +12,8 @@ FROM unnest(ARRAY[
   pg_catalog.format('GRANT USAGE, SELECT ON SEQUENCES TO %I', :'ff_rw_role'),
   'REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC'
 ]) WITH ORDINALITY AS t(d, n) ORDER BY n \gexec
+
+-- A per-schema default cannot take away a built-in default: PUBLIC's EXECUTE on new
+-- functions is only removed by a default without IN SCHEMA. Functions the owner creates
+-- anywhere are then executable only by those granted (the app, above).
+SELECT pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC', :'owner_role') \gexec

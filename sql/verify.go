@@ -59,9 +59,16 @@ func (n Names) Validate() error {
 	return nil
 }
 
-// Roles are the names of the seven roles of the role model.
+// Roles are the names of the seven roles of the role model (seed section 1).
 type Roles struct {
-	Admin, Owner, Migrator, App, FirefighterRO, FirefighterRW, Broker string
+	// Admin administers roles and owns db_admin; Owner (NOLOGIN) owns the database,
+	// the application schema and its objects; Migrator runs DDL after SET ROLE Owner.
+	Admin, Owner, Migrator string
+	// App is the application's runtime login.
+	App string
+	// FirefighterRO and FirefighterRW are the incident logins that get temporary
+	// passwords; Broker is the password broker's login.
+	FirefighterRO, FirefighterRW, Broker string
 }
 
 // Roles derives the role names from the prefix (the default when empty) exactly as
@@ -239,7 +246,8 @@ func collect[T any](ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]
 // schemaName quotes a schema name the way psql and the reasons show it.
 func schemaName(s string) string { return pgx.Identifier{s}.Sanitize() }
 
-// privilegeDiff says how held differs from want, e.g. "DELETE not wanted, UPDATE missing".
+// privilegeDiff says how held differs from want, e.g. "DELETE granted (not wanted),
+// UPDATE missing"; "" when they hold the same privileges.
 func privilegeDiff(held, want []string) string {
 	var parts []string
 	for _, p := range held {
@@ -255,8 +263,7 @@ func privilegeDiff(held, want []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// --- roles ------------------------------------------------------------------------
-
+// roleAttrs are the attributes of one role, from pg_roles.
 type roleAttrs struct {
 	Name                                                          string
 	Login, Super, Inherit, CreateRole, CreateDB, Replication, RLS bool
@@ -287,6 +294,7 @@ func (m membership) String() string {
 	return fmt.Sprintf("%s (%s)", m.Member, strings.Join(opts, ", "))
 }
 
+// loadRoles reads the model's roles that exist and every membership that involves one.
 func (v *verifier) loadRoles(ctx context.Context) error {
 	attrs, err := collect[roleAttrs](ctx, v.tx, `
 		SELECT rolname::text, rolcanlogin, rolsuper, rolinherit, rolcreaterole, rolcreatedb,
@@ -315,6 +323,7 @@ func (v *verifier) loadRoles(ctx context.Context) error {
 	return err
 }
 
+// roleSpec is what section 3 creates a role with.
 type roleSpec struct {
 	role                        string
 	login, createdb, createrole bool
@@ -323,6 +332,7 @@ type roleSpec struct {
 
 const anyLimit = -2
 
+// roleAttributes checks section 3's attributes and connection limits.
 func (v *verifier) roleAttributes(context.Context) error {
 	r := v.roles
 	for _, s := range []roleSpec{
@@ -380,7 +390,7 @@ func (v *verifier) roleAttribute(s roleSpec) {
 	v.add(secAttributes, name, problems, s.role+": "+strings.Join(want, " "))
 }
 
-// membershipsOf returns the rows for role with its given members.
+// membersOf returns the memberships in role.
 func (v *verifier) membersOf(role string) []membership {
 	var out []membership
 	for _, m := range v.members {
@@ -391,6 +401,7 @@ func (v *verifier) membersOf(role string) []membership {
 	return out
 }
 
+// find returns member's membership in role, the automatic ADMIN-only grant aside.
 func (v *verifier) find(role, member string) (membership, bool) {
 	for _, m := range v.members {
 		if m.Role == role && m.Member == member && !m.Automatic {
@@ -400,6 +411,8 @@ func (v *verifier) find(role, member string) (membership, bool) {
 	return membership{}, false
 }
 
+// memberships checks the memberships section 3 grants, and that nobody else holds
+// the firefighter or broker roles.
 func (v *verifier) memberships(context.Context) error {
 	r := v.roles
 
@@ -543,16 +556,22 @@ func (v *verifier) roleDesign(ctx context.Context) error {
 	return nil
 }
 
-// --- database and schemas ---------------------------------------------------------
-
+// grant is one privilege of an ACL.
 type grant struct {
 	Grantee   string // PUBLIC for the public pseudo-role
+	Privilege string
+}
+
+// objectPrivilege is one privilege on one object.
+type objectPrivilege struct {
+	Object    string
 	Privilege string
 }
 
 // aclGrantee names an aclexplode grantee in SQL.
 const aclGrantee = `CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END`
 
+// database checks sections 4 and 11 for the application database.
 func (v *verifier) database(ctx context.Context) error {
 	r := v.roles
 	var owner string
@@ -652,6 +671,7 @@ func (v *verifier) schema(ctx context.Context, name string) (schema, error) {
 	return s, err
 }
 
+// appSchema checks sections 5 and 11 for the application schema.
 func (v *verifier) appSchema(ctx context.Context) error {
 	r, name := v.roles, schemaName(v.names.AppSchema)
 	s, err := v.schema(ctx, v.names.AppSchema)
@@ -687,8 +707,11 @@ func (v *verifier) appSchema(ctx context.Context) error {
 				want.role, v.names.AppSchema).Scan(&usage, &create); err != nil {
 				return err
 			}
-			if usage != want.usage {
-				problems = append(problems, fmt.Sprintf("%s has USAGE on schema %s: %v (want %v)", want.role, name, usage, want.usage))
+			switch {
+			case usage && !want.usage:
+				problems = append(problems, fmt.Sprintf("%s has USAGE on schema %s", want.role, name))
+			case !usage && want.usage:
+				problems = append(problems, fmt.Sprintf("%s has no USAGE on schema %s", want.role, name))
 			}
 			if create {
 				problems = append(problems, fmt.Sprintf("%s has CREATE on schema %s", want.role, name))
@@ -706,6 +729,7 @@ func (v *verifier) appSchema(ctx context.Context) error {
 	return nil
 }
 
+// publicSchema checks the checklist's "public schema CREATE revoked".
 func (v *verifier) publicSchema(ctx context.Context) error {
 	r := v.roles
 	s, err := v.schema(ctx, "public")
@@ -754,8 +778,6 @@ func orNothing(privs []string) string {
 	return strings.Join(privs, ", ")
 }
 
-// --- application objects ----------------------------------------------------------
-
 // relation is one table, view or sequence with the privileges one role holds on it.
 type relation struct {
 	Name       string   // schema-qualified and quoted as needed
@@ -779,6 +801,8 @@ const (
 	relationKinds = `('r', 'p', 'v', 'm', 'f', 'S')`
 )
 
+// tables checks section 6's privileges on every table and view of the application
+// schema, effective ones (through PUBLIC or a membership too) and column-level ones.
 func (v *verifier) tables(ctx context.Context) error {
 	r := v.roles
 	for _, want := range []struct {
@@ -811,7 +835,7 @@ func (v *verifier) tables(ctx context.Context) error {
 			relationPass(want.role, want.privs, len(rels), "tables", v.names.AppSchema))
 	}
 
-	public, err := collect[grant](ctx, v.tx, `
+	public, err := collect[objectPrivilege](ctx, v.tx, `
 		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), a.privilege_type
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,
 		     pg_catalog.aclexplode(c.relacl) a
@@ -822,7 +846,7 @@ func (v *verifier) tables(ctx context.Context) error {
 	}
 	var problems []string
 	for _, g := range public {
-		problems = append(problems, fmt.Sprintf("PUBLIC has %s on %s", g.Privilege, g.Grantee))
+		problems = append(problems, fmt.Sprintf("PUBLIC has %s on %s", g.Privilege, g.Object))
 	}
 	v.add(secTables, fmt.Sprintf("tables and sequences in %s: PUBLIC has nothing", schemaName(v.names.AppSchema)), problems,
 		fmt.Sprintf("no table, view or sequence in schema %s grants PUBLIC anything", schemaName(v.names.AppSchema)))
@@ -853,6 +877,7 @@ func relationPass(role string, want []string, n int, kind, nsp string) string {
 	return fmt.Sprintf("%s holds exactly %s on each of the %d %s in schema %s", role, strings.Join(want, ", "), n, kind, schemaName(nsp))
 }
 
+// sequences checks section 6's privileges on every sequence of the application schema.
 func (v *verifier) sequences(ctx context.Context) error {
 	r := v.roles
 	for _, want := range []struct {
@@ -884,10 +909,13 @@ func (v *verifier) sequences(ctx context.Context) error {
 	return nil
 }
 
+// owned is one object and its owner.
 type owned struct {
 	Object, Owner string
 }
 
+// ownership checks section 8's pattern: the owner owns every object of the
+// application schema, as migrations run their DDL after SET ROLE owner.
 func (v *verifier) ownership(ctx context.Context) error {
 	r := v.roles
 	objs, err := collect[owned](ctx, v.tx, `
@@ -976,6 +1004,8 @@ func (v *verifier) appFunctions(ctx context.Context) error {
 	return nil
 }
 
+// defaultACL is one privilege of a default ACL of the owner; Global when it applies
+// in every schema.
 type defaultACL struct {
 	Global    bool
 	ObjType   string
@@ -997,6 +1027,7 @@ func (d defaultACL) String() string {
 	return s
 }
 
+// defaultPrivileges compares the owner's default ACLs with what 005 sets.
 func (v *verifier) defaultPrivileges(ctx context.Context) error {
 	r, name := v.roles, schemaName(v.names.AppSchema)
 	check := fmt.Sprintf("default privileges of %s in %s", r.Owner, name)
@@ -1055,8 +1086,9 @@ func (v *verifier) defaultPrivileges(ctx context.Context) error {
 	return nil
 }
 
-// --- db_admin and the password broker ---------------------------------------------
-
+// dbAdmin checks section 9's rules for schema db_admin: it and everything in it belong
+// to the admin, every function is SECURITY DEFINER with a pinned search_path, and
+// PUBLIC can use none of it.
 func (v *verifier) dbAdmin(ctx context.Context) error {
 	r := v.roles
 	s, err := v.schema(ctx, "db_admin")
@@ -1139,7 +1171,7 @@ func (v *verifier) dbAdmin(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	public, err := collect[grant](ctx, v.tx, `
+	public, err := collect[objectPrivilege](ctx, v.tx, `
 		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), a.privilege_type
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,
 		     pg_catalog.aclexplode(c.relacl) a
@@ -1154,7 +1186,7 @@ func (v *verifier) dbAdmin(ctx context.Context) error {
 		}
 	}
 	for _, g := range public {
-		problems = append(problems, fmt.Sprintf("PUBLIC has %s on %s", g.Privilege, g.Grantee))
+		problems = append(problems, fmt.Sprintf("PUBLIC has %s on %s", g.Privilege, g.Object))
 	}
 	v.add(secFirefight, "db_admin tables: owned by "+r.Admin+", nothing for PUBLIC", problems,
 		fmt.Sprintf("each of the %d tables and sequences in schema db_admin (the allowlist, the grant ledger, ...) is owned by %s and grants PUBLIC nothing",
@@ -1162,11 +1194,21 @@ func (v *verifier) dbAdmin(ctx context.Context) error {
 	return nil
 }
 
+// The names of the broker's privilege checks, after the broker's name.
+const (
+	brokerSchemasCheck = ": USAGE on schema db_admin only"
+	brokerExecuteCheck = ": EXECUTE on exactly its db_admin functions"
+	brokerTablesCheck  = ": no privilege on any table, view or sequence"
+	brokerGrantsCheck  = ": no other grant, no ownership"
+)
+
+// broker checks that the broker can do nothing but execute its db_admin functions
+// (invariant 1 of the design).
 func (v *verifier) broker(ctx context.Context) error {
 	b := v.roles.Broker
 	if !v.exists(b) {
-		for _, name := range []string{"schemas", "EXECUTE", "tables", "other grants"} {
-			v.add(secFirefight, fmt.Sprintf("%s: %s", b, name), v.missing(b), "")
+		for _, name := range []string{brokerSchemasCheck, brokerExecuteCheck, brokerTablesCheck, brokerGrantsCheck} {
+			v.add(secFirefight, b+name, v.missing(b), "")
 		}
 		return nil
 	}
@@ -1182,7 +1224,7 @@ func (v *verifier) broker(ctx context.Context) error {
 // schema but the system ones and public (the schema public check covers that one).
 func (v *verifier) brokerSchemas(ctx context.Context) error {
 	b := v.roles.Broker
-	got, err := collect[grant](ctx, v.tx, `
+	got, err := collect[objectPrivilege](ctx, v.tx, `
 		SELECT pg_catalog.quote_ident(n.nspname), p
 		FROM pg_catalog.pg_namespace n, unnest(ARRAY['USAGE', 'CREATE']) AS p
 		WHERE pg_catalog.has_schema_privilege($1, n.oid, p)
@@ -1198,16 +1240,16 @@ func (v *verifier) brokerSchemas(ctx context.Context) error {
 	var problems []string
 	usage := false
 	for _, g := range got {
-		if g.Grantee == "db_admin" && g.Privilege == "USAGE" {
+		if g.Object == "db_admin" && g.Privilege == "USAGE" {
 			usage = true
 			continue
 		}
-		problems = append(problems, fmt.Sprintf("%s has %s on schema %s", b, g.Privilege, g.Grantee))
+		problems = append(problems, fmt.Sprintf("%s has %s on schema %s", b, g.Privilege, g.Object))
 	}
 	if !usage {
 		problems = append(problems, fmt.Sprintf("%s has no USAGE on schema db_admin", b))
 	}
-	v.add(secFirefight, b+": USAGE on schema db_admin only", problems,
+	v.add(secFirefight, b+brokerSchemasCheck, problems,
 		fmt.Sprintf("%s has USAGE on schema db_admin and no privilege on any other schema", b))
 	return nil
 }
@@ -1236,7 +1278,7 @@ func (v *verifier) brokerExecute(ctx context.Context) error {
 			problems = append(problems, f+" does not exist")
 		}
 	}
-	v.add(secFirefight, b+": EXECUTE on exactly its db_admin functions", problems,
+	v.add(secFirefight, b+brokerExecuteCheck, problems,
 		fmt.Sprintf("of the %d functions in schema db_admin, %s can EXECUTE exactly the %d that 007_db_admin.sql grants it",
 			len(fns), b, len(brokerFunctions)))
 	return nil
@@ -1269,11 +1311,12 @@ func (v *verifier) brokerTables(ctx context.Context) error {
 	for _, rel := range rels {
 		problems = append(problems, fmt.Sprintf("%s has %s on %s", b, strings.Join(rel.Held, ", "), rel.Name))
 	}
-	v.add(secFirefight, b+": no privilege on any table, view or sequence", problems,
+	v.add(secFirefight, b+brokerTablesCheck, problems,
 		fmt.Sprintf("%s has no privilege on any table, view or sequence outside the system catalogs (the db_admin functions reach the ledger for it)", b))
 	return nil
 }
 
+// dependency is one row of pg_shdepend that names the broker.
 type dependency struct {
 	DepType  string
 	Here     bool   // the object is in this database or shared
@@ -1327,13 +1370,11 @@ func (v *verifier) brokerGrants(ctx context.Context) error {
 	for _, db := range slices.Sorted(maps.Keys(elsewhere)) {
 		problems = append(problems, fmt.Sprintf("%s is granted privileges on or owns %d objects in database %s", b, elsewhere[db], db))
 	}
-	v.add(secFirefight, b+": no other grant, no ownership", problems,
+	v.add(secFirefight, b+brokerGrantsCheck, problems,
 		fmt.Sprintf("%s owns nothing and is named in no ACL but those of database %s, schema db_admin and its db_admin functions",
 			b, v.names.DBName))
 	return nil
 }
-
-// --- firefighter passwords --------------------------------------------------------
 
 // ledgerAccess decides how Verify reads db_admin's tables, which belong to the admin:
 // directly when the connected role has the privileges (the master inherits them from
@@ -1381,6 +1422,7 @@ func (v *verifier) asAdmin(ctx context.Context, setRole bool, read func() error)
 	return err
 }
 
+// allowed is one row of the allowlist db_admin.firefighter_role.
 type allowed struct {
 	Role, Kind string
 }
@@ -1489,6 +1531,7 @@ func allowList(l []allowed) string {
 	return strings.Join(parts, ", ")
 }
 
+// password checks one firefighter role's expiry and sessions against its live grants.
 func (v *verifier) password(s passwordState, how string) {
 	var problems []string
 	expire := fmt.Sprintf("SELECT * FROM db_admin.sweep_expired_firefighters(), or db_admin.expire_firefighter_password('%s')", s.Role)
@@ -1517,25 +1560,25 @@ func (v *verifier) password(s passwordState, how string) {
 	v.add(secFirefight, "password of "+s.Role, problems, pass+"; ledger "+how)
 
 	problems = nil
-	if s.Sessions > 0 && !s.Valid && s.LiveGrants == 0 {
+	if s.Sessions > 0 && s.LiveGrants == 0 {
 		problems = append(problems, fmt.Sprintf(
 			"%d session(s) of %s are still open with no live grant (expiry does not end them): SELECT db_admin.terminate_firefighter_sessions('%s')",
 			s.Sessions, s.Role, s.Role))
 	}
 	pass = fmt.Sprintf("no session of %s is open", s.Role)
 	if s.Sessions > 0 {
-		pass = fmt.Sprintf("%d session(s) of %s are open while it has a live grant or a valid password", s.Sessions, s.Role)
+		pass = fmt.Sprintf("%d session(s) of %s are open, covered by %d live grant(s)", s.Sessions, s.Role, s.LiveGrants)
 	}
 	v.add(secChecklist, "sessions of "+s.Role, problems, pass)
 }
 
-// --- guardrails -------------------------------------------------------------------
-
+// roleSetting is the settings of one role in the application database.
 type roleSetting struct {
 	Role   string
 	Config []string
 }
 
+// guardrails checks section 10's ALTER ROLE ... IN DATABASE settings.
 func (v *verifier) guardrails(ctx context.Context) error {
 	r := v.roles
 	got, err := collect[roleSetting](ctx, v.tx, `

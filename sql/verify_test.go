@@ -224,6 +224,10 @@ func TestVerifyDetectsDrift(t *testing.T) {
 			mustExec(t, e.master(t), `GRANT `+ident(e.App)+` TO `+ident(e.Broker))
 			return e.Broker + " is a member of no role", []string{e.Broker + " is a member of " + e.App}
 		}},
+		{"app made a member of firefighter ro", func(t *testing.T, e *env) (string, []string) {
+			mustExec(t, e.master(t), `GRANT `+ident(e.FirefighterRO)+` TO `+ident(e.App))
+			return "members of " + e.FirefighterRO, []string{e.App, "is a member of " + e.FirefighterRO}
+		}},
 		{"broker given CREATEDB", func(t *testing.T, e *env) (string, []string) {
 			mustExec(t, e.master(t), `ALTER ROLE `+ident(e.Broker)+` CREATEDB`)
 			return "attributes of " + e.Broker, []string{"CREATEDB (want NOCREATEDB)"}
@@ -244,9 +248,10 @@ func TestVerifyDetectsDrift(t *testing.T) {
 			mustExec(t, e.login(t, e.Migrator), `CREATE TABLE `+ident(e.AppSchema)+`.audit_log (id bigint)`)
 			return "objects in", []string{"audit_log", "owned by " + e.Migrator}
 		}},
-		{"function created by a migration is executable by PUBLIC", func(t *testing.T, e *env) (string, []string) {
-			// 005's per-schema REVOKE EXECUTE ... FROM PUBLIC cannot remove the built-in default.
-			e.migrate(t, `CREATE FUNCTION `+ident(e.AppSchema)+`.order_total() RETURNS numeric LANGUAGE sql AS 'SELECT 0::numeric'`)
+		{"function made executable by PUBLIC", func(t *testing.T, e *env) (string, []string) {
+			// 005's global default keeps PUBLIC off new functions; a migration granting it is drift.
+			e.migrate(t, `CREATE FUNCTION `+ident(e.AppSchema)+`.order_total() RETURNS numeric LANGUAGE sql AS 'SELECT 0::numeric';
+				GRANT EXECUTE ON FUNCTION `+ident(e.AppSchema)+`.order_total() TO PUBLIC`)
 			return "functions in", []string{`PUBLIC can EXECUTE "app-schema".order_total()`}
 		}},
 		{"app given CREATE on the app schema", func(t *testing.T, e *env) (string, []string) {
@@ -301,6 +306,20 @@ func TestVerifyDetectsDrift(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The remedy the functions check gives for 005's per-schema REVOKE EXECUTE, which
+// cannot remove PUBLIC's built-in EXECUTE: a default without IN SCHEMA. Verify accepts
+// it, and the owner's new functions are then not executable by PUBLIC.
+func TestVerifyAcceptsGlobalFunctionDefault(t *testing.T) {
+	e := newEnv(t, "vfndef")
+	e.asRole(t, e.Owner, `ALTER DEFAULT PRIVILEGES FOR ROLE `+ident(e.Owner)+` REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`)
+	e.migrate(t, `CREATE FUNCTION `+ident(e.AppSchema)+`.order_total() RETURNS numeric LANGUAGE sql AS 'SELECT 0::numeric'`)
+	for _, c := range failed(e.verify(t, e.master(t))) {
+		if !expectedOnClean(c) {
+			t.Errorf("with a global REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC: %s", c)
+		}
 	}
 }
 
@@ -379,7 +398,8 @@ func TestNamesDefaults(t *testing.T) {
 }
 
 // The embedded scripts are complete: bootstrap.sql runs from a copy of them in a
-// temporary directory, as `ffbroker bootstrap` runs it, and the result verifies.
+// temporary directory, as `ffbroker bootstrap` runs it, and the result verifies with
+// Names{}. It is the one test of this package that uses the seed's default names.
 func TestScriptsBootstrapFromCopy(t *testing.T) {
 	scripts := ffsql.Scripts()
 	b, err := fs.ReadFile(scripts, "bootstrap.sql")
@@ -399,16 +419,26 @@ func TestScriptsBootstrapFromCopy(t *testing.T) {
 	if err := os.CopyFS(dir, scripts); err != nil {
 		t.Fatal(err)
 	}
-	v := pgtest.Vars{Prefix: "vcopy", DBName: "vcopy-db", AppSchema: "app-schema", Flavor: "aurora"}
 	if out, err := cluster.RunPsql(context.Background(), pgtest.MasterUser, pgtest.MasterPassword,
 		"-X", "-v", "ON_ERROR_STOP=1", "-h", cluster.Host, "-p", itoa(cluster.Port), "-U", pgtest.MasterUser, "-d", "postgres",
-		"-v", "prefix="+v.Prefix, "-v", "db_name="+v.DBName, "-v", "app_schema="+v.AppSchema, "-f", filepath.Join(dir, "bootstrap.sql")); err != nil {
+		"-f", filepath.Join(dir, "bootstrap.sql")); err != nil {
 		t.Fatalf("bootstrap from the embedded scripts: %v\n%s", err, out)
 	}
-	e := &env{Names: v.Names(), vars: v}
-	for _, c := range e.verify(t, e.master(t)) {
+	conn, err := cluster.Connect(context.Background(), pgtest.MasterUser, pgtest.MasterPassword, ffsql.DefaultDBName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	checks, err := ffsql.Verify(context.Background(), conn, ffsql.Names{})
+	if err != nil {
+		t.Fatalf("Verify(Names{}) error = %v", err)
+	}
+	for _, c := range checks {
 		if !c.Pass && !expectedOnClean(c) {
 			t.Errorf("after a bootstrap from the embedded scripts: %s", c)
+		}
+		if strings.HasPrefix(c.Name, "attributes of ") && !strings.Contains(c.Name, "my_pg_") {
+			t.Errorf("Verify(Names{}) checked %q; want the default prefix my_pg", c.Name)
 		}
 	}
 }

@@ -1,0 +1,423 @@
+package deploytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/ffbroker/ffbroker/internal/awstest"
+)
+
+const aslPath = "statemachine/approval.asl.json"
+
+// loadASL returns the definition file as it is (with ${...} placeholders) and
+// parsed.
+func loadASL(t *testing.T) (string, map[string]any) {
+	t.Helper()
+	raw := string(mustRead(t, repoFile(t, aslPath)))
+	var def map[string]any
+	if err := json.Unmarshal([]byte(raw), &def); err != nil {
+		t.Fatalf("%s is not valid JSON: %v", aslPath, err)
+	}
+	return raw, def
+}
+
+var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+
+// substitute does what CloudFormation does with DefinitionSubstitutions.
+func substitute(t *testing.T, raw string, values map[string]string) string {
+	t.Helper()
+	return placeholder.ReplaceAllStringFunc(raw, func(m string) string {
+		v, ok := values[m[2:len(m)-1]]
+		if !ok {
+			t.Fatalf("no value for placeholder %s", m)
+		}
+		return v
+	})
+}
+
+// TestASLSubstitutions: the template points at the definition file and fills
+// exactly the placeholders it has.
+func TestASLSubstitutions(t *testing.T) {
+	tpl := loadTemplate(t)
+	sm := obj(t, resource(t, tpl, "ApprovalStateMachine", "AWS::Serverless::StateMachine"), "Properties")
+	if got := str(t, sm, "DefinitionUri"); got != aslPath {
+		t.Errorf("DefinitionUri = %q; want %q", got, aslPath)
+	}
+	if got := str(t, sm, "Type"); got != "STANDARD" {
+		t.Errorf("Type = %q; want STANDARD (executions wait up to a day for approval and hours for expiry)", got)
+	}
+	group := list(at(t, sm, "Logging", "Destinations"))[0]
+	ref := list(at(t, group, "CloudWatchLogsLogGroup", "LogGroupArn", "Fn::GetAtt"))[0].(string)
+	resource(t, tpl, ref, "AWS::Logs::LogGroup")
+
+	want := map[string]any{
+		"IssueFunctionArn":       map[string]any{"Fn::GetAtt": []any{"IssueFunction", "Arn"}},
+		"ExpireFunctionArn":      map[string]any{"Fn::GetAtt": []any{"ExpireFunction", "Arn"}},
+		"ApprovalTopicArn":       map[string]any{"Ref": "ApprovalTopic"},
+		"ApprovalTimeoutSeconds": map[string]any{"Ref": "ApprovalTimeoutSeconds"},
+	}
+	if got := obj(t, sm, "DefinitionSubstitutions"); !reflect.DeepEqual(got, want) {
+		t.Errorf("DefinitionSubstitutions = %v; want %v", got, want)
+	}
+	raw, _ := loadASL(t)
+	used := map[string]any{}
+	for _, m := range placeholder.FindAllStringSubmatch(raw, -1) {
+		used[m[1]] = true
+	}
+	if got := keys(used); !slices.Equal(got, keys(want)) {
+		t.Errorf("%s placeholders = %v; want exactly the substitutions %v", aslPath, got, keys(want))
+	}
+}
+
+func TestASLStructure(t *testing.T) {
+	_, def := loadASL(t)
+	for _, err := range validateASL(def) {
+		t.Error(err)
+	}
+}
+
+// TestASLContract pins the workflow's states and data flow to the contract the
+// handlers follow.
+func TestASLContract(t *testing.T) {
+	_, def := loadASL(t)
+	states := obj(t, def, "States")
+	state := func(name, typ string) map[string]any {
+		t.Helper()
+		st := obj(t, states, name)
+		if got := str(t, st, "Type"); got != typ {
+			t.Fatalf("state %s is a %s; want %s", name, got, typ)
+		}
+		return st
+	}
+	eq := func(what string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %v; want %v", what, got, want)
+		}
+	}
+
+	if got := str(t, def, "StartAt"); got != "NeedsApproval" {
+		t.Errorf("StartAt = %q; want NeedsApproval", got)
+	}
+	choice := state("NeedsApproval", "Choice")
+	eq("NeedsApproval Default (a missing or malformed flag must wait for approval)", choice["Default"], "ApprovalSettings")
+	eq("ApprovalSettings Next", state("ApprovalSettings", "Pass")["Next"], "WaitForApproval")
+
+	wait := state("WaitForApproval", "Task")
+	eq("WaitForApproval Resource", wait["Resource"], "arn:aws:states:::sns:publish.waitForTaskToken")
+	eq("WaitForApproval TopicArn", at(t, wait, "Parameters", "TopicArn"), "${ApprovalTopicArn}")
+	eq("WaitForApproval Message", at(t, wait, "Parameters", "Message"), map[string]any{
+		"task_token.$":    "$$.Task.Token",
+		"execution_arn.$": "$$.Execution.Id",
+		"role.$":          "$.request.role",
+		"incident_id.$":   "$.request.incident_id",
+		"requester.$":     "$.requester",
+		"reason.$":        "$.request.reason",
+		"hours.$":         "$.request.hours",
+	})
+	eq("WaitForApproval TimeoutSecondsPath", wait["TimeoutSecondsPath"], "$.approval_settings.timeout_seconds")
+	eq("ApprovalSettings Parameters", at(t, states, "ApprovalSettings", "Parameters"),
+		map[string]any{"timeout_seconds.$": "States.StringToJson('${ApprovalTimeoutSeconds}')"})
+	// No heartbeat: nobody heartbeats a human decision, so any HeartbeatSeconds (it
+	// must be below the timeout) would only cut the approval window short. moto's
+	// interpreter also ignores SendTaskSuccess/Failure until a heartbeat lapses.
+	for _, k := range []string{"HeartbeatSeconds", "HeartbeatSecondsPath"} {
+		if v, ok := wait[k]; ok {
+			t.Errorf("WaitForApproval %s = %v; want none", k, v)
+		}
+	}
+	eq("ApprovalSettings ResultPath", at(t, states, "ApprovalSettings", "ResultPath"), "$.approval_settings")
+	eq("WaitForApproval ResultPath", wait["ResultPath"], "$.approval")
+	eq("WaitForApproval catchers", catchers(t, wait), map[string]string{
+		"States.Timeout": "RecordTimeout", "Denied": "Denied", "States.TaskFailed": "Denied",
+	})
+	eq("WaitForApproval Next", wait["Next"], "PrepareApprovedIssue")
+
+	record := state("RecordTimeout", "Task")
+	eq("RecordTimeout function", at(t, record, "Parameters", "FunctionName"), "${IssueFunctionArn}")
+	eq("RecordTimeout Payload", at(t, record, "Parameters", "Payload"), map[string]any{
+		"action": "deny", "reason": "timeout", "request.$": "$.request", "requester.$": "$.requester",
+		"request_id.$": "$.request_id", "grant_id.$": "$.grant_id",
+	})
+	eq("RecordTimeout Next", record["Next"], "Denied")
+	eq("Denied Error", state("Denied", "Fail")["Error"], "Denied")
+
+	issueInput := map[string]any{"action": "issue", "request.$": "$.request", "requester.$": "$.requester",
+		"grant_id.$": "$.grant_id", "request_id.$": "$.request_id"}
+	eq("PrepareIssue Parameters (no approver)", at(t, state("PrepareIssue", "Pass"), "Parameters"), issueInput)
+	withApprover := map[string]any{"approver.$": "$.approval.approver"}
+	for k, v := range issueInput {
+		withApprover[k] = v
+	}
+	eq("PrepareApprovedIssue Parameters", at(t, state("PrepareApprovedIssue", "Pass"), "Parameters"), withApprover)
+	for _, name := range []string{"PrepareIssue", "PrepareApprovedIssue"} {
+		eq(name+" ResultPath", states[name].(map[string]any)["ResultPath"], "$.issue")
+		eq(name+" Next", states[name].(map[string]any)["Next"], "Issue")
+	}
+
+	issue := state("Issue", "Task")
+	eq("Issue Resource", issue["Resource"], "arn:aws:states:::lambda:invoke")
+	eq("Issue Parameters", issue["Parameters"], map[string]any{"FunctionName": "${IssueFunctionArn}", "Payload.$": "$.issue"})
+	eq("Issue ResultSelector", issue["ResultSelector"], map[string]any{
+		"grant_id.$": "$.Payload.grant_id", "expires_at.$": "$.Payload.expires_at",
+		"role.$": "$.Payload.role", "secret_arn.$": "$.Payload.secret_arn",
+	})
+	eq("Issue ResultPath", issue["ResultPath"], "$.grant")
+	checkRetries(t, "Issue", issue)
+	for _, e := range []string{"InvalidInputError", "ForbiddenError", "ConflictError", "States.ALL"} {
+		if got := catchers(t, issue)[e]; got != "IssueFailed" {
+			t.Errorf("Issue catches %s -> %q; want IssueFailed", e, got)
+		}
+	}
+	state("IssueFailed", "Fail")
+	eq("Issue Next", issue["Next"], "WaitForExpiry")
+
+	eq("WaitForExpiry TimestampPath", state("WaitForExpiry", "Wait")["TimestampPath"], "$.grant.expires_at")
+	eq("WaitForExpiry Next", states["WaitForExpiry"].(map[string]any)["Next"], "PastExpiry")
+	eq("PastExpiry Next", state("PastExpiry", "Wait")["Next"], "Expire")
+
+	expire := state("Expire", "Task")
+	eq("Expire Resource", expire["Resource"], "arn:aws:states:::lambda:invoke")
+	eq("Expire function", at(t, expire, "Parameters", "FunctionName"), "${ExpireFunctionArn}")
+	eq("Expire Payload", at(t, expire, "Parameters", "Payload"), map[string]any{
+		"action": "expire", "grant_id.$": "$.grant.grant_id", "role.$": "$.grant.role", "request_id.$": "$.request_id",
+	})
+	checkRetries(t, "Expire", expire)
+	eq("Expire Next", expire["Next"], "Done")
+	state("Done", "Succeed")
+}
+
+// catchers maps each error name a state catches to its Catch target.
+func catchers(t *testing.T, st map[string]any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, c := range list(st["Catch"]) {
+		for _, e := range list(at(t, c, "ErrorEquals")) {
+			out[e.(string)] = str(t, c, "Next")
+		}
+	}
+	return out
+}
+
+// checkRetries requires a Lambda step to retry what is worth retrying, with backoff.
+func checkRetries(t *testing.T, name string, st map[string]any) {
+	t.Helper()
+	retried := map[string]bool{}
+	for _, r := range list(st["Retry"]) {
+		if rate, _ := at(t, r, "BackoffRate").(float64); rate <= 1 {
+			t.Errorf("%s Retry %v: BackoffRate %v; want > 1", name, at(t, r, "ErrorEquals"), rate)
+		}
+		for _, e := range list(at(t, r, "ErrorEquals")) {
+			retried[e.(string)] = true
+		}
+	}
+	for _, e := range []string{"UnavailableError", "Lambda.ServiceException", "Lambda.TooManyRequestsException"} {
+		if !retried[e] {
+			t.Errorf("%s does not retry %s", name, e)
+		}
+	}
+	for _, e := range []string{"InvalidInputError", "ForbiddenError", "NotFoundError", "ConflictError", "InternalError", "States.ALL"} {
+		if retried[e] {
+			t.Errorf("%s retries %s; a refusal must not be retried", name, e)
+		}
+	}
+}
+
+// TestASLMatchesHandlers reads the handlers' Go types and checks the workflow
+// against them: every custom error name it retries or catches is an error type of
+// cmd/internal/lambdafn (Step Functions matches the Go type name), every payload
+// field is one the handler's strict decoder accepts, and every field it selects from
+// a result is one the handler returns.
+func TestASLMatchesHandlers(t *testing.T) {
+	requireLambdaMains(t)
+	_, def := loadASL(t)
+	states := obj(t, def, "States")
+	fn := parseGoPackage(t, "cmd/internal/lambdafn")
+	brokerPkg := parseGoPackage(t, "broker")
+
+	for _, name := range sortedKeys(states) {
+		st := obj(t, states, name)
+		for _, field := range []string{"Retry", "Catch"} {
+			for _, entry := range list(st[field]) {
+				if entry == nil {
+					continue
+				}
+				for _, e := range list(at(t, entry, "ErrorEquals")) {
+					e := e.(string)
+					if strings.HasPrefix(e, "States.") || strings.HasPrefix(e, "Lambda.") || e == "Denied" {
+						continue
+					}
+					if !fn.hasType(e) {
+						t.Errorf("state %s %s names error %s; cmd/internal/lambdafn has no such type", name, field, e)
+					}
+				}
+			}
+		}
+	}
+
+	stepInput := fn.jsonFields(t, "WorkflowInput")
+	for _, params := range []map[string]any{
+		obj(t, states, "PrepareIssue", "Parameters"),
+		obj(t, states, "PrepareApprovedIssue", "Parameters"),
+		obj(t, states, "RecordTimeout", "Parameters", "Payload"),
+	} {
+		checkFields(t, "issue function input (lambdafn.WorkflowInput)", params, stepInput)
+	}
+	checkFields(t, "expire function input (lambdafn.ExpireStep)", obj(t, states, "Expire", "Parameters", "Payload"), fn.jsonFields(t, "ExpireStep"))
+
+	issued := brokerPkg.jsonFields(t, "IssueOutput")
+	for _, v := range obj(t, states, "Issue", "ResultSelector") {
+		f, ok := strings.CutPrefix(v.(string), "$.Payload.")
+		if !ok || !slices.Contains(issued, f) {
+			t.Errorf("Issue ResultSelector reads %v; broker.IssueOutput has %v", v, issued)
+		}
+	}
+	if approval := fn.jsonFields(t, "ApprovalOutput"); !slices.Contains(approval, "approver") {
+		t.Errorf("PrepareApprovedIssue reads $.approval.approver; lambdafn.ApprovalOutput has %v", approval)
+	}
+}
+
+// checkFields requires the keys of a Parameters/Payload object (without the .$
+// suffix) to be among the fields a handler decodes.
+func checkFields(t *testing.T, what string, params map[string]any, fields []string) {
+	t.Helper()
+	for k := range params {
+		k = strings.TrimSuffix(k, ".$")
+		if !slices.Contains(fields, k) {
+			t.Errorf("%s gets field %q; the handler decodes only %v (unknown fields are refused)", what, k, fields)
+		}
+	}
+}
+
+// goPackage is the type declarations of one package's non-test files.
+type goPackage struct {
+	dir   string
+	types map[string]ast.Expr
+}
+
+func parseGoPackage(t *testing.T, rel string) goPackage {
+	t.Helper()
+	dir := repoFile(t, rel)
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := goPackage{dir: rel, types: map[string]ast.Expr{}}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, err := parser.ParseFile(fset, f, src, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatalf("parse %s: %v", f, err)
+		}
+		for _, d := range file.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.TYPE {
+				continue
+			}
+			for _, s := range g.Specs {
+				ts := s.(*ast.TypeSpec)
+				p.types[ts.Name.Name] = ts.Type
+			}
+		}
+	}
+	return p
+}
+
+func (p goPackage) hasType(name string) bool {
+	_, ok := p.types[name]
+	return ok
+}
+
+// jsonFields lists the JSON names of a struct type's fields, as encoding/json sees
+// them (tag name, else the field name; "-" skipped).
+func (p goPackage) jsonFields(t *testing.T, typeName string) []string {
+	t.Helper()
+	st, ok := p.types[typeName].(*ast.StructType)
+	if !ok {
+		t.Fatalf("%s has no struct type %s", p.dir, typeName)
+	}
+	var names []string
+	for _, f := range st.Fields.List {
+		tag := ""
+		if f.Tag != nil {
+			raw, err := strconv.Unquote(f.Tag.Value)
+			if err != nil {
+				t.Fatalf("%s.%s: bad tag %s", p.dir, typeName, f.Tag.Value)
+			}
+			tag, _, _ = strings.Cut(reflect.StructTag(raw).Get("json"), ",")
+		}
+		if tag == "-" {
+			continue
+		}
+		for _, n := range f.Names {
+			if tag != "" {
+				names = append(names, tag)
+			} else {
+				names = append(names, n.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// motoDefinition is the definition with placeholders filled for moto's account and
+// region, and the given approval timeout.
+func motoDefinition(t *testing.T, timeoutSeconds int) string {
+	t.Helper()
+	raw, _ := loadASL(t)
+	prefix := fmt.Sprintf("arn:aws:lambda:%s:%s:function:", awstest.Region, awstest.AccountID)
+	return substitute(t, raw, map[string]string{
+		"IssueFunctionArn":       prefix + "ffbroker-issue",
+		"ExpireFunctionArn":      prefix + "ffbroker-expire",
+		"ApprovalTopicArn":       fmt.Sprintf("arn:aws:sns:%s:%s:ffbroker-approvals", awstest.Region, awstest.AccountID),
+		"ApprovalTimeoutSeconds": strconv.Itoa(timeoutSeconds),
+	})
+}
+
+// TestASLOnMoto creates the state machine in moto's Step Functions, whose ASL
+// parser refuses malformed definitions, and checks that it does refuse a broken copy.
+func TestASLOnMoto(t *testing.T) {
+	srv := awstest.Require(t, moto.srv, moto.err)
+	client := sfn.NewFromConfig(srv.Config(t.Context()))
+	role := fmt.Sprintf("arn:aws:iam::%s:role/ffbroker-approval", awstest.AccountID)
+
+	def := motoDefinition(t, 3600)
+	if _, err := client.CreateStateMachine(t.Context(), &sfn.CreateStateMachineInput{
+		Name: aws.String("ffbroker-approval-validate"), Definition: aws.String(def), RoleArn: aws.String(role),
+	}); err != nil {
+		t.Fatalf("CreateStateMachine(%s) = %v; want the definition accepted", aslPath, err)
+	}
+
+	broken := strings.Replace(def, `"TimestampPath"`, `"TimestampPathh"`, 1)
+	if broken == def {
+		t.Fatal("the definition has no TimestampPath to break")
+	}
+	if _, err := client.CreateStateMachine(t.Context(), &sfn.CreateStateMachineInput{
+		Name: aws.String("ffbroker-approval-broken"), Definition: aws.String(broken), RoleArn: aws.String(role),
+	}); err == nil {
+		t.Error("CreateStateMachine accepted a definition with an unknown field; moto is not validating (execute_state_machine off?)")
+	}
+}
