@@ -20,6 +20,7 @@ import (
 // Starter starts approval workflows (the Step Functions client).
 type Starter interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
 
 // IssueHandler serves the issue function: POST /access and GET /access from API
@@ -158,18 +159,48 @@ func (h *IssueHandler) startWorkflow(ctx context.Context, r broker.Request, v br
 	rec := audit.Record{Event: audit.EventAccessRequested, Outcome: audit.OutcomePending, RequestID: in.RequestID,
 		Requester: in.Requester, IncidentID: v.IncidentID, TargetRole: v.RoleName, Source: audit.SourceAPI,
 		Message: "waiting for a second person's approval"}
-	out, err := h.Workflow.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.StateMachineARN),
-		Name: aws.String(name), Input: aws.String(string(input))})
-	var exists *sfntypes.ExecutionAlreadyExists
-	switch {
-	case errors.As(err, &exists):
-		rec.Message = "approval already pending for this incident and role"
-		arn := strings.Replace(h.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
-		return arn, h.Broker.Record(ctx, rec)
-	case err != nil:
-		return "", &broker.Error{Code: broker.CodeUnavailable, Op: "start workflow", Message: "the approval workflow could not be started; retry", Err: err}
+	arn, started, err := h.start(ctx, name, string(input))
+	if err != nil {
+		return "", err
 	}
-	return aws.ToString(out.ExecutionArn), h.Broker.Record(ctx, rec)
+	if !started {
+		rec.Message = "approval already pending for this incident and role"
+	}
+	return arn, h.Broker.Record(ctx, rec)
+}
+
+// start starts the workflow named name. A running workflow of that name is the same
+// request asked again: its ARN is returned with started false. Step Functions keeps a
+// Standard execution's name for 90 days, so a finished one (denied, expired) gets a
+// new request under a suffixed name.
+func (h *IssueHandler) start(ctx context.Context, name, input string) (string, bool, error) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var out *sfn.StartExecutionOutput
+		out, err = h.Workflow.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.StateMachineARN),
+			Name: aws.String(name), Input: aws.String(input)})
+		var exists *sfntypes.ExecutionAlreadyExists
+		if err == nil {
+			return aws.ToString(out.ExecutionArn), true, nil
+		}
+		if !errors.As(err, &exists) {
+			break
+		}
+		arn := strings.Replace(h.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+		d, derr := h.Workflow.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if derr != nil {
+			return "", false, &broker.Error{Code: broker.CodeUnavailable, Op: "start workflow", Message: "the approval workflow could not be started; retry", Err: derr}
+		}
+		if d.Status == sfntypes.ExecutionStatusRunning {
+			return arn, false, nil
+		}
+		base := name
+		if len(base) > 71 {
+			base = base[:71]
+		}
+		name = base + "-" + uuid.NewString()[:8]
+	}
+	return "", false, &broker.Error{Code: broker.CodeUnavailable, Op: "start workflow", Message: "the approval workflow could not be started; retry", Err: err}
 }
 
 func (h *IssueHandler) stepIssue(ctx context.Context, raw json.RawMessage) (any, error) {
