@@ -531,7 +531,7 @@ func TestTemplateStateMachineName(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"IssueFunctionRole":   {"states:StartExecution " + arn},
+		"IssueFunctionRole":   {"states:StartExecution " + arn, "states:DescribeExecution " + strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":*"},
 		"ApproveFunctionRole": {"states:ListExecutions " + arn, "states:DescribeExecution " + strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":*", "states:GetExecutionHistory " + strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":*", "states:SendTaskSuccess *", "states:SendTaskFailure *"},
 	}
 	for role, grants := range want {
