@@ -37,6 +37,7 @@
 \set ff_ro_role :prefix _firefighter_ro
 \set ff_rw_role :prefix _firefighter_rw
 \set broker_role :prefix _password_broker
+\set activity_role :prefix _activity_monitor
 
 \ir 000_preflight.sql
 \ir 001_roles.sql
@@ -50,5 +51,6 @@
 \ir 005_default_privileges.sql
 \ir 006_guardrails.sql
 \ir 007_db_admin.sql
+\ir 008_activity.sql
 
 \echo 'ffbroker bootstrap complete for database' :"db_name"

@@ -15,6 +15,7 @@ func TestVerificationRoleAttributes(t *testing.T) {
 		       coalesce(rolvaliduntil = 'epoch', false)
 		FROM pg_roles WHERE rolname LIKE 'verify\_%' ORDER BY rolname`)
 	want := []string{
+		"verify_activity_monitor|true|false|false|false|false|false|2|false",
 		"verify_admin|true|false|true|true|false|false|-1|false",
 		"verify_app|true|false|false|false|false|false|100|false",
 		"verify_firefighter_ro|true|false|false|false|false|false|5|true",
@@ -39,6 +40,7 @@ func TestVerificationMemberships(t *testing.T) {
 		"member_firefighter_rw|member_admin|true",
 		"member_owner|member_admin|true",
 		"member_owner|member_migrator|false",
+		"rds_iam|member_activity_monitor|false",
 		"rds_iam|member_password_broker|false",
 		"rds_password|member_admin|false",
 	}
@@ -63,8 +65,9 @@ func TestVerificationDatabaseAndSchemaPrivileges(t *testing.T) {
 		SELECT r, has_database_privilege(r, $1, 'CONNECT'), has_database_privilege(r, $1, 'CREATE'),
 		       has_database_privilege(r, $1, 'TEMPORARY')
 		FROM unnest($2::text[]) AS r ORDER BY r`, e.DB,
-		[]string{e.Admin, e.Owner, e.Migrator, e.App, e.FirefighterRO, e.FirefighterRW, e.Broker})
+		[]string{e.Admin, e.Owner, e.Migrator, e.App, e.FirefighterRO, e.FirefighterRW, e.Broker, e.vars.Prefix + "_activity_monitor"})
 	want := []string{
+		"priv_activity_monitor|true|false|false",
 		"priv_admin|true|true|true", // the admin inherits the owner (seed: GRANT owner TO admin)
 		"priv_app|true|false|false",
 		"priv_firefighter_ro|true|false|false",
@@ -84,8 +87,9 @@ func TestVerificationDatabaseAndSchemaPrivileges(t *testing.T) {
 		SELECT r, has_schema_privilege(r, $1, 'USAGE'), has_schema_privilege(r, $1, 'CREATE'),
 		       has_schema_privilege(r, 'db_admin', 'USAGE'), has_schema_privilege(r, 'db_admin', 'CREATE')
 		FROM unnest($2::text[]) AS r ORDER BY r`, e.AppSchema,
-		[]string{e.App, e.FirefighterRO, e.FirefighterRW, e.Broker})
+		[]string{e.App, e.FirefighterRO, e.FirefighterRW, e.Broker, e.vars.Prefix + "_activity_monitor"})
 	want = []string{
+		"priv_activity_monitor|false|false|true|false",
 		"priv_app|true|false|false|false",
 		"priv_firefighter_ro|true|false|false|false",
 		"priv_firefighter_rw|true|false|false|false",

@@ -1,0 +1,77 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/ffbroker/ffbroker/broker"
+)
+
+// AuditStream is the log stream of the audit log group the job writes to.
+const AuditStream = "activity"
+
+// Handler runs the job for one EventBridge schedule event, with the Options the Job
+// was built with, source schedule and the Lambda's request id (the event's id
+// outside Lambda). The event's detail is not read: what a run does is the
+// function's configuration, not the event's.
+func (j *Job) Handler(ctx context.Context, ev events.CloudWatchEvent) (Report, error) {
+	opts := j.opts
+	opts.Source = audit.SourceSchedule
+	opts.RequestID = ev.ID
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		opts.RequestID = lc.AwsRequestID
+	}
+	return j.Run(ctx, opts)
+}
+
+// NewFromEnv builds the Job that the activity Lambda function (and the CLI) run,
+// from the environment read through getenv: the Options of OptionsFromEnv; the
+// database settings of broker.DBConfigFromEnv, except that the login is
+// FFB_ACTIVITY_DB_USER (default <FFB_ROLE_PREFIX>_activity_monitor, prefix my_pg),
+// never the broker's FFB_DB_USER; the AWS SDK's own configuration; and audit
+// records as JSON lines on stdout plus, when FFB_AUDIT_LOG_GROUP is set, that log
+// group (stream AuditStream). Every configuration error names its variable.
+func NewFromEnv(ctx context.Context, getenv func(string) string, stdout io.Writer) (*Job, error) {
+	opts, err := OptionsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	user := getenv("FFB_ACTIVITY_DB_USER")
+	if user == "" {
+		prefix := getenv("FFB_ROLE_PREFIX")
+		if prefix == "" {
+			prefix = "my_pg"
+		}
+		user = prefix + "_activity_monitor"
+	}
+	dbCfg, err := broker.DBConfigFromEnv(func(k string) string {
+		if k == "FFB_DB_USER" {
+			return user
+		}
+		return getenv(k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	dbCfg.ApplicationName = "ffbroker-activity"
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	conn, err := broker.NewConnector(dbCfg, awsCfg)
+	if err != nil {
+		return nil, err
+	}
+	logs := cloudwatchlogs.NewFromConfig(awsCfg)
+	sinks := []audit.Sink{audit.NewJSONSink(stdout)}
+	if g := getenv("FFB_AUDIT_LOG_GROUP"); g != "" {
+		sinks = append(sinks, audit.NewCloudWatchSink(logs, g, AuditStream, audit.CloudWatchOptions{}))
+	}
+	return New(Config{Store: NewStore(conn), Logs: logs, Audit: audit.Multi(sinks...), Options: opts})
+}

@@ -1,0 +1,312 @@
+package activity
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/ffbroker/ffbroker/broker"
+)
+
+// Config holds a Job's dependencies, built once per cold start.
+type Config struct {
+	// Store reaches the database as the job's own login. Required.
+	Store *Store
+	// Logs reads the cluster's log group; required by Run and Apply.
+	Logs LogsAPI
+	// Audit receives firefighter logins and every policy action. Required.
+	Audit audit.Sink
+	// Options are the settings Handler runs with.
+	Options Options
+	// Now returns the Lambda's time, used for the reading window and the time
+	// budget only (the policy's clock is the database's); nil means time.Now.
+	Now func() time.Time
+}
+
+// Job is the activity job. It is safe for one run at a time; the database keeps
+// concurrent runs from counting a page twice.
+type Job struct {
+	store *Store
+	logs  LogsAPI
+	audit audit.Sink
+	opts  Options
+	now   func() time.Time
+}
+
+// New returns a Job with the dependencies in cfg.
+func New(cfg Config) (*Job, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("activity: Config.Store is required")
+	case cfg.Audit == nil:
+		return nil, errors.New("activity: Config.Audit is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Job{store: cfg.Store, logs: cfg.Logs, audit: cfg.Audit, opts: cfg.Options, now: cfg.Now}, nil
+}
+
+// Run reads the log from the checkpoint to now minus opts.LogDelay, committing each
+// page, then applies the policy (dry run unless opts.Apply). The policy runs only
+// when the reading caught up and the job's own login in the log is recent (see
+// Options.MaxLogSilence); otherwise Report.Policy.Skipped says why. When the
+// context's deadline comes closer than opts.Reserve the run stops reading and
+// returns its report without error: the next run continues from the checkpoint. A
+// run cut short by the deadline itself returns the report so far and an error
+// (CodeUnavailable); what it committed stays.
+func (j *Job) Run(ctx context.Context, opts Options) (Report, error) {
+	opts = opts.withDefaults()
+	rep := Report{RequestID: opts.RequestID, DryRun: !opts.Apply, StartedAt: j.now()}
+	if err := opts.Validate(); err != nil {
+		return rep, err
+	}
+	if err := opts.needsLogGroup(); err != nil {
+		return rep, err
+	}
+	if j.logs == nil {
+		return rep, errors.New("activity: Config.Logs is required to read the log")
+	}
+	logs, err := j.readLogs(ctx, opts)
+	rep.Logs = logs
+	if err == nil && logs.CaughtUp {
+		rep.Policy, err = j.runPolicy(ctx, opts)
+	} else if err == nil {
+		rep.Policy = &PolicyReport{LockAfterDays: opts.LockAfterDays, DropAfterDays: opts.DropAfterDays,
+			Skipped: "the log was not read to the end of the window: " + logs.Stopped}
+	}
+	rep.FinishedAt = j.now()
+	return rep, err
+}
+
+// Apply is Run with the policy carried out (opts.Apply set): the non-dry-run that
+// `ffbroker activity apply` runs.
+func (j *Job) Apply(ctx context.Context, opts Options) (Report, error) {
+	opts.Apply = true
+	return j.Run(ctx, opts)
+}
+
+// Report returns the policy's verdict on every tracked role without reading the log
+// and without changing any role or writing audit records: what `ffbroker activity
+// report` shows. New login roles are taken into the tracking (as in every run).
+func (j *Job) Report(ctx context.Context, opts Options) (Report, error) {
+	opts = opts.withDefaults()
+	rep := Report{RequestID: opts.RequestID, DryRun: true, StartedAt: j.now()}
+	if err := opts.Validate(); err != nil {
+		return rep, err
+	}
+	pr, plan, err := j.plan(ctx, opts)
+	if err == nil {
+		for _, p := range plan {
+			pr.Roles = append(pr.Roles, RoleReport{RolePlan: p})
+		}
+		rep.Policy = pr
+	}
+	rep.FinishedAt = j.now()
+	return rep, err
+}
+
+// readLogs reads and commits the pages of the run's window.
+func (j *Job) readLogs(ctx context.Context, opts Options) (*LogReport, error) {
+	now := j.now()
+	end := now.Add(-opts.LogDelay).UnixMilli()
+	ck, found, err := j.store.Checkpoint(ctx, opts.LogGroup)
+	if err != nil {
+		return &LogReport{Group: opts.LogGroup, Stopped: "cannot read the checkpoint"}, err
+	}
+	if !found {
+		ck = Checkpoint{ThroughMs: max(0, now.Add(-opts.FirstLookback).UnixMilli())}
+	}
+	rep := &LogReport{Group: opts.LogGroup, From: time.UnixMilli(ck.ThroughMs).UTC(), Until: time.UnixMilli(end).UTC(),
+		Checkpoint: time.UnixMilli(ck.ThroughMs).UTC()}
+	if ck.ThroughMs > end {
+		rep.CaughtUp = true
+		return rep, nil
+	}
+	r := &reader{client: j.logs, group: opts.LogGroup, pageSize: opts.PageSize, budget: func() time.Duration {
+		return j.budget(ctx, opts)
+	}}
+	done := make(map[string]bool, len(ck.IDs))
+	for _, id := range ck.IDs {
+		done[id] = true
+	}
+	p := pageState{through: ck.ThroughMs, ids: append([]string(nil), ck.IDs...), version: ck.Version, hosts: map[string]string{}}
+	token := ""
+	for {
+		if j.budget(ctx, opts) <= 0 {
+			rep.Stopped = "time budget: the context's deadline is near"
+			return rep, nil
+		}
+		out, err := r.page(ctx, ck.ThroughMs, end, token)
+		if err != nil {
+			rep.Stopped = "reading the log failed"
+			return rep, logsError(ctx, err)
+		}
+		rep.Pages++
+		logins, fresh := p.read(out.Events, ck.ThroughMs, done, rep)
+		if fresh > 0 {
+			v, err := j.store.CommitPage(ctx, PageCommit{Source: opts.LogGroup, Version: p.version, ThroughMs: p.through,
+				IDs: p.ids, Events: fresh, Logins: logins}, func(ctx context.Context, ff []FirefighterLogin) error {
+				return j.observe(ctx, opts, rep, ff)
+			})
+			if err != nil {
+				rep.Stopped = "recording a page failed"
+				return rep, err
+			}
+			p.version = v
+			rep.Events += fresh
+			rep.Checkpoint = time.UnixMilli(p.through).UTC()
+		}
+		token = aws.ToString(out.NextToken)
+		if token == "" {
+			rep.CaughtUp = true
+			return rep, nil
+		}
+	}
+}
+
+// budget is the time left before the run must stop reading; unlimited without a
+// deadline.
+func (j *Job) budget(ctx context.Context, opts Options) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return time.Duration(1<<63 - 1)
+	}
+	return dl.Sub(j.now()) - opts.Reserve
+}
+
+// logsError turns a CloudWatch Logs failure into a *broker.Error.
+func logsError(ctx context.Context, err error) error {
+	e := &broker.Error{Code: broker.CodeInternal, Message: "cannot read the connection log", Op: "activity: read log", Err: err}
+	if throttled(err) || ctx.Err() != nil {
+		e.Code = broker.CodeUnavailable
+	}
+	return e
+}
+
+// observe writes the audit records of firefighter logins; an error rolls back
+// their page, which the next run reads again (fail closed).
+func (j *Job) observe(ctx context.Context, opts Options, rep *LogReport, ff []FirefighterLogin) error {
+	records := make([]audit.Record, 0, len(ff))
+	unmatched := 0
+	for _, f := range ff {
+		r := audit.Record{Time: f.Time, Event: audit.EventLoginObserved, Outcome: audit.OutcomeSuccess,
+			RequestID: opts.RequestID, IncidentID: f.IncidentID, Requester: f.Requester, Approver: f.Approver,
+			TargetRole: f.Role, ExpiresAt: f.ExpiresAt, GrantID: f.GrantID, Source: opts.Source,
+			Message: "firefighter login seen in the connection log, during its grant"}
+		if f.GrantID == "" {
+			r.Outcome, r.ErrorCode = audit.OutcomeFailure, ErrCodeNoLiveGrant
+			r.Message = "firefighter login seen in the connection log with no live grant"
+			unmatched++
+		}
+		records = append(records, r)
+	}
+	if err := audit.WriteAll(ctx, j.audit, records); err != nil {
+		return &broker.Error{Code: broker.CodeUnavailable, Message: "cannot write the audit records of firefighter logins",
+			Op: "activity: audit", Err: err}
+	}
+	rep.FirefighterLogins += len(ff)
+	rep.Unmatched += unmatched
+	return nil
+}
+
+// pageState is the reader's position while a run goes through its pages.
+type pageState struct {
+	through int64
+	ids     []string
+	version int64
+	// hosts remembers the client of each connection received (by stream and pid)
+	// for authorized lines that do not carry it themselves.
+	hosts map[string]string
+}
+
+// maxRememberedHosts bounds pageState.hosts.
+const maxRememberedHosts = 4096
+
+// read parses a page's events, skipping those the checkpoint (at startMs, done)
+// already covers, and moves the position. It returns the logins and the number of
+// new events.
+func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, rep *LogReport) ([]Login, int) {
+	var logins []Login
+	fresh := 0
+	for _, ev := range events {
+		ts, id := aws.ToInt64(ev.Timestamp), aws.ToString(ev.EventId)
+		if !text(id, 512) || ts < startMs || (ts == startMs && done[id]) {
+			rep.Skipped++
+			continue
+		}
+		fresh++
+		if ts > p.through {
+			p.through, p.ids = ts, p.ids[:0:0]
+		}
+		if ts == p.through {
+			p.ids = append(p.ids, id)
+		}
+		line := Parse([]byte(aws.ToString(ev.Message)))
+		switch line.Kind {
+		case KindReceived:
+			rep.Received++
+			if line.PID > 0 && len(line.Host) > 0 {
+				if len(p.hosts) >= maxRememberedHosts {
+					clear(p.hosts)
+				}
+				p.hosts[hostKey(ev, line.PID)] = string(line.Host)
+			}
+		case KindAuthorized:
+			rep.Authorized++
+			if line.Replication {
+				rep.Replication++
+			}
+			if !roleName(line.User) {
+				rep.Invalid++
+				continue
+			}
+			host := string(line.Host)
+			if host == "" && line.PID > 0 {
+				host = p.hosts[hostKey(ev, line.PID)]
+			}
+			if !text(host, 255) {
+				host = ""
+			}
+			logins = append(logins, Login{EventID: id, Role: string(line.User), Time: loginTime(line.Time, ts), Host: host})
+		case KindAuthenticated:
+			rep.Authenticated++
+		case KindAmbiguous:
+			rep.Ambiguous++
+		default:
+			rep.Other++
+		}
+	}
+	return logins, fresh
+}
+
+func hostKey(ev cwEvent, pid int) string {
+	return aws.ToString(ev.LogStreamName) + "\x00" + strconv.Itoa(pid)
+}
+
+// loginTime is the line's own time, or the event's when the line has none; the
+// event's millisecond time is preferred when it falls within the line's second.
+func loginTime(line time.Time, eventMs int64) time.Time {
+	ev := time.UnixMilli(eventMs).UTC()
+	if line.IsZero() || (!ev.Before(line) && ev.Before(line.Add(time.Second))) {
+		return ev
+	}
+	return line
+}
+
+// roleName reports a name a role can have: 1 to 63 bytes of UTF-8 without NUL
+// (the database refuses anything else, and would refuse the whole page).
+func roleName(b []byte) bool {
+	return len(b) > 0 && len(b) <= 63 && bytes.IndexByte(b, 0) < 0 && utf8.Valid(b)
+}
+
+// text reports a string the database accepts as text of at most n bytes.
+func text(s string, n int) bool {
+	return len(s) <= n && strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+}

@@ -1,0 +1,205 @@
+package activity
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/ffbroker/ffbroker/broker"
+)
+
+// Defaults of Options.
+const (
+	// DefaultLockAfterDays and DefaultDropAfterDays are the seed's 90 and 180 days,
+	// used by OptionsFromEnv when the variables are unset.
+	DefaultLockAfterDays = 90
+	DefaultDropAfterDays = 180
+	// DefaultPageSize is the most events FilterLogEvents returns per page.
+	DefaultPageSize = 10_000
+	// DefaultLogDelay keeps the newest minutes out of a run: CloudWatch Logs may
+	// still be ingesting them.
+	DefaultLogDelay = 5 * time.Minute
+	// DefaultFirstLookback is how far back the first run reads (the seed's 24 hours).
+	DefaultFirstLookback = 24 * time.Hour
+	// DefaultReserve is the time a run keeps for itself before its deadline: it
+	// stops reading pages once less remains.
+	DefaultReserve = 20 * time.Second
+	// DefaultMaxLogSilence is how old the job's own newest login in the log may be
+	// before the policy refuses to act (the log may not reach the job any more).
+	DefaultMaxLogSilence = 72 * time.Hour
+)
+
+// Options are the settings of one run. The zero value of every optional field
+// stands for its default; Validate reports a misconfigured Options.
+type Options struct {
+	// LogGroup is the cluster's PostgreSQL log group,
+	// /aws/rds/cluster/<cluster id>/postgresql. Required by Run and Apply.
+	LogGroup string
+	// LockAfterDays locks a role after this many days without a login; 0 never.
+	LockAfterDays int
+	// DropAfterDays drops a role after this many days without a login when it owns
+	// nothing and holds no privilege, and marks it ready to delete otherwise; 0
+	// never. Must exceed LockAfterDays when both are set.
+	DropAfterDays int
+	// Apply makes the policy change roles; false (the default) is a dry run,
+	// which still records logins and writes dry_run audit records.
+	Apply bool
+	// Exclude names roles the policy leaves alone, on top of the built-in list
+	// (the model's roles, rdsadmin, the master user, roles that cannot log in,
+	// superusers, rds_superuser members, CREATEROLE roles, the job's own login).
+	Exclude []string
+	// PageSize bounds the events per FilterLogEvents page; 0 means
+	// DefaultPageSize.
+	PageSize int32
+	// LogDelay keeps events newer than now minus LogDelay for a later run; 0 means
+	// DefaultLogDelay.
+	LogDelay time.Duration
+	// FirstLookback is how far back a run with no checkpoint starts; 0 means
+	// DefaultFirstLookback.
+	FirstLookback time.Duration
+	// Reserve is the time before the context's deadline at which a run stops
+	// reading; 0 means DefaultReserve.
+	Reserve time.Duration
+	// MaxLogSilence is the age beyond which the job's own newest login in the log
+	// no longer proves that the log reaches it: the policy is then skipped; 0 means
+	// DefaultMaxLogSilence, negative turns the check off (tests, drills).
+	MaxLogSilence time.Duration
+	// Source names the entry point in audit records; empty means schedule.
+	Source audit.Source
+	// RequestID is the Lambda (or CLI) request id for audit records.
+	RequestID string
+}
+
+func (o Options) withDefaults() Options {
+	if o.PageSize == 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.LogDelay == 0 {
+		o.LogDelay = DefaultLogDelay
+	}
+	if o.FirstLookback == 0 {
+		o.FirstLookback = DefaultFirstLookback
+	}
+	if o.Reserve == 0 {
+		o.Reserve = DefaultReserve
+	}
+	if o.MaxLogSilence == 0 {
+		o.MaxLogSilence = DefaultMaxLogSilence
+	}
+	if o.Source == "" {
+		o.Source = audit.SourceSchedule
+	}
+	return o
+}
+
+// Validate reports the first misconfigured field, as a *broker.Error with
+// CodeInvalidRequest that names it.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	bad := func(field, msg string) error {
+		return broker.Errorf(broker.CodeInvalidRequest, "activity options: %s: %s", field, msg)
+	}
+	switch {
+	case o.LockAfterDays < 0 || o.LockAfterDays > 36500:
+		return bad("LockAfterDays", "must be 0 (never) to 36500")
+	case o.DropAfterDays < 0 || o.DropAfterDays > 36500:
+		return bad("DropAfterDays", "must be 0 (never) to 36500")
+	case o.LockAfterDays > 0 && o.DropAfterDays > 0 && o.DropAfterDays <= o.LockAfterDays:
+		return bad("DropAfterDays", "must be more than LockAfterDays")
+	case len(o.Exclude) > 1000:
+		return bad("Exclude", "at most 1000 names")
+	case o.PageSize < 1 || o.PageSize > 10_000:
+		return bad("PageSize", "must be 1-10000")
+	case o.LogDelay < 0 || o.FirstLookback < 0 || o.Reserve < 0:
+		return bad("LogDelay, FirstLookback, Reserve", "must not be negative")
+	}
+	for _, n := range o.Exclude {
+		if n == "" || len(n) > 63 {
+			return bad("Exclude", "names must be 1-63 bytes")
+		}
+	}
+	switch o.Source {
+	case audit.SourceAPI, audit.SourceStepFunctions, audit.SourceSchedule, audit.SourceCLI:
+	default:
+		return bad("Source", "must be api, stepfunctions, schedule or cli")
+	}
+	return nil
+}
+
+// needsLogGroup reports a missing log group for the runs that read the log.
+func (o Options) needsLogGroup() error {
+	if o.LogGroup == "" || len(o.LogGroup) > 512 {
+		return broker.Errorf(broker.CodeInvalidRequest, "activity options: LogGroup: required, at most 512 characters")
+	}
+	return nil
+}
+
+func (o Options) policy() Policy {
+	return Policy{LockAfterDays: o.LockAfterDays, DropAfterDays: o.DropAfterDays, Exclude: o.Exclude}
+}
+
+// OptionsFromEnv reads the job's options through getenv (os.Getenv in main):
+// FFB_ACTIVITY_LOG_GROUP (required), FFB_ACTIVITY_LOCK_DAYS (default 90),
+// FFB_ACTIVITY_DROP_DAYS (default 180; 0 turns either off), FFB_ACTIVITY_APPLY
+// (true or false, default false: dry run), FFB_ACTIVITY_EXCLUDE (comma-separated
+// role names), FFB_ACTIVITY_LOG_DELAY and FFB_ACTIVITY_MAX_LOG_SILENCE (Go
+// durations). Every error names its variable.
+func OptionsFromEnv(getenv func(string) string) (Options, error) {
+	o := Options{
+		LogGroup:      getenv("FFB_ACTIVITY_LOG_GROUP"),
+		LockAfterDays: DefaultLockAfterDays,
+		DropAfterDays: DefaultDropAfterDays,
+		Source:        audit.SourceSchedule,
+	}
+	if o.LogGroup == "" {
+		return Options{}, fmt.Errorf("FFB_ACTIVITY_LOG_GROUP: required (the cluster's log group, /aws/rds/cluster/<id>/postgresql)")
+	}
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{{"FFB_ACTIVITY_LOCK_DAYS", &o.LockAfterDays}, {"FFB_ACTIVITY_DROP_DAYS", &o.DropAfterDays}} {
+		if s := getenv(v.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 || n > 36500 {
+				return Options{}, fmt.Errorf("%s: must be a number of days from 0 (never) to 36500", v.name)
+			}
+			*v.dst = n
+		}
+	}
+	if o.LockAfterDays > 0 && o.DropAfterDays > 0 && o.DropAfterDays <= o.LockAfterDays {
+		return Options{}, fmt.Errorf("FFB_ACTIVITY_DROP_DAYS: must be more than FFB_ACTIVITY_LOCK_DAYS")
+	}
+	if s := getenv("FFB_ACTIVITY_APPLY"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return Options{}, fmt.Errorf("FFB_ACTIVITY_APPLY: must be true or false")
+		}
+		o.Apply = b
+	}
+	for _, n := range strings.Split(getenv("FFB_ACTIVITY_EXCLUDE"), ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			if len(n) > 63 {
+				return Options{}, fmt.Errorf("FFB_ACTIVITY_EXCLUDE: role names are at most 63 bytes")
+			}
+			o.Exclude = append(o.Exclude, n)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"FFB_ACTIVITY_LOG_DELAY", &o.LogDelay}, {"FFB_ACTIVITY_MAX_LOG_SILENCE", &o.MaxLogSilence}} {
+		if s := getenv(v.name); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				return Options{}, fmt.Errorf("%s: must be a positive duration such as 10m or 72h", v.name)
+			}
+			*v.dst = d
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return Options{}, err
+	}
+	return o, nil
+}

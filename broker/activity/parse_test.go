@@ -1,0 +1,220 @@
+package activity_test
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ffbroker/ffbroker/broker/activity"
+)
+
+// Lines as PostgreSQL 13 to 18 write them with Aurora's prefix, and some with others.
+const (
+	ts       = "2026-11-21 18:54:34 UTC"
+	sslPG13  = " SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256, compression=off)"
+	sslPG14  = " SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)"
+	ambigApp = ":[9]:LOG:  connection authorized: user=u database=d:[9]:LOG:  connection authorized: user=u database=d application_name="
+)
+
+var at = time.Date(2026, 11, 21, 18, 54, 34, 0, time.UTC)
+
+func TestParse(t *testing.T) {
+	type want struct {
+		kind                activity.Kind
+		user, db, app, host string
+		port, ident, method string
+		pid                 int
+		repl, ssl, prefixed bool
+		time                time.Time
+		noTime              bool
+	}
+	auth := func(user, db string) want {
+		return want{kind: activity.KindAuthorized, user: user, db: db, host: "10.0.0.1", port: "5432", pid: 77, prefixed: true, time: at}
+	}
+	with := func(w want, f func(*want)) want { f(&w); return w }
+	line := func(user, db, msgUser, msgDB string) string {
+		return ts + ":10.0.0.1(5432):" + user + "@" + db + ":[77]:LOG:  connection authorized: user=" + msgUser + " database=" + msgDB
+	}
+	tests := []struct {
+		name string
+		line string
+		want want
+	}{
+		{"plain", line("alice", "app", "alice", "app"), auth("alice", "app")},
+		{"application and SSL, 14+", line("alice", "app", "alice", "app") + " application_name=psql" + sslPG14,
+			with(auth("alice", "app"), func(w *want) { w.app, w.ssl = "psql", true })},
+		{"SSL, 13 (compression)", line("alice", "app", "alice", "app") + sslPG13, with(auth("alice", "app"), func(w *want) { w.ssl = true })},
+		{"GSS", line("alice", "app", "alice", "app") + " GSS (authenticated=yes, encrypted=yes, principal=alice@EXAMPLE.COM)", auth("alice", "app")},
+		{"space in the user", line("john doe", "app", "john doe", "app"), auth("john doe", "app")},
+		{"quotes", line(`o'brien "x"`, "app", `o'brien "x"`, "app"), auth(`o'brien "x"`, "app")},
+		{"@ in the user", line("a@b", "app", "a@b", "app"), auth("a@b", "app")},
+		{"@ in user and database", line("a@b", "c@d", "a@b", "c@d"), auth("a@b", "c@d")},
+		{"user imitating the prefix", line("x:[1]:LOG:  y", "app", "x:[1]:LOG:  y", "app"), auth("x:[1]:LOG:  y", "app")},
+		{"user imitating the message", line("user=evil database=app", "app", "user=evil database=app", "app"), auth("user=evil database=app", "app")},
+		{"user imitating a field", line("bob application_name=x", "app", "bob application_name=x", "app"), auth("bob application_name=x", "app")},
+		{"database imitating the message", line("bob", "x database=y", "bob", "x database=y"), auth("bob", "x database=y")},
+		{"=", line("=", "=", "=", "="), auth("=", "=")},
+		{"unicode", line("ユーザー", "データ", "ユーザー", "データ"), auth("ユーザー", "データ")},
+		{"newline, indented in the message", line("nl\nx", "app", "nl\n\tx", "app"), auth("nl\nx", "app")},
+		{"newline not indented: not the server's line", line("nl\nx", "app", "nl\nx", "app"), want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"prefix and message disagree", line("alice", "app", "mallory", "app"), want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"two readings fit", ts + ":10.0.0.1(5432):u@d:[9]:LOG:  connection authorized: user=u database=d application_name=" + ambigApp,
+			want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"verbose (SQLSTATE)", strings.Replace(line("alice", "app", "alice", "app"), "LOG:  ", "LOG:  00000: ", 1), auth("alice", "app")},
+		{"milliseconds (%m)", strings.Replace(line("alice", "app", "alice", "app"), " UTC", ".250 UTC", 1),
+			with(auth("alice", "app"), func(w *want) { w.time = at.Add(250 * time.Millisecond) })},
+		{"numeric zone", strings.Replace(line("alice", "app", "alice", "app"), " UTC", " +0530", 1),
+			with(auth("alice", "app"), func(w *want) { w.time = at.Add(-5*time.Hour - 30*time.Minute) })},
+		{"unknown zone: no time", strings.Replace(line("alice", "app", "alice", "app"), " UTC", " CET", 1),
+			with(auth("alice", "app"), func(w *want) { w.time, w.noTime = time.Time{}, true })},
+		{"IPv6 client", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "2001:db8::1(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "2001:db8::1" })},
+		{"unix socket", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "[local]", 1),
+			with(auth("alice", "app"), func(w *want) { w.host, w.port = "[local]", "" })},
+		{"trailing newline", line("alice", "app", "alice", "app") + "\r\n", auth("alice", "app")},
+		{"continuation line", line("alice", "app", "alice", "app") + "\n\tmore", auth("alice", "app")},
+		{"logical replication", ts + ":10.0.0.1(5432):repl@app:[77]:LOG:  replication connection authorized: user=repl application_name=sub",
+			with(auth("repl", "app"), func(w *want) { w.repl, w.app = true, "sub" })},
+		{"physical replication", ts + ":10.0.0.1(5432):repl@[unknown]:[77]:LOG:  replication connection authorized: user=repl" + sslPG14,
+			with(auth("repl", "[unknown]"), func(w *want) { w.repl, w.ssl = true, true })},
+		{"received", ts + ":10.0.0.1(5432):[unknown]@[unknown]:[77]:LOG:  connection received: host=10.0.0.1 port=5432",
+			want{kind: activity.KindReceived, host: "10.0.0.1", port: "5432", pid: 77, prefixed: true, time: at}},
+		{"received on a socket", ts + ":[local]:[unknown]@[unknown]:[77]:LOG:  connection received: host=[local]",
+			want{kind: activity.KindReceived, host: "[local]", pid: 77, prefixed: true, time: at}},
+		{"authenticated, 17+", ts + `:10.0.0.1(5432):alice@app:[77]:LOG:  connection authenticated: identity="alice" method=scram-sha-256 (/rdsdbdata/config/pg_hba.conf:5)`,
+			want{kind: activity.KindAuthenticated, user: "alice", db: "app", host: "10.0.0.1", port: "5432", pid: 77, prefixed: true, time: at,
+				ident: "alice", method: "scram-sha-256"}},
+		{"authenticated, trust", ts + `:[local]:postgres@postgres:[77]:LOG:  connection authenticated: user="postgres" method=trust (/x/pg_hba.conf:1)`,
+			want{kind: activity.KindAuthenticated, user: "postgres", db: "postgres", host: "[local]", pid: 77, prefixed: true, time: at,
+				ident: "postgres", method: "trust"}},
+		{"too many connections", ts + `:10.0.0.1(5432):alice@app:[77]:FATAL:  too many connections for role "alice"`,
+			want{kind: activity.KindOther, time: at}},
+		{"other message", ts + ":10.0.0.1(5432):alice@app:[77]:LOG:  disconnection: session time: 0:00:01.002 user=alice database=app host=10.0.0.1 port=5432",
+			want{kind: activity.KindOther, time: at}},
+		{"default prefix (%m [%p])", "2026-11-21 18:54:34.500 UTC [77] LOG:  connection authorized: user=bob database=app application_name=psql",
+			want{kind: activity.KindAuthorized, user: "bob", db: "app", app: "psql", time: at.Add(500 * time.Millisecond)}},
+		{"no prefix at all", "LOG:  connection authorized: user=bob database=app", want{kind: activity.KindAuthorized, user: "bob", db: "app", noTime: true}},
+		{"other prefix, ambiguous user", "[77] LOG:  connection authorized: user=x database=y database=app", want{kind: activity.KindAmbiguous, noTime: true}},
+		{"other prefix, received", "[77] LOG:  connection received: host=10.0.0.9 port=1", want{kind: activity.KindReceived, host: "10.0.0.9", port: "1", noTime: true}},
+		{"truncated", ts + ":10.0.0.1(5432):alice@app:[77]:LOG:  connection authorized: user=ali", want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"empty", "", want{kind: activity.KindOther, noTime: true}},
+		{"garbage", "\x00\xff\xfe:[:[@@]]:LOG:  ", want{kind: activity.KindOther, noTime: true}},
+		{"100 KB", strings.Repeat("x", 100<<10), want{kind: activity.KindOther, noTime: true}},
+		{"100 KB authorized", line(strings.Repeat("a", 100<<10), "app", strings.Repeat("a", 100<<10), "app"), want{kind: activity.KindOther, noTime: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := activity.Parse([]byte(tc.line))
+			got := want{kind: l.Kind, user: string(l.User), db: string(l.Database), app: string(l.Application), host: string(l.Host),
+				port: string(l.Port), ident: string(l.Identity), method: string(l.Method), pid: l.PID, repl: l.Replication, ssl: l.SSL,
+				prefixed: l.Prefixed, time: l.Time, noTime: l.Time.IsZero()}
+			w := tc.want
+			if w.time.IsZero() {
+				w.noTime = true
+			}
+			if w.kind != activity.KindAuthorized && w.kind != activity.KindReceived && w.kind != activity.KindAuthenticated {
+				// Only the kind (and the time) matter for lines that are not read.
+				got = want{kind: got.kind, prefixed: got.prefixed && w.prefixed, time: got.time, noTime: got.noTime}
+			}
+			if got != w {
+				t.Errorf("Parse(%.200q)\n got %+v\nwant %+v", tc.line, got, w)
+			}
+		})
+	}
+}
+
+// Two ways of reading the user by position, as the seed's code does: the fifth
+// ':'-separated field of the line up to its '@' (the prefix), and the first
+// space-separated word of the message after "user=".
+func prefixPositionUser(line string) string {
+	f := strings.Split(line, ":")
+	if len(f) < 5 {
+		return ""
+	}
+	u, _, _ := strings.Cut(f[4], "@")
+	return u
+}
+
+func messagePositionUser(line string) string {
+	_, msg, ok := strings.Cut(line, "connection authorized: ")
+	if !ok {
+		return ""
+	}
+	return strings.TrimPrefix(strings.Fields(msg)[0], "user=")
+}
+
+// Position-based parsing misreads names with spaces, '@', ':' or text that looks
+// like the message; Parse reads every one of them exactly (TestHostileLogContent
+// does the same with lines the real server wrote, through the whole job).
+func TestParseBeatsPositions(t *testing.T) {
+	names := []string{"plain", "john doe", "o'brien", `dq"x`, "a@b", "x:[1]:LOG:  y", "user=evil database=postgres", "ユーザー", "=", "x: y"}
+	for _, read := range []struct {
+		name string
+		user func(string) string
+	}{{"prefix fields", prefixPositionUser}, {"message words", messagePositionUser}} {
+		var wrong []string
+		for _, n := range names {
+			if read.user(line(n, "app", n, "app")) != n {
+				wrong = append(wrong, n)
+			}
+		}
+		if len(wrong) == 0 {
+			t.Errorf("reading by %s got every name right; the comparison proves nothing", read.name)
+		}
+		t.Logf("reading by %s misreads %q", read.name, wrong)
+	}
+	for _, n := range names {
+		if got := activity.Parse([]byte(line(n, "app", n, "app"))); got.Kind != activity.KindAuthorized || string(got.User) != n {
+			t.Errorf("Parse read %q as %s %q; want %q", n, got.Kind, got.User, n)
+		}
+	}
+}
+
+func line(user, db, msgUser, msgDB string) string {
+	return ts + ":10.0.0.1(5432):" + user + "@" + db + ":[77]:LOG:  connection authorized: user=" + msgUser + " database=" + msgDB
+}
+
+// Every cut of a real line, and random bytes flipped in it, never yields a login
+// of another user.
+func TestParseTruncatedAndCorrupted(t *testing.T) {
+	full := line("a@b c", "d b", "a@b c", "d b") + " application_name=psql" + sslPG14
+	for i := range len(full) + 1 {
+		if l := activity.Parse([]byte(full[:i])); l.Kind == activity.KindAuthorized && string(l.User) != "a@b c" {
+			t.Errorf("Parse of the first %d bytes read user %q", i, l.User)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		b := []byte(full)
+		for range 1 + r.IntN(3) {
+			b[r.IntN(len(b))] = byte(r.IntN(256))
+		}
+		l := activity.Parse(b)
+		if l.Kind == activity.KindAuthorized && !bytes.Contains(b, append([]byte("user="), l.User...)) {
+			t.Fatalf("Parse(%q) read user %q, which the line does not name", b, l.User)
+		}
+	}
+}
+
+// A line of the maximum length, full of prefix imitations, is still read quickly.
+func TestParseAdversarialCost(t *testing.T) {
+	hdr := ":[1]:LOG:  connection authorized: user="
+	b := []byte(ts + ":10.0.0.1(1):" + strings.Repeat("a@"+hdr, activity.MaxLineBytes/(len(hdr)+2)))
+	b = b[:activity.MaxLineBytes]
+	start := time.Now()
+	for range 100 {
+		activity.Parse(b)
+	}
+	if d := time.Since(start) / 100; d > 2*time.Millisecond {
+		t.Errorf("Parse of a %d-byte adversarial line took %v; want well under 2ms", len(b), d)
+	}
+}
+
+func TestParseAllocatesNothing(t *testing.T) {
+	b := []byte(line("alice", "app", "alice", "app") + " application_name=psql" + sslPG14)
+	if n := testing.AllocsPerRun(1000, func() { activity.Parse(b) }); n != 0 {
+		t.Errorf("Parse allocates %v times per line; want 0", n)
+	}
+}

@@ -1,0 +1,394 @@
+package activity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ffbroker/ffbroker/broker"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Dialer opens a new connection to the database as the job's login;
+// *broker.Connector configured with the activity monitor's user is one.
+type Dialer interface {
+	Connect(ctx context.Context) (*pgx.Conn, error)
+}
+
+// Store calls the db_admin activity functions of sql/008_activity.sql, and nothing
+// else, over one connection kept open between calls and reopened when it breaks.
+// Every value travels as a parameter; no SQL text is built from log content.
+type Store struct {
+	dialer Dialer
+	mu     sync.Mutex
+	conn   *pgx.Conn
+}
+
+// NewStore returns a store that connects through d when it first needs to.
+func NewStore(d Dialer) *Store { return &Store{dialer: d} }
+
+// Close closes the connection, if one is open.
+func (s *Store) Close(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	err := s.conn.Close(ctx)
+	s.conn = nil
+	return err
+}
+
+// Checkpoint is the reader's progress in one log group.
+type Checkpoint struct {
+	// ThroughMs is the timestamp (Unix milliseconds) up to which every event is done.
+	ThroughMs int64
+	// IDs are the events at ThroughMs that are done.
+	IDs []string
+	// Version counts the commits; a commit must name the version it read.
+	Version int64
+	// Events and Logins count what every run so far has read and recorded.
+	Events, Logins int64
+	// UpdatedAt is the database time of the last commit.
+	UpdatedAt time.Time
+}
+
+// Login is one login read from the log.
+type Login struct {
+	// EventID is the CloudWatch Logs event id.
+	EventID string
+	// Role is the user name as logged.
+	Role string
+	// Time is when the login happened.
+	Time time.Time
+	// Host is the client's address, or empty.
+	Host string
+}
+
+// FirefighterLogin is a login of a firefighter role and the grant that was live
+// then; GrantID is empty when none was.
+type FirefighterLogin struct {
+	// EventID is the CloudWatch Logs event id.
+	EventID string
+	// Role is the firefighter role.
+	Role string
+	// Time is when the login happened.
+	Time time.Time
+	// Host is the client's address, or empty.
+	Host string
+	// GrantID, IncidentID, Requester, Approver and ExpiresAt describe the live grant.
+	GrantID, IncidentID, Requester, Approver string
+	// ExpiresAt is the live grant's expiry.
+	ExpiresAt time.Time
+}
+
+// PageCommit is one page of the log to record.
+type PageCommit struct {
+	// Source is the log group.
+	Source string
+	// Version is the checkpoint version the page was read after (0: none yet).
+	Version int64
+	// ThroughMs is the checkpoint's timestamp after the page (Unix milliseconds).
+	ThroughMs int64
+	// IDs are the events at ThroughMs done after the page.
+	IDs []string
+	// Events counts the page's new events.
+	Events int
+	// Logins are the page's logins.
+	Logins []Login
+}
+
+// Policy is the inactivity policy the database applies.
+type Policy struct {
+	// LockAfterDays locks a role after this many days without a login; 0 never.
+	LockAfterDays int
+	// DropAfterDays drops (or marks) a role after this many days; 0 never.
+	DropAfterDays int
+	// Exclude names roles to leave alone, on top of the built-in exclusions.
+	Exclude []string
+}
+
+// RolePlan is the policy's verdict on one role.
+type RolePlan struct {
+	// Role is the role's name.
+	Role string `json:"role"`
+	// Action is the verdict.
+	Action Action `json:"action"`
+	// Intended is what the policy would do when Action says it is blocked
+	// (live_session, cannot_manage), and equals Action for lock, drop and mark.
+	Intended Action `json:"intended,omitempty"`
+	// LastLogin is the last login (or when the job first saw the role).
+	LastLogin time.Time `json:"last_login"`
+	// LastLogLogin is the newest login seen in the log; zero if none.
+	LastLogLogin time.Time `json:"last_log_login,omitzero"`
+	// InactiveDays is the policy's clock minus LastLogin, in days.
+	InactiveDays float64 `json:"inactive_days"`
+	// Status is the job's state of the role: active, locked or ready_to_delete.
+	Status string `json:"status"`
+	// ConnectionLimit is the role's CONNECTION LIMIT now (-1: none).
+	ConnectionLimit int `json:"connection_limit"`
+	// PreviousConnectionLimit is the limit before the job locked it, when locked.
+	PreviousConnectionLimit *int `json:"previous_connection_limit,omitempty"`
+	// Reason explains an exclusion, a block or what keeps a role from being dropped.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Enforcement is what the database did for one planned action.
+type Enforcement struct {
+	// Role is the role.
+	Role string `json:"role"`
+	// Result is what happened.
+	Result Result `json:"result"`
+	// PreviousConnectionLimit is the limit before the lock (what Unlock restores).
+	PreviousConnectionLimit *int `json:"previous_connection_limit,omitempty"`
+	// Reason is the database's explanation of a block, a failed drop or a changed plan.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Checkpoint reads the checkpoint of source; ok is false before its first commit.
+func (s *Store) Checkpoint(ctx context.Context, source string) (Checkpoint, bool, error) {
+	var c Checkpoint
+	found := false
+	err := s.with(ctx, "read checkpoint", func(conn *pgx.Conn) error {
+		err := conn.QueryRow(ctx, `SELECT through_ms, ids_at_through, version, events, logins, updated_at FROM db_admin.activity_checkpoint($1)`,
+			source).Scan(&c.ThroughMs, &c.IDs, &c.Version, &c.Events, &c.Logins, &c.UpdatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return c, found, err
+}
+
+// CommitPage records a page in one transaction: it moves the checkpoint (if it is
+// still at p.Version, else a CodeConflict error), records the logins, and hands the
+// firefighter logins recorded for the first time to observe (which writes their
+// audit records) before it commits. An error from observe rolls everything back.
+// It returns the checkpoint's new version.
+func (s *Store) CommitPage(ctx context.Context, p PageCommit, observe func(context.Context, []FirefighterLogin) error) (int64, error) {
+	ids, roles, hosts := make([]string, len(p.Logins)), make([]string, len(p.Logins)), make([]string, len(p.Logins))
+	times := make([]time.Time, len(p.Logins))
+	for i, l := range p.Logins {
+		ids[i], roles[i], times[i], hosts[i] = l.EventID, l.Role, l.Time, l.Host
+	}
+	pageIDs := p.IDs
+	if pageIDs == nil {
+		pageIDs = []string{}
+	}
+	var version int64
+	err := s.with(ctx, "commit page", func(conn *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT db_admin.activity_commit_page($1, $2, $3, $4, $5, $6)`,
+				p.Source, p.Version, p.ThroughMs, pageIDs, p.Events, len(p.Logins)).Scan(&version); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT event_id, role::text, login_at, host, grant_id, incident_id, requester, approver, expires_at
+				FROM db_admin.activity_record_logins($1, $2, $3, $4, $5)`, p.Source, ids, roles, times, hosts)
+			if err != nil {
+				return err
+			}
+			ff, err := pgx.CollectRows(rows, scanFirefighterLogin)
+			if err != nil {
+				return err
+			}
+			if len(ff) > 0 && observe != nil {
+				if err := observe(ctx, ff); err != nil {
+					return &observeError{err: err}
+				}
+			}
+			return nil
+		})
+	})
+	return version, err
+}
+
+// observeError marks an error of the caller's callback, which is passed on as it is.
+type observeError struct{ err error }
+
+// Error returns the callback's error text.
+func (e *observeError) Error() string { return e.err.Error() }
+
+// Unwrap returns the callback's error.
+func (e *observeError) Unwrap() error { return e.err }
+
+func scanFirefighterLogin(row pgx.CollectableRow) (FirefighterLogin, error) {
+	var f FirefighterLogin
+	var host, incident, requester, approver pgtype.Text
+	var grant pgtype.UUID
+	var expires pgtype.Timestamptz
+	if err := row.Scan(&f.EventID, &f.Role, &f.Time, &host, &grant, &incident, &requester, &approver, &expires); err != nil {
+		return f, err
+	}
+	f.Host, f.IncidentID, f.Requester, f.Approver = host.String, incident.String, requester.String, approver.String
+	if grant.Valid {
+		f.GrantID = grant.String()
+	}
+	if expires.Valid {
+		f.ExpiresAt = expires.Time
+	}
+	return f, nil
+}
+
+// LogProof returns the newest login of the store's own role seen in the log; ok is
+// false when there is none yet.
+func (s *Store) LogProof(ctx context.Context) (time.Time, bool, error) {
+	var t pgtype.Timestamptz
+	err := s.with(ctx, "read log proof", func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT db_admin.activity_log_proof()`).Scan(&t)
+	})
+	return t.Time, t.Valid, err
+}
+
+// Clock returns the policy's clock (db_admin.activity_now()) and the admin's shift
+// of it (zero in production).
+func (s *Store) Clock(ctx context.Context) (time.Time, time.Duration, error) {
+	var now time.Time
+	var shift pgtype.Interval
+	err := s.with(ctx, "read clock", func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT db_admin.activity_now(), db_admin.activity_clock_shift()`).Scan(&now, &shift)
+	})
+	d := time.Duration(shift.Microseconds)*time.Microsecond + time.Duration(shift.Days)*24*time.Hour +
+		time.Duration(shift.Months)*30*24*time.Hour
+	return now, d, err
+}
+
+// Plan returns the policy's verdict on every tracked login role, sorted by name.
+// It changes no role (it brings the job's tracking of roles up to date).
+func (s *Store) Plan(ctx context.Context, p Policy) ([]RolePlan, error) {
+	var plan []RolePlan
+	err := s.with(ctx, "plan", func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, `SELECT role::text, action, intended, last_login, last_log_login, inactive_days, status,
+			connection_limit, previous_conn_limit, reason FROM db_admin.activity_plan($1, $2, $3)`,
+			p.LockAfterDays, p.DropAfterDays, exclude(p.Exclude))
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (RolePlan, error) {
+			var r RolePlan
+			var intended, reason pgtype.Text
+			var logLogin pgtype.Timestamptz
+			var prev pgtype.Int4
+			err := row.Scan(&r.Role, &r.Action, &intended, &r.LastLogin, &logLogin, &r.InactiveDays, &r.Status,
+				&r.ConnectionLimit, &prev, &reason)
+			r.Intended, r.Reason = Action(intended.String), reason.String
+			if logLogin.Valid {
+				r.LastLogLogin = logLogin.Time
+			}
+			if prev.Valid {
+				v := int(prev.Int32)
+				r.PreviousConnectionLimit = &v
+			}
+			return r, err
+		})
+		return err
+	})
+	return plan, err
+}
+
+// Enforce carries out one planned action on one role. The database decides again
+// under the role's lock with the same policy and acts only if the verdict is still
+// action; a block or a changed plan is a Result, not an error.
+func (s *Store) Enforce(ctx context.Context, p Policy, role string, action Action) (Enforcement, error) {
+	var e Enforcement
+	err := s.with(ctx, "enforce", func(conn *pgx.Conn) error {
+		var prev pgtype.Int4
+		var reason pgtype.Text
+		err := conn.QueryRow(ctx, `SELECT role::text, result, previous_conn_limit, reason FROM db_admin.activity_enforce($1, $2, $3, $4, $5)`,
+			role, string(action), p.LockAfterDays, p.DropAfterDays, exclude(p.Exclude)).Scan(&e.Role, &e.Result, &prev, &reason)
+		if prev.Valid {
+			v := int(prev.Int32)
+			e.PreviousConnectionLimit = &v
+		}
+		e.Reason = reason.String
+		return err
+	})
+	return e, err
+}
+
+// Unlock gives a role the job locked its logins back and returns the connection
+// limit restored. Errors: CodeNotFound (no such role), CodeConflict (the job did not
+// lock it), CodeForbidden (the admin may not alter it).
+func (s *Store) Unlock(ctx context.Context, role string) (int, error) {
+	var limit int
+	err := s.with(ctx, "unlock", func(conn *pgx.Conn) error {
+		var name string
+		return conn.QueryRow(ctx, `SELECT role::text, connection_limit FROM db_admin.activity_unlock($1)`, role).Scan(&name, &limit)
+	})
+	return limit, err
+}
+
+func exclude(names []string) []string {
+	if names == nil {
+		return []string{}
+	}
+	return names
+}
+
+// with runs fn on the open connection, opening one first if needed. A failure
+// that may have broken the connection (anything but an error the server sent)
+// closes it, so the next call starts afresh. Errors come back as *broker.Error.
+func (s *Store) with(ctx context.Context, op string, fn func(*pgx.Conn) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil || s.conn.IsClosed() {
+		conn, err := s.dialer.Connect(ctx)
+		if err != nil {
+			return err // the Connector's *broker.Error
+		}
+		s.conn = conn
+	}
+	err := fn(s.conn)
+	if err == nil {
+		return nil
+	}
+	var obs *observeError
+	if errors.As(err, &obs) {
+		return obs.err
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		_ = s.conn.Close(context.Background())
+		s.conn = nil
+	}
+	return dbError(op, err)
+}
+
+// dbError maps an error of a db_admin function to a *broker.Error: the SQLSTATEs of
+// sql/008_activity.sql to their codes, a busy server to CodeUnavailable, the rest
+// to CodeInternal. The cause is kept for logs; no value the caller sent is in the
+// message.
+func dbError(op string, err error) error {
+	var be *broker.Error
+	if errors.As(err, &be) {
+		return err
+	}
+	e := &broker.Error{Code: broker.CodeInternal, Op: "activity: " + op, Err: err}
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr):
+		switch code := pgErr.Code; {
+		case code == "FFB04":
+			e.Code, e.Message = broker.CodeInvalidRequest, "invalid activity policy or checkpoint: "+pgErr.Message
+		case code == "FFB07":
+			e.Code, e.Message = broker.CodeConflict, "the role is not locked by the activity job"
+		case code == "FFB08":
+			e.Code, e.Message = broker.CodeForbidden, "the admin cannot manage this role"
+		case code == "FFB09":
+			e.Code, e.Message = broker.CodeConflict, "another activity run moved the checkpoint first"
+		case code == "42704":
+			e.Code, e.Message = broker.CodeNotFound, "no such role"
+		case code == "40001" || code == "40P01" || code == "55P03" || code == "57014" ||
+			strings.HasPrefix(code, "53") || strings.HasPrefix(code, "08"):
+			e.Code, e.Message = broker.CodeUnavailable, "the database is busy, retry later"
+		}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		e.Code, e.Message = broker.CodeUnavailable, fmt.Sprintf("%s: time is up", op)
+	}
+	return e
+}

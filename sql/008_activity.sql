@@ -1,0 +1,651 @@
+-- The activity job (second seed): the last login of every login role, read from the
+-- PostgreSQL connection log in CloudWatch Logs; the job's checkpoint; and the
+-- inactivity policy (lock after N days, drop after M days or mark ready to delete).
+-- Runs connected to the application database. Everything here is owned by the admin.
+--
+-- Every function: SECURITY DEFINER, SET search_path = pg_catalog, pg_temp, every object
+-- schema-qualified, EXECUTE revoked from PUBLIC; the job's own login role
+-- (:activity_role) gets EXECUTE on the functions it calls, nothing else. No function
+-- builds SQL text from its arguments: log text reaches only parameters and
+-- comparisons; ALTER/DROP ROLE take their name from pg_roles, quoted with %I.
+--
+-- The policy's clock is db_admin.activity_now(): clock_timestamp() plus the shift in
+-- db_admin.activity_clock, which only the admin can change (0 in production; tests
+-- and drills move time with it instead of sleeping).
+--
+-- Refusals carry their own SQLSTATE (FFB01-FFB06 are 007's):
+--   FFB04 missing or malformed argument   FFB07 role not locked by the activity job
+--   FFB08 the admin cannot manage the role
+--   FFB09 the checkpoint moved: another run committed first
+--   42704 (undefined_object) no such role
+
+SET ROLE :"admin_role";
+
+-- The policy's clock shift: one row, admin-only.
+CREATE TABLE IF NOT EXISTS db_admin.activity_clock (
+  id    boolean PRIMARY KEY DEFAULT true CHECK (id),
+  shift interval NOT NULL DEFAULT interval '0'
+);
+REVOKE ALL ON db_admin.activity_clock FROM PUBLIC;
+INSERT INTO db_admin.activity_clock (id) VALUES (true) ON CONFLICT DO NOTHING;
+
+-- Roles the policy never touches, by name: the model's roles, Aurora's own, and every
+-- role that ran this bootstrap (the master user). Computed exclusions come on top
+-- (see activity_exclusion). A DBA may add rows.
+CREATE TABLE IF NOT EXISTS db_admin.activity_protected_role (
+  role   name PRIMARY KEY,
+  reason text NOT NULL
+);
+REVOKE ALL ON db_admin.activity_protected_role FROM PUBLIC;
+INSERT INTO db_admin.activity_protected_role (role, reason)
+VALUES (:'admin_role', 'admin'), (:'owner_role', 'owner'), (:'migrator_role', 'migrator'),
+       (:'app_role', 'app'), (:'broker_role', 'password broker'),
+       (:'ff_ro_role', 'firefighter'), (:'ff_rw_role', 'firefighter'),
+       (:'activity_role', 'activity monitor'),
+       ('rdsadmin', 'aurora'), ('rdstopmgr', 'aurora'), ('rdsrepladmin', 'aurora'), ('rdsproxyadmin', 'aurora'),
+       (session_user, 'master')
+ON CONFLICT DO NOTHING;
+
+-- One row per login role: its last login (from the log, or the time the job first saw
+-- the role) and the policy's state. Keyed by oid: a role dropped and created again
+-- under the same name starts afresh.
+CREATE TABLE IF NOT EXISTS db_admin.role_activity (
+  role_oid            oid PRIMARY KEY,
+  role                name NOT NULL,
+  first_seen          timestamptz NOT NULL,
+  last_login          timestamptz NOT NULL,
+  last_log_login      timestamptz,
+  last_host           text,
+  last_attempt        timestamptz,
+  status              text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'locked', 'ready_to_delete')),
+  locked_at           timestamptz,
+  previous_conn_limit integer,
+  marked_at           timestamptz,
+  CHECK ((status = 'active') = (locked_at IS NULL)),
+  CHECK ((status = 'ready_to_delete') = (marked_at IS NOT NULL))
+);
+REVOKE ALL ON db_admin.role_activity FROM PUBLIC;
+CREATE INDEX IF NOT EXISTS role_activity_role_idx ON db_admin.role_activity (role);
+
+-- The reader's progress per log group: every event with a timestamp below through_ms
+-- is done, and so are those at through_ms whose ids are listed (CloudWatch Logs
+-- returns events in timestamp order). version makes each page's commit a
+-- compare-and-set, so two runs never both count a page.
+CREATE TABLE IF NOT EXISTS db_admin.activity_checkpoint (
+  source         text PRIMARY KEY,
+  through_ms     bigint NOT NULL CHECK (through_ms >= 0),
+  ids_at_through text[] NOT NULL DEFAULT '{}',
+  version        bigint NOT NULL CHECK (version > 0),
+  events         bigint NOT NULL DEFAULT 0,
+  logins         bigint NOT NULL DEFAULT 0,
+  updated_at     timestamptz NOT NULL
+);
+REVOKE ALL ON db_admin.activity_checkpoint FROM PUBLIC;
+
+-- Firefighter logins seen in the log, each tied to the grant live at that moment
+-- (NULL: no grant was live). The key makes a login's audit record happen once.
+CREATE TABLE IF NOT EXISTS db_admin.firefighter_login (
+  source      text NOT NULL,
+  event_id    text NOT NULL,
+  role        name NOT NULL,
+  login_at    timestamptz NOT NULL,
+  host        text,
+  grant_id    uuid REFERENCES db_admin.firefighter_grant (grant_id),
+  observed_at timestamptz NOT NULL,
+  PRIMARY KEY (source, event_id)
+);
+REVOKE ALL ON db_admin.firefighter_login FROM PUBLIC;
+CREATE INDEX IF NOT EXISTS firefighter_login_grant_idx ON db_admin.firefighter_login (grant_id);
+
+-- The policy's clock: the database clock plus the admin's shift.
+CREATE OR REPLACE FUNCTION db_admin.activity_now()
+RETURNS timestamptz
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT pg_catalog.clock_timestamp()
+         + COALESCE((SELECT c.shift FROM db_admin.activity_clock c WHERE c.id), interval '0');
+$fn$;
+
+-- The shift in force, so a report shows a clock that is not the real one.
+CREATE OR REPLACE FUNCTION db_admin.activity_clock_shift()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT COALESCE((SELECT c.shift FROM db_admin.activity_clock c WHERE c.id), interval '0');
+$fn$;
+
+-- Internal: refuses policy arguments out of range. Raises FFB04.
+CREATE OR REPLACE FUNCTION db_admin.activity_check_policy(p_lock_days integer, p_drop_days integer, p_exclude text[])
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF p_lock_days IS NULL OR p_drop_days IS NULL OR p_lock_days NOT BETWEEN 0 AND 36500
+     OR p_drop_days NOT BETWEEN 0 AND 36500 THEN
+    RAISE EXCEPTION 'lock and drop days must be 0 (off) to 36500' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_lock_days > 0 AND p_drop_days > 0 AND p_drop_days <= p_lock_days THEN
+    RAISE EXCEPTION 'drop days must be more than lock days' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_exclude IS NULL OR pg_catalog.cardinality(p_exclude) > 1000 OR pg_catalog.array_position(p_exclude, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'the exclude list must be an array of at most 1000 names' USING ERRCODE = 'FFB04';
+  END IF;
+END
+$fn$;
+
+-- Internal: why the policy must leave a role alone, or NULL. Names compare as text,
+-- so a long name is never truncated into another one.
+CREATE OR REPLACE FUNCTION db_admin.activity_exclusion(p_role_oid oid, p_exclude text[])
+RETURNS text
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT CASE
+    WHEN r.oid IS NULL THEN 'role does not exist'
+    WHEN p.reason IS NOT NULL THEN 'protected: ' || p.reason
+    WHEN r.rolname::text = ANY (p_exclude) THEN 'exclude list'
+    WHEN NOT r.rolcanlogin THEN 'cannot log in'
+    WHEN r.rolsuper THEN 'superuser'
+    WHEN pg_catalog.pg_has_role(r.oid, pg_catalog.to_regrole('rds_superuser'), 'MEMBER') THEN 'member of rds_superuser'
+    WHEN r.rolcreaterole THEN 'createrole (an administrator)'
+    WHEN r.oid = (SELECT s.oid FROM pg_catalog.pg_roles s WHERE s.rolname = session_user) THEN 'the job''s own login'
+  END
+  FROM (SELECT p_role_oid AS oid) AS q
+  LEFT JOIN pg_catalog.pg_roles r ON r.oid = q.oid
+  LEFT JOIN db_admin.activity_protected_role p ON p.role = r.rolname;
+$fn$;
+
+-- Internal: what keeps a role from being dropped, or NULL: objects it owns or holds
+-- privileges on in any database of the cluster (pg_shdepend), and roles that inherit
+-- from it or may SET ROLE to it (the admin's own ADMIN OPTION grant aside).
+-- Privileges on databases themselves (CONNECT, TEMPORARY) do not count: every login
+-- role needs CONNECT, and the drop revokes them (see activity_enforce).
+CREATE OR REPLACE FUNCTION db_admin.activity_dependents(p_role_oid oid)
+RETURNS text
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT NULLIF(pg_catalog.concat_ws('; ',
+    CASE WHEN d.owns > 0 THEN pg_catalog.format('owns %s object(s)', d.owns) END,
+    CASE WHEN d.acls > 0 THEN pg_catalog.format('holds privileges on %s object(s)', d.acls) END,
+    CASE WHEN d.other > 0 THEN pg_catalog.format('%s other dependencies', d.other) END,
+    CASE WHEN m.members > 0 THEN pg_catalog.format('granted to %s role(s)', m.members) END), '')
+  FROM (
+    SELECT pg_catalog.count(*) FILTER (WHERE s.deptype = 'o') AS owns,
+           pg_catalog.count(*) FILTER (WHERE s.deptype = 'a') AS acls,
+           pg_catalog.count(*) FILTER (WHERE s.deptype NOT IN ('o', 'a')) AS other
+    FROM pg_catalog.pg_shdepend s
+    WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.refobjid = p_role_oid
+      AND NOT (s.classid = 'pg_catalog.pg_database'::pg_catalog.regclass AND s.deptype = 'a')
+  ) AS d,
+  (
+    SELECT pg_catalog.count(*) AS members
+    FROM pg_catalog.pg_auth_members a
+    WHERE a.roleid = p_role_oid
+      AND a.member <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+      AND (pg_catalog.current_setting('server_version_num')::integer < 160000
+           OR (pg_catalog.to_jsonb(a) ->> 'inherit_option')::boolean
+           OR (pg_catalog.to_jsonb(a) ->> 'set_option')::boolean)
+  ) AS m;
+$fn$;
+
+-- Internal: whether this function's owner (the admin) may change the role. From
+-- PostgreSQL 16 on, ALTER ROLE and DROP ROLE on another role need CREATEROLE and
+-- ADMIN OPTION on it; before 16, CREATEROLE covers every role but superusers and
+-- REPLICATION or BYPASSRLS roles.
+CREATE OR REPLACE FUNCTION db_admin.activity_can_manage(p_role_oid oid)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT CASE
+    WHEN pg_catalog.current_setting('server_version_num')::integer >= 160000
+      THEN pg_catalog.pg_has_role(current_user, r.oid, 'USAGE WITH ADMIN OPTION')
+    ELSE NOT (r.rolsuper OR r.rolreplication OR r.rolbypassrls)
+  END
+  FROM pg_catalog.pg_roles r WHERE r.oid = p_role_oid;
+$fn$;
+
+-- Internal: brings role_activity in line with pg_roles. New login roles start with
+-- "now" (the policy's clock) as their last login; rows of dropped roles go; renamed
+-- roles keep their history; a lock lifted by hand (CONNECTION LIMIT no longer 0)
+-- ends the job's lock.
+CREATE OR REPLACE FUNCTION db_admin.activity_sync()
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_now timestamptz := db_admin.activity_now();
+BEGIN
+  DELETE FROM db_admin.role_activity a
+  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = a.role_oid);
+  UPDATE db_admin.role_activity a SET role = r.rolname
+  FROM pg_catalog.pg_roles r WHERE r.oid = a.role_oid AND r.rolname <> a.role;
+  UPDATE db_admin.role_activity a
+  SET status = 'active', locked_at = NULL, marked_at = NULL, previous_conn_limit = NULL
+  FROM pg_catalog.pg_roles r
+  WHERE r.oid = a.role_oid AND a.status <> 'active' AND r.rolconnlimit <> 0;
+  INSERT INTO db_admin.role_activity (role_oid, role, first_seen, last_login)
+  SELECT r.oid, r.rolname, v_now, v_now FROM pg_catalog.pg_roles r WHERE r.rolcanlogin
+  ON CONFLICT (role_oid) DO NOTHING;
+END
+$fn$;
+
+-- The reader's checkpoint for one log group; no row before the first commit.
+CREATE OR REPLACE FUNCTION db_admin.activity_checkpoint(p_source text)
+RETURNS TABLE (through_ms bigint, ids_at_through text[], version bigint, events bigint, logins bigint, updated_at timestamptz)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT c.through_ms, c.ids_at_through, c.version, c.events, c.logins, c.updated_at
+  FROM db_admin.activity_checkpoint c WHERE c.source = p_source;
+$fn$;
+
+-- Moves the checkpoint of p_source after a page, if it is still at p_version (0: no
+-- checkpoint yet), and returns the new version. Call it in the transaction that
+-- records the page's logins: both commit, or neither. Raises FFB09 when another run
+-- moved the checkpoint, FFB04 for bad arguments or a move backwards.
+CREATE OR REPLACE FUNCTION db_admin.activity_commit_page(
+  p_source text, p_version bigint, p_through_ms bigint, p_ids text[], p_events integer, p_logins integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_row db_admin.activity_checkpoint%ROWTYPE;
+BEGIN
+  IF p_source IS NULL OR pg_catalog.length(p_source) NOT BETWEEN 1 AND 512 OR p_version IS NULL OR p_version < 0
+     OR p_through_ms IS NULL OR p_through_ms < 0 OR p_ids IS NULL OR pg_catalog.cardinality(p_ids) > 100000
+     OR pg_catalog.array_position(p_ids, NULL) IS NOT NULL
+     OR p_events IS NULL OR p_events < 0 OR p_logins IS NULL OR p_logins < 0 THEN
+    RAISE EXCEPTION 'malformed checkpoint' USING ERRCODE = 'FFB04';
+  END IF;
+  SELECT c.* INTO v_row FROM db_admin.activity_checkpoint c WHERE c.source = p_source FOR UPDATE;
+  IF NOT FOUND THEN
+    IF p_version <> 0 THEN
+      RAISE EXCEPTION 'checkpoint of % is gone', p_source USING ERRCODE = 'FFB09';
+    END IF;
+    INSERT INTO db_admin.activity_checkpoint AS c (source, through_ms, ids_at_through, version, events, logins, updated_at)
+    VALUES (p_source, p_through_ms, p_ids, 1, p_events, p_logins, pg_catalog.clock_timestamp())
+    ON CONFLICT (source) DO NOTHING;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'checkpoint of % moved: another run committed first', p_source USING ERRCODE = 'FFB09';
+    END IF;
+    RETURN 1;
+  END IF;
+  IF v_row.version <> p_version THEN
+    RAISE EXCEPTION 'checkpoint of % moved: another run committed first', p_source USING ERRCODE = 'FFB09';
+  END IF;
+  IF p_through_ms < v_row.through_ms THEN
+    RAISE EXCEPTION 'checkpoint of % cannot move back', p_source USING ERRCODE = 'FFB04';
+  END IF;
+  UPDATE db_admin.activity_checkpoint c
+  SET through_ms = p_through_ms, ids_at_through = p_ids, version = c.version + 1,
+      events = c.events + p_events, logins = c.logins + p_logins, updated_at = pg_catalog.clock_timestamp()
+  WHERE c.source = p_source;
+  RETURN v_row.version + 1;
+END
+$fn$;
+
+-- Records logins read from the log (parallel arrays, at most 20000): for each role
+-- that exists under exactly that name, the newest login becomes its last login (a
+-- login while the job has it locked is only an attempt: the server refused it), and
+-- its client host is kept. Logins dated in the future count as now. Returns the
+-- firefighter logins not recorded before, each with the grant that was live at that
+-- moment (activated, not yet expired or closed; the latest activated wins; the log's
+-- whole seconds are allowed for) or NULLs when none was.
+CREATE OR REPLACE FUNCTION db_admin.activity_record_logins(
+  p_source text, p_event_ids text[], p_roles text[], p_times timestamptz[], p_hosts text[])
+RETURNS TABLE (event_id text, role name, login_at timestamptz, host text, grant_id uuid, incident_id text,
+               requester text, approver text, expires_at timestamptz)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_n integer := pg_catalog.cardinality(p_event_ids);
+BEGIN
+  IF p_source IS NULL OR pg_catalog.length(p_source) NOT BETWEEN 1 AND 512 OR v_n IS NULL OR v_n > 20000
+     OR pg_catalog.cardinality(p_roles) IS DISTINCT FROM v_n OR pg_catalog.cardinality(p_times) IS DISTINCT FROM v_n
+     OR pg_catalog.cardinality(p_hosts) IS DISTINCT FROM v_n THEN
+    RAISE EXCEPTION 'logins must be parallel arrays of at most 20000 entries' USING ERRCODE = 'FFB04';
+  END IF;
+  PERFORM db_admin.activity_sync();
+  RETURN QUERY
+  WITH l AS (
+    SELECT u.e, r.oid, r.rolname, LEAST(u.t, pg_catalog.clock_timestamp()) AS t, pg_catalog.left(NULLIF(u.h, ''), 255) AS h
+    FROM ROWS FROM (pg_catalog.unnest(p_event_ids), pg_catalog.unnest(p_roles), pg_catalog.unnest(p_times),
+                    pg_catalog.unnest(p_hosts)) AS u(e, n, t, h)
+    JOIN pg_catalog.pg_roles r ON r.rolname::text = u.n
+    WHERE u.e IS NOT NULL AND u.t IS NOT NULL
+  ),
+  n AS (
+    SELECT a.role_oid,
+           pg_catalog.max(l.t) FILTER (WHERE a.locked_at IS NULL OR l.t < a.locked_at) AS before_lock,
+           pg_catalog.max(l.t) FILTER (WHERE a.locked_at IS NOT NULL AND l.t >= a.locked_at) AS after_lock,
+           pg_catalog.max(l.t) AS newest,
+           (pg_catalog.array_agg(l.h ORDER BY l.t DESC))[1] AS host
+    FROM l JOIN db_admin.role_activity a ON a.role_oid = l.oid
+    GROUP BY a.role_oid
+  ),
+  upd AS (
+    UPDATE db_admin.role_activity a
+    SET last_login = GREATEST(a.last_login, n.before_lock),
+        last_log_login = GREATEST(a.last_log_login, n.newest),
+        last_host = CASE WHEN a.last_log_login IS NULL OR n.newest >= a.last_log_login THEN n.host ELSE a.last_host END,
+        last_attempt = GREATEST(a.last_attempt, n.after_lock)
+    FROM n WHERE a.role_oid = n.role_oid
+    RETURNING a.role_oid
+  ),
+  ins AS (
+    INSERT INTO db_admin.firefighter_login AS f (source, event_id, role, login_at, host, grant_id, observed_at)
+    SELECT p_source, l.e, l.rolname, l.t, l.h,
+      (SELECT g.grant_id FROM db_admin.firefighter_grant g
+       WHERE g.role = l.rolname AND g.activated_at IS NOT NULL
+         AND pg_catalog.date_trunc('second', g.activated_at) <= l.t
+         AND l.t < g.expires_at AND (g.closed_at IS NULL OR l.t < g.closed_at)
+       ORDER BY g.activated_at DESC LIMIT 1),
+      pg_catalog.clock_timestamp()
+    FROM l JOIN db_admin.firefighter_role fr ON fr.role = l.rolname
+    ON CONFLICT ON CONSTRAINT firefighter_login_pkey DO NOTHING
+    RETURNING f.event_id, f.role, f.login_at, f.host, f.grant_id
+  )
+  SELECT i.event_id, i.role, i.login_at, i.host, g.grant_id, g.incident_id, g.requester, g.approver, g.expires_at
+  FROM ins i LEFT JOIN db_admin.firefighter_grant g ON g.grant_id = i.grant_id
+  ORDER BY i.login_at, i.event_id;
+END
+$fn$;
+
+-- The login of the calling role (the job's own) seen last in the log: the proof that
+-- the connection log reaches the job. NULL before the first one.
+CREATE OR REPLACE FUNCTION db_admin.activity_log_proof()
+RETURNS timestamptz
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT a.last_log_login FROM db_admin.role_activity a
+  JOIN pg_catalog.pg_roles r ON r.oid = a.role_oid WHERE r.rolname = session_user;
+$fn$;
+
+-- Internal: the policy's verdict for every tracked role (or one, p_role_oid):
+--   active, excluded, locked (waiting), ready_to_delete (waiting for a DBA),
+--   lock, drop, mark (to do), live_session, cannot_manage (to do but blocked; then
+--   intended says what).
+-- Inactivity is activity_now() - last_login; a role is due for a drop after
+-- p_drop_days, for a lock after p_lock_days (0 turns either off). A role due for a
+-- drop that has dependents (activity_dependents) is marked instead.
+CREATE OR REPLACE FUNCTION db_admin.activity_decide(p_lock_days integer, p_drop_days integer, p_exclude text[], p_role_oid oid)
+RETURNS TABLE (role_oid oid, role name, action text, intended text, last_login timestamptz, last_log_login timestamptz,
+               inactive_days double precision, status text, connection_limit integer, previous_conn_limit integer, reason text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_now timestamptz := db_admin.activity_now();
+BEGIN
+  PERFORM pg_catalog.pg_stat_clear_snapshot();
+  RETURN QUERY
+  WITH s AS (
+    SELECT a.role_oid, r.rolname, a.last_login, a.last_log_login, a.status, r.rolconnlimit, a.previous_conn_limit,
+           db_admin.activity_exclusion(r.oid, p_exclude) AS excluded,
+           v_now - a.last_login AS idle
+    FROM db_admin.role_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.role_oid
+    WHERE p_role_oid IS NULL OR a.role_oid = p_role_oid
+  ),
+  d AS (
+    SELECT s.*,
+      CASE WHEN p_drop_days > 0 AND s.idle >= p_drop_days * interval '1 day' THEN 'drop'
+           WHEN p_lock_days > 0 AND s.idle >= p_lock_days * interval '1 day' THEN 'lock'
+           ELSE 'none' END AS due,
+      CASE WHEN s.excluded IS NULL THEN db_admin.activity_dependents(s.role_oid) END AS dependents
+    FROM s
+  ),
+  w AS (
+    SELECT d.*,
+      CASE
+        WHEN d.due = 'drop' AND d.dependents IS NOT NULL THEN
+          CASE WHEN d.status = 'ready_to_delete' THEN 'ready_to_delete' ELSE 'mark' END
+        WHEN d.due = 'drop' THEN 'drop'
+        WHEN d.due = 'lock' AND d.status = 'active' THEN 'lock'
+        ELSE d.status
+      END AS want
+    FROM d
+  ),
+  b AS (
+    SELECT w.*,
+      CASE
+        WHEN w.excluded IS NOT NULL THEN 'excluded'
+        WHEN w.want NOT IN ('lock', 'drop', 'mark') THEN w.want
+        WHEN NOT (w.want = 'mark' AND w.status <> 'active') AND NOT COALESCE(db_admin.activity_can_manage(w.role_oid), false)
+          THEN 'cannot_manage'
+        WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity x WHERE x.usesysid = w.role_oid) THEN 'live_session'
+        ELSE w.want
+      END AS verdict
+    FROM w
+  )
+  SELECT b.role_oid, b.rolname, b.verdict,
+    CASE WHEN b.excluded IS NULL AND b.want IN ('lock', 'drop', 'mark') THEN b.want END,
+    b.last_login, b.last_log_login,
+    pg_catalog.date_part('epoch', b.idle) / 86400.0,
+    b.status, b.rolconnlimit, b.previous_conn_limit,
+    CASE b.verdict
+      WHEN 'excluded' THEN b.excluded
+      WHEN 'mark' THEN b.dependents
+      WHEN 'ready_to_delete' THEN b.dependents
+      WHEN 'cannot_manage' THEN CASE WHEN pg_catalog.current_setting('server_version_num')::integer >= 160000
+        THEN 'the admin has no ADMIN OPTION on this role' ELSE 'a REPLICATION or BYPASSRLS role needs a superuser' END
+      WHEN 'live_session' THEN 'the role has a live session'
+    END
+  FROM b ORDER BY b.rolname;
+END
+$fn$;
+
+-- The plan: the policy's verdict for every login role the job tracks (see
+-- activity_decide), after bringing the tracking up to date. Changes no role.
+CREATE OR REPLACE FUNCTION db_admin.activity_plan(p_lock_days integer, p_drop_days integer, p_exclude text[] DEFAULT '{}')
+RETURNS TABLE (role name, action text, intended text, last_login timestamptz, last_log_login timestamptz,
+               inactive_days double precision, status text, connection_limit integer, previous_conn_limit integer, reason text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  PERFORM db_admin.activity_check_policy(p_lock_days, p_drop_days, p_exclude);
+  PERFORM db_admin.activity_sync();
+  RETURN QUERY
+  SELECT d.role, d.action, d.intended, d.last_login, d.last_log_login, d.inactive_days, d.status,
+         d.connection_limit, d.previous_conn_limit, d.reason
+  FROM db_admin.activity_decide(p_lock_days, p_drop_days, p_exclude, NULL) AS d;
+END
+$fn$;
+
+-- Carries out one planned action (lock, drop or mark) on one role, after deciding
+-- again under the role's lock with the same policy: nothing happens unless the
+-- verdict is still p_action. Returns the result: locked, dropped, marked (locked if it
+-- was not, and marked ready to delete; also when a drop found dependents),
+-- live_session or cannot_manage (blocked), or plan_changed (the verdict is another
+-- one now; reason says which). A refused ALTER or DROP never fails the call.
+CREATE OR REPLACE FUNCTION db_admin.activity_enforce(
+  p_role name, p_action text, p_lock_days integer, p_drop_days integer, p_exclude text[] DEFAULT '{}')
+RETURNS TABLE (role name, result text, previous_conn_limit integer, reason text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_oid oid;
+  v_plan record;
+  v_now timestamptz;
+  v_action text := p_action;
+  v_db name;
+BEGIN
+  PERFORM db_admin.activity_check_policy(p_lock_days, p_drop_days, p_exclude);
+  IF p_action IS NULL OR p_action NOT IN ('lock', 'drop', 'mark') THEN
+    RAISE EXCEPTION 'action must be lock, drop or mark' USING ERRCODE = 'FFB04';
+  END IF;
+  role := p_role;
+  SELECT r.oid INTO v_oid FROM pg_catalog.pg_roles r WHERE r.rolname = p_role;
+  IF v_oid IS NULL THEN
+    result := 'plan_changed';
+    reason := 'the role does not exist';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('ffbroker.activity'), pg_catalog.hashtext(p_role::text));
+  PERFORM db_admin.activity_sync();
+  SELECT d.* INTO v_plan FROM db_admin.activity_decide(p_lock_days, p_drop_days, p_exclude, v_oid) AS d;
+  IF NOT FOUND THEN
+    result := 'plan_changed';
+    reason := 'the role is not tracked';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  IF v_plan.action IN ('live_session', 'cannot_manage') AND v_plan.intended = v_action THEN
+    result := v_plan.action;
+    reason := v_plan.reason;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  IF v_plan.action <> v_action THEN
+    result := 'plan_changed';
+    reason := 'the policy now says ' || v_plan.action;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  previous_conn_limit := CASE WHEN v_plan.status = 'active' THEN v_plan.connection_limit ELSE v_plan.previous_conn_limit END;
+  v_now := db_admin.activity_now();
+
+  IF v_action = 'drop' THEN
+    BEGIN
+      -- CONNECT and TEMPORARY on databases go with the role (revoked as the owner of
+      -- the database, where the admin is one; elsewhere the DROP fails, and all of
+      -- this rolls back to a mark).
+      FOR v_db IN
+        SELECT d.datname FROM pg_catalog.pg_shdepend s JOIN pg_catalog.pg_database d ON d.oid = s.objid
+        WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.refobjid = v_oid
+          AND s.classid = 'pg_catalog.pg_database'::pg_catalog.regclass AND s.deptype = 'a'
+      LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON DATABASE %I FROM %I', v_db, p_role);
+      END LOOP;
+      EXECUTE pg_catalog.format('DROP ROLE %I', p_role);
+      DELETE FROM db_admin.role_activity a WHERE a.role_oid = v_oid;
+      result := 'dropped';
+    EXCEPTION
+      WHEN insufficient_privilege THEN
+        result := 'cannot_manage';
+        reason := SQLERRM;
+      WHEN dependent_objects_still_exist THEN
+        v_action := 'mark';
+        reason := SQLERRM;
+    END;
+    IF result IS NOT NULL THEN
+      RETURN NEXT;
+      RETURN;
+    END IF;
+  END IF;
+
+  IF v_plan.status = 'active' THEN
+    BEGIN
+      EXECUTE pg_catalog.format('ALTER ROLE %I CONNECTION LIMIT 0', p_role);
+    EXCEPTION WHEN insufficient_privilege THEN
+      result := 'cannot_manage';
+      reason := SQLERRM;
+      RETURN NEXT;
+      RETURN;
+    END;
+    UPDATE db_admin.role_activity a
+    SET status = CASE WHEN v_action = 'mark' THEN 'ready_to_delete' ELSE 'locked' END,
+        locked_at = v_now, previous_conn_limit = v_plan.connection_limit,
+        marked_at = CASE WHEN v_action = 'mark' THEN v_now END
+    WHERE a.role_oid = v_oid;
+  ELSE
+    UPDATE db_admin.role_activity a SET status = 'ready_to_delete', marked_at = v_now WHERE a.role_oid = v_oid;
+  END IF;
+  result := CASE WHEN v_action = 'mark' THEN 'marked' ELSE 'locked' END;
+  RETURN NEXT;
+END
+$fn$;
+
+-- Gives a role locked by the job its logins back: restores the connection limit it
+-- had before the lock and restarts its inactivity count from now (the policy's
+-- clock). Raises 42704 for no such role, FFB07 when the job did not lock it, FFB08
+-- when the admin may not alter it.
+CREATE OR REPLACE FUNCTION db_admin.activity_unlock(p_role name)
+RETURNS TABLE (role name, connection_limit integer)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_oid oid;
+  v_row db_admin.role_activity%ROWTYPE;
+  v_limit integer;
+BEGIN
+  SELECT r.oid INTO v_oid FROM pg_catalog.pg_roles r WHERE r.rolname = p_role;
+  IF v_oid IS NULL THEN
+    RAISE EXCEPTION 'role % does not exist', pg_catalog.quote_ident(COALESCE(p_role, '')) USING ERRCODE = 'undefined_object';
+  END IF;
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('ffbroker.activity'), pg_catalog.hashtext(p_role::text));
+  PERFORM db_admin.activity_sync();
+  SELECT a.* INTO v_row FROM db_admin.role_activity a WHERE a.role_oid = v_oid;
+  IF NOT FOUND OR v_row.status = 'active' THEN
+    RAISE EXCEPTION 'role % is not locked by the activity job', pg_catalog.quote_ident(p_role) USING ERRCODE = 'FFB07';
+  END IF;
+  v_limit := COALESCE(v_row.previous_conn_limit, -1);
+  BEGIN
+    EXECUTE pg_catalog.format('ALTER ROLE %I CONNECTION LIMIT %s', p_role, v_limit);
+  EXCEPTION WHEN insufficient_privilege THEN
+    RAISE EXCEPTION 'the admin cannot manage role %: %', pg_catalog.quote_ident(p_role), SQLERRM USING ERRCODE = 'FFB08';
+  END;
+  UPDATE db_admin.role_activity a
+  SET status = 'active', locked_at = NULL, marked_at = NULL, previous_conn_limit = NULL,
+      last_login = db_admin.activity_now()
+  WHERE a.role_oid = v_oid;
+  role := p_role;
+  connection_limit := v_limit;
+  RETURN NEXT;
+END
+$fn$;
+
+-- EXECUTE: nobody by default; the activity monitor gets exactly its functions.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA db_admin FROM PUBLIC;
+
+RESET ROLE;
+SET ROLE :"admin_role";
+SELECT pg_catalog.format('GRANT USAGE ON SCHEMA db_admin TO %I', :'activity_role') \gexec
+SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'activity_role')
+FROM unnest(ARRAY[
+  'db_admin.activity_now()',
+  'db_admin.activity_clock_shift()',
+  'db_admin.activity_checkpoint(text)',
+  'db_admin.activity_commit_page(text, bigint, bigint, text[], integer, integer)',
+  'db_admin.activity_record_logins(text, text[], text[], timestamp with time zone[], text[])',
+  'db_admin.activity_log_proof()',
+  'db_admin.activity_plan(integer, integer, text[])',
+  'db_admin.activity_enforce(name, text, integer, integer, text[])',
+  'db_admin.activity_unlock(name)'
+]) AS f \gexec
+RESET ROLE;
