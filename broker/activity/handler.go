@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/ffbroker/ffbroker/audit"
@@ -38,32 +39,28 @@ func (j *Job) Handler(ctx context.Context, ev events.CloudWatchEvent) (Report, e
 // records as JSON lines on stdout plus, when FFB_AUDIT_LOG_GROUP is set, that log
 // group (stream AuditStream). Every configuration error names its variable.
 func NewFromEnv(ctx context.Context, getenv func(string) string, stdout io.Writer) (*Job, error) {
-	opts, err := OptionsFromEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	user := getenv("FFB_ACTIVITY_DB_USER")
-	if user == "" {
-		prefix := getenv("FFB_ROLE_PREFIX")
-		if prefix == "" {
-			prefix = "my_pg"
-		}
-		user = prefix + "_activity_monitor"
-	}
-	dbCfg, err := broker.DBConfigFromEnv(func(k string) string {
-		if k == "FFB_DB_USER" {
-			return user
-		}
-		return getenv(k)
-	})
-	if err != nil {
-		return nil, err
-	}
-	dbCfg.ApplicationName = "ffbroker-activity"
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
+	return NewFromEnvWith(getenv, awsCfg, stdout)
+}
+
+// NewFromEnvWith is NewFromEnv with a given AWS configuration (the one the function's
+// other clients were built with).
+func NewFromEnvWith(getenv func(string) string, awsCfg aws.Config, stdout io.Writer) (*Job, error) {
+	opts, err := OptionsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	dbCfg, err := activityDBConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return newFromEnv(opts, dbCfg, getenv, awsCfg, stdout)
+}
+
+func newFromEnv(opts Options, dbCfg broker.DBConfig, getenv func(string) string, awsCfg aws.Config, stdout io.Writer) (*Job, error) {
 	conn, err := broker.NewConnector(dbCfg, awsCfg)
 	if err != nil {
 		return nil, err
@@ -74,4 +71,25 @@ func NewFromEnv(ctx context.Context, getenv func(string) string, stdout io.Write
 		sinks = append(sinks, audit.NewCloudWatchSink(logs, g, AuditStream, audit.CloudWatchOptions{}))
 	}
 	return New(Config{Store: NewStore(conn), Logs: logs, Audit: audit.Multi(sinks...), Options: opts})
+}
+
+// activityDBConfig is the database configuration of FFB_DB_* with the activity role
+// (FFB_ACTIVITY_DB_USER, default <prefix>_activity_monitor) as the login.
+func activityDBConfig(getenv func(string) string) (broker.DBConfig, error) {
+	user := getenv("FFB_ACTIVITY_DB_USER")
+	if user == "" {
+		prefix := getenv("FFB_ROLE_PREFIX")
+		if prefix == "" {
+			prefix = "my_pg"
+		}
+		user = prefix + "_activity_monitor"
+	}
+	cfg, err := broker.DBConfigFromEnv(func(k string) string {
+		if k == "FFB_DB_USER" {
+			return user
+		}
+		return getenv(k)
+	})
+	cfg.ApplicationName = "ffbroker-activity"
+	return cfg, err
 }

@@ -121,6 +121,9 @@ type Deps struct {
 	Secrets *broker.SecretsStore
 	Audit   audit.Sink
 	SFN     *sfn.Client
+
+	getenv func(string) string
+	stdout io.Writer
 }
 
 // Build creates the clients and the broker from cfg. stdout receives the audit
@@ -132,6 +135,13 @@ func Build(ctx context.Context, cfg Config, stdout io.Writer) (*Deps, error) {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	return BuildWith(cfg, awsCfg, stdout)
+}
+
+// WithEnv sets where the functions that read more of the environment than Config
+// (the activity job) read it from; Build's callers pass os.Getenv.
+func (d *Deps) WithEnv(getenv func(string) string) *Deps {
+	d.getenv = getenv
+	return d
 }
 
 // BuildWith is Build with a given AWS configuration.
@@ -157,5 +167,6 @@ func BuildWith(cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Deps{Config: cfg, AWS: awsCfg, Broker: b, Store: store, Secrets: secrets, Audit: sink, SFN: sfn.NewFromConfig(awsCfg)}, nil
+	return &Deps{Config: cfg, AWS: awsCfg, Broker: b, Store: store, Secrets: secrets, Audit: sink, SFN: sfn.NewFromConfig(awsCfg),
+		getenv: os.Getenv, stdout: stdout}, nil
 }

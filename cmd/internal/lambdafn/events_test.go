@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/activity"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 )
 
@@ -156,6 +157,16 @@ func TestSampleEvents(t *testing.T) {
 		}
 		if got, ok := out.(broker.SweepOutput); !ok || len(got.Expired) != 0 {
 			t.Fatalf("scheduled sweep with rw live = %#v; want nothing expired", out)
+		}
+	})
+	t.Run("activity-schedule.json", func(t *testing.T) {
+		out, err := h["activity"](ctx, readEvent(t, "activity-schedule.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, ok := out.(activity.Report)
+		if !ok || !rep.DryRun || rep.Logs == nil || rep.Logs.Group != "/aws/rds/cluster/test/postgresql" {
+			t.Fatalf("activity run = %#v; want a dry-run report that read the cluster's log group", out)
 		}
 	})
 	t.Run("approve-api.json with a token no workflow waits on", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
@@ -88,7 +89,10 @@ func sharedEnv(t testing.TB) *env {
 	return theEnv
 }
 
-const brokerPassword = "broker-password-for-handler-tests-0123456789"
+const (
+	brokerPassword   = "broker-password-for-handler-tests-0123456789"
+	activityLogGroup = "/aws/rds/cluster/test/postgresql"
+)
 
 func newEnv(srv *awstest.Server, v pgtest.Vars) (*env, error) {
 	ctx := context.Background()
@@ -114,7 +118,15 @@ func newEnv(srv *awstest.Server, v pgtest.Vars) (*env, error) {
 			"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": brokerPassword, "FFB_DB_SSLMODE": "disable",
 			"FFB_ROLE_PREFIX": strings.TrimSuffix(names.Admin, "_admin"), "FFB_TARGET_SSLMODE": "disable",
 			"FFB_STATE_MACHINE_ARN": aws.ToString(sm.StateMachineArn), "AWS_REGION": awstest.Region,
+			"FFB_ACTIVITY_LOG_GROUP": activityLogGroup, "FFB_ACTIVITY_DB_USER": strings.TrimSuffix(names.Admin, "_admin") + "_activity_monitor",
 		}[k]
+	}
+	// Local password mode: the activity role logs in with FFB_DB_PASSWORD too.
+	if err := cluster.SetPassword(ctx, strings.TrimSuffix(names.Admin, "_admin")+"_activity_monitor", brokerPassword); err != nil {
+		return nil, err
+	}
+	if _, err := cloudwatchlogs.NewFromConfig(awsCfg).CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(activityLogGroup)}); err != nil {
+		return nil, err
 	}
 	cfg, err := lambdafn.LoadConfig(getenv)
 	if err != nil {
@@ -125,6 +137,12 @@ func newEnv(srv *awstest.Server, v pgtest.Vars) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.WithEnv(func(k string) string {
+		if strings.HasPrefix(k, "AWS_") {
+			return os.Getenv(k)
+		}
+		return getenv(k)
+	})
 	return &env{deps: d, audit: a, names: names}, nil
 }
 
