@@ -207,3 +207,22 @@ func TestBootstrapAndVerify(t *testing.T) {
 		t.Errorf("verify after granting DELETE to the app = exit %d\n%s; want a FAIL naming boot_app", code, out)
 	}
 }
+
+func TestActivityCommand(t *testing.T) {
+	setup(t, "act")
+	if err := cluster.SetPassword(context.Background(), "act_activity_monitor", brokerPassword); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FFB_ACTIVITY_LOG_GROUP", "/aws/rds/cluster/act/postgresql")
+	code, out, errOut := ffb(t, "activity", "report")
+	if code != exitOK || !(strings.Contains(out, "policy:") || strings.Contains(out, "dry run")) {
+		t.Errorf("activity report = %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = ffb(t, "activity", "unlock", "--role", "act_app")
+	if code != exitFailed {
+		t.Errorf("unlock of a role the job never locked = exit %d (%s); want 1", code, errOut)
+	}
+	if code, _, _ := ffb(t, "activity", "frobnicate"); code != exitUsage {
+		t.Errorf("unknown subcommand exit = %d; want 2", code)
+	}
+}
