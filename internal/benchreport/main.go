@@ -13,7 +13,11 @@ import (
 	"strings"
 )
 
-var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op\s+([\d.]+) allocs/op)?`)
+var (
+	line   = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
+	bytes  = regexp.MustCompile(`\s([\d.]+) B/op`)
+	allocs = regexp.MustCompile(`\s([\d.]+) allocs/op`)
+)
 
 type sample struct{ ns, bytes, allocs []float64 }
 
@@ -46,10 +50,13 @@ func main() {
 		}
 		ns, _ := strconv.ParseFloat(m[2], 64)
 		s.ns = append(s.ns, ns)
-		if m[3] != "" {
-			b, _ := strconv.ParseFloat(m[3], 64)
-			a, _ := strconv.ParseFloat(m[4], 64)
-			s.bytes, s.allocs = append(s.bytes, b), append(s.allocs, a)
+		if b := bytes.FindStringSubmatch(sc.Text()); b != nil {
+			v, _ := strconv.ParseFloat(b[1], 64)
+			s.bytes = append(s.bytes, v)
+		}
+		if a := allocs.FindStringSubmatch(sc.Text()); a != nil {
+			v, _ := strconv.ParseFloat(a[1], 64)
+			s.allocs = append(s.allocs, v)
 		}
 	}
 	fmt.Printf("%-44s %12s %12s %8s %10s %8s\n", "benchmark (median of runs)", "time/op", "floor/op", "ratio", "B/op", "allocs/op")
