@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -20,6 +21,21 @@ var (
 )
 
 type sample struct{ ns, bytes, allocs []float64 }
+
+// dur formats nanoseconds with a unit that fits.
+func dur(ns float64) string {
+	return time.Duration(ns).Round(time.Duration(1) * roundTo(ns)).String()
+}
+
+func roundTo(ns float64) time.Duration {
+	switch {
+	case ns >= 1e7:
+		return 10 * time.Microsecond
+	case ns >= 1e4:
+		return 10 * time.Nanosecond
+	}
+	return 1
+}
 
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
@@ -69,10 +85,10 @@ func main() {
 		ratio, floorText := "-", "-"
 		if hasFloor {
 			ratio = fmt.Sprintf("%.2f", median(s.ns)/median(floor.ns))
-			floorText = fmt.Sprintf("%.2fms", median(floor.ns)/1e6)
+			floorText = dur(median(floor.ns))
 		}
-		fmt.Printf("%-44s %10.2fms %12s %8s %10.0f %8.0f\n", strings.TrimPrefix(name, "Benchmark"),
-			median(s.ns)/1e6, floorText, ratio, median(s.bytes), median(s.allocs))
+		fmt.Printf("%-44s %12s %12s %8s %10.0f %8.0f\n", strings.TrimPrefix(name, "Benchmark"),
+			dur(median(s.ns)), floorText, ratio, median(s.bytes), median(s.allocs))
 	}
 }
 
