@@ -48,7 +48,7 @@ func BenchmarkIssue(b *testing.B) {
 func BenchmarkIssueFloor(b *testing.B) {
 	f := benchFixture(b, "bench")
 	ctx := context.Background()
-	conn, err := cluster.ConnectSuper(ctx, f.DB)
+	conn, err := shared.Cluster.ConnectSuper(ctx, f.DB)
 	if err != nil {
 		b.Fatal(err)
 	}

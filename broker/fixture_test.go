@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
-	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
@@ -66,14 +65,14 @@ func (a *auditBuffer) Records(t testing.TB) []map[string]any {
 func newFixture(t testing.TB, prefix string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", Flavor: "aurora"}
-	if _, err := cluster.Bootstrap(ctx, v); err != nil {
+	if _, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
 	f := &fixture{Names: v.Names(), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
 		sm: secretsmanager.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
-	if err := cluster.SetPassword(ctx, f.Broker, f.brokerPassword); err != nil {
+	if err := shared.Cluster.SetPassword(ctx, f.Broker, f.brokerPassword); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -82,7 +81,7 @@ func newFixture(t testing.TB, prefix string) *fixture {
 // connector is the broker's real Connector in password mode (local use).
 func (f *fixture) connector(t testing.TB) *broker.Connector {
 	t.Helper()
-	c, err := broker.NewConnector(broker.DBConfig{Host: cluster.Host, Port: cluster.Port, Database: f.DB, User: f.Broker,
+	c, err := broker.NewConnector(broker.DBConfig{Host: shared.Cluster.Host, Port: shared.Cluster.Port, Database: f.DB, User: f.Broker,
 		Auth: broker.AuthPassword, Password: broker.NewPassword(f.brokerPassword), SSLMode: broker.SSLModeDisable}, aws.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +110,7 @@ func (f *fixture) broker(t testing.TB, d deps) *broker.Broker {
 	t.Helper()
 	b, err := broker.New(broker.Config{
 		Policy: broker.DefaultPolicy(f.vars.Prefix), DB: d.db, Secrets: d.secrets, Audit: d.sink,
-		Target:          broker.Target{Host: cluster.Host, Port: cluster.Port, DBName: f.DB, SSLMode: "disable"},
+		Target:          broker.Target{Host: shared.Cluster.Host, Port: shared.Cluster.Port, DBName: f.DB, SSLMode: "disable"},
 		PromoteAttempts: 2,
 	})
 	if err != nil {
@@ -137,12 +136,12 @@ func (f *fixture) current(t testing.TB, role string) (broker.SecretValue, string
 
 // loginWith logs in with a secret's own connection details.
 func loginWith(ctx context.Context, v broker.SecretValue) (*pgx.Conn, error) {
-	return cluster.Connect(ctx, v.Username, v.Password.Reveal(), v.DBName)
+	return shared.Cluster.Connect(ctx, v.Username, v.Password.Reveal(), v.DBName)
 }
 
 func (f *fixture) super(t testing.TB) *pgx.Conn {
 	t.Helper()
-	c, err := cluster.ConnectSuper(context.Background(), f.DB)
+	c, err := shared.Cluster.ConnectSuper(context.Background(), f.DB)
 	if err != nil {
 		t.Fatal(err)
 	}

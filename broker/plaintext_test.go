@@ -69,7 +69,7 @@ func TestPlaintextNeverLeavesTheBroker(t *testing.T) {
 	if len(passwords) < 3 {
 		t.Fatalf("found %d passwords in the secrets; want at least 3", len(passwords))
 	}
-	log, err := cluster.Log()
+	log, err := shared.Cluster.Log()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestPlaintextNeverLeavesTheBroker(t *testing.T) {
 func TestPlaintextSearchFindsManualPassword(t *testing.T) {
 	f := newFixture(t, "ctrl")
 	ctx := context.Background()
-	c, err := cluster.Connect(ctx, f.Broker, f.brokerPassword, f.DB)
+	c, err := shared.Cluster.Connect(ctx, f.Broker, f.brokerPassword, f.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestPlaintextSearchFindsManualPassword(t *testing.T) {
 	if _, err := c.Exec(ctx, `SELECT db_admin.set_firefighter_password($1, $2, 1)`, f.FirefighterRO, manual); err != nil {
 		t.Fatal(err)
 	}
-	log, err := cluster.Log()
+	log, err := shared.Cluster.Log()
 	if err != nil {
 		t.Fatal(err)
 	}

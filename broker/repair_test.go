@@ -43,7 +43,7 @@ func TestSweepRepairsHalfDoneIssues(t *testing.T) {
 				t.Fatal(err)
 			}
 			pw, _ := broker.GeneratePassword(nil, 40)
-			_, stored, err := d.sstore.PutPending(ctx, r.Role, r.GrantID, broker.SecretValue{Host: cluster.Host, Port: cluster.Port,
+			_, stored, err := d.sstore.PutPending(ctx, r.Role, r.GrantID, broker.SecretValue{Host: shared.Cluster.Host, Port: shared.Cluster.Port,
 				DBName: f.DB, Username: r.Role, Password: pw, ExpiresAt: res.ExpiresAt, GrantID: r.GrantID, Status: broker.SecretActive})
 			if err != nil {
 				t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/ffbroker/ffbroker/broker/activity"
-	"github.com/ffbroker/ffbroker/internal/awstest"
 )
 
 // benchLines is a generated log of a million lines in Aurora's format, the mix a
@@ -97,7 +96,7 @@ var runBench struct {
 }
 
 func runBenchEnv(b *testing.B) *env {
-	awstest.Require(b, moto.srv, moto.err)
+	shared.Moto(b)
 	runBench.once.Do(func() {
 		e := newEnv(b, "bench")
 		lines := benchLines()

@@ -20,7 +20,6 @@ import (
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
-	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
@@ -41,16 +40,16 @@ type env struct {
 func newEnv(t testing.TB, prefix string) *env {
 	t.Helper()
 	ctx := context.Background()
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", AppSchema: "app-schema", Flavor: "aurora"}
-	if out, err := cluster.Bootstrap(ctx, v); err != nil {
+	if out, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
 		t.Fatalf("bootstrap %s: %v\n%s", prefix, err, out)
 	}
 	e := &env{Names: v.Names(), vars: v, Activity: prefix + "_activity_monitor",
 		activityPassword: "activity-" + prefix + "-password-0123456789",
 		logs:             cloudwatchlogs.NewFromConfig(srv.Config(ctx)),
 		group:            "/aws/rds/cluster/" + prefix + "/postgresql", audit: &auditBuffer{}}
-	if err := cluster.SetPassword(ctx, e.Activity, e.activityPassword); err != nil {
+	if err := shared.Cluster.SetPassword(ctx, e.Activity, e.activityPassword); err != nil {
 		t.Fatal(err)
 	}
 	e.store = activity.NewStore(e.connector(t))
@@ -65,7 +64,7 @@ func newEnv(t testing.TB, prefix string) *env {
 // mode (local use).
 func (e *env) connector(t testing.TB) *broker.Connector {
 	t.Helper()
-	c, err := broker.NewConnector(broker.DBConfig{Host: cluster.Host, Port: cluster.Port, Database: e.DB, User: e.Activity,
+	c, err := broker.NewConnector(broker.DBConfig{Host: shared.Cluster.Host, Port: shared.Cluster.Port, Database: e.DB, User: e.Activity,
 		Auth: broker.AuthPassword, Password: broker.NewPassword(e.activityPassword), SSLMode: broker.SSLModeDisable}, aws.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +93,7 @@ func (e *env) opts() activity.Options {
 
 func (e *env) super(t testing.TB) *pgx.Conn {
 	t.Helper()
-	c, err := cluster.ConnectSuper(context.Background(), e.DB)
+	c, err := shared.Cluster.ConnectSuper(context.Background(), e.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +104,7 @@ func (e *env) super(t testing.TB) *pgx.Conn {
 // master connects to the env's database as the Aurora-like master user.
 func (e *env) master(t testing.TB) *pgx.Conn {
 	t.Helper()
-	c, err := cluster.Connect(context.Background(), pgtest.MasterUser, pgtest.MasterPassword, e.DB)
+	c, err := shared.Cluster.Connect(context.Background(), pgtest.MasterUser, pgtest.MasterPassword, e.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +130,7 @@ func (e *env) loginRole(t testing.TB, name, password string) {
 // dropRole drops a test role and what it owns in the env's database, if it exists.
 func dropRole(e *env, name string) {
 	ctx := context.Background()
-	c, err := cluster.ConnectSuper(ctx, e.DB)
+	c, err := shared.Cluster.ConnectSuper(ctx, e.DB)
 	if err != nil {
 		return
 	}
@@ -146,7 +145,7 @@ func dropRole(e *env, name string) {
 // loginAs logs in as role and out again: one "connection authorized" line.
 func (e *env) loginAs(t testing.TB, role, password string) {
 	t.Helper()
-	c, err := cluster.Connect(context.Background(), role, password, e.DB)
+	c, err := shared.Cluster.Connect(context.Background(), role, password, e.DB)
 	if err != nil {
 		t.Fatalf("login as %q: %v", role, err)
 	}
@@ -185,7 +184,7 @@ var entryStart = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+:`)
 // one event per entry, continuation lines included, at the entry's %t.
 func serverLog(t testing.TB, offset int) []logEvent {
 	t.Helper()
-	b, err := os.ReadFile(cluster.LogPath)
+	b, err := os.ReadFile(shared.Cluster.LogPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +211,7 @@ func serverLog(t testing.TB, offset int) []logEvent {
 // logSize is the server log's length now, the offset of what comes next.
 func logSize(t testing.TB) int {
 	t.Helper()
-	fi, err := os.Stat(cluster.LogPath)
+	fi, err := os.Stat(shared.Cluster.LogPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +223,7 @@ func logSize(t testing.TB) int {
 func waitLog(t testing.TB, offset int, s string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b, _ := os.ReadFile(cluster.LogPath)
+		b, _ := os.ReadFile(shared.Cluster.LogPath)
 		if len(b) > offset && bytes.Contains(b[offset:], []byte(s)) {
 			return
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/ffbroker/ffbroker/broker/activity"
-	"github.com/ffbroker/ffbroker/internal/awstest"
 )
 
 // The Lambda handler, built from the environment as the function's main builds it,
@@ -22,10 +21,10 @@ import (
 func TestHandlerFromEnv(t *testing.T) {
 	e := newEnv(t, "lambda")
 	ctx := context.Background()
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := shared.Moto(t)
 	srv.Setenv(t)
 	env := map[string]string{
-		"FFB_DB_HOST": cluster.Host, "FFB_DB_PORT": strconv.Itoa(cluster.Port), "FFB_DB_NAME": e.DB,
+		"FFB_DB_HOST": shared.Cluster.Host, "FFB_DB_PORT": strconv.Itoa(shared.Cluster.Port), "FFB_DB_NAME": e.DB,
 		"FFB_DB_USER": e.Broker, "FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": e.activityPassword, "FFB_DB_SSLMODE": "disable",
 		"FFB_ROLE_PREFIX": "lambda", "FFB_ACTIVITY_LOG_GROUP": e.group, "FFB_ACTIVITY_LOCK_DAYS": "30",
 		"FFB_ACTIVITY_DROP_DAYS": "60", "FFB_ACTIVITY_LOG_DELAY": "1ms", "FFB_ACTIVITY_EXCLUDE": "a, b",

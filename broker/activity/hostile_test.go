@@ -89,7 +89,7 @@ func TestHostileLogContent(t *testing.T) {
 	// Every statement of the job's login, as the server logged it, is free of log
 	// content: the names travel as bind parameters only.
 	time.Sleep(100 * time.Millisecond)
-	b, err := os.ReadFile(cluster.LogPath)
+	b, err := os.ReadFile(shared.Cluster.LogPath)
 	if err != nil {
 		t.Fatal(err)
 	}

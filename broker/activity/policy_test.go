@@ -55,7 +55,7 @@ func TestPolicyTable(t *testing.T) {
 
 	pending, success := string(audit.OutcomePending), string(audit.OutcomeSuccess)
 	locked, dropped, marked := string(audit.EventRoleLocked), string(audit.EventRoleDropped), string(audit.EventRoleMarked)
-	pg16 := cluster.Major >= 16
+	pg16 := shared.Cluster.Major >= 16
 	cases := []policyCase{
 		{name: "N-1 days: nothing", role: "pt_n_minus_1", inactive: (N-1)*day + 23*time.Hour, want: activity.ActionActive},
 		{name: "N days: lock", role: "pt_n", inactive: N * day, want: activity.ActionLock, result: activity.ResultLocked,
@@ -130,7 +130,7 @@ func TestPolicyTable(t *testing.T) {
 		}
 	}
 	e.shiftClock(t, 0)
-	live, err := cluster.Connect(ctx, "pt_live", "pw-pt_live", e.DB)
+	live, err := shared.Cluster.Connect(ctx, "pt_live", "pw-pt_live", e.DB)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,10 +36,10 @@ func TestRealLogLines(t *testing.T) {
 
 	// A firefighter logs in during a grant issued through the broker's function.
 	brokerPw := "broker-real-password-0123456789"
-	if err := cluster.SetPassword(ctx, e.Broker, brokerPw); err != nil {
+	if err := shared.Cluster.SetPassword(ctx, e.Broker, brokerPw); err != nil {
 		t.Fatal(err)
 	}
-	b, err := cluster.Connect(ctx, e.Broker, brokerPw, e.DB)
+	b, err := shared.Cluster.Connect(ctx, e.Broker, brokerPw, e.DB)
 	if err != nil {
 		t.Fatal(err)
 	}

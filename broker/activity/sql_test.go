@@ -63,7 +63,7 @@ func TestActivityRoleCanOnlyExecuteItsFunctions(t *testing.T) {
 		t.Errorf("the activity monitor can execute\n%q\nwant exactly\n%q", canExecute, own)
 	}
 
-	act, err := cluster.Connect(ctx, e.Activity, e.activityPassword, e.DB)
+	act, err := shared.Cluster.Connect(ctx, e.Activity, e.activityPassword, e.DB)
 	if err != nil {
 		t.Fatal(err)
 	}

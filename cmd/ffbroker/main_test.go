@@ -13,21 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
+	"github.com/ffbroker/ffbroker/internal/testenv"
 )
 
-var (
-	cluster *pgtest.Cluster
-	moto    struct {
-		srv *awstest.Server
-		err error
-	}
-)
+// One PostgreSQL cluster and one moto_server for the package.
+var shared testenv.Env
 
 func TestMain(m *testing.M) {
-	moto.srv, moto.err = awstest.New()
-	code := pgtest.Run(m, pgtest.Options{}, func(c *pgtest.Cluster) { cluster = c })
-	moto.srv.Close()
-	os.Exit(code)
+	os.Exit(testenv.Run(m, pgtest.Options{}, &shared))
 }
 
 const brokerPassword = "cli-test-broker-password-0123456789"
@@ -37,13 +30,13 @@ const brokerPassword = "cli-test-broker-password-0123456789"
 func setup(t *testing.T, prefix string) {
 	t.Helper()
 	ctx := context.Background()
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: prefix + "-db", Flavor: "aurora"}
-	if _, err := cluster.Bootstrap(ctx, v); err != nil {
+	if _, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	n := v.Names()
-	if err := cluster.SetPassword(ctx, n.Broker, brokerPassword); err != nil {
+	if err := shared.Cluster.SetPassword(ctx, n.Broker, brokerPassword); err != nil {
 		t.Fatal(err)
 	}
 	ic := iam.NewFromConfig(srv.Config(ctx))
@@ -56,7 +49,7 @@ func setup(t *testing.T, prefix string) {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
-		"FFB_DB_HOST": cluster.Host, "FFB_DB_PORT": itoa(cluster.Port), "FFB_DB_NAME": n.DB, "FFB_DB_USER": n.Broker,
+		"FFB_DB_HOST": shared.Cluster.Host, "FFB_DB_PORT": itoa(shared.Cluster.Port), "FFB_DB_NAME": n.DB, "FFB_DB_USER": n.Broker,
 		"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": brokerPassword, "FFB_DB_SSLMODE": "disable", "FFB_TARGET_SSLMODE": "disable",
 		"FFB_ROLE_PREFIX": prefix, "FFB_SECRET_PREFIX": "firefighter/" + prefix, "FFB_AUDIT_QUIET": "1",
 		"AWS_ENDPOINT_URL": srv.Endpoint, "AWS_REGION": awstest.Region, "AWS_EC2_METADATA_DISABLED": "true",
@@ -163,7 +156,7 @@ func openSession(t *testing.T) *sessionHolder {
 			pw = v
 		}
 	}
-	c, err := cluster.Connect(context.Background(), "cli_firefighter_ro", pw, "cli-db")
+	c, err := shared.Cluster.Connect(context.Background(), "cli_firefighter_ro", pw, "cli-db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +166,7 @@ func openSession(t *testing.T) *sessionHolder {
 func TestBootstrapAndVerify(t *testing.T) {
 	t.Setenv("PGPASSWORD", pgtest.MasterPassword)
 	t.Setenv("PGSSLMODE", "disable")
-	host, port := cluster.Host, itoa(cluster.Port)
+	host, port := shared.Cluster.Host, itoa(shared.Cluster.Port)
 	code, out, errOut := ffb(t, "bootstrap", "--host", host, "--port", port, "--user", pgtest.MasterUser, "--prefix", "boot", "--db-name", "boot-db", "--print")
 	if code != exitOK || !strings.Contains(out, "-f sql/bootstrap.sql") || !strings.Contains(out, "prefix=boot") {
 		t.Errorf("bootstrap --print = %d %q %q; want the psql command", code, out, errOut)
@@ -187,14 +180,14 @@ func TestBootstrapAndVerify(t *testing.T) {
 	dsn := "host=" + host + " port=" + port + " user=" + pgtest.MasterUser + " dbname=boot-db sslmode=disable"
 	code, out, errOut = ffb(t, "verify", "--dsn", dsn, "--prefix", "boot", "--db-name", "boot-db")
 	wantCode := exitOK
-	if cluster.Major < 15 {
+	if shared.Cluster.Major < 15 {
 		wantCode = exitFailed // the master cannot revoke CREATE on public before 15: a real finding
 	}
 	if code != wantCode || !strings.Contains(out, "PASS") {
 		t.Errorf("verify on a clean bootstrap = exit %d (want %d)\n%s\n%s", code, wantCode, out, errOut)
 	}
 	// Drift: DELETE granted to the app.
-	c, err := cluster.ConnectSuper(context.Background(), "boot-db")
+	c, err := shared.Cluster.ConnectSuper(context.Background(), "boot-db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +203,7 @@ func TestBootstrapAndVerify(t *testing.T) {
 
 func TestActivityCommand(t *testing.T) {
 	setup(t, "act")
-	if err := cluster.SetPassword(context.Background(), "act_activity_monitor", brokerPassword); err != nil {
+	if err := shared.Cluster.SetPassword(context.Background(), "act_activity_monitor", brokerPassword); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("FFB_ACTIVITY_LOG_GROUP", "/aws/rds/cluster/act/postgresql")

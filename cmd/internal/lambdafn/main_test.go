@@ -17,21 +17,14 @@ import (
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
+	"github.com/ffbroker/ffbroker/internal/testenv"
 )
 
-var (
-	cluster *pgtest.Cluster
-	moto    struct {
-		srv *awstest.Server
-		err error
-	}
-)
+// One PostgreSQL cluster and one moto_server for the package.
+var shared testenv.Env
 
 func TestMain(m *testing.M) {
-	moto.srv, moto.err = awstest.New()
-	code := pgtest.Run(m, pgtest.Options{}, func(c *pgtest.Cluster) { cluster = c })
-	moto.srv.Close()
-	os.Exit(code)
+	os.Exit(testenv.Run(m, pgtest.Options{}, &shared))
 }
 
 // auditLines collects the JSON audit output of the handlers.
@@ -81,7 +74,7 @@ var (
 // sharedEnv bootstraps once per package: the events use the seed's fixed names.
 func sharedEnv(t testing.TB) *env {
 	t.Helper()
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := shared.Moto(t)
 	envOnce.Do(func() { theEnv, envErr = newEnv(srv, pgtest.Vars{Flavor: "aurora"}) })
 	if envErr != nil {
 		t.Fatal(envErr)
@@ -96,11 +89,11 @@ const (
 
 func newEnv(srv *awstest.Server, v pgtest.Vars) (*env, error) {
 	ctx := context.Background()
-	if _, err := cluster.Bootstrap(ctx, v); err != nil {
+	if _, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
 		return nil, err
 	}
 	names := v.Names()
-	if err := cluster.SetPassword(ctx, names.Broker, brokerPassword); err != nil {
+	if err := shared.Cluster.SetPassword(ctx, names.Broker, brokerPassword); err != nil {
 		return nil, err
 	}
 	awsCfg := srv.Config(ctx)
@@ -114,7 +107,7 @@ func newEnv(srv *awstest.Server, v pgtest.Vars) (*env, error) {
 	}
 	getenv := func(k string) string {
 		return map[string]string{
-			"FFB_DB_HOST": cluster.Host, "FFB_DB_PORT": itoa(cluster.Port), "FFB_DB_NAME": names.DB, "FFB_DB_USER": names.Broker,
+			"FFB_DB_HOST": shared.Cluster.Host, "FFB_DB_PORT": itoa(shared.Cluster.Port), "FFB_DB_NAME": names.DB, "FFB_DB_USER": names.Broker,
 			"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": brokerPassword, "FFB_DB_SSLMODE": "disable",
 			"FFB_ROLE_PREFIX": strings.TrimSuffix(names.Admin, "_admin"), "FFB_TARGET_SSLMODE": "disable",
 			"FFB_STATE_MACHINE_ARN": aws.ToString(sm.StateMachineArn), "AWS_REGION": awstest.Region,
@@ -122,7 +115,7 @@ func newEnv(srv *awstest.Server, v pgtest.Vars) (*env, error) {
 		}[k]
 	}
 	// Local password mode: the activity role logs in with FFB_DB_PASSWORD too.
-	if err := cluster.SetPassword(ctx, strings.TrimSuffix(names.Admin, "_admin")+"_activity_monitor", brokerPassword); err != nil {
+	if err := shared.Cluster.SetPassword(ctx, strings.TrimSuffix(names.Admin, "_admin")+"_activity_monitor", brokerPassword); err != nil {
 		return nil, err
 	}
 	if _, err := cloudwatchlogs.NewFromConfig(awsCfg).CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(activityLogGroup)}); err != nil {
@@ -161,7 +154,7 @@ func readEvent(t testing.TB, name string) json.RawMessage {
 // dbState is what a refused event must leave unchanged.
 func (e *env) dbState(t *testing.T) string {
 	t.Helper()
-	c, err := cluster.ConnectSuper(context.Background(), e.names.DB)
+	c, err := shared.Cluster.ConnectSuper(context.Background(), e.names.DB)
 	if err != nil {
 		t.Fatal(err)
 	}

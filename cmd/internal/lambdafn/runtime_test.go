@@ -49,7 +49,7 @@ var (
 // test cluster and moto.
 func functionEnv(e *env, srv *awstest.Server) []string {
 	return []string{
-		"FFB_DB_HOST=" + cluster.Host, "FFB_DB_PORT=" + itoa(cluster.Port), "FFB_DB_NAME=" + e.names.DB,
+		"FFB_DB_HOST=" + shared.Cluster.Host, "FFB_DB_PORT=" + itoa(shared.Cluster.Port), "FFB_DB_NAME=" + e.names.DB,
 		"FFB_DB_USER=" + e.names.Broker, "FFB_DB_AUTH=password", "FFB_DB_PASSWORD=" + brokerPassword, "FFB_DB_SSLMODE=disable",
 		"FFB_TARGET_SSLMODE=disable", "FFB_STATE_MACHINE_ARN=" + e.deps.Config.StateMachineARN,
 		"AWS_ENDPOINT_URL=" + srv.Endpoint, "AWS_REGION=" + awstest.Region, "AWS_ACCESS_KEY_ID=" + awstest.AccessKeyID,
@@ -94,7 +94,7 @@ func wantStatus(code int) func(lambdart.Answer) error {
 // bootstrap is started as Lambda would start it and given a sample event.
 func TestBootstrapAnswersThroughRuntimeAPI(t *testing.T) {
 	e := sharedEnv(t)
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := shared.Moto(t)
 	for _, tc := range runtimeCases {
 		t.Run(tc.fn, func(t *testing.T) {
 			bin := buildBootstrap(t, tc.pkg)
@@ -147,7 +147,7 @@ func BenchmarkColdStartFloor(b *testing.B) {
 
 func coldStart(b *testing.B, pkgFor func(string) string) {
 	e := sharedEnv(b)
-	srv := moto.srv
+	srv := shared.Moto(b)
 	for _, tc := range runtimeCases {
 		b.Run(tc.fn, func(b *testing.B) {
 			bin := buildBootstrap(b, pkgFor(tc.pkg))

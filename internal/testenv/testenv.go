@@ -1,0 +1,33 @@
+// Package testenv starts what most of ffbroker's test packages share: one throwaway
+// Aurora-like PostgreSQL cluster (internal/pgtest) and one moto_server
+// (internal/awstest) for the whole package, stopped when its tests end.
+package testenv
+
+import (
+	"testing"
+
+	"github.com/ffbroker/ffbroker/internal/awstest"
+	"github.com/ffbroker/ffbroker/internal/pgtest"
+)
+
+// Env is a package's shared servers.
+type Env struct {
+	Cluster *pgtest.Cluster
+	moto    *awstest.Server
+	motoErr error
+}
+
+// Moto returns the package's moto_server; it skips t loudly when moto is not
+// installed outside CI, and fails it under CI=true (see awstest.Require).
+func (e *Env) Moto(t testing.TB) *awstest.Server { return awstest.Require(t, e.moto, e.motoErr) }
+
+// Run starts moto_server and a cluster with opts, runs the tests, stops both, and
+// returns the exit code for os.Exit. Use it as a package's TestMain:
+//
+//	var env testenv.Env
+//	func TestMain(m *testing.M) { os.Exit(testenv.Run(m, pgtest.Options{}, &env)) }
+func Run(m *testing.M, opts pgtest.Options, env *Env) int {
+	env.moto, env.motoErr = awstest.New()
+	defer env.moto.Close()
+	return pgtest.Run(m, opts, func(c *pgtest.Cluster) { env.Cluster = c })
+}
