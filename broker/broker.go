@@ -22,6 +22,7 @@ type Database interface {
 	Terminate(ctx context.Context, role string) (int, error)
 	Sweep(ctx context.Context) ([]SweepResult, error)
 	Status(ctx context.Context) ([]RoleStatus, error)
+	WithRoleLock(ctx context.Context, role string, fn func(ctx context.Context, st RoleState) error) error
 }
 
 // Secrets is what the broker needs from Secrets Manager (SecretsStore in production).
@@ -237,31 +238,20 @@ func (b *Broker) reuse(ctx context.Context, greq GrantRequest, res Reservation) 
 		ExpiresAt: res.ExpiresAt, Reused: res.GrantID != greq.GrantID}, nil
 }
 
-// repairCurrent puts the version of the role's latest committed grant back in
-// AWSCURRENT after a commit failed behind a promotion. Without a live grant the next
-// sweep replaces the secret with a tombstone.
+// repairCurrent puts the version of the grant whose password the role holds back in
+// AWSCURRENT after a commit failed behind a promotion. Without one, the next sweep
+// replaces the secret with a tombstone.
 func (b *Broker) repairCurrent(ctx context.Context, role string) {
-	latest, err := b.latestGrant(ctx, role)
-	if err == nil && latest != "" {
-		_, err = b.promoteVersion(ctx, role, latest)
-	}
-	if err != nil || latest == "" {
+	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
+		if st.Current == "" {
+			return nil
+		}
+		_, err := b.promoteVersion(ctx, role, st.Current)
+		return err
+	})
+	if err != nil {
 		b.cfg.Logger.ErrorContext(ctx, "AWSCURRENT may name an uncommitted password until the next sweep", "role", role, "error", err)
 	}
-}
-
-func (b *Broker) latestGrant(ctx context.Context, role string) (string, error) {
-	grants, err := b.cfg.DB.LiveGrants(ctx)
-	if err != nil {
-		return "", err
-	}
-	var latest Grant
-	for _, g := range grants {
-		if g.Role == role && !g.ActivatedAt.Before(latest.ActivatedAt) {
-			latest = g
-		}
-	}
-	return latest.ID, nil
 }
 
 // promoteVersion makes versionID AWSCURRENT, retrying Secrets.Promote on retryable

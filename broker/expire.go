@@ -145,11 +145,18 @@ func (b *Broker) takeBack(ctx context.Context, rec audit.Record, role string, cl
 	term.Event, term.Outcome, term.SessionsTerminated, term.Message = audit.EventSessionsTerminated, audit.OutcomeSuccess, audit.Count(exp.SessionsTerminated), "sessions of the role terminated"
 	b.writeBestEffort(ctx, term)
 
-	ref, err := b.tombstone(ctx, role)
+	// Under the role's lock: an issue that activated since the expiry keeps its secret.
+	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
+		if len(st.Live) > 0 {
+			return nil
+		}
+		ref, err := b.tombstone(ctx, role)
+		exp.SecretARN, exp.SecretVersion = ref.ARN, ref.VersionID
+		return err
+	})
 	if err != nil {
 		return exp, b.failed(ctx, rec, audit.EventPasswordExpired, err)
 	}
-	exp.SecretARN, exp.SecretVersion = ref.ARN, ref.VersionID
 	return exp, nil
 }
 
@@ -174,66 +181,67 @@ func (b *Broker) checkNoSessions(ctx context.Context, role string) error {
 	return nil
 }
 
-// repair fixes what an issue that stopped half-way left in Secrets Manager.
+// repair fixes what an issue that stopped half-way left in Secrets Manager. Each role
+// is repaired under its lock, so no issue activates and publishes meanwhile.
 func (b *Broker) repair(ctx context.Context, rec audit.Record) ([]string, error) {
-	grants, err := b.cfg.DB.LiveGrants(ctx)
-	if err != nil {
-		return nil, err
-	}
-	latest := map[string]Grant{}
-	live := map[string]bool{}
-	for _, g := range grants {
-		live[g.ID] = true
-		if l, ok := latest[g.Role]; !ok || !g.ActivatedAt.Before(l.ActivatedAt) {
-			latest[g.Role] = g
-		}
-	}
 	var done []string
 	var errs []error
-	note := func(role, grantID, what string) {
+	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
+		err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
+			what, err := b.repairRole(ctx, rec, role, st)
+			done = append(done, what...)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return done, errors.Join(errs...)
+}
+
+func (b *Broker) repairRole(ctx context.Context, rec audit.Record, role string, st RoleState) ([]string, error) {
+	var done []string
+	note := func(grantID, what string) {
 		done = append(done, fmt.Sprintf("%s: %s", role, what))
 		r := rec
 		r.Event, r.Outcome, r.TargetRole, r.GrantID, r.Message = audit.EventGrantRepaired, audit.OutcomeSuccess, role, grantID, what
 		b.writeBestEffort(ctx, r)
 	}
-	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
-		cur, ref, err := b.cfg.Secrets.Current(ctx, role)
-		if err != nil && ErrorCode(err) != CodeNotFound {
-			errs = append(errs, err)
-			continue
-		}
-		if g, ok := latest[role]; ok {
-			if ref.VersionID != g.ID {
-				if _, err := b.promoteVersion(ctx, role, g.ID); err != nil {
-					errs = append(errs, err)
-				} else {
-					note(role, g.ID, "live grant's secret version made AWSCURRENT")
-				}
-			}
-		} else if err == nil && cur.Status != SecretExpired {
-			if _, err := b.tombstone(ctx, role); err != nil {
-				errs = append(errs, err)
-			} else {
-				note(role, cur.GrantID, "secret of a role with no live grant replaced by a tombstone")
-			}
-		}
-		pending, err := b.cfg.Secrets.PendingVersions(ctx, role)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, id := range pending {
-			if live[id] || id == ref.VersionID {
-				continue
-			}
-			if err := b.cfg.Secrets.DiscardPending(ctx, role, id); err != nil {
-				errs = append(errs, err)
-			} else {
-				note(role, id, "pending version without a live grant lost its AWSPENDING label")
-			}
-		}
+	cur, ref, err := b.cfg.Secrets.Current(ctx, role)
+	if err != nil && ErrorCode(err) != CodeNotFound {
+		return done, err
 	}
-	return done, errors.Join(errs...)
+	isLive := map[string]bool{}
+	for _, g := range st.Live {
+		isLive[g.ID] = true
+	}
+	switch {
+	case len(st.Live) > 0 && st.Current != "" && ref.VersionID != st.Current:
+		// The role holds the password of the grant activated last; that version logs in.
+		if _, err := b.promoteVersion(ctx, role, st.Current); err != nil {
+			return done, err
+		}
+		note(st.Current, "the secret version of the role's current password made AWSCURRENT")
+	case len(st.Live) == 0 && err == nil && cur.Status != SecretExpired:
+		if _, err := b.tombstone(ctx, role); err != nil {
+			return done, err
+		}
+		note(cur.GrantID, "secret of a role with no live grant replaced by a tombstone")
+	}
+	pending, err := b.cfg.Secrets.PendingVersions(ctx, role)
+	if err != nil {
+		return done, err
+	}
+	for _, id := range pending {
+		if isLive[id] || id == ref.VersionID || id == st.Current {
+			continue
+		}
+		if err := b.cfg.Secrets.DiscardPending(ctx, role, id); err != nil {
+			return done, err
+		}
+		note(id, "pending version without a live grant lost its AWSPENDING label")
+	}
+	return done, nil
 }
 
 // failed records a failed step and returns err.

@@ -127,7 +127,14 @@ func consistent(t *testing.T, f *fixture, store *broker.PGStore, role, versionBe
 	}
 	c, err := loginWith(ctx, v)
 	if err != nil {
-		t.Errorf("%d live grants and AWSCURRENT (%s) does not log in: %v", live, version, err)
+		var latest broker.Grant
+		for _, g := range grants {
+			if g.Role == role && !g.ActivatedAt.Before(latest.ActivatedAt) {
+				latest = g
+			}
+		}
+		t.Errorf("%d live grants and AWSCURRENT (%s, %s) does not log in: %v; the grant activated last is %s (%v)",
+			live, version, v, err, latest.ID, latest.ActivatedAt)
 		return
 	}
 	c.Close(ctx)

@@ -129,22 +129,78 @@ type commitError struct{ err error }
 func (e *commitError) Error() string { return "commit failed: " + e.err.Error() }
 func (e *commitError) Unwrap() error { return e.err }
 
+// RoleState is a role's grants as read under its lock.
+type RoleState struct {
+	// Live are the role's live grants.
+	Live []Grant
+	// Current is the grant whose password the role holds (activated last since the
+	// role was last expired, possibly ended already); empty when none.
+	Current string
+}
+
+// WithRoleLock runs fn while a transaction holds role's lock (the one every issue of
+// the role holds from its activation to its commit), passing the role's state as read
+// under the lock. fn changes the role's secret; no issue activates meanwhile.
+func (s *PGStore) WithRoleLock(ctx context.Context, role string, fn func(ctx context.Context, st RoleState) error) error {
+	return s.with(ctx, "lock role", func(c *pgx.Conn) error {
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.Background())
+		if _, err := tx.Exec(ctx, `SELECT db_admin.lock_firefighter_role($1)`, role); err != nil {
+			return err
+		}
+		grants, err := liveGrants(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var st RoleState
+		for _, g := range grants {
+			if g.Role == role {
+				st.Live = append(st.Live, g)
+			}
+		}
+		var current *string
+		if err := tx.QueryRow(ctx, `SELECT db_admin.current_firefighter_grant($1)::text`, role).Scan(&current); err != nil {
+			return err
+		}
+		if current != nil {
+			st.Current = *current
+		}
+		if err := fn(ctx, st); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+}
+
 // LiveGrants lists the live grants of both roles.
 func (s *PGStore) LiveGrants(ctx context.Context) ([]Grant, error) {
 	var out []Grant
 	err := s.with(ctx, "list live grants", func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT grant_id::text, role, coalesce(incident_id, ''), requester, coalesce(approver, ''), issued_at, expires_at, activated_at FROM db_admin.live_firefighter_grants()`)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Grant, error) {
-			var g Grant
-			err := r.Scan(&g.ID, &g.Role, &g.IncidentID, &g.Requester, &g.Approver, &g.IssuedAt, &g.ExpiresAt, &g.ActivatedAt)
-			return g, err
-		})
+		var err error
+		out, err = liveGrants(ctx, c)
 		return err
 	})
 	return out, err
+}
+
+// querier is a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func liveGrants(ctx context.Context, q querier) ([]Grant, error) {
+	rows, err := q.Query(ctx, `SELECT grant_id::text, role, coalesce(incident_id, ''), requester, coalesce(approver, ''), issued_at, expires_at, activated_at FROM db_admin.live_firefighter_grants()`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Grant, error) {
+		var g Grant
+		err := r.Scan(&g.ID, &g.Role, &g.IncidentID, &g.Requester, &g.Approver, &g.IssuedAt, &g.ExpiresAt, &g.ActivatedAt)
+		return g, err
+	})
 }
 
 // Expire calls db_admin.expire_firefighter_password and returns the grants it closed.

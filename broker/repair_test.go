@@ -165,3 +165,32 @@ func TestSweepsAndIssuesInterleaved(t *testing.T) {
 		}
 	}
 }
+
+// A later, shorter grant ends while an earlier, longer one is live: the role keeps the
+// password of the grant activated last, so the sweep must leave AWSCURRENT on that
+// version, not move it to the live grant's (whose password was rotated away).
+func TestSweepKeepsPasswordOfLastActivation(t *testing.T) {
+	f := newFixture(t, "overlap")
+	ctx := context.Background()
+	d := f.deps(t)
+	b := f.broker(t, d)
+	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-LONG", Hours: 2}, Requester: alice, Source: audit.SourceAPI}); err != nil {
+		t.Fatal(err)
+	}
+	short, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-SHORT", Hours: 1}, Requester: alice, Source: audit.SourceAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.super(t).Exec(ctx, `UPDATE db_admin.firefighter_grant SET issued_at = issued_at - interval '90 minutes',
+		expires_at = expires_at - interval '90 minutes' WHERE grant_id = $1`, short.GrantID); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.Sweep(ctx, "sweep", audit.SourceSchedule)
+	if err != nil || len(out.Expired)+len(out.Repaired) != 0 {
+		t.Errorf("Sweep = %+v, %v; want nothing to do", out, err)
+	}
+	if _, version, _ := f.current(t, f.FirefighterRO); version != short.GrantID {
+		t.Errorf("AWSCURRENT = %s; want the short grant's version %s (its password is the role's)", version, short.GrantID)
+	}
+	consistent(t, f, d.store, f.FirefighterRO, "")
+}

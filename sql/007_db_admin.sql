@@ -407,6 +407,36 @@ AS $fn$
   ORDER BY f.role;
 $fn$;
 
+-- Takes the role's lock for the rest of the caller's transaction: the broker holds it
+-- while it changes the role's secret outside an activation (tombstone, repair), so
+-- that no issue activates and publishes in between.
+CREATE OR REPLACE FUNCTION db_admin.lock_firefighter_role(p_role name)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  PERFORM db_admin.firefighter_lock(db_admin.firefighter_role_checked(p_role));
+END
+$fn$;
+
+-- The grant whose password the role holds: the one activated last since the role was
+-- last expired. It may have ended already while an earlier, longer grant is still live
+-- (the role stays valid until the latest expiry, with the password of the last
+-- activation). NULL when the role holds no password set by a grant.
+CREATE OR REPLACE FUNCTION db_admin.current_firefighter_grant(p_role name)
+RETURNS uuid
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT g.grant_id FROM db_admin.firefighter_grant g
+  WHERE g.role = p_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL
+  ORDER BY g.activated_at DESC LIMIT 1;
+$fn$;
+
 -- The live grants, for status answers and for the sweep's repair of half-done issues.
 -- The role's password is the one of the grant activated last.
 CREATE OR REPLACE FUNCTION db_admin.live_firefighter_grants()
@@ -437,6 +467,8 @@ FROM unnest(ARRAY[
   'db_admin.terminate_firefighter_sessions(name)',
   'db_admin.sweep_expired_firefighters()',
   'db_admin.firefighter_status()',
-  'db_admin.live_firefighter_grants()'
+  'db_admin.live_firefighter_grants()',
+  'db_admin.lock_firefighter_role(name)',
+  'db_admin.current_firefighter_grant(name)'
 ]) AS f \gexec
 RESET ROLE;

@@ -137,6 +137,8 @@ var brokerFunctions = []string{
 	"db_admin.sweep_expired_firefighters()",
 	"db_admin.firefighter_status()",
 	"db_admin.live_firefighter_grants()",
+	"db_admin.lock_firefighter_role(name)",
+	"db_admin.current_firefighter_grant(name)",
 }
 
 // Verify runs the seed's verification (section 11) and production checklist (section
