@@ -50,15 +50,11 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, err := c.deps(ctx)
+	d, me, done, err := c.caller(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Store.Close(context.Background())
-	me, err := whoami(ctx, d.AWS)
-	if err != nil {
-		return err
-	}
+	defer done()
 	out, pending, err := lambdafn.NewIssueHandler(d).Submit(ctx, broker.IssueInput{
 		Request:   broker.Request{Role: *role, IncidentID: *incident, Hours: *hours, Reason: *reason},
 		Requester: me, Source: audit.SourceCLI})
@@ -95,15 +91,11 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, err := c.deps(ctx)
+	d, me, done, err := c.caller(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Store.Close(context.Background())
-	me, err := whoami(ctx, d.AWS)
-	if err != nil {
-		return err
-	}
+	defer done()
 	out, err := d.Broker.Revoke(ctx, broker.RevokeInput{Role: *role, IncidentID: *incident, Requester: me, Source: audit.SourceCLI})
 	if err != nil {
 		return err
@@ -119,11 +111,11 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, err := c.deps(ctx)
+	d, done, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Store.Close(context.Background())
+	defer done()
 	out, err := d.Broker.Status(ctx)
 	if err != nil {
 		return err
@@ -160,15 +152,11 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, err := c.deps(ctx)
+	d, me, done, err := c.caller(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Store.Close(context.Background())
-	me, err := whoami(ctx, d.AWS)
-	if err != nil {
-		return err
-	}
+	defer done()
 	decision := "approve"
 	if *deny {
 		decision = "deny"
@@ -188,11 +176,11 @@ func runSweep(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, err := c.deps(ctx)
+	d, done, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Store.Close(context.Background())
+	defer done()
 	out, err := d.Broker.Sweep(ctx, "", audit.SourceCLI)
 	if err != nil {
 		return err

@@ -54,3 +54,27 @@ func whoami(ctx context.Context, awsCfg aws.Config) (string, error) {
 	}
 	return aws.ToString(out.Arn), nil
 }
+
+// open builds the dependencies and returns a function that closes the database
+// connection they opened.
+func (c *cli) open(ctx context.Context) (*lambdafn.Deps, func(), error) {
+	d, err := c.deps(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, func() { d.Store.Close(context.Background()) }, nil
+}
+
+// caller is open plus the caller's IAM identity, for commands that act as someone.
+func (c *cli) caller(ctx context.Context) (*lambdafn.Deps, string, func(), error) {
+	d, done, err := c.open(ctx)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	me, err := whoami(ctx, d.AWS)
+	if err != nil {
+		done()
+		return nil, "", nil, err
+	}
+	return d, me, done, nil
+}
