@@ -62,7 +62,7 @@ demo:
 BENCH_COUNT ?= 5
 bench:
 	@mkdir -p bin
-	$(GO) test -run '^$$' -bench '^Benchmark[^R]' -benchmem -count $(BENCH_COUNT) ./broker/... | tee bin/bench.out
+	$(GO) test -run '^$$' -bench . -skip '^BenchmarkRevoke' -benchmem -count $(BENCH_COUNT) ./broker/... | tee bin/bench.out
 	$(GO) test -run '^$$' -bench '^BenchmarkRevoke' -benchmem -benchtime 5x -count 3 ./broker/ | tee -a bin/bench.out
 	$(GO) test -run '^$$' -bench '^BenchmarkColdStart' -benchtime 10x -count 3 ./cmd/internal/lambdafn/ | tee -a bin/bench.out
 	@echo
