@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ffbroker/ffbroker/broker"
@@ -577,7 +578,7 @@ func TestConnectRetriesOnTooManyConnections(t *testing.T) {
 	}
 
 	t.Run("slot freed before the deadline", func(t *testing.T) {
-		held, err := cluster.Connect(ctx, names.Broker, password, names.DB)
+		held, err := holdSlot(ctx, cluster, names.Broker, password, names.DB)
 		if err != nil {
 			t.Fatalf("holding the broker's one connection: %v", err)
 		}
@@ -609,7 +610,7 @@ func TestConnectRetriesOnTooManyConnections(t *testing.T) {
 	})
 
 	t.Run("slot held past the deadline", func(t *testing.T) {
-		held, err := cluster.Connect(ctx, names.Broker, password, names.DB)
+		held, err := holdSlot(ctx, cluster, names.Broker, password, names.DB)
 		if err != nil {
 			t.Fatalf("holding the broker's one connection: %v", err)
 		}
@@ -640,4 +641,18 @@ func TestConnectRetriesOnTooManyConnections(t *testing.T) {
 			t.Errorf("Connect gave up after %v and %d refusals; want several attempts within the 2s deadline", elapsed, n)
 		}
 	})
+}
+
+// holdSlot logs in, waiting while the role's only connection slot is still taken by a
+// backend that an earlier subtest closed and that is still exiting.
+func holdSlot(ctx context.Context, c *pgtest.Cluster, user, password, db string) (*pgx.Conn, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err := c.Connect(ctx, user, password, db)
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "53300" || time.Now().After(deadline) {
+			return conn, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
