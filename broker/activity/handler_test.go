@@ -43,7 +43,7 @@ func TestHandlerFromEnv(t *testing.T) {
 
 	raw, err := os.ReadFile("../../events/activity-schedule.json")
 	if err != nil {
-		t.Skipf("no sample event: %v", err)
+		t.Fatalf("read events/activity-schedule.json: %v", err)
 	}
 	var ev events.CloudWatchEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {

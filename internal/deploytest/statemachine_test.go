@@ -244,7 +244,6 @@ func checkRetries(t *testing.T, name string, st map[string]any) {
 // field is one the handler's strict decoder accepts, and every field it selects from
 // a result is one the handler returns.
 func TestASLMatchesHandlers(t *testing.T) {
-	requireLambdaMains(t)
 	_, def := loadASL(t)
 	states := obj(t, def, "States")
 	fn := parseGoPackage(t, "cmd/internal/lambdafn")
