@@ -78,15 +78,9 @@ func newFixture(t testing.TB, prefix string) *fixture {
 	return f
 }
 
-// connector is the broker's real Connector in password mode (local use).
+// connector logs in as the broker (password mode, local use).
 func (f *fixture) connector(t testing.TB) *broker.Connector {
-	t.Helper()
-	c, err := broker.NewConnector(broker.DBConfig{Host: shared.Cluster.Host, Port: shared.Cluster.Port, Database: f.DB, User: f.Broker,
-		Auth: broker.AuthPassword, Password: broker.NewPassword(f.brokerPassword), SSLMode: broker.SSLModeDisable}, aws.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return shared.Connector(t, f.Broker, f.brokerPassword, f.DB)
 }
 
 // deps are the parts of one broker, each replaceable by a test.

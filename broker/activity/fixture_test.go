@@ -60,16 +60,9 @@ func newEnv(t testing.TB, prefix string) *env {
 	return e
 }
 
-// connector is the broker's real Connector for the activity monitor, in password
-// mode (local use).
+// connector logs in as the activity monitor (password mode, local use).
 func (e *env) connector(t testing.TB) *broker.Connector {
-	t.Helper()
-	c, err := broker.NewConnector(broker.DBConfig{Host: shared.Cluster.Host, Port: shared.Cluster.Port, Database: e.DB, User: e.Activity,
-		Auth: broker.AuthPassword, Password: broker.NewPassword(e.activityPassword), SSLMode: broker.SSLModeDisable}, aws.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return shared.Connector(t, e.Activity, e.activityPassword, e.DB)
 }
 
 // job wires a Job to the env; logs may wrap e.logs.

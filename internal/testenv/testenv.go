@@ -6,6 +6,9 @@ package testenv
 import (
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/ffbroker/ffbroker/broker"
+
 	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
@@ -30,4 +33,16 @@ func Run(m *testing.M, opts pgtest.Options, env *Env) int {
 	env.moto, env.motoErr = awstest.New()
 	defer env.moto.Close()
 	return pgtest.Run(m, opts, func(c *pgtest.Cluster) { env.Cluster = c })
+}
+
+// Connector is the broker's real Connector logging in to the cluster as user with a
+// password (local mode, no TLS), as the broker and the activity job do in tests.
+func (e *Env) Connector(t testing.TB, user, password, db string) *broker.Connector {
+	t.Helper()
+	c, err := broker.NewConnector(broker.DBConfig{Host: e.Cluster.Host, Port: e.Cluster.Port, Database: db, User: user,
+		Auth: broker.AuthPassword, Password: broker.NewPassword(password), SSLMode: broker.SSLModeDisable}, aws.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
