@@ -28,9 +28,9 @@ type fixture struct {
 	// approverPassword is the approver login's: the second person's decisions are
 	// recorded through it, never through the broker's.
 	approverPassword string
-	sm             *secretsmanager.Client
-	secretPrefix   string
-	audit          *auditBuffer
+	sm               *secretsmanager.Client
+	secretPrefix     string
+	audit            *auditBuffer
 }
 
 // auditBuffer collects the JSON audit lines of a JSONSink.
