@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"unicode/utf8"
 
 	"github.com/ffbroker/ffbroker/audit"
@@ -13,10 +16,10 @@ const MaxCommentLength = 500
 // DecideInput is a second person's decision on a pending request.
 type DecideInput struct {
 	AccessRequestID string
-	// Decision is "approve" or "deny".
-	Decision string
-	Comment  string
-	Caller   Caller
+	// Body is the decision as the caller sent it (POST /approvals/{request_id}):
+	// {"decision":"approve"|"deny","comment":"..."}, decoded strictly by Decide.
+	Body   []byte
+	Caller Caller
 	// RequestID is the API or Lambda request id, for the audit trail.
 	RequestID string
 	Source    audit.Source
@@ -39,24 +42,28 @@ type DecideOutput struct {
 func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, error) {
 	rec := audit.Record{RequestID: in.RequestID, AccessRequestID: in.AccessRequestID, Approver: in.Caller.ARN,
 		ApproverKey: in.Caller.Key, Source: in.Source}
-	if err := b.checkDecision(in); err != nil {
+	dec, err := decodeDecision(in.Body)
+	if err == nil {
+		err = checkDecision(in, dec)
+	}
+	if err != nil {
 		return DecideOutput{}, b.reject(ctx, rec, err)
 	}
 	if b.cfg.Approvals == nil {
 		return DecideOutput{}, b.reject(ctx, rec, Errorf(CodeInternal, "no approvals ledger configured"))
 	}
-	d, err := b.cfg.Approvals.Decide(ctx, Decision{RequestID: in.AccessRequestID, Decision: in.Decision,
-		Approver: in.Caller.ARN, ApproverKey: in.Caller.Key, Comment: in.Comment})
+	d, err := b.cfg.Approvals.Decide(ctx, Decision{RequestID: in.AccessRequestID, Decision: dec.Decision,
+		Approver: in.Caller.ARN, ApproverKey: in.Caller.Key, Comment: dec.Comment})
 	if err != nil {
 		return DecideOutput{}, b.reject(ctx, rec, err)
 	}
 	req := d.Request
 	rec.Requester, rec.IncidentID, rec.TargetRole = req.Requester, req.IncidentID, req.Role
-	out := DecideOutput{RequestID: req.ID, Decision: in.Decision, State: req.State}
+	out := DecideOutput{RequestID: req.ID, Decision: dec.Decision, State: req.State}
 
 	rec.Event, rec.Outcome, rec.Message = audit.EventAccessApproved, audit.OutcomeSuccess, "approved by a second person"
 	kind := NotifyApproved
-	if in.Decision == "deny" {
+	if dec.Decision == "deny" {
 		rec.Event, rec.Outcome, rec.Message = audit.EventAccessDenied, audit.OutcomeDenied, "denied by a second person"
 		kind = NotifyDenied
 	}
@@ -64,7 +71,7 @@ func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, erro
 	case d.TaskToken == "" || b.cfg.Workflow == nil:
 		rec.Message += "; no workflow waits for it"
 	default:
-		if err := b.cfg.Workflow.Resume(ctx, d.TaskToken, req.ID, in.Decision); err != nil {
+		if err := b.cfg.Workflow.Resume(ctx, d.TaskToken, req.ID, dec.Decision); err != nil {
 			rec.Message += "; the workflow did not take it"
 			rec.ErrorCode = string(ErrorCode(err))
 			b.writeBestEffort(ctx, rec)
@@ -79,15 +86,45 @@ func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, erro
 	return out, nil
 }
 
-func (b *Broker) checkDecision(in DecideInput) error {
+// decisionBody is the body of POST /approvals/{request_id}.
+type decisionBody struct {
+	Decision string `json:"decision"`
+	Comment  string `json:"comment"`
+}
+
+// decodeDecision decodes a decision body strictly: one JSON object of at most
+// MaxBodyBytes with only decision and comment, both strings.
+func decodeDecision(body []byte) (decisionBody, error) {
+	var d decisionBody
+	if len(body) > MaxBodyBytes {
+		return d, Errorf(CodeBodyTooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return d, Errorf(CodeInvalidRequest, "request body is empty")
+	}
+	if !utf8.Valid(body) {
+		return d, Errorf(CodeInvalidJSON, "request body is not valid utf-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return d, Errorf(CodeInvalidRequest, `the body must be {"decision":"approve"|"deny","comment":"..."}`)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return d, Errorf(CodeInvalidRequest, "request body has data after the json object")
+	}
+	return d, nil
+}
+
+func checkDecision(in DecideInput, d decisionBody) error {
 	switch {
 	case !in.Caller.authenticated():
 		return Errorf(CodeUnauthenticated, "the caller is not authenticated")
 	case checkUUID(in.AccessRequestID, "request_id") != nil:
 		return checkUUID(in.AccessRequestID, "request_id")
-	case in.Decision != "approve" && in.Decision != "deny":
+	case d.Decision != "approve" && d.Decision != "deny":
 		return Errorf(CodeInvalidRequest, "decision must be approve or deny")
-	case !utf8.ValidString(in.Comment) || utf8.RuneCountInString(in.Comment) > MaxCommentLength || hasUnsafeRune(in.Comment):
+	case !utf8.ValidString(d.Comment) || utf8.RuneCountInString(d.Comment) > MaxCommentLength || hasUnsafeRune(d.Comment):
 		return Errorf(CodeInvalidReason, "comment must be at most %d characters, without control characters", MaxCommentLength)
 	case !in.Caller.CanApprove:
 		return Errorf(CodeForbidden, "the caller is not on the approvers' list")

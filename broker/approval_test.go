@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/ffbroker/ffbroker/audit"
@@ -62,13 +63,15 @@ func TestDecide(t *testing.T) {
 		{"substring of a request id", bobApprover, req[:8], "approve", "", broker.CodeInvalidRequest, ""},
 		{"odd decision", bobApprover, req, "yes", "", broker.CodeInvalidRequest, ""},
 		{"comment with a newline", bobApprover, req, "approve", "ok\nforged line", broker.CodeInvalidReason, ""},
+		{"empty decision", bobApprover, req, "", "", broker.CodeInvalidRequest, ""},
 		{"another person on the list approves", bobApprover, req, "approve", "checked", "", broker.StateApproved},
 		{"a later denial", bobApprover, req, "deny", "", broker.CodeConflict, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(f.audit.Records(t))
-			out, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: tc.id, Decision: tc.dec, Comment: tc.comment, Caller: tc.caller,
+			body, _ := json.Marshal(map[string]string{"decision": tc.dec, "comment": tc.comment})
+			out, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: tc.id, Body: body, Caller: tc.caller,
 				RequestID: "api-1", Source: audit.SourceAPI})
 			if got := broker.ErrorCode(err); got != tc.want {
 				t.Fatalf("Decide(%s by %s) error code = %q (%v); want %q", tc.dec, tc.caller.ARN, got, err, tc.want)
@@ -104,7 +107,7 @@ func TestIssueApproved(t *testing.T) {
 
 	pending := f.submitted(t, "INC-P", alice, alice)
 	denied := f.submitted(t, "INC-D", alice, alice)
-	if _, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: denied, Decision: "deny", Caller: bobApprover}); err != nil {
+	if _, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: denied, Body: []byte(`{"decision":"deny"}`), Caller: bobApprover}); err != nil {
 		t.Fatal(err)
 	}
 	dbBefore, smBefore := f.dbState(t), f.secretsState(t)
@@ -128,7 +131,7 @@ func TestIssueApproved(t *testing.T) {
 		t.Errorf("Secrets Manager changed by refused issues: %s -> %s", smBefore, got)
 	}
 
-	if _, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: pending, Decision: "approve", Caller: bobApprover}); err != nil {
+	if _, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: pending, Body: []byte(`{"decision":"approve"}`), Caller: bobApprover}); err != nil {
 		t.Fatal(err)
 	}
 	first, err := b.IssueApproved(ctx, broker.IssueApprovedInput{AccessRequestID: pending, Source: audit.SourceStepFunctions})

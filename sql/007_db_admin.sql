@@ -735,8 +735,10 @@ END
 $fn$;
 
 -- Keeps the approval workflow's task token with its pending request (broker login, the
--- workflow's wait step). The first token stays: a later call with another token is
--- refused, the same token again is a retry. Returns the request for the notification.
+-- workflow's wait step). The execution must be the request's own (named ffb-<request
+-- id>, started by the broker at submit): another execution is refused, and a retry of
+-- the wait (a new token from the same execution) replaces the token. Returns the request
+-- for the notification.
 CREATE OR REPLACE FUNCTION db_admin.attach_firefighter_task_token(
   p_request_id uuid,
   p_task_token text,
@@ -762,8 +764,9 @@ BEGIN
   IF v_row.state <> 'pending' THEN
     RAISE EXCEPTION 'request % is already %', p_request_id, v_row.state USING ERRCODE = 'FFB08';
   END IF;
-  IF v_row.task_token IS NOT NULL AND v_row.task_token <> p_task_token THEN
-    RAISE EXCEPTION 'request % already has a workflow', p_request_id USING ERRCODE = 'FFB05';
+  IF p_execution_arn NOT LIKE '%:ffb-' || p_request_id::text
+     OR (v_row.execution_arn IS NOT NULL AND v_row.execution_arn <> p_execution_arn) THEN
+    RAISE EXCEPTION 'execution is not the workflow of request %', p_request_id USING ERRCODE = 'FFB05';
   END IF;
   UPDATE db_admin.firefighter_request r SET task_token = p_task_token, execution_arn = p_execution_arn
   WHERE r.request_id = p_request_id;

@@ -247,11 +247,12 @@ func TestSubmitRequest(t *testing.T) {
 	if err := attach(token); err != nil {
 		t.Fatalf("attach task token: %v", err)
 	}
-	if err := attach(token); err != nil {
-		t.Errorf("attach the same token again (a retry): %v", err)
+	if err := attach(token + "-retry"); err != nil {
+		t.Errorf("attach a new token of the same execution (a retry of the wait): %v", err)
 	}
-	if err := attach(token + "-other"); sqlState(err) != "FFB05" {
-		t.Errorf("attach a second token: %v; want FFB05", err)
+	exec = "arn:aws:states:us-east-1:123456789012:execution:ffbroker-approval:forged-" + first
+	if err := attach(token + "-forged"); sqlState(err) != "FFB05" {
+		t.Errorf("attach a token of another execution: %v; want FFB05", err)
 	}
 }
 
