@@ -1,14 +1,19 @@
 package identity_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -180,4 +185,65 @@ func assertNoSecrets(t *testing.T, err error, secrets map[string]string) {
 			t.Errorf("error %q contains the %s", err, what)
 		}
 	}
+}
+
+// rawSTS describes a signed request to build by hand, for proofs whose
+// signature is valid over content the verifier must refuse.
+type rawSTS struct {
+	url      string            // "" = the server's endpoint + "/"
+	body     string            // "" = the GetCallerIdentity form
+	headers  map[string]string // set before signing (signed)
+	unsigned map[string]string // set after signing (present, not signed)
+	omit     []string          // headers not to set before signing
+	region   string            // "" = awstest.Region
+	service  string            // "" = sts
+	at       time.Time         // zero = now
+}
+
+// signRaw signs raw with creds the way Signer does, but with what raw says.
+func (e *identityEnv) signRaw(t *testing.T, creds aws.Credentials, r identity.Request, raw rawSTS) string {
+	t.Helper()
+	if raw.url == "" {
+		raw.url = e.srv.Endpoint + "/"
+	}
+	if raw.body == "" {
+		raw.body = "Action=GetCallerIdentity&Version=2011-06-15"
+	}
+	if raw.region == "" {
+		raw.region = awstest.Region
+	}
+	if raw.service == "" {
+		raw.service = "sts"
+	}
+	if raw.at.IsZero() {
+		raw.at = time.Now()
+	}
+	req, err := http.NewRequest(http.MethodPost, raw.url, strings.NewReader(raw.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]string{
+		"Content-Type":          "application/x-www-form-urlencoded; charset=utf-8",
+		identity.ServerIDHeader: serverID,
+		identity.DigestHeader:   identity.Digest(r),
+	}
+	for _, k := range raw.omit {
+		delete(base, k)
+	}
+	for k, v := range raw.headers {
+		base[k] = v
+	}
+	for k, v := range base {
+		req.Header.Set(k, v)
+	}
+	sum := sha256.Sum256([]byte(raw.body))
+	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), raw.service, raw.region, raw.at); err != nil {
+		t.Fatalf("SignHTTP() error = %v", err)
+	}
+	for k, v := range raw.unsigned {
+		req.Header.Set(k, v)
+	}
+	h := map[string][]string(req.Header.Clone())
+	h["Content-Length"] = []string{strconv.Itoa(len(raw.body))}
+	return wire{Method: req.Method, URL: req.URL.String(), Headers: h, Body: raw.body}.encode(t)
 }
