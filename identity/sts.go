@@ -20,12 +20,14 @@ type callerIdentity struct {
 	Account string `xml:"GetCallerIdentityResult>Account"`
 }
 
-// stsError is the part of an STS ErrorResponse Verify uses.
+// stsError is the part of an STS ErrorResponse Verify uses: the code, where
+// AWS puts it (ErrorResponse>Error) or where moto does (ErrorResponse>Errors>Error).
 type stsError struct {
-	Code string `xml:"Error>Code"`
+	Code       string `xml:"Error>Code"`
+	NestedCode string `xml:"Errors>Error>Code"`
 }
 
-// throttlingCodes are STS error codes that mean "later", not "no".
+// throttling reports whether code is an STS error code that mean "later", not "no".
 func throttling(code string) bool {
 	switch code {
 	case "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "ServiceUnavailable", "RequestThrottled":
@@ -65,7 +67,7 @@ func (v *Verifier) forward(ctx context.Context, sr signedRequest, endpoint *url.
 	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusForbidden:
 		var se stsError
 		_ = xml.Unmarshal(body, &se) // an unreadable error is still a refusal
-		code := safeCode(se.Code)
+		code := safeCode(se.Code + se.NestedCode)
 		if throttling(code) {
 			return callerIdentity{}, &Error{Reason: ReasonUnavailable, Message: "sts is throttling (" + code + ")", Err: errors.New(resp.Status)}
 		}
