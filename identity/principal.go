@@ -143,11 +143,8 @@ func parseTrustedRole(s string) (trustedRole, error) {
 // sessionTrusted reports whether the session name of assumed-role principal p
 // is enforced by AWS: an AWSReservedSSO_ role or one of trusted.
 func sessionTrusted(p Principal, trusted []string) (bool, error) {
-	if strings.HasPrefix(p.Name, ssoRolePrefix) {
-		return true, nil
-	}
 	var errs []error
-	found := false
+	found := strings.HasPrefix(p.Name, ssoRolePrefix)
 	for _, s := range trusted {
 		r, err := parseTrustedRole(s)
 		if err != nil {
@@ -159,7 +156,7 @@ func sessionTrusted(p Principal, trusted []string) (bool, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return false, err
+		return false, err // a misconfiguration fails every assumed role, SSO ones too
 	}
 	return found, nil
 }

@@ -77,6 +77,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, r Request) (Caller,
 	if err != nil {
 		return Caller{}, &Error{Reason: ReasonUnavailable, Message: "the verifier's STS endpoint is misconfigured", Err: err}
 	}
+	if err := CheckTrustedSessionRoles(v.TrustedSessionRoles); err != nil {
+		return Caller{}, &Error{Reason: ReasonUnavailable, Message: "the verifier's trusted session roles are misconfigured", Err: err}
+	}
 	sr, err := v.check(proof, r, endpoint)
 	if err != nil {
 		return Caller{}, err
