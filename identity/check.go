@@ -62,7 +62,7 @@ func (v *Verifier) check(proof string, r Request, endpoint *url.URL) (signedRequ
 	if headers.Get(ServerIDHeader) != v.ServerID {
 		return signedRequest{}, refuse(ReasonWrongServer, "the proof is for another deployment")
 	}
-	if headers.Get(DigestHeader) != Digest(r) {
+	if !validHeaderName(r.Method) || headers.Get(DigestHeader) != Digest(r) { // a method is a token: no newline shifts the digest's fields
 		return signedRequest{}, refuse(ReasonWrongRequest, "the proof is for another API request (method, path, query or body differ)")
 	}
 	if err := v.checkDate(headers.Get(hdrAmzDate), auth.date); err != nil {

@@ -247,3 +247,16 @@ func (e *identityEnv) signRaw(t *testing.T, creds aws.Credentials, r identity.Re
 	h["Content-Length"] = []string{strconv.Itoa(len(raw.body))}
 	return wire{Method: req.Method, URL: req.URL.String(), Headers: h, Body: raw.body}.encode(t)
 }
+
+// contains is strings.Contains.
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// mustDecode returns the JSON of a proof.
+func mustDecode(t *testing.T, p string) []byte {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}

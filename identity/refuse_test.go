@@ -109,6 +109,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"another query value", func(*testing.T) string { return good }, changed(func(r *identity.Request) { r.Query.Set("dry", "0") }), time.Time{}, identity.ReasonWrongRequest},
 		{"an extra query parameter", func(*testing.T) string { return good }, changed(func(r *identity.Request) { r.Query.Add("role", "x") }), time.Time{}, identity.ReasonWrongRequest},
 		{"no query", func(*testing.T) string { return good }, changed(func(r *identity.Request) { r.Query = nil }), time.Time{}, identity.ReasonWrongRequest},
+		{"method that is not a token", func(*testing.T) string { return good }, changed(func(r *identity.Request) { r.Method = "POST\n" }), time.Time{}, identity.ReasonWrongRequest},
 		{"another body", func(*testing.T) string { return good }, changed(func(r *identity.Request) { r.Body = []byte(`{"request_id":"r-2"}`) }), time.Time{}, identity.ReasonWrongRequest},
 		{"session proof for another body", func(*testing.T) string { return goodSession }, changed(func(r *identity.Request) { r.Body = nil }), time.Time{}, identity.ReasonWrongRequest},
 

@@ -69,6 +69,9 @@ func (s *Signer) Proof(ctx context.Context, r Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("identity: signer: retrieve AWS credentials: %w", err)
 	}
+	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
+		return "", errors.New("identity: signer: the AWS credentials have no access key")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.String(), strings.NewReader(stsBody))
 	if err != nil {
 		return "", fmt.Errorf("identity: signer: %w", err)
