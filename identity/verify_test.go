@@ -77,3 +77,52 @@ func TestVerifyIdentities(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoPersonKeys verifies real moto identities and compares their keys the
+// way the two-person rule does: equal keys are one person.
+func TestTwoPersonKeys(t *testing.T) {
+	e := newEnv(t)
+	sso := e.role(t, "AWSReservedSSO_Approver_xyz")
+	eng := e.role(t, "TwoPersonEngineer")
+	ops := e.role(t, "TwoPersonOps")
+	hank, ivy := e.user(t, "hank", ""), e.user(t, "ivy", "")
+	trusted := []string{"TwoPersonOps"}
+	key := func(t *testing.T, creds aws.Credentials) string {
+		t.Helper()
+		v, _ := e.verifier(trusted...)
+		c, err := v.Verify(t.Context(), proof(t, e.signer(creds), approveReq), approveReq)
+		if err != nil {
+			t.Fatalf("Verify() error = %v", err)
+		}
+		return c.Principal.Key
+	}
+	none := aws.Credentials{}
+	cases := []struct {
+		name       string
+		a, b       func(t *testing.T) aws.Credentials
+		samePerson bool
+	}{
+		{"two IAM users", func(*testing.T) aws.Credentials { return hank }, func(*testing.T) aws.Credentials { return ivy }, false},
+		{"one IAM user twice", func(*testing.T) aws.Credentials { return hank }, func(*testing.T) aws.Credentials { return hank }, true},
+		{"SSO sessions of two people", func(t *testing.T) aws.Credentials { return e.assume(t, none, sso, "alice") },
+			func(t *testing.T) aws.Credentials { return e.assume(t, none, sso, "bob") }, false},
+		{"one person's two sessions of a non-SSO role", func(t *testing.T) aws.Credentials { return e.assume(t, none, eng, "alice") },
+			func(t *testing.T) aws.Credentials { return e.assume(t, none, eng, "alice-2") }, true},
+		{"two people in one non-SSO role", func(t *testing.T) aws.Credentials { return e.assume(t, none, eng, "alice") },
+			func(t *testing.T) aws.Credentials { return e.assume(t, none, eng, "bob") }, true},
+		{"one person in two trusted roles", func(t *testing.T) aws.Credentials { return e.assume(t, none, sso, "alice") },
+			func(t *testing.T) aws.Credentials { return e.assume(t, none, ops, "Alice") }, true},
+		{"a session name chosen in a non-SSO role is not the SSO person", func(t *testing.T) aws.Credentials { return e.assume(t, none, sso, "bob") },
+			func(t *testing.T) aws.Credentials { return e.assume(t, none, eng, "bob") }, false},
+		{"a user is not a session of the same name", func(*testing.T) aws.Credentials { return hank },
+			func(t *testing.T) aws.Credentials { return e.assume(t, none, sso, "hank") }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ka, kb := key(t, tc.a(t)), key(t, tc.b(t))
+			if got := ka == kb; got != tc.samePerson {
+				t.Errorf("keys %q and %q: same person = %v; want %v", ka, kb, got, tc.samePerson)
+			}
+		})
+	}
+}
