@@ -19,7 +19,7 @@ type signedRequest struct {
 	body    string
 }
 
-// credentialScope is the parsed Authorization header of a proof.
+// authorization is the parsed Authorization header of a proof.
 type authorization struct {
 	date, region, service string
 	signedHeaders         []string // lower case, as signed

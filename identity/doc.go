@@ -52,7 +52,13 @@
 // key is then session/<name>, the same person across roles and accounts; every
 // other role's sessions are one person, keyed by the role. Federated users and
 // any other form are refused. Keys are lower case: IAM names are
-// case-insensitive.
+// case-insensitive. Keys of different kinds never collide (an IAM user "bob",
+// a role "bob" and an SSO session "bob" are three keys).
+//
+// A key is only as good as the mapping: one person who can use two roles whose
+// session names are not enforced, or a role and an SSO session, holds two keys.
+// Restrict approvers with [Patterns] to identities that map one person to one
+// key (IAM Identity Center roles, IAM users).
 //
 // [Patterns] are the approvers (FFB_APPROVERS): user, role or assumed-role ARN
 // patterns with '*'; an empty list matches nobody, so approval fails closed.
