@@ -44,7 +44,7 @@ func stepError(err error) error {
 	switch code := broker.ErrorCode(err); {
 	case code == broker.CodeUnavailable:
 		return &UnavailableError{Message: msg}
-	case code == broker.CodeForbidden:
+	case code == broker.CodeForbidden, code == broker.CodeUnauthenticated:
 		return &ForbiddenError{Message: msg}
 	case code == broker.CodeNotFound:
 		return &NotFoundError{Message: msg}
