@@ -35,7 +35,7 @@ func init() {
 		summary: "approve or deny a read-write request waiting in the approval workflow",
 		usage: "REQUEST_ID [--deny] [--comment TEXT]\nexample: ffbroker approve 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'matches INC-1234'\n" +
 			"Runs as the approve function: FFB_DB_USER must be the approver's login (<prefix>_password_approver).",
-		run:     runApprove,
+		run: runApprove,
 	})
 	register("sweep", command{
 		summary: "expire every role with no live grant left and repair half-done issues (what the schedule runs)",
