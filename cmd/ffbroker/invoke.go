@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"reflect"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/identity"
@@ -74,7 +70,10 @@ func runInvoke(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer d.Close(context.Background())
-	if raw, err = signEvent(ctx, d.AWS, d.Config.ServerID, raw); err != nil {
+	if d.Config.ServerID == "" && functionKinds[args[0]] != lambdafn.FunctionActivity {
+		return &configError{err: errors.New("FFB_SERVER_ID: required to sign API events (the deployment's name)")}
+	}
+	if raw, err = lambdafn.SignEvent(ctx, identity.NewSigner(d.AWS, d.Config.ServerID), raw); err != nil {
 		return err
 	}
 	out, err := fn(d)(ctx, raw)
@@ -121,56 +120,13 @@ func runEvent(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return &configError{err: fmt.Errorf("aws: %w", err)}
 	}
-	signed, err := signEvent(ctx, awsCfg, cfg.ServerID, raw)
+	if cfg.ServerID == "" {
+		return &configError{err: errors.New("FFB_SERVER_ID: required to sign an API event (the deployment's name)")}
+	}
+	signed, err := lambdafn.SignEvent(ctx, identity.NewSigner(awsCfg, cfg.ServerID), raw)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(c.stdout, string(signed))
 	return err
-}
-
-// signEvent puts a fresh identity proof into an API Gateway event, bound to the event's
-// method, path, query and body, as the ffbroker client does for a real call. Other
-// events are returned unchanged.
-func signEvent(ctx context.Context, awsCfg aws.Config, serverID string, raw json.RawMessage) (json.RawMessage, error) {
-	var ev events.APIGatewayProxyRequest
-	var generic map[string]any
-	if json.Unmarshal(raw, &generic) != nil || generic["httpMethod"] == nil || generic["requestContext"] == nil {
-		return raw, nil
-	}
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return raw, nil
-	}
-	if serverID == "" {
-		return nil, &configError{err: errors.New("FFB_SERVER_ID: required to sign an API event (the deployment's name)")}
-	}
-	body := []byte(ev.Body)
-	if ev.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(ev.Body)
-		if err != nil {
-			return nil, &usageError{msg: "the event's body is not valid base64"}
-		}
-		body = b
-	}
-	q := url.Values{}
-	for k, v := range ev.QueryStringParameters {
-		q.Set(k, v)
-	}
-	for k, vs := range ev.MultiValueQueryStringParameters {
-		q[k] = vs
-	}
-	proof, err := identity.NewSigner(awsCfg, serverID).Proof(ctx, identity.Request{Method: ev.HTTPMethod, Path: ev.Path, Query: q, Body: body})
-	if err != nil {
-		return nil, fmt.Errorf("sign the identity proof with your AWS credentials: %w", err)
-	}
-	headers, _ := generic["headers"].(map[string]any)
-	if headers == nil {
-		headers = map[string]any{}
-	}
-	headers[identity.Header] = proof
-	generic["headers"] = headers
-	if mv, ok := generic["multiValueHeaders"].(map[string]any); ok {
-		mv[identity.Header] = []string{proof}
-	}
-	return json.Marshal(generic)
 }
