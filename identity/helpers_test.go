@@ -35,10 +35,15 @@ type identityEnv struct {
 	iam *iam.Client
 }
 
-// newEnv returns the shared moto server's environment.
+// newEnv returns the shared moto server's environment, emptied first so that a
+// test can run again (-count) with the same IAM names. Tests that use it do not
+// run in parallel.
 func newEnv(t *testing.T) *identityEnv {
 	t.Helper()
 	srv := awstest.Require(t, moto.srv, moto.err)
+	if err := srv.Reset(t.Context()); err != nil {
+		t.Fatalf("reset moto: %v", err)
+	}
 	return envFor(t, srv)
 }
 
