@@ -8,11 +8,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+	"github.com/ffbroker/ffbroker/identity"
 )
 
 func handlers(e *env) map[string]lambdafn.Handler {
@@ -257,4 +259,88 @@ func TestInvalidEvents(t *testing.T) {
 	if got := e.secretsState(t); got != smBefore {
 		t.Errorf("Secrets Manager changed: %s -> %s", smBefore, got)
 	}
+}
+
+// Every API route refuses a call whose identity proof is missing, stale, for another
+// deployment or another request, or at odds with what API Gateway saw: 401, a
+// request.rejected record, nothing changed.
+func TestIdentityProofRefused(t *testing.T) {
+	e := sharedEnv(t)
+	h := handlers(e)
+	ctx := context.Background()
+	ro := readEvent(t, "issue-api-ro.json")
+	signedBy := func(who, server string, raw json.RawMessage) json.RawMessage {
+		out, err := lambdafn.SignEvent(ctx, identity.NewSigner(e.people[who], server), raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	stale := identity.NewSigner(e.people["alice"], serverID)
+	stale.Now = func() time.Time { return time.Now().Add(-10 * time.Minute) }
+	staleEvent, err := lambdafn.SignEvent(ctx, stale, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherBody := withBody(t, e.signed(t, "alice", "issue-api-ro.json"), `{"role":"ro","incident_id":"INC-9999"}`)
+	var forgedArn map[string]any
+	_ = json.Unmarshal(e.signed(t, "mallory", "issue-api-ro.json"), &forgedArn)
+	forgedArn["requestContext"].(map[string]any)["identity"].(map[string]any)["userArn"] = aliceARN
+	forged, _ := json.Marshal(forgedArn)
+	var bare map[string]any
+	_ = json.Unmarshal(ro, &bare)
+	bare["requestContext"].(map[string]any)["identity"].(map[string]any)["userArn"] = aliceARN
+	typedCaller, _ := json.Marshal(bare)
+
+	tests := []struct {
+		name, fn string
+		event    json.RawMessage
+	}{
+		{"no proof", "issue", ro},
+		{"no proof, a caller typed into requestContext", "issue", typedCaller},
+		{"no proof on status", "issue", readEvent(t, "status-api.json")},
+		{"no proof on revoke", "expire", readEvent(t, "revoke-api.json")},
+		{"no proof on approve", "approve", readEvent(t, "approve-api.json")},
+		{"proof for another deployment", "issue", signedBy("alice", "ffbroker-other", ro)},
+		{"proof for another body", "issue", otherBody},
+		{"proof older than five minutes", "issue", staleEvent},
+		{"proof at odds with API Gateway's caller", "issue", forged},
+		{"proof for another route", "approve", withRoute(t, e.signed(t, "bob", "status-api.json"), "/approvals", "GET")},
+	}
+	dbBefore, smBefore := e.dbState(t), e.secretsState(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(e.audit.records(t))
+			out, err := h[tc.fn](ctx, tc.event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, body := apiAnswer(t, out)
+			if code := body["error"].(map[string]any)["code"]; status != 401 || code != "unauthenticated" {
+				t.Errorf("answer = %d %v; want 401 unauthenticated", status, body)
+			}
+			recs := e.audit.records(t)[before:]
+			if len(recs) != 1 || recs[0]["event"] != "request.rejected" || recs[0]["error_code"] != "unauthenticated" || recs[0]["requester"] != nil {
+				t.Errorf("audit records = %v; want one request.rejected naming no requester", recs)
+			}
+		})
+	}
+	if got := e.dbState(t); got != dbBefore {
+		t.Errorf("database changed: %s -> %s", dbBefore, got)
+	}
+	if got := e.secretsState(t); got != smBefore {
+		t.Errorf("Secrets Manager changed: %s -> %s", smBefore, got)
+	}
+}
+
+// withRoute moves a signed event to another route, keeping its proof.
+func withRoute(t *testing.T, raw json.RawMessage, path, method string) json.RawMessage {
+	t.Helper()
+	var req events.APIGatewayProxyRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		t.Fatal(err)
+	}
+	req.Path, req.Resource, req.HTTPMethod = path, path, method
+	out, _ := json.Marshal(req)
+	return out
 }
