@@ -391,8 +391,8 @@ func TestIAMConnectOverVerifiedTLS(t *testing.T) {
 	}
 	_, err = wrong.Connect(ctx)
 	var certErr *tls.CertificateVerificationError
-	if broker.ErrorCode(err) != broker.CodeInternal || !errors.As(err, &certErr) {
-		t.Errorf("Connect(wrong CA) error = %v; want code internal and a certificate verification error", err)
+	if broker.ErrorCode(err) != broker.CodeDatabaseUnavailable || broker.ErrorCategory(err) != broker.CategoryCertificate || !errors.As(err, &certErr) {
+		t.Errorf("Connect(wrong CA) error = %v; want code database_unavailable, category certificate and a certificate verification error", err)
 	}
 }
 
@@ -540,8 +540,12 @@ func TestConnectSendsNothingToUnverifiedServer(t *testing.T) {
 				}
 				return
 			}
-			if broker.ErrorCode(err) != broker.CodeInternal {
-				t.Errorf("Connect(unverified server) error = %v; want code internal", err)
+			wantCat := broker.CategoryCertificate
+			if tt.answer == 'N' {
+				wantCat = broker.CategoryTLS
+			}
+			if broker.ErrorCode(err) != broker.CodeDatabaseUnavailable || broker.ErrorCategory(err) != wantCat {
+				t.Errorf("Connect(unverified server) error = %v; want code database_unavailable, category %s", err, wantCat)
 			}
 			if tt.answer == 'S' {
 				var certErr *tls.CertificateVerificationError
@@ -625,8 +629,8 @@ func TestConnectRetriesOnTooManyConnections(t *testing.T) {
 			conn.Close(ctx)
 			t.Fatal("Connect with the slot held error = nil; want unavailable")
 		}
-		if broker.ErrorCode(err) != broker.CodeUnavailable || !broker.Retryable(err) {
-			t.Errorf("Connect with the slot held error = %v; want code unavailable, retryable", err)
+		if broker.ErrorCode(err) != broker.CodeUnavailable || !broker.Retryable(err) || broker.ErrorCategory(err) != broker.CategoryConnectionLimit {
+			t.Errorf("Connect with the slot held error = %v; want code unavailable, retryable, category connection_limit", err)
 		}
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "53300" {

@@ -25,11 +25,17 @@ func buildBootstrap(tb testing.TB, pkg string) string {
 	if p, ok := bins[pkg]; ok {
 		return p
 	}
-	dir, err := os.MkdirTemp("", "ffbroker-bootstrap-")
-	if err != nil {
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "ffbroker-bootstrap-")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		binDir = dir
+	}
+	out := filepath.Join(binDir, strings.ReplaceAll(strings.Trim(pkg, "./"), "/", "-"), "bootstrap")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	out := filepath.Join(dir, "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = "../../.."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -43,7 +49,18 @@ func buildBootstrap(tb testing.TB, pkg string) string {
 var (
 	binMu sync.Mutex
 	bins  = map[string]string{}
+	// binDir holds the built bootstraps; TestMain removes it (removeBootstraps).
+	binDir string
 )
+
+// removeBootstraps deletes the bootstraps the tests built.
+func removeBootstraps() {
+	binMu.Lock()
+	defer binMu.Unlock()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
 
 // functionEnv is the environment the template gives the functions, pointed at the
 // test cluster and moto.
