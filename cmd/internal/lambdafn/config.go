@@ -21,10 +21,13 @@ import (
 // Config is everything a function reads from its environment (FFB_* variables plus
 // the AWS SDK's own: AWS_REGION, AWS_ENDPOINT_URL, credentials).
 type Config struct {
-	DB              broker.DBConfig
-	RolePrefix      string
-	SecretPrefix    string
-	AuditLogGroup   string
+	DB            broker.DBConfig
+	RolePrefix    string
+	SecretPrefix  string
+	AuditLogGroup string
+	// SecretKMSKeyID is the customer managed KMS key new secrets are created with
+	// (FFB_SECRET_KMS_KEY_ID); empty means the account's aws/secretsmanager key.
+	SecretKMSKeyID  string
 	ClusterID       string
 	StateMachineARN string
 	IncidentPattern *regexp.Regexp
@@ -47,6 +50,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RolePrefix:      or(getenv("FFB_ROLE_PREFIX"), broker.DefaultRolePrefix),
 		SecretPrefix:    or(getenv("FFB_SECRET_PREFIX"), broker.DefaultSecretPrefix),
 		AuditLogGroup:   getenv("FFB_AUDIT_LOG_GROUP"),
+		SecretKMSKeyID:  getenv("FFB_SECRET_KMS_KEY_ID"),
 		ClusterID:       getenv("FFB_CLUSTER_ID"),
 		StateMachineARN: getenv("FFB_STATE_MACHINE_ARN"),
 		Target: broker.Target{
@@ -155,7 +159,7 @@ func BuildWith(cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
 	if cfg.ClusterID != "" {
 		tags["ffbroker:cluster"] = cfg.ClusterID
 	}
-	secrets := broker.NewSecretsStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, tags)
+	secrets := broker.NewSecretsStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
 	var sink audit.Sink = audit.NewJSONSink(stdout)
 	if cfg.AuditLogGroup != "" {
 		stream := or(os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"), fmt.Sprintf("ffbroker-%d", os.Getpid()))
