@@ -41,9 +41,16 @@ test: lint lint-catches test-go
 RACE_PACKAGES ?= ./...
 NORACE_PACKAGES = $(filter-out $(shell $(GO) list $(RACE_PACKAGES)),$(shell $(GO) list ./...))
 
+## The tests run with TMPDIR set to a fresh directory, which must be empty after
+## them: tests leave nothing behind (mode 1777 so the throwaway clusters' postgres
+## user can use it as /tmp).
 test-go:
-	$(GOTEST) -race $(RACE_PACKAGES)
-	$(if $(strip $(NORACE_PACKAGES)),$(GOTEST) $(NORACE_PACKAGES))
+	@tmp=$$(mktemp -d /tmp/ffbroker-test.XXXXXX) && chmod 1777 $$tmp && rc=0; \
+	TMPDIR=$$tmp $(GOTEST) -race $(RACE_PACKAGES) || rc=$$?; \
+	$(if $(strip $(NORACE_PACKAGES)),[ $$rc -ne 0 ] || TMPDIR=$$tmp $(GOTEST) $(NORACE_PACKAGES) || rc=$$?;) \
+	left=$$(ls -A $$tmp); rm -rf $$tmp; \
+	if [ -n "$$left" ]; then echo "tests left files in TMPDIR: $$left"; rc=1; fi; \
+	exit $$rc
 
 ## test-matrix: the database tests on PostgreSQL 13 to 18 (binaries fetched from npm, cached in .cache/pg).
 test-matrix:
