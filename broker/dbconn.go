@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -330,9 +331,12 @@ func NewConnector(cfg DBConfig, awsCfg aws.Config) (*Connector, error) {
 // it is starting up (57P03), Connect tries again after a full-jitter
 // exponential backoff (50ms doubling up to 1s) for as long as ctx's deadline
 // allows (without one, for the ConnectTimeout), then returns an *Error with
-// CodeUnavailable. Other failures are CodeUnavailable for network errors and
-// timeouts, CodeInternal otherwise (authentication, TLS verification,
-// configuration). No error holds the password or the token.
+// CodeUnavailable and CategoryConnectionLimit. Every other failure has the
+// Category of its likely cause: CodeUnavailable for what a retry may fix
+// (network, server), CodeDatabaseUnavailable for what it will not (tls,
+// certificate, password, iam_token, iam_grant, login, database,
+// aws_credentials), CodeInternal for the rest. No error holds the password or
+// the token.
 func (c *Connector) Connect(ctx context.Context) (*pgx.Conn, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -404,7 +408,7 @@ func (c *Connector) connectOnce(ctx context.Context) (*pgx.Conn, error) {
 	secret := cc.Password
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return nil, connectFailure(ctx, err, secret)
+		return nil, connectFailure(ctx, err, secret, c.cfg.Auth == AuthIAM)
 	}
 	return conn, nil
 }
@@ -416,12 +420,12 @@ func (c *Connector) token(ctx context.Context) (string, error) {
 	endpoint := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.Port))
 	token, err := c.TokenSource(ctx, endpoint, c.cfg.Region, c.cfg.User)
 	if err != nil {
-		code := CodeInternal
+		code, cat := CodeDatabaseUnavailable, CategoryAWSCredentials
 		if ctx.Err() != nil {
-			code = CodeUnavailable
+			code, cat = CodeUnavailable, CategoryNetwork
 		}
 		// The token source fails on credentials, before any token exists.
-		return "", &Error{Code: code, Message: "cannot build the IAM auth token",
+		return "", &Error{Code: code, Category: cat, Message: "cannot build the IAM auth token: check the function's AWS credentials",
 			Err: &connectCause{text: err.Error(), ctxErr: ctx.Err()}}
 	}
 	if token == "" {
@@ -546,10 +550,12 @@ func requireVerifyFull(cc *pgx.ConnConfig) error {
 		Err: errors.New("refusing to connect: " + why)}
 }
 
-// connectFailure turns an error of pgx.ConnectConfig into an *Error. The
-// cause is rebuilt from safe parts only: pgx's own error carries the whole
+// connectFailure turns an error of pgx.ConnectConfig into an *Error with a
+// Category that names the likely first-deployment mistake (see the Category
+// constants); iam says whether the secret was an IAM auth token. The cause is
+// rebuilt from safe parts only: pgx's own error carries the whole
 // configuration, password included, so it is never kept.
-func connectFailure(ctx context.Context, err error, secret string) *Error {
+func connectFailure(ctx context.Context, err error, secret string, iam bool) *Error {
 	cause := &connectCause{text: redact(err.Error(), secret), ctxErr: ctx.Err()}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -563,28 +569,72 @@ func connectFailure(ctx context.Context, err error, secret string) *Error {
 	if errors.As(err, &certErr) {
 		cause.certErr = certErr
 	}
-	var netErr net.Error
-	errors.As(err, &netErr)
-	var dnsErr *net.DNSError
-	unknownHost := errors.As(err, &dnsErr) && dnsErr.IsNotFound
-
 	e := &Error{Code: CodeInternal, Message: "cannot connect to the database", Err: cause}
+	if cause.pgErr != nil {
+		serverRefusal(e, cause.pgErr, iam)
+		return e
+	}
+	var netErr net.Error
+	var dnsErr *net.DNSError
+	var alert tls.AlertError
+	var record tls.RecordHeaderError
+	unavailable := func(cat Category, msg string) { e.Code, e.Category, e.Message = CodeUnavailable, cat, msg }
+	denied := func(cat Category, msg string) { e.Code, e.Category, e.Message = CodeDatabaseUnavailable, cat, msg }
 	switch {
-	case cause.pgErr != nil && slotRefused(cause.pgErr):
-		e.Code, e.Message = CodeUnavailable, "the database refused a new connection, retry later"
-	case cause.pgErr != nil && transientSQLState(cause.pgErr.Code):
-		e.Code, e.Message = CodeUnavailable, "the database is unavailable"
-	case cause.pgErr != nil:
-		// Any other refusal by the server (authentication, a missing
-		// database, a lack of privilege) is internal.
-	case certErr != nil:
-		e.Message = "the database server certificate failed verification"
-	case unknownHost:
-		e.Message = "the database host name does not resolve"
-	case cause.ctxErr != nil, netErr != nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		e.Code, e.Message = CodeUnavailable, "the database is unreachable"
+	case certErr != nil || badCertificate(err):
+		denied(CategoryCertificate, "the database server certificate failed verification: check the CA bundle (FFB_DB_CA_FILE) and that the endpoint is a name the certificate holds")
+	case strings.Contains(err.Error(), "server refused TLS connection"):
+		denied(CategoryTLS, "the database refused the TLS handshake: the server has ssl off, and verify-full needs TLS")
+	case errors.As(err, &alert), errors.As(err, &record):
+		denied(CategoryTLS, "the TLS handshake with the database failed")
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		unavailable(CategoryNetwork, "the database host name does not resolve: check the endpoint")
+	case errors.Is(err, syscall.ECONNREFUSED):
+		unavailable(CategoryNetwork, "the database endpoint refused the connection: check the endpoint and the port")
+	case cause.ctxErr != nil, errors.As(err, &netErr) && netErr.Timeout():
+		unavailable(CategoryNetwork, "the database did not answer in time: check the security groups, the subnets' routes, the endpoint and the port")
+	case netErr != nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		unavailable(CategoryNetwork, "the database is unreachable")
 	}
 	return e
+}
+
+// badCertificate reports whether err is a failed verification of the server's
+// certificate that crypto/tls did not wrap (verify-ca's own check).
+func badCertificate(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
+}
+
+// serverRefusal sets e's code, category and message for a connection the
+// server refused with pgErr. iam says whether the broker sent an IAM auth
+// token: Aurora checks it (PAM) for members of rds_iam only, and compares it
+// with the role's password otherwise.
+func serverRefusal(e *Error, pgErr *pgconn.PgError, iam bool) {
+	denied := func(cat Category, msg string) { e.Code, e.Category, e.Message = CodeDatabaseUnavailable, cat, msg }
+	pam := pgErr.Routine == "auth_failed" || strings.Contains(pgErr.Message, "PAM authentication failed")
+	switch code := pgErr.Code; {
+	case slotRefused(pgErr) && code == "53300":
+		e.Code, e.Category, e.Message = CodeUnavailable, CategoryConnectionLimit, "the database refused a new connection, retry later"
+	case transientSQLState(code):
+		e.Code, e.Category, e.Message = CodeUnavailable, CategoryServer, "the database is unavailable"
+	case code == "28P01" && iam:
+		denied(CategoryIAMGrant, "the database checked the IAM auth token as a password: grant rds_iam to the login (and check that it exists)")
+	case code == "28P01":
+		denied(CategoryPassword, "the database refused the login's password")
+	case code == "28000" && iam && pam:
+		denied(CategoryIAMToken, "the database refused the IAM auth token: check rds-db:connect in the function's IAM policy, the cluster resource id and the region")
+	case code == "28000" && pam:
+		denied(CategoryPassword, "the database refused the login's password")
+	case code == "28000" && pgErr.Routine == "ClientAuthentication":
+		denied(CategoryLogin, "the database has no host rule that admits this login from this address")
+	case code == "28000":
+		denied(CategoryLogin, "the database login may not log in: check that the role exists and has LOGIN")
+	case code == "3D000", code == "42501":
+		denied(CategoryDatabase, "the login may not connect to the database: check the database name and the login's CONNECT privilege")
+	}
 }
 
 // transientSQLState reports whether a connection refused with code may be

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -53,8 +54,70 @@ const (
 	// lock or connection limit, AWS throttling); the same request may succeed
 	// if retried later.
 	CodeUnavailable Code = "unavailable"
+	// CodeDatabaseUnavailable means the broker cannot log in to the database
+	// for a reason that a retry will not fix (TLS, the CA bundle, the
+	// password or IAM token, the login role, the database name); its Category
+	// says which, and its message is shown to callers.
+	CodeDatabaseUnavailable Code = "database_unavailable"
+	// CodeAWSAccessDenied means an AWS API (Secrets Manager, KMS through it)
+	// refused the function's IAM role: a policy or key policy is missing a
+	// permission (Category iam_policy).
+	CodeAWSAccessDenied Code = "aws_access_denied"
 	// CodeInternal means anything else; its detail is never shown to callers.
 	CodeInternal Code = "internal"
+)
+
+// Category names the kind of a failure to reach a dependency, so that an
+// operator can tell a missing CA bundle from a wrong password or a closed
+// security group without seeing internal detail. ErrorMessage shows it to
+// callers as "(category tls)"; logs carry it as "category".
+//
+// Categories are part of the API, like codes: never rename one.
+type Category string
+
+// Failure categories, with the codes they come with.
+const (
+	// CategoryTLS: the database server refused TLS (ssl is off), which
+	// sslmode verify-full needs. Code database_unavailable.
+	CategoryTLS Category = "tls"
+	// CategoryCertificate: the server's certificate did not verify against
+	// the CA bundle (FFB_DB_CA_FILE, the RdsCaBundleLayerArn layer) or does not
+	// name the endpoint. Code database_unavailable.
+	CategoryCertificate Category = "certificate"
+	// CategoryPassword: the database refused the login's password (password
+	// mode). Code database_unavailable.
+	CategoryPassword Category = "password"
+	// CategoryIAMToken: the database refused the IAM auth token (Aurora's
+	// "PAM authentication failed"): the function's IAM policy lacks
+	// rds-db:connect for this cluster resource id and user, or the token was
+	// signed for another region or endpoint. Code database_unavailable.
+	CategoryIAMToken Category = "iam_token"
+	// CategoryIAMGrant: in IAM mode the database checked the token as a
+	// password, which Aurora does for a login that is not a member of rds_iam
+	// (or does not exist). Code database_unavailable.
+	CategoryIAMGrant Category = "iam_grant"
+	// CategoryLogin: the role may not log in (NOLOGIN), does not exist, or no
+	// host rule admits it. Code database_unavailable.
+	CategoryLogin Category = "login"
+	// CategoryDatabase: the database does not exist or the login lacks its
+	// CONNECT privilege. Code database_unavailable.
+	CategoryDatabase Category = "database"
+	// CategoryAWSCredentials: no AWS credentials to sign the IAM auth token
+	// with. Code database_unavailable.
+	CategoryAWSCredentials Category = "aws_credentials"
+	// CategoryConnectionLimit: every connection slot of the login (its
+	// CONNECTION LIMIT) or of the server is taken. Code unavailable.
+	CategoryConnectionLimit Category = "connection_limit"
+	// CategoryNetwork: nothing answered at the endpoint and port (a security
+	// group, the subnets' routes, the port), or its name does not resolve.
+	// Code unavailable.
+	CategoryNetwork Category = "network"
+	// CategoryServer: the database server is starting, shutting down or out of
+	// resources. Code unavailable.
+	CategoryServer Category = "server"
+	// CategoryIAMPolicy: an AWS API refused the function's IAM role (an IAM
+	// policy or a KMS key policy). Code aws_access_denied.
+	CategoryIAMPolicy Category = "iam_policy"
 )
 
 // Error is the broker's one error type: a stable Code, a message that is safe to
@@ -69,6 +132,9 @@ type Error struct {
 	// Message is the user-facing description, shown to callers unless Code
 	// is CodeInternal.
 	Message string
+	// Category optionally says which kind of dependency failure this is; it
+	// is shown to callers with the message (never for CodeInternal).
+	Category Category
 	// Op optionally names the operation that failed, for logs (e.g. "issue").
 	Op string
 	// Err is the wrapped cause, for logs and errors.Is/As; never shown to
@@ -95,6 +161,11 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(msg)
+	if e.Category != "" {
+		b.WriteString(" (category ")
+		b.WriteString(string(e.Category))
+		b.WriteString(")")
+	}
 	if e.Err != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
@@ -104,6 +175,48 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause, so errors.Is and errors.As see through an Error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// LogValue is the Error as a log group: code, category, the caller-facing
+// message, the operation and the cause. The cause is the wrapped error's text,
+// which the broker builds without secrets (see connectFailure and scrub).
+func (e *Error) LogValue() slog.Value {
+	code := e.Code
+	if !known(code) {
+		code = CodeInternal
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = defaultMessage(code)
+	}
+	attrs := []slog.Attr{slog.String("code", string(code))}
+	if e.Category != "" {
+		attrs = append(attrs, slog.String("category", string(e.Category)))
+	}
+	attrs = append(attrs, slog.String("message", msg))
+	if e.Op != "" {
+		attrs = append(attrs, slog.String("op", e.Op))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("cause", e.Err.Error()))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// ErrorCategory returns the Category of the first *Error in err's chain that
+// has one, or "".
+func ErrorCategory(err error) Category {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return ""
+		}
+		if e.Category != "" {
+			return e.Category
+		}
+		err = e.Err
+	}
+	return ""
+}
 
 // Errorf returns an Error with the given code and a message formatted with
 // fmt.Sprintf.
@@ -128,9 +241,10 @@ func ErrorCode(err error) Code {
 }
 
 // ErrorMessage returns the message that is safe to show to a caller: the
-// Message of the first *Error in err's chain, or "internal error" when err
-// carries no *Error or its code is CodeInternal or unknown. It returns "" for
-// a nil err.
+// Message of the first *Error in err's chain followed by its category, as in
+// "the database refused the TLS handshake (category tls)", or "internal
+// error" when err carries no *Error or its code is CodeInternal or unknown. It
+// returns "" for a nil err.
 func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
@@ -139,15 +253,20 @@ func ErrorMessage(err error) string {
 	if !errors.As(err, &e) || !known(e.Code) || e.Code == CodeInternal {
 		return defaultMessage(CodeInternal)
 	}
-	if e.Message == "" {
-		return defaultMessage(e.Code)
+	msg := e.Message
+	if msg == "" {
+		msg = defaultMessage(e.Code)
 	}
-	return e.Message
+	if c := ErrorCategory(err); c != "" {
+		msg += " (category " + string(c) + ")"
+	}
+	return msg
 }
 
 // HTTPStatus returns the HTTP status for code: 400 for a malformed request,
 // 413 for an oversized one, 422 for a well-formed request with unacceptable
-// values, 401, 403, 404, 409 and 503 for their codes, and 500 for CodeInternal and
+// values, 401, 403, 404 and 409 for their codes, 503 for the unavailable codes
+// (unavailable, database_unavailable, aws_access_denied), and 500 for CodeInternal and
 // any unknown code.
 func HTTPStatus(code Code) int {
 	switch code {
@@ -165,7 +284,7 @@ func HTTPStatus(code Code) int {
 		return http.StatusNotFound
 	case CodeConflict:
 		return http.StatusConflict
-	case CodeUnavailable:
+	case CodeUnavailable, CodeDatabaseUnavailable, CodeAWSAccessDenied:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -213,6 +332,10 @@ func defaultMessage(code Code) string {
 		return "conflict"
 	case CodeUnavailable:
 		return "service temporarily unavailable, retry later"
+	case CodeDatabaseUnavailable:
+		return "the broker cannot log in to the database"
+	case CodeAWSAccessDenied:
+		return "an AWS API refused the function's IAM role"
 	case CodeInternal:
 		return "internal error"
 	default:

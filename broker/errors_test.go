@@ -49,6 +49,11 @@ func TestErrorMessageHidesInternalDetail(t *testing.T) {
 		{"user error keeps message, drops cause", &broker.Error{Code: broker.CodeInvalidRole, Message: "role must be ro or rw", Op: "validate", Err: cause}, "role must be ro or rw"},
 		{"wrapped user error", fmt.Errorf("handler: %w", broker.Errorf(broker.CodeForbidden, "approver must not be the requester")), "approver must not be the requester"},
 		{"user error without message", &broker.Error{Code: broker.CodeUnavailable, Err: cause}, "service temporarily unavailable, retry later"},
+		{"category follows the message", &broker.Error{Code: broker.CodeDatabaseUnavailable, Category: broker.CategoryTLS, Message: "the database refused the TLS handshake", Err: cause},
+			"the database refused the TLS handshake (category tls)"},
+		{"wrapped category", fmt.Errorf("status: %w", &broker.Error{Code: broker.CodeUnavailable, Category: broker.CategoryNetwork, Message: "the database is unreachable"}),
+			"the database is unreachable (category network)"},
+		{"internal hides its category too", &broker.Error{Code: broker.CodeInternal, Category: broker.CategoryTLS, Message: "x", Err: cause}, "internal error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +113,8 @@ func TestHTTPStatus(t *testing.T) {
 		{broker.CodeNotFound, http.StatusNotFound},
 		{broker.CodeConflict, http.StatusConflict},
 		{broker.CodeUnavailable, http.StatusServiceUnavailable},
+		{broker.CodeDatabaseUnavailable, http.StatusServiceUnavailable},
+		{broker.CodeAWSAccessDenied, http.StatusServiceUnavailable},
 		{broker.CodeInternal, http.StatusInternalServerError},
 		{"bogus", http.StatusInternalServerError},
 		{"", http.StatusInternalServerError},

@@ -62,9 +62,18 @@ type SecretsManagerAPI interface {
 // AWSCURRENT version, so that a pending password is never current by accident.
 // Every error is an *Error whose text never holds a password.
 type SecretsStore struct {
-	client SecretsManagerAPI
-	prefix string
-	tags   []types.Tag
+	client   SecretsManagerAPI
+	prefix   string
+	tags     []types.Tag
+	kmsKeyID string
+}
+
+// WithKMSKey makes the store create the secrets it creates with the customer
+// managed KMS key id (a key id, ARN or alias; "" means the account's
+// aws/secretsmanager key), and returns it. Secrets that exist keep their key.
+func (s *SecretsStore) WithKMSKey(id string) *SecretsStore {
+	s.kmsKeyID = id
+	return s
 }
 
 // NewSecretsStore returns a store that names secrets <prefix>/<role> (prefix ""
@@ -340,13 +349,17 @@ func (s *SecretsStore) create(ctx context.Context, role string, v SecretValue) e
 // createWith creates role's secret, tagged, with text as its AWSCURRENT value.
 func (s *SecretsStore) createWith(ctx context.Context, role, text string) (SecretRef, error) {
 	tags := append([]types.Tag{{Key: aws.String(SecretRoleTag), Value: aws.String(role)}}, s.tags...)
-	out, err := s.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+	in := &secretsmanager.CreateSecretInput{
 		Name:               aws.String(s.SecretName(role)),
 		Description:        aws.String(fmt.Sprintf("ffbroker: short-lived password of the PostgreSQL firefighter role %s (a tombstone when no grant is live)", role)),
 		ClientRequestToken: aws.String(newVersionID()),
 		SecretString:       aws.String(text),
 		Tags:               tags,
-	})
+	}
+	if s.kmsKeyID != "" {
+		in.KmsKeyId = aws.String(s.kmsKeyID)
+	}
+	out, err := s.client.CreateSecret(ctx, in)
 	if err != nil {
 		return SecretRef{}, err
 	}
@@ -506,10 +519,30 @@ func isStageConflict(err error) bool {
 // the cause's text contains is replaced by Redacted.
 func secretsError(op, name, call string, err error, secrets ...Password) *Error {
 	code, msg := CodeInternal, "secrets manager request failed"
-	if transient(err) {
+	var cat Category
+	switch {
+	case transient(err):
 		code, msg = CodeUnavailable, "secrets manager is unavailable, retry later"
+	case accessDenied(err):
+		code, cat = CodeAWSAccessDenied, CategoryIAMPolicy
+		msg = "secrets manager refused the function's IAM role: check its secretsmanager permissions on the firefighter secrets and, with a customer KMS key, kms:Decrypt and kms:GenerateDataKey"
 	}
-	return &Error{Code: code, Op: op, Message: msg, Err: scrub(fmt.Errorf("%s %s: %w", call, name, err), secrets...)}
+	return &Error{Code: code, Category: cat, Op: op, Message: msg, Err: scrub(fmt.Errorf("%s %s: %w", call, name, err), secrets...)}
+}
+
+// accessDenied reports whether err is an AWS refusal of the caller's permissions:
+// an IAM policy, a resource or KMS key policy (Secrets Manager answers
+// AccessDeniedException for a key it may not use, too).
+func accessDenied(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "AccessDeniedException", "AccessDenied", "KMSAccessDeniedException", "NotAuthorized", "UnauthorizedOperation":
+		return true
+	}
+	return false
 }
 
 // isServerErrorCode reports whether code names a server-side failure, for

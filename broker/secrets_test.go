@@ -671,13 +671,13 @@ func TestSecretsStoreFaults(t *testing.T) {
 		{"PutPending http 503", "PutSecretValue", http503, putPending, broker.CodeUnavailable},
 		{"PutPending network", "PutSecretValue", network, putPending, broker.CodeUnavailable},
 		{"PutPending deadline", "PutSecretValue", deadline, putPending, broker.CodeUnavailable},
-		{"PutPending access denied", "PutSecretValue", denied, putPending, broker.CodeInternal},
+		{"PutPending access denied", "PutSecretValue", denied, putPending, broker.CodeAWSAccessDenied},
 		{"PutPending create throttled", "CreateSecret", throttled, putPending, broker.CodeUnavailable},
 		{"Promote throttled", "UpdateSecretVersionStage", throttled, promote, broker.CodeUnavailable},
 		{"Promote describe server fault", "DescribeSecret", serverFault, promote, broker.CodeUnavailable},
-		{"Promote access denied", "UpdateSecretVersionStage", denied, promote, broker.CodeInternal},
+		{"Promote access denied", "UpdateSecretVersionStage", denied, promote, broker.CodeAWSAccessDenied},
 		{"Current network", "GetSecretValue", network, current, broker.CodeUnavailable},
-		{"Current access denied", "GetSecretValue", denied, current, broker.CodeInternal},
+		{"Current access denied", "GetSecretValue", denied, current, broker.CodeAWSAccessDenied},
 		{"PutTombstone throttled", "CreateSecret", throttled, tombstoneCall, broker.CodeUnavailable},
 	}
 	for _, tt := range tests {
@@ -701,6 +701,10 @@ func TestSecretsStoreFaults(t *testing.T) {
 			}
 			if got, want := broker.Retryable(err), tt.wantCode == broker.CodeUnavailable; got != want {
 				t.Errorf("Retryable(%v) = %v; want %v", err, got, want)
+			}
+			if tt.wantCode == broker.CodeAWSAccessDenied && (broker.ErrorCategory(err) != broker.CategoryIAMPolicy ||
+				!strings.HasSuffix(broker.ErrorMessage(err), "(category iam_policy)")) {
+				t.Errorf("%s: ErrorMessage = %q, category %q; want category iam_policy", tt.name, broker.ErrorMessage(err), broker.ErrorCategory(err))
 			}
 			password := v.Password.Reveal()
 			for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
@@ -763,5 +767,25 @@ func TestSecretsStoreConcurrentIssues(t *testing.T) {
 	}
 	if got := f.holders(t, "AWSPREVIOUS"); len(got) != 1 {
 		t.Errorf("versions carrying AWSPREVIOUS = %v; want exactly one", got)
+	}
+}
+
+// TestSecretsStoreCustomerKMSKey: with a customer KMS key the store creates the
+// secret with it; without one, with the account's default key.
+func TestSecretsStoreCustomerKMSKey(t *testing.T) {
+	fixture := motoForSecrets(t)
+	for _, key := range []string{"", "arn:aws:kms:us-east-1:123456789012:key/0b7ad2b4-5f35-4a4e-9d7c-3f1d6e1f0c11"} {
+		t.Run("key "+key, func(t *testing.T) {
+			f := fixture(t)
+			f.store.WithKMSKey(key)
+			f.issue(t)
+			out, err := f.client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(f.name)})
+			if err != nil {
+				t.Fatalf("DescribeSecret(%s) error = %v", f.name, err)
+			}
+			if got := aws.ToString(out.KmsKeyId); got != key {
+				t.Errorf("secret %s created with KmsKeyId %q; want %q", f.name, got, key)
+			}
+		})
 	}
 }

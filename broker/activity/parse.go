@@ -507,7 +507,7 @@ func parseBare(l *Line, msg []byte) {
 		bareOther(l, msg)
 		return
 	}
-	if bytes.Index(msg[i+1:], msgAuthorized) >= 0 {
+	if bytes.Contains(msg[i+1:], msgAuthorized) {
 		*l = Line{Kind: KindAmbiguous}
 		return
 	}
@@ -531,7 +531,7 @@ func parseBare(l *Line, msg []byte) {
 		return
 	}
 	d := bytes.Index(rest, fieldDatabase)
-	if d < 0 || bytes.Index(rest[d+1:], fieldDatabase) >= 0 {
+	if d < 0 || bytes.Contains(rest[d+1:], fieldDatabase) {
 		*l = Line{Kind: KindAmbiguous}
 		return
 	}

@@ -52,6 +52,7 @@ func (r *reader) page(ctx context.Context, startMs, endMs int64, token string) (
 		Limit:         aws.Int32(r.pageSize),
 		// Ignored by AWS, which always interleaves the streams in time order; emulators
 		// need it to do the same.
+		//lint:ignore SA1019 moto_server interleaves the streams only when asked to
 		Interleaved: aws.Bool(true),
 	}
 	if token != "" {

@@ -106,7 +106,7 @@ func (c *cli) finish(name string, err error) int {
 		code = exitConfig
 	}
 	if c.json {
-		e := map[string]any{"error": map[string]string{"code": errorCode(err, code), "message": errorText(err)}}
+		e := map[string]any{"error": map[string]string{"code": errorCode(err, code), "message": jsonMessage(err)}}
 		b, _ := json.Marshal(e)
 		fmt.Fprintln(c.stderr, string(b))
 	} else {
@@ -134,6 +134,16 @@ func errorText(err error) string {
 	var be *broker.Error
 	if errors.As(err, &be) {
 		return fmt.Sprintf("%s (%s)", broker.ErrorMessage(err), broker.ErrorCode(err))
+	}
+	return err.Error()
+}
+
+// jsonMessage is the message of --json's error answer, as the API gives it: the broker's
+// user-facing message (with its category) without the code, which has its own field.
+func jsonMessage(err error) string {
+	var be *broker.Error
+	if errors.As(err, &be) {
+		return broker.ErrorMessage(err)
 	}
 	return err.Error()
 }

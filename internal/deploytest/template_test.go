@@ -28,18 +28,19 @@ var functions = []struct {
 
 // globalEnv is what every function gets from Globals, with the fixed values.
 var globalEnv = map[string]any{
-	"FFB_DB_HOST":         map[string]any{"Ref": "ClusterEndpoint"},
-	"FFB_DB_PORT":         map[string]any{"Ref": "ClusterPort"},
-	"FFB_DB_NAME":         map[string]any{"Ref": "DatabaseName"},
-	"FFB_DB_USER":         map[string]any{"Ref": "BrokerDbUser"},
-	"FFB_DB_AUTH":         "iam",
-	"FFB_DB_SSLMODE":      "verify-full",
-	"FFB_DB_CA_FILE":      map[string]any{"Fn::If": []any{"HasRdsCaLayer", "/opt/rds-ca/global-bundle.pem", map[string]any{"Ref": "AWS::NoValue"}}},
-	"FFB_ROLE_PREFIX":     map[string]any{"Ref": "RolePrefix"},
-	"FFB_SECRET_PREFIX":   map[string]any{"Ref": "SecretPrefix"},
-	"FFB_AUDIT_LOG_GROUP": map[string]any{"Ref": "AuditLogGroup"},
-	"FFB_CLUSTER_ID":      map[string]any{"Ref": "ClusterIdentifier"},
-	"FFB_TARGET_HOST":     map[string]any{"Fn::If": []any{"HasFirefighterEndpoint", map[string]any{"Ref": "FirefighterEndpoint"}, map[string]any{"Ref": "AWS::NoValue"}}},
+	"FFB_DB_HOST":           map[string]any{"Ref": "ClusterEndpoint"},
+	"FFB_DB_PORT":           map[string]any{"Ref": "ClusterPort"},
+	"FFB_DB_NAME":           map[string]any{"Ref": "DatabaseName"},
+	"FFB_DB_USER":           map[string]any{"Ref": "BrokerDbUser"},
+	"FFB_DB_AUTH":           "iam",
+	"FFB_DB_SSLMODE":        "verify-full",
+	"FFB_DB_CA_FILE":        map[string]any{"Fn::If": []any{"HasRdsCaLayer", "/opt/rds-ca/global-bundle.pem", map[string]any{"Ref": "AWS::NoValue"}}},
+	"FFB_ROLE_PREFIX":       map[string]any{"Ref": "RolePrefix"},
+	"FFB_SECRET_PREFIX":     map[string]any{"Ref": "SecretPrefix"},
+	"FFB_AUDIT_LOG_GROUP":   map[string]any{"Ref": "AuditLogGroup"},
+	"FFB_CLUSTER_ID":        map[string]any{"Ref": "ClusterIdentifier"},
+	"FFB_TARGET_HOST":       map[string]any{"Fn::If": []any{"HasFirefighterEndpoint", map[string]any{"Ref": "FirefighterEndpoint"}, map[string]any{"Ref": "AWS::NoValue"}}},
+	"FFB_SECRET_KMS_KEY_ID": map[string]any{"Fn::If": []any{"HasSecretsKmsKey", map[string]any{"Ref": "SecretsKmsKeyArn"}, map[string]any{"Ref": "AWS::NoValue"}}},
 }
 
 // apiRoutes is the contract's API: method and path to the function that serves it.
@@ -91,7 +92,7 @@ func functionEnv(t *testing.T, tpl map[string]any, id string) map[string]any {
 
 func TestTemplateCfnLint(t *testing.T) {
 	bin := requireTool(t, "cfn-lint", "pip install cfn-lint")
-	out, err := run(t, 2*time.Minute, nil, bin, "template.yaml")
+	out, err := run(t, 2*time.Minute, nil, bin, "-c", "I", "--", "template.yaml")
 	if err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("cfn-lint template.yaml: %v; want exit 0 and no findings:\n%s", err, out)
 	}
@@ -296,9 +297,9 @@ func TestTemplateConnectionLimits(t *testing.T) {
 					continue
 				}
 				users = append(users, fn.id)
-				n, ok := at(t, tpl, "Resources", fn.id, "Properties", "ReservedConcurrentExecutions").(int)
+				n, ok := reservedConcurrency(t, tpl, fn.id)
 				if !ok || n < 1 {
-					t.Errorf("%s logs in as %s but ReservedConcurrentExecutions is %v; want a positive cap", fn.id, tt.user, n)
+					t.Errorf("%s logs in as %s but ReservedConcurrentExecutions is %v; want a positive cap when ReserveConcurrency is true", fn.id, tt.user, n)
 				}
 				sum += n
 			}
@@ -311,6 +312,26 @@ func TestTemplateConnectionLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reservedConcurrency is a function's ReservedConcurrentExecutions when the stack
+// reserves concurrency: `!If [ReservesConcurrency, N, !Ref AWS::NoValue]` (nothing is
+// reserved by default, which low account quotas need) or a plain N.
+func reservedConcurrency(t *testing.T, tpl map[string]any, id string) (int, bool) {
+	t.Helper()
+	v := at(t, tpl, "Resources", id, "Properties", "ReservedConcurrentExecutions")
+	if n, ok := v.(int); ok {
+		return n, true
+	}
+	branches, ok := lookup(v, "Fn::If")
+	if !ok || len(list(branches)) != 3 || list(branches)[0] != "ReservesConcurrency" {
+		return 0, false
+	}
+	if none, _ := lookup(list(branches)[2], "Ref"); none != "AWS::NoValue" {
+		t.Errorf("%s: ReservedConcurrentExecutions %v; want no reservation unless ReserveConcurrency is true", id, v)
+	}
+	n, ok := list(branches)[1].(int)
+	return n, ok
 }
 
 // dbUsers lists the database users (the part after the cluster resource id) a
@@ -556,4 +577,72 @@ func TestTemplateStateMachineName(t *testing.T) {
 			t.Errorf("role %s Step Functions grants = %v; want %v", role, got, grants)
 		}
 	}
+}
+
+// TestTemplateDeploysOnANewAccount: what made a first deployment fail or leak is gone.
+func TestTemplateDeploysOnANewAccount(t *testing.T) {
+	tpl := loadTemplate(t)
+	t.Run("no reserved concurrency by default", func(t *testing.T) {
+		if got := at(t, tpl, "Parameters", "ReserveConcurrency", "Default"); got != "false" {
+			t.Errorf("ReserveConcurrency default = %v; want false (low concurrency quotas)", got)
+		}
+	})
+	t.Run("audit log group: generated name, retained", func(t *testing.T) {
+		r := resource(t, tpl, "AuditLogGroup", "AWS::Logs::LogGroup")
+		if _, fixed := lookup(r, "Properties", "LogGroupName"); fixed {
+			t.Error("AuditLogGroup has a LogGroupName; a retained group with a fixed name collides on redeploy")
+		}
+		if r["DeletionPolicy"] != "Retain" {
+			t.Errorf("AuditLogGroup DeletionPolicy = %v; want Retain", r["DeletionPolicy"])
+		}
+	})
+	t.Run("every log group has a deletion policy", func(t *testing.T) {
+		for id, r := range obj(t, tpl, "Resources") {
+			if str(t, r, "Type") == "AWS::Logs::LogGroup" && (obj(t, r)["DeletionPolicy"] == nil || obj(t, r)["UpdateReplacePolicy"] == nil) {
+				t.Errorf("%s has no DeletionPolicy and UpdateReplacePolicy (cfn-lint I3011)", id)
+			}
+		}
+	})
+	t.Run("resource ids of clusters and proxies", func(t *testing.T) {
+		re := regexp.MustCompile(str(t, obj(t, tpl, "Parameters", "ClusterResourceId"), "AllowedPattern"))
+		for id, want := range map[string]bool{"cluster-ABCDEFGHIJKLMNOPQRSTUV0123": true, "prx-0123456789abcdef0": true, "db-ABC": false, "prx-": false} {
+			if re.MatchString(id) != want {
+				t.Errorf("ClusterResourceId pattern on %q = %v; want %v", id, !want, want)
+			}
+		}
+	})
+	t.Run("state machine logs without execution data", func(t *testing.T) {
+		if got := at(t, tpl, "Resources", "ApprovalStateMachine", "Properties", "Logging", "IncludeExecutionData"); got != false {
+			t.Errorf("IncludeExecutionData = %v; want false (inputs carry task tokens)", got)
+		}
+	})
+	t.Run("the API has an access log", func(t *testing.T) {
+		dest := at(t, tpl, "Resources", "BrokerApi", "Properties", "AccessLogSetting", "DestinationArn")
+		if got := list(at(t, dest, "Fn::GetAtt"))[0]; got != "ApiAccessLogGroup" {
+			t.Errorf("AccessLogSetting.DestinationArn = %v; want the ApiAccessLogGroup", dest)
+		}
+		if f := str(t, obj(t, tpl, "Resources", "BrokerApi", "Properties", "AccessLogSetting"), "Format"); !strings.Contains(f, "$context.identity.userArn") {
+			t.Errorf("access log format %q; want the caller", f)
+		}
+	})
+	t.Run("policies for people are outputs", func(t *testing.T) {
+		for out, policy := range map[string]string{"OnCallPolicyArn": "OnCallPolicy", "ApproverPolicyArn": "ApproverPolicy"} {
+			if got := at(t, tpl, "Outputs", out, "Value", "Ref"); got != policy {
+				t.Errorf("output %s = %v; want !Ref %s", out, got, policy)
+			}
+			resource(t, tpl, policy, "AWS::IAM::ManagedPolicy")
+		}
+		var invoke []string
+		for _, st := range list(at(t, tpl, "Resources", "ApproverPolicy", "Properties", "PolicyDocument", "Statement")) {
+			if slices.Contains(stringList(obj(t, st)["Action"]), "execute-api:Invoke") {
+				for _, r := range list(obj(t, st)["Resource"]) {
+					invoke = append(invoke, fmt.Sprint(at(t, r, "Fn::Sub")))
+				}
+			}
+		}
+		if !slices.ContainsFunc(invoke, func(s string) bool { return strings.HasSuffix(s, "/prod/POST/approvals") }) ||
+			slices.ContainsFunc(invoke, func(s string) bool { return strings.Contains(s, "/POST/access") }) {
+			t.Errorf("ApproverPolicy invokes %v; want POST /approvals and not POST /access", invoke)
+		}
+	})
 }

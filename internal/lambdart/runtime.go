@@ -118,7 +118,9 @@ func (s *Server) Run(ctx context.Context, bin string, env []string) (*Process, e
 		"AWS_LAMBDA_FUNCTION_NAME=ffbroker-test", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"AWS_LAMBDA_LOG_STREAM_NAME=2026/11/21/[$LATEST]test")
 	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: out}, &lockedWriter{w: out}
+	// One writer for both streams: its lock guards the one builder they share.
+	w := &lockedWriter{w: out}
+	cmd.Stdout, cmd.Stderr = w, w
 	p := &Process{Cmd: cmd, output: out}
 	p.Started = time.Now()
 	if err := cmd.Start(); err != nil {

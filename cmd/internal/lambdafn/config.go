@@ -23,10 +23,13 @@ import (
 // Config is everything a function reads from its environment (FFB_* variables plus
 // the AWS SDK's own: AWS_REGION, AWS_ENDPOINT_URL, credentials).
 type Config struct {
-	DB              broker.DBConfig
-	RolePrefix      string
-	SecretPrefix    string
-	AuditLogGroup   string
+	DB            broker.DBConfig
+	RolePrefix    string
+	SecretPrefix  string
+	AuditLogGroup string
+	// SecretKMSKeyID is the customer managed KMS key new secrets are created with
+	// (FFB_SECRET_KMS_KEY_ID); empty means the account's aws/secretsmanager key.
+	SecretKMSKeyID  string
 	ClusterID       string
 	StateMachineARN string
 	IncidentPattern *regexp.Regexp
@@ -79,6 +82,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RolePrefix:      or(getenv("FFB_ROLE_PREFIX"), broker.DefaultRolePrefix),
 		SecretPrefix:    or(getenv("FFB_SECRET_PREFIX"), broker.DefaultSecretPrefix),
 		AuditLogGroup:   getenv("FFB_AUDIT_LOG_GROUP"),
+		SecretKMSKeyID:  getenv("FFB_SECRET_KMS_KEY_ID"),
 		ClusterID:       getenv("FFB_CLUSTER_ID"),
 		StateMachineARN: getenv("FFB_STATE_MACHINE_ARN"),
 		Target: broker.Target{
@@ -237,7 +241,7 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*D
 		if cfg.ClusterID != "" {
 			tags["ffbroker:cluster"] = cfg.ClusterID
 		}
-		d.Secrets = broker.NewSecretsStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, tags)
+		d.Secrets = broker.NewSecretsStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
 		bc.DB, bc.Secrets = d.Store, d.Secrets
 	}
 	if cfg.StateMachineARN != "" && (fn == FunctionIssue || fn == FunctionApprove) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -111,10 +112,15 @@ func respond(status int, v any) events.APIGatewayProxyResponse {
 		Headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}}
 }
 
-// respondError answers with the error's code and user-facing message only.
+// respondError answers with the error's code and user-facing message only; a
+// failure on the service's side (a 5xx answer) is also logged with its
+// category and sanitized cause (logFailure).
 func respondError(err error) events.APIGatewayProxyResponse {
 	var e errorBody
 	code := broker.ErrorCode(err)
+	if broker.HTTPStatus(code) >= http.StatusInternalServerError {
+		logFailure(slog.Default(), err)
+	}
 	e.Error.Code, e.Error.Message = string(code), broker.ErrorMessage(err)
 	if broker.HTTPStatus(code) == http.StatusInternalServerError {
 		e.Error.Code = string(broker.CodeInternal)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -16,6 +17,7 @@ type Handler func(ctx context.Context, raw json.RawMessage) (any, error)
 // event to the handler that newHandler returns. Invalid configuration fails the cold
 // start with one message naming the variable.
 func Start(fn Function, newHandler func(*Deps) Handler) {
+	slog.SetDefault(NewLogger(os.Stderr))
 	cfg, err := LoadConfig(os.Getenv)
 	if err == nil {
 		err = cfg.Check(fn)

@@ -27,7 +27,9 @@ import (
 var shared testenv.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, pgtest.Options{}, &shared))
+	code := testenv.Run(m, pgtest.Options{}, &shared)
+	removeBootstraps()
+	os.Exit(code)
 }
 
 // auditLines collects the JSON audit output of the handlers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,11 +27,17 @@ func buildBootstrap(tb testing.TB, pkg string) string {
 	if p, ok := bins[pkg]; ok {
 		return p
 	}
-	dir, err := os.MkdirTemp("", "ffbroker-bootstrap-")
-	if err != nil {
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "ffbroker-bootstrap-")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		binDir = dir
+	}
+	out := filepath.Join(binDir, strings.ReplaceAll(strings.Trim(pkg, "./"), "/", "-"), "bootstrap")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	out := filepath.Join(dir, "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = "../../.."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -44,7 +51,18 @@ func buildBootstrap(tb testing.TB, pkg string) string {
 var (
 	binMu sync.Mutex
 	bins  = map[string]string{}
+	// binDir holds the built bootstraps; TestMain removes it (removeBootstraps).
+	binDir string
 )
+
+// removeBootstraps deletes the bootstraps the tests built.
+func removeBootstraps() {
+	binMu.Lock()
+	defer binMu.Unlock()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
 
 // functionEnv is the environment the template gives function fn, pointed at the test
 // cluster and moto.
@@ -188,6 +206,101 @@ func coldStart(b *testing.B, pkgFor func(string) string) {
 			}
 			if st, err := os.Stat(bin); err == nil {
 				b.ReportMetric(float64(st.Size())/1e6, "MB")
+			}
+		})
+	}
+}
+
+// The likely first-deployment failures, made for real against the test cluster, each
+// answered by the shipped bootstrap with a 503 whose code and message name the
+// category, and logged on its output as one JSON line with the category and a
+// sanitized cause, without the password. (The IAM ones, which need TLS and the
+// token stand-in, are broker's TestConnectFailureCategories.)
+func TestBootstrapNamesFailureCategories(t *testing.T) {
+	e := sharedEnv(t)
+	srv := shared.Moto(t)
+	const nologinPassword = "nologin-password-for-the-edge-test-0123"
+	c, err := shared.Cluster.ConnectSuper(context.Background(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exec(context.Background(), `DO $$BEGIN
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ffb_edge_nologin') THEN
+			CREATE ROLE ffb_edge_nologin NOLOGIN PASSWORD '`+nologinPassword+`';
+		END IF; END$$`)
+	c.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	const wrongPassword = "wrong-broker-password-for-the-edge-test-0123"
+	tests := []struct {
+		name     string
+		env      []string
+		secret   string
+		code     string
+		category string
+	}{
+		{"verify-full to a server without TLS", []string{"FFB_DB_SSLMODE=verify-full"}, loginPassword(e.names.Broker), "database_unavailable", "tls"},
+		{"wrong password", []string{"FFB_DB_PASSWORD=" + wrongPassword}, wrongPassword, "database_unavailable", "password"},
+		{"role without LOGIN", []string{"FFB_DB_USER=ffb_edge_nologin", "FFB_DB_PASSWORD=" + nologinPassword}, nologinPassword, "database_unavailable", "login"},
+		{"closed port", []string{"FFB_DB_PORT=" + itoa(closed)}, loginPassword(e.names.Broker), "unavailable", "network"},
+	}
+	bin := buildBootstrap(t, "./cmd/issue")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt, err := lambdart.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Close()
+			p, err := rt.Run(context.Background(), bin, append(functionEnv(e, srv, lambdafn.FunctionIssue), tt.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt.Invoke("req-1", e.signed(t, "alice", "status-api.json"))
+			a, err := rt.Wait(20 * time.Second)
+			out := p.Stop()
+			if err != nil {
+				t.Fatalf("%v\noutput:\n%s", err, out)
+			}
+			var resp struct {
+				StatusCode int    `json:"statusCode"`
+				Body       string `json:"body"`
+			}
+			var body struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			if a.Error || json.Unmarshal(a.Body, &resp) != nil || json.Unmarshal([]byte(resp.Body), &body) != nil {
+				t.Fatalf("answer %s; want an API answer\noutput:\n%s", a.Body, out)
+			}
+			if want := "(category " + tt.category + ")"; resp.StatusCode != 503 || body.Error.Code != tt.code || !strings.HasSuffix(body.Error.Message, want) {
+				t.Errorf("answer %d %s; want 503 with code %s and a message ending %q", resp.StatusCode, resp.Body, tt.code, want)
+			}
+			var logged bool
+			for _, line := range strings.Split(out, "\n") {
+				var m struct {
+					Msg       string `json:"msg"`
+					ErrorCode string `json:"error_code"`
+					Category  string `json:"category"`
+					Error     struct {
+						Category, Cause string
+					} `json:"error"`
+				}
+				if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "request failed" {
+					logged = m.ErrorCode == tt.code && m.Category == tt.category && m.Error.Category == tt.category && m.Error.Cause != ""
+				}
+			}
+			if !logged {
+				t.Errorf("output has no log line with error_code %s, category %s and a cause:\n%s", tt.code, tt.category, out)
+			}
+			if strings.Contains(out, tt.secret) || strings.Contains(string(a.Body), tt.secret) {
+				t.Errorf("output or answer holds the password:\n%s\n%s", out, a.Body)
 			}
 		})
 	}
