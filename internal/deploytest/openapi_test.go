@@ -67,8 +67,13 @@ func TestOpenAPIMatchesTemplate(t *testing.T) {
 		t.Errorf("openapi.yaml routes = %v; template.yaml Api events = %v", got, want)
 	}
 
-	if got := at(t, spec, "security"); !reflect.DeepEqual(got, []any{map[string]any{"sigv4": []any{}}}) {
-		t.Errorf("security = %v; want [{sigv4: []}] for every operation", got)
+	// Both at once: API Gateway's SigV4 and the functions' own identity proof.
+	if got := at(t, spec, "security"); !reflect.DeepEqual(got, []any{map[string]any{"sigv4": []any{}, "identityProof": []any{}}}) {
+		t.Errorf("security = %v; want [{sigv4: [], identityProof: []}] for every operation", got)
+	}
+	proof := obj(t, spec, "components", "securitySchemes", "identityProof")
+	if str(t, proof, "in") != "header" || str(t, proof, "name") != "X-Ffb-Identity" {
+		t.Errorf("securitySchemes.identityProof = %v; want the X-Ffb-Identity header", proof)
 	}
 	scheme := obj(t, spec, "components", "securitySchemes", "sigv4")
 	for k, want := range map[string]string{"type": "apiKey", "in": "header", "name": "Authorization", "x-amazon-apigateway-authtype": "awsSigv4"} {
@@ -80,10 +85,12 @@ func TestOpenAPIMatchesTemplate(t *testing.T) {
 
 // The success statuses of each route, from the contract.
 var successStatuses = map[string][]string{
-	"POST /access":          {"201", "202"},
-	"GET /access":           {"200"},
-	"DELETE /access/{role}": {"200"},
-	"POST /approvals":       {"200"},
+	"POST /access":                 {"201", "202"},
+	"GET /access":                  {"200"},
+	"DELETE /access/{role}":        {"200"},
+	"POST /approvals/{request_id}": {"200"},
+	"GET /approvals":               {"200"},
+	"GET /requests/{request_id}":   {"200"},
 }
 
 func checkOperation(t *testing.T, spec map[string]any, route string, op map[string]any) {

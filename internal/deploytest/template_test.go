@@ -19,36 +19,44 @@ var functions = []struct {
 	id, cmd string
 	env     []string // variables beyond the Globals ones
 }{
-	{"IssueFunction", "issue", []string{"FFB_STATE_MACHINE_ARN"}},
+	{"IssueFunction", "issue", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN"}},
 	{"ExpireFunction", "expire", nil},
-	{"ApproveFunction", "approve", []string{"FFB_STATE_MACHINE_ARN"}},
+	{"ApproveFunction", "approve", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN"}},
 	{"ActivityFunction", "activity", []string{"FFB_ACTIVITY_LOG_GROUP", "FFB_ACTIVITY_DB_USER",
 		"FFB_ACTIVITY_LOCK_DAYS", "FFB_ACTIVITY_DROP_DAYS", "FFB_ACTIVITY_APPLY", "FFB_ACTIVITY_EXCLUDE"}},
 }
 
 // globalEnv is what every function gets from Globals, with the fixed values.
 var globalEnv = map[string]any{
-	"FFB_DB_HOST":           map[string]any{"Ref": "ClusterEndpoint"},
-	"FFB_DB_PORT":           map[string]any{"Ref": "ClusterPort"},
-	"FFB_DB_NAME":           map[string]any{"Ref": "DatabaseName"},
-	"FFB_DB_USER":           map[string]any{"Ref": "BrokerDbUser"},
-	"FFB_DB_AUTH":           "iam",
-	"FFB_DB_SSLMODE":        "verify-full",
-	"FFB_DB_CA_FILE":        map[string]any{"Fn::If": []any{"HasRdsCaLayer", "/opt/rds-ca/global-bundle.pem", map[string]any{"Ref": "AWS::NoValue"}}},
-	"FFB_ROLE_PREFIX":       map[string]any{"Ref": "RolePrefix"},
-	"FFB_SECRET_PREFIX":     map[string]any{"Ref": "SecretPrefix"},
-	"FFB_AUDIT_LOG_GROUP":   map[string]any{"Ref": "AuditLogGroup"},
-	"FFB_CLUSTER_ID":        map[string]any{"Ref": "ClusterIdentifier"},
-	"FFB_TARGET_HOST":       map[string]any{"Fn::If": []any{"HasFirefighterEndpoint", map[string]any{"Ref": "FirefighterEndpoint"}, map[string]any{"Ref": "AWS::NoValue"}}},
-	"FFB_SECRET_KMS_KEY_ID": map[string]any{"Fn::If": []any{"HasSecretsKmsKey", map[string]any{"Ref": "SecretsKmsKeyArn"}, map[string]any{"Ref": "AWS::NoValue"}}},
+	"FFB_DB_HOST":               map[string]any{"Ref": "ClusterEndpoint"},
+	"FFB_DB_PORT":               map[string]any{"Ref": "ClusterPort"},
+	"FFB_DB_NAME":               map[string]any{"Ref": "DatabaseName"},
+	"FFB_DB_USER":               map[string]any{"Ref": "BrokerDbUser"},
+	"FFB_DB_AUTH":               "iam",
+	"FFB_DB_SSLMODE":            "verify-full",
+	"FFB_DB_CA_FILE":            map[string]any{"Fn::If": []any{"HasRdsCaLayer", "/opt/rds-ca/global-bundle.pem", map[string]any{"Ref": "AWS::NoValue"}}},
+	"FFB_ROLE_PREFIX":           map[string]any{"Ref": "RolePrefix"},
+	"FFB_SECRET_PREFIX":         map[string]any{"Ref": "SecretPrefix"},
+	"FFB_AUDIT_LOG_GROUP":       map[string]any{"Ref": "AuditLogGroup"},
+	"FFB_CLUSTER_ID":            map[string]any{"Ref": "ClusterIdentifier"},
+	"FFB_TARGET_HOST":           map[string]any{"Fn::If": []any{"HasFirefighterEndpoint", map[string]any{"Ref": "FirefighterEndpoint"}, map[string]any{"Ref": "AWS::NoValue"}}},
+	"FFB_SECRET_KMS_KEY_ID":     map[string]any{"Fn::If": []any{"HasSecretsKmsKey", map[string]any{"Ref": "SecretsKmsKeyArn"}, map[string]any{"Ref": "AWS::NoValue"}}},
+	"FFB_SERVER_ID":             map[string]any{"Ref": "AWS::StackName"},
+	"FFB_APPROVERS":             map[string]any{"Ref": "Approvers"},
+	"FFB_TRUSTED_SESSION_ROLES": map[string]any{"Ref": "TrustedSessionRoles"},
 }
+
+// ownLogin is the database login a function uses instead of the broker's.
+var ownLogin = map[string]any{"ApproveFunction": map[string]any{"Ref": "ApproverDbUser"}}
 
 // apiRoutes is the contract's API: method and path to the function that serves it.
 var apiRoutes = map[string]string{
-	"POST /access":          "IssueFunction",
-	"GET /access":           "IssueFunction",
-	"DELETE /access/{role}": "ExpireFunction",
-	"POST /approvals":       "ApproveFunction",
+	"POST /access":                 "IssueFunction",
+	"GET /access":                  "IssueFunction",
+	"DELETE /access/{role}":        "ExpireFunction",
+	"GET /requests/{request_id}":   "IssueFunction",
+	"GET /approvals":               "ApproveFunction",
+	"POST /approvals/{request_id}": "ApproveFunction",
 }
 
 // loadTemplate parses template.yaml.
@@ -159,6 +167,9 @@ func TestTemplateFunctions(t *testing.T) {
 
 			env := functionEnv(t, tpl, fn.id)
 			for k, want := range globalEnv {
+				if login, ok := ownLogin[fn.id]; ok && k == "FFB_DB_USER" {
+					want = login
+				}
 				if got := env[k]; !reflect.DeepEqual(got, want) {
 					t.Errorf("Environment %s = %v; want %v", k, got, want)
 				}
@@ -364,7 +375,7 @@ func TestTemplateDatabaseLogins(t *testing.T) {
 	want := map[string][]string{
 		"IssueFunctionRole":    {"${BrokerDbUser}"},
 		"ExpireFunctionRole":   {"${BrokerDbUser}"},
-		"ApproveFunctionRole":  nil, // decides through Step Functions, never logs in
+		"ApproveFunctionRole":  {"${ApproverDbUser}"}, // its own login: the approvals ledger only
 		"ActivityFunctionRole": {"${ActivityDbUser}"},
 		"StateMachineRole":     nil,
 	}
@@ -534,7 +545,9 @@ func checkARN(t *testing.T, where string, r any) {
 	if len(parts) < 6 || parts[0] != "arn" || parts[1] != "${AWS__Partition}" || parts[3] != "${AWS__Region}" || parts[4] != "${AWS__AccountId}" {
 		t.Errorf("%s: Resource %q; want arn:${AWS::Partition}:<service>:${AWS::Region}:${AWS::AccountId}:...", where, arn)
 	}
-	if strings.Contains(parts[5], "*") && !strings.HasSuffix(parts[5], ":*") {
+	// A route with a path parameter ends in /* (execute-api matches the parameter's value).
+	pathParam := parts[2] == "execute-api" && strings.HasSuffix(parts[5], "/*") && !strings.Contains(strings.TrimSuffix(parts[5], "/*"), "*")
+	if strings.Contains(parts[5], "*") && !strings.HasSuffix(parts[5], ":*") && !pathParam {
 		t.Errorf("%s: Resource %q has a wildcard inside the resource name", where, arn)
 	}
 }
@@ -552,8 +565,8 @@ func TestTemplateStateMachineName(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"IssueFunctionRole":   {"states:StartExecution " + arn, "states:DescribeExecution " + strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":*"},
-		"ApproveFunctionRole": {"states:ListExecutions " + arn, "states:DescribeExecution " + strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":*", "states:GetExecutionHistory " + strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":*", "states:SendTaskSuccess *", "states:SendTaskFailure *"},
+		"IssueFunctionRole":   {"states:StartExecution " + arn},
+		"ApproveFunctionRole": {"states:SendTaskSuccess *", "states:SendTaskFailure *"},
 	}
 	for role, grants := range want {
 		var got []string
@@ -640,9 +653,9 @@ func TestTemplateDeploysOnANewAccount(t *testing.T) {
 				}
 			}
 		}
-		if !slices.ContainsFunc(invoke, func(s string) bool { return strings.HasSuffix(s, "/prod/POST/approvals") }) ||
+		if !slices.ContainsFunc(invoke, func(s string) bool { return strings.HasSuffix(s, "/prod/POST/approvals/*") }) ||
 			slices.ContainsFunc(invoke, func(s string) bool { return strings.Contains(s, "/POST/access") }) {
-			t.Errorf("ApproverPolicy invokes %v; want POST /approvals and not POST /access", invoke)
+			t.Errorf("ApproverPolicy invokes %v; want POST /approvals/{request_id} and not POST /access", invoke)
 		}
 	})
 }
