@@ -164,6 +164,23 @@ func TestTwoPersonRule(t *testing.T) {
 	})
 }
 
+// TestDecisionBeforeTheWaitStep approves a request whose workflow has not yet stored
+// its task token: the decision is recorded and the CLI says that no workflow took it.
+func TestDecisionBeforeTheWaitStep(t *testing.T) {
+	f := setup(t, "early")
+	f.inRegion(t, "ap-southeast-2") // its own region: this test starts a workflow
+	p := f.requestRW(t, "INC-79")
+	f.as(t, "bob")
+	f.asApprover(t)
+	code, out, errOut := ffb(t, "approve", p.RequestID)
+	if code != exitOK || !strings.Contains(out, "is approved") || !strings.Contains(out, "no workflow waits for it yet") {
+		t.Errorf("bob: ffbroker approve before the wait step = exit %d\n%s\n%s\nwant approved, with the workflow not resumed", code, out, errOut)
+	}
+	if got := f.request(t, p.RequestID); got.state != broker.StateApproved || got.approver != f.users["bob"].ARN || got.taskToken {
+		t.Errorf("ledger after an approval before the wait step = %+v; want approved by bob, no task token", got)
+	}
+}
+
 // requestRW runs ffbroker issue --role rw as the current user and returns the answer.
 func (f *fixture) requestRW(t *testing.T, incident string) broker.PendingAnswer {
 	t.Helper()
