@@ -108,7 +108,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer d.moto.Close()
-	fmt.Printf("moto_server (Secrets Manager, Step Functions, SNS, SQS, CloudWatch Logs, IAM, STS) on %s\n", d.moto.Endpoint)
+	fmt.Printf("moto_server (Secrets Manager, Step Functions, Lambda, SNS, SQS, CloudWatch Logs, IAM, STS) on %s\n", d.moto.Endpoint)
 	d.awsCfg = d.moto.Config(ctx)
 
 	d.heading("The DBA bootstraps the role model as the master user: psql -f sql/bootstrap.sql")
