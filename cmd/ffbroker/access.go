@@ -58,6 +58,11 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer done()
+	if d.Config.ApprovalRequired[broker.Role(*role)] {
+		if err := requireWorkflow(d); err != nil {
+			return err
+		}
+	}
 	body, err := json.Marshal(broker.Request{Role: *role, IncidentID: *incident, Hours: *hours, Reason: *reason})
 	if err != nil {
 		return err
@@ -170,6 +175,9 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer done()
+	if err := requireWorkflow(d); err != nil {
+		return err
+	}
 	decision := "approve"
 	if *deny {
 		decision = "deny"
@@ -181,6 +189,9 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	}
 	return c.emit(out, func(w io.Writer) {
 		fmt.Fprintf(w, "%s: request %s is %s\n", out.Decision, out.RequestID, out.State)
+		if !out.WorkflowResumed {
+			fmt.Fprintln(w, "  the decision is recorded, but no workflow waits for it yet: the issue step runs only once the workflow's wait step took it")
+		}
 	})
 }
 
@@ -209,6 +220,15 @@ func runSweep(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintf(w, "repaired %s\n", r)
 		}
 	})
+}
+
+// requireWorkflow refuses to go on without the approval workflow: a request that needs
+// approval would not start it, and a decision would not resume it.
+func requireWorkflow(d *lambdafn.Deps) error {
+	if d.Config.StateMachineARN == "" {
+		return &configError{err: fmt.Errorf("FFB_STATE_MACHINE_ARN: required (the approval workflow that read-write requests wait in)")}
+	}
+	return nil
 }
 
 // leadingArg splits off a first argument that is not a flag.

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/ffbroker/ffbroker/internal/testenv"
 )
@@ -23,55 +20,29 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m, pgtest.Options{}, &shared))
 }
 
-const brokerPassword = "cli-test-broker-password-0123456789"
-
-// setup bootstraps a role model and sets the environment the CLI reads, with the
-// credentials of an IAM user alice created in moto.
-func setup(t *testing.T, prefix string) {
-	t.Helper()
-	ctx := context.Background()
-	srv := shared.Moto(t)
-	v := pgtest.Vars{Prefix: prefix, DBName: prefix + "-db", Flavor: "aurora"}
-	if _, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-	n := v.Names()
-	if err := shared.Cluster.SetPassword(ctx, n.Broker, brokerPassword); err != nil {
-		t.Fatal(err)
-	}
-	ic := iam.NewFromConfig(srv.Config(ctx))
-	user := prefix + "-alice"
-	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
-		t.Fatal(err)
-	}
-	k, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"FFB_DB_HOST": shared.Cluster.Host, "FFB_DB_PORT": itoa(shared.Cluster.Port), "FFB_DB_NAME": n.DB, "FFB_DB_USER": n.Broker,
-		"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": brokerPassword, "FFB_DB_SSLMODE": "disable", "FFB_TARGET_SSLMODE": "disable",
-		"FFB_ROLE_PREFIX": prefix, "FFB_SECRET_PREFIX": "firefighter/" + prefix, "FFB_AUDIT_QUIET": "1",
-		"AWS_ENDPOINT_URL": srv.Endpoint, "AWS_REGION": awstest.Region, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-		"AWS_ACCESS_KEY_ID": aws.ToString(k.AccessKey.AccessKeyId), "AWS_SECRET_ACCESS_KEY": aws.ToString(k.AccessKey.SecretAccessKey),
-	} {
-		t.Setenv(k, v)
-	}
-}
-
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // ffb runs the CLI in-process and returns its exit code, stdout and stderr.
 func ffb(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return ffbIn(t, "", args...)
+}
+
+// ffbIn is ffb with stdin.
+func ffbIn(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &cli{stdout: &out, stderr: &errb, stdin: strings.NewReader(""), getenv: os.Getenv})
+	code := run(context.Background(), args, &cli{stdout: &out, stderr: &errb, stdin: strings.NewReader(stdin), getenv: os.Getenv})
 	return code, out.String(), errb.String()
 }
 
 func TestCommands(t *testing.T) {
-	setup(t, "cli")
+	f := setup(t, "cli")
+	noCredentials := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+	bobApprover := map[string]string{"AWS_ACCESS_KEY_ID": f.users["bob"].KeyID, "AWS_SECRET_ACCESS_KEY": f.users["bob"].Secret,
+		"FFB_DB_USER": f.names.Approver, "FFB_DB_PASSWORD": approverPassword}
+	bobNotApprover := map[string]string{"AWS_ACCESS_KEY_ID": f.users["bob"].KeyID, "AWS_SECRET_ACCESS_KEY": f.users["bob"].Secret, "FFB_APPROVERS": ""}
+	const unknownRequest = "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b"
 	tests := []struct {
 		name   string
 		args   []string
@@ -88,28 +59,48 @@ func TestCommands(t *testing.T) {
 		{"issue unknown role", []string{"issue", "--role", "admin", "--incident", "INC-9"}, nil, exitFailed, "", "(invalid_role)"},
 		{"issue bad flag", []string{"issue", "--rol", "ro"}, nil, exitUsage, "", "flag provided but not defined"},
 		{"issue with bad configuration", []string{"issue", "--role", "ro", "--incident", "INC-9"}, map[string]string{"FFB_DB_PORT": "abc"}, exitConfig, "", "FFB_DB_PORT"},
-		{"issue without AWS credentials", []string{"issue", "--role", "ro", "--incident", "INC-9"},
-			map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, exitFailed, "", "get-caller-identity"},
+		{"issue without AWS credentials", []string{"issue", "--role", "ro", "--incident", "INC-9"}, noCredentials, exitFailed, "", "get-caller-identity"},
 		{"issue ro", []string{"issue", "--role", "ro", "--incident", "INC-1", "--reason", "latency"}, nil, exitOK, "access issued: cli_firefighter_ro", ""},
 		{"issue ro again returns the live grant", []string{"issue", "--role", "ro", "--incident", "INC-1"}, nil, exitOK, "already live for this incident", ""},
-		{"status", []string{"status"}, nil, exitOK, "cli_firefighter_ro", ""},
+		{"status", []string{"status"}, nil, exitOK, "requester " + f.users["alice"].ARN, ""},
 		{"status json", []string{"status", "--json"}, nil, exitOK, `"role": "cli_firefighter_ro"`, ""},
+		{"status with bad configuration", []string{"status"}, map[string]string{"FFB_APPROVERS": "arn:aws:iam::bad"}, exitConfig, "", "FFB_APPROVERS"},
 		{"connect", []string{"connect", "--role", "ro", "--psql", "psql", "--", "-X", "-A", "-t", "-c", "SELECT current_user"}, nil, exitOK, "cli_firefighter_ro", ""},
 		{"connect unknown role", []string{"connect", "--role", "admin"}, nil, exitUsage, "", "role must be"},
+		{"connect without AWS credentials", []string{"connect", "--role", "ro"}, noCredentials, exitFailed, "", "read secret firefighter/cli/cli_firefighter_ro"},
 		{"database down", []string{"status"}, map[string]string{"FFB_DB_PORT": itoa(closedPort(t))}, exitFailed, "", "(category network) (unavailable)"},
+		{"approve help", []string{"approve", "--help"}, nil, exitOK, "", "example: ffbroker approve"},
+		{"approve without request id", []string{"approve"}, bobApprover, exitUsage, "", "the request id is required"},
+		{"approve a token instead", []string{"approve", "--token", "x"}, bobApprover, exitUsage, "", "flag provided but not defined: -token"},
+		{"approve bad request id", []string{"approve", "INC-1"}, bobApprover, exitFailed, "", "request_id must be a lower-case UUID (invalid_request)"},
+		{"approve bad decision flag", []string{"approve", unknownRequest, "--deny=maybe"}, bobApprover, exitUsage, "", "invalid boolean value"},
+		{"approve long comment", []string{"approve", unknownRequest, "--comment", strings.Repeat("x", 501)}, bobApprover, exitFailed, "", "(invalid_reason)"},
+		{"approve unknown request", []string{"approve", unknownRequest}, bobApprover, exitFailed, "", "(not_found)"},
+		{"approve without a workflow", []string{"approve", unknownRequest}, map[string]string{"FFB_DB_USER": f.names.Approver,
+			"FFB_DB_PASSWORD": approverPassword, "FFB_STATE_MACHINE_ARN": ""}, exitConfig, "", "FFB_STATE_MACHINE_ARN"},
+		{"issue rw without a workflow", []string{"issue", "--role", "rw", "--incident", "INC-2"}, map[string]string{"FFB_STATE_MACHINE_ARN": ""},
+			exitConfig, "", "FFB_STATE_MACHINE_ARN"},
+		{"approve without AWS credentials", []string{"approve", unknownRequest}, map[string]string{"FFB_DB_USER": f.names.Approver,
+			"FFB_DB_PASSWORD": approverPassword, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, exitFailed, "", "get-caller-identity"},
 		{"wrong database password", []string{"status"}, map[string]string{"FFB_DB_PASSWORD": "not-the-broker-password-0123456789"}, exitFailed, "",
 			"the database refused the login's password (category password) (database_unavailable)"},
 		{"verify-full to a server without TLS", []string{"status", "--json"}, map[string]string{"FFB_DB_SSLMODE": "verify-full"}, exitFailed, "",
 			`{"error":{"code":"database_unavailable","message":"the database refused the TLS handshake: the server has ssl off, and verify-full needs TLS (category tls)"}}`},
-		{"approve unknown token", []string{"approve", "--token", "no-such-token"}, map[string]string{"FFB_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:none"}, exitFailed, "", ""},
 		{"invoke status event", []string{"invoke", "issue", "--event", "../../events/status-api.json"}, nil, exitOK, `"statusCode": 200`, ""},
+		{"invoke without FFB_SERVER_ID", []string{"invoke", "issue", "--event", "../../events/status-api.json"}, map[string]string{"FFB_SERVER_ID": ""}, exitConfig, "", "FFB_SERVER_ID"},
+		{"invoke without AWS credentials", []string{"invoke", "issue", "--event", "../../events/status-api.json"}, noCredentials, exitFailed, "", "sign the identity proof with your AWS credentials"},
 		{"invoke wrong shape", []string{"invoke", "expire", "--event", "../../events/invalid/wrong-shape.json"}, nil, exitFailed, "", `"errorType":"InvalidInputError"`},
 		{"invoke unknown function", []string{"invoke", "nope", "--event", "x"}, nil, exitUsage, "", "unknown function"},
+		{"invoke missing event file", []string{"invoke", "issue", "--event", "no-such-file.json"}, nil, exitUsage, "", "read the event"},
 		{"revoke unknown incident", []string{"revoke", "--role", "ro", "--incident", "INC-404"}, nil, exitFailed, "", "(not_found)"},
+		{"revoke bad role", []string{"revoke", "--role", "admin", "--incident", "INC-1"}, nil, exitFailed, "", "(invalid_role)"},
+		{"revoke without AWS credentials", []string{"revoke", "--role", "ro", "--incident", "INC-1"}, noCredentials, exitFailed, "", "get-caller-identity"},
+		{"revoke by someone with no part", []string{"revoke", "--role", "ro", "--incident", "INC-1"}, bobNotApprover, exitFailed, "", "(forbidden)"},
 		{"revoke", []string{"revoke", "--role", "ro", "--incident", "INC-1"}, nil, exitOK, "1 session(s) terminated", ""},
 		{"connect after revoke", []string{"connect", "--role", "ro"}, nil, exitFailed, "", "expired or was revoked"},
 		{"sweep", []string{"sweep"}, nil, exitOK, "nothing to do", ""},
 		{"sweep json", []string{"sweep", "--json"}, nil, exitOK, `"expired": []`, ""},
+		{"sweep bad flag", []string{"sweep", "--now"}, nil, exitUsage, "", "flag provided but not defined"},
 		{"issue json error", []string{"issue", "--json", "--role", "ro", "--incident", "bad incident"}, nil, exitFailed, "", `"code":"invalid_incident"`},
 	}
 	var session *sessionHolder

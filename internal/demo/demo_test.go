@@ -9,6 +9,10 @@ import (
 )
 
 // TestDemo runs make demo's program as a newcomer would and checks each step's result.
+// The demo itself fails unless the ledgers hold what the story says (alice's request
+// pending with its task token and no decision after her self-approval, bob's approval
+// recorded by the approver's login, the rw grant with alice as requester and bob as
+// approver); this test checks that each step was shown.
 func TestDemo(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -32,10 +36,20 @@ func TestDemo(t *testing.T) {
 		"access issued: my_pg_firefighter_ro",
 		"ORD-1002 | created",
 		"permission denied for table orders",
+		// rw: the request ledger, the workflow's wait step, the two-person rule.
 		"waiting for approval by a second person",
+		"request ledger: ",
+		"pending, requester arn:aws:iam::123456789012:user/alice, task token stored: true, decisions: 0",
+		"the wait step stored its task token with the request",
+		"approvers' inbox: \"Firefighter rw access for INC-4242 waits for your approval\" (no task token in it)",
+		"$ [alice] ffbroker approve ",
 		"the approver must not be the requester (forbidden)",
-		"approved: arn:aws:states:",
+		"$ [bob] ffbroker approve ",
+		"approval ledger: approve by arn:aws:iam::123456789012:user/bob (recorded by my_pg_password_approver); request approved",
+		`scheduled its issue step with {"action":"issue","request_id":`,
 		`"role": "my_pg_firefighter_rw"`,
+		"grant ledger: my_pg_firefighter_rw for requester arn:aws:iam::123456789012:user/alice, approver arn:aws:iam::123456789012:user/bob; request issued",
+		"requester arn:aws:iam::123456789012:user/alice  approver arn:aws:iam::123456789012:user/bob",
 		"ORD-1002 | cancelled",
 		"revoked my_pg_firefighter_ro: 1 grant(s) closed",
 		"1 session(s) terminated",
@@ -44,9 +58,12 @@ func TestDemo(t *testing.T) {
 		"password has expired or was revoked",
 		"the read-write session was terminated by the sweep",
 		"my_pg_firefighter_rw         no valid password",
-		"access.approved      success",
+		"access.requested     pending  my_pg_firefighter_rw",
+		"approver=arn:aws:iam::123456789012:user/alice error_code=forbidden",
+		"access.approved      success  my_pg_firefighter_rw",
+		"password.issued      success  my_pg_firefighter_rw",
 		"sessions.terminated  success",
-		"checked: none holds a password or a verifier",
+		"checked: none holds a password, a verifier or a task token",
 		"DEMO COMPLETE",
 	} {
 		if !strings.Contains(text, want) {

@@ -1,12 +1,17 @@
 // Command demo walks ffbroker's incident story end to end on this machine: it starts a
 // throwaway Aurora-like PostgreSQL and moto_server, bootstraps the role model as the
 // master user, and drives bin/ffbroker (the same handlers the Lambdas run) through an
-// incident: read-only access, read-write with a second person's approval, a data fix,
-// revoke with a live session, the expiry sweep, and the audit trail. Everything it
-// started is stopped at the end, also on Ctrl-C or failure. Run it with make demo.
+// incident with two real IAM users in moto: alice gets read-only access; her
+// read-write request waits in the request ledger while the approval workflow runs in
+// moto's Step Functions; she cannot approve it herself; bob approves it as the approve
+// function (its own database login); the workflow's issue step issues against the
+// approved request; then a data fix, revoke with a live session, the expiry sweep and
+// the audit trail. Everything it started is stopped at the end, also on Ctrl-C or
+// failure. Run it with make demo.
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -24,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -35,9 +42,16 @@ import (
 )
 
 const (
-	incident       = "INC-4242"
-	brokerPassword = "demo-broker-password-not-for-production-0123"
-	auditGroup     = "/ffbroker/audit"
+	incident         = "INC-4242"
+	brokerPassword   = "demo-broker-password-not-for-production-0123"
+	approverPassword = "demo-approver-password-not-for-production-0123"
+	approverLogin    = "my_pg_password_approver"
+	auditGroup       = "/ffbroker/audit"
+	// issueFunction runs a workflow step as the issue function would: with the
+	// function's own AWS credentials, not a person's.
+	issueFunction = "issue function"
+	// schedule runs the sweep as EventBridge's schedule invokes the expire function.
+	schedule = "schedule"
 )
 
 func main() {
@@ -59,9 +73,14 @@ type demo struct {
 	awsCfg  aws.Config
 	bin     string
 	keys    map[string][2]string // user -> access key id, secret
+	arns    map[string]string    // user -> IAM user ARN
 	env     []string
-	step    int
-	seen    []string // passwords seen by the demo, searched for in the audit trail
+	inbox   string // the approvers' inbox (SQS queue URL)
+	// stateMachine is the approval workflow's ARN.
+	stateMachine string
+	step         int
+	seen         []string // passwords seen by the demo, searched for in the audit trail
+	token        string   // the workflow's task token, searched for in the audit trail
 }
 
 func (d *demo) heading(s string) {
@@ -74,7 +93,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d := &demo{ctx: ctx, bin: filepath.Join(root, "bin", "ffbroker"), keys: map[string][2]string{}}
+	d := &demo{ctx: ctx, bin: filepath.Join(root, "bin", "ffbroker"), keys: map[string][2]string{}, arns: map[string]string{}}
 	if _, err := os.Stat(d.bin); err != nil {
 		return fmt.Errorf("build the CLI first (make demo does): %w", err)
 	}
@@ -89,7 +108,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer d.moto.Close()
-	fmt.Printf("moto_server (Secrets Manager, Step Functions, SNS, SQS, CloudWatch Logs, IAM, STS) on %s\n", d.moto.Endpoint)
+	fmt.Printf("moto_server (Secrets Manager, Step Functions, Lambda, SNS, SQS, CloudWatch Logs, IAM, STS) on %s\n", d.moto.Endpoint)
 	d.awsCfg = d.moto.Config(ctx)
 
 	d.heading("The DBA bootstraps the role model as the master user: psql -f sql/bootstrap.sql")
@@ -117,29 +136,59 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	d.heading("alice asks for read-write: it waits for a second person")
-	if _, err := d.ffb("alice", "issue", "--role", "rw", "--incident", incident, "--reason", "cancel the stuck order ORD-1002"); err != nil {
-		return err
-	}
-	token, err := d.approvalToken()
+	d.heading("alice asks for read-write: the request ledger records it and the approval workflow starts")
+	out, err = d.ffb("alice", "issue", "--role", "rw", "--incident", incident, "--reason", "cancel the stuck order ORD-1002")
 	if err != nil {
 		return err
 	}
-	fmt.Println("the approvals topic delivered the request with its task token to the approvers")
-	d.heading("alice cannot approve her own request")
-	if _, err := d.ffbExpectFail("alice", "approve", "--token", token); err != nil {
+	requestID := field(out, "request:")
+	if requestID == "" {
+		return fmt.Errorf("no request id in the answer of issue --role rw")
+	}
+	if err := d.showRequest(requestID, false); err != nil {
 		return err
 	}
-	d.heading("bob approves as the second person")
-	if _, err := d.ffb("bob", "approve", "--token", token, "--comment", "matches "+incident); err != nil {
-		return err
-	}
-	d.heading("Step Functions runs the issue step (moto cannot run Lambda here: the demo hands the step's input to the same handler)")
-	step, err := d.issueStepInput()
+
+	d.heading("The workflow's wait step: the issue function keeps the task token with the request (moto cannot run Lambda: the demo hands the step's input to the same handler)")
+	await, err := d.stepInput(requestID, "await")
 	if err != nil {
 		return err
 	}
-	if _, err := d.ffbStdin("bob", step, "invoke", "issue", "--event", "-"); err != nil {
+	if _, err := d.ffbStdin(issueFunction, await, "invoke", "issue", "--event", "-"); err != nil {
+		return err
+	}
+	if err := d.showRequest(requestID, true); err != nil {
+		return err
+	}
+	if err := d.approverInbox(requestID); err != nil {
+		return err
+	}
+
+	d.heading("alice is an approver too, but not of her own request: the database refuses it")
+	if _, err := d.ffbExpectFail("alice", "approve", requestID, "--comment", "I checked it myself"); err != nil {
+		return err
+	}
+	if err := d.showRequest(requestID, true); err != nil {
+		return err
+	}
+
+	d.heading("bob approves as the second person, as the approve function (its own login, " + approverLogin + ")")
+	if _, err := d.ffb("bob", "approve", requestID, "--comment", "matches "+incident); err != nil {
+		return err
+	}
+	if err := d.showApproval(requestID); err != nil {
+		return err
+	}
+
+	d.heading("The workflow goes on to its issue step, which carries only the request id: the issue function reads the approval from the database")
+	step, err := d.stepInput(requestID, "issue")
+	if err != nil {
+		return err
+	}
+	if _, err := d.ffbStdin(issueFunction, step, "invoke", "issue", "--event", "-"); err != nil {
+		return err
+	}
+	if err := d.showGrant(requestID); err != nil {
 		return err
 	}
 
@@ -189,7 +238,7 @@ COMMIT;`
 	if err := d.superExec(`UPDATE db_admin.firefighter_grant SET issued_at = issued_at - interval '2 hours', expires_at = expires_at - interval '2 hours' WHERE role = 'my_pg_firefighter_rw'`); err != nil {
 		return err
 	}
-	if _, err := d.ffb("alice", "invoke", "expire", "--event", "events/expire-schedule.json"); err != nil {
+	if _, err := d.ffb(schedule, "invoke", "expire", "--event", "events/expire-schedule.json"); err != nil {
 		return err
 	}
 	if _, err := rwSession.Exec(ctx, "SELECT 1"); err == nil {
@@ -215,11 +264,14 @@ func indent(s string) string {
 	return b.String()
 }
 
-// prepareDatabase does what the DBA and a migration would: passwords for the broker
-// (local password mode; in AWS it logs in with an IAM token) and an orders table
+// prepareDatabase does what the DBA and a migration would: passwords for the broker's
+// and the approver's logins (local password mode; in AWS they log in with IAM tokens) and an orders table
 // created by the migrator through SET ROLE owner.
 func (d *demo) prepareDatabase() error {
 	if err := d.cluster.SetPassword(d.ctx, "my_pg_password_broker", brokerPassword); err != nil {
+		return err
+	}
+	if err := d.cluster.SetPassword(d.ctx, approverLogin, approverPassword); err != nil {
 		return err
 	}
 	if err := d.cluster.SetPassword(d.ctx, "my_pg_migrator", "demo-migrator-password-0123456789"); err != nil {
@@ -241,8 +293,9 @@ RESET ROLE;`)
 	return err
 }
 
-// prepareAWS creates the IAM users, the audit log group, the approvals topic with a
-// queue standing in for the approvers' inbox, and the approval state machine.
+// prepareAWS creates the IAM users, the audit log group, the notifications topic with
+// a queue standing in for the approvers' inbox, the two functions the workflow invokes
+// (moto stores them; it cannot run them here) and the approval state machine.
 func (d *demo) prepareAWS() error {
 	ctx := d.ctx
 	if err := d.moto.SetConfig(ctx, json.RawMessage(`{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`)); err != nil {
@@ -250,19 +303,23 @@ func (d *demo) prepareAWS() error {
 	}
 	ic := iam.NewFromConfig(d.awsCfg)
 	for _, u := range []string{"alice", "bob"} {
-		if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil {
+		out, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)})
+		if err != nil {
 			return err
 		}
+		d.arns[u] = aws.ToString(out.User.Arn)
 		k, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(u)})
 		if err != nil {
 			return err
 		}
 		d.keys[u] = [2]string{aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey)}
 	}
+	d.keys[issueFunction] = [2]string{awstest.AccessKeyID, awstest.SecretAccessKey}
+	d.keys[schedule] = d.keys[issueFunction]
 	if _, err := cloudwatchlogs.NewFromConfig(d.awsCfg).CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(auditGroup)}); err != nil {
 		return err
 	}
-	topic, err := sns.NewFromConfig(d.awsCfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("ffbroker-approvals")})
+	topic, err := sns.NewFromConfig(d.awsCfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("ffbroker-notifications")})
 	if err != nil {
 		return err
 	}
@@ -271,6 +328,7 @@ func (d *demo) prepareAWS() error {
 	if err != nil {
 		return err
 	}
+	d.inbox = aws.ToString(q.QueueUrl)
 	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
 	if err != nil {
 		return err
@@ -279,29 +337,60 @@ func (d *demo) prepareAWS() error {
 		Endpoint: aws.String(attrs.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
 		return err
 	}
+	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ffbroker-demo"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","states.amazonaws.com"]},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		return err
+	}
+	functions := map[string]string{}
+	for _, fn := range []string{"issue", "expire"} {
+		out, err := lambda.NewFromConfig(d.awsCfg).CreateFunction(ctx, &lambda.CreateFunctionInput{
+			FunctionName: aws.String("ffbroker-" + fn), Runtime: lambdatypes.RuntimeProvidedal2023,
+			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64}, Handler: aws.String("bootstrap"),
+			Role: role.Role.Arn, Code: &lambdatypes.FunctionCode{ZipFile: placeholderZip()}})
+		if err != nil {
+			return err
+		}
+		functions[fn] = aws.ToString(out.FunctionArn)
+	}
 	def, err := os.ReadFile("statemachine/approval.asl.json")
 	if err != nil {
 		return err
 	}
-	definition := strings.NewReplacer("${ApprovalTopicArn}", aws.ToString(topic.TopicArn),
-		"${IssueFunctionArn}", "arn:aws:lambda:us-east-1:123456789012:function:ffbroker-issue",
-		"${ExpireFunctionArn}", "arn:aws:lambda:us-east-1:123456789012:function:ffbroker-expire",
+	definition := strings.NewReplacer("${IssueFunctionArn}", functions["issue"], "${ExpireFunctionArn}", functions["expire"],
 		"${ApprovalTimeoutSeconds}", "3600").Replace(string(def))
 	sm, err := sfn.NewFromConfig(d.awsCfg).CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("ffbroker-approval"),
-		Definition: aws.String(definition), RoleArn: aws.String("arn:aws:iam::123456789012:role/ffbroker-approval")})
+		Definition: aws.String(definition), RoleArn: role.Role.Arn})
 	if err != nil {
 		return err
 	}
+	d.stateMachine = aws.ToString(sm.StateMachineArn)
 	d.env = []string{
 		"FFB_DB_HOST=" + d.cluster.Host, "FFB_DB_PORT=" + strconv.Itoa(d.cluster.Port), "FFB_DB_NAME=my-pg-db",
 		"FFB_DB_USER=my_pg_password_broker", "FFB_DB_AUTH=password", "FFB_DB_PASSWORD=" + brokerPassword,
 		"FFB_DB_SSLMODE=disable", "FFB_TARGET_SSLMODE=disable", "FFB_AUDIT_LOG_GROUP=" + auditGroup, "FFB_AUDIT_QUIET=1",
-		"FFB_STATE_MACHINE_ARN=" + aws.ToString(sm.StateMachineArn), "FFB_CLUSTER_ID=demo",
-		"AWS_ENDPOINT_URL=" + d.moto.Endpoint, "AWS_REGION=" + awstest.Region, "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "APPROVALS_QUEUE=" + aws.ToString(q.QueueUrl),
+		"FFB_STATE_MACHINE_ARN=" + d.stateMachine, "FFB_CLUSTER_ID=demo", "FFB_SERVER_ID=ffbroker-demo",
+		"FFB_APPROVERS=" + d.arns["alice"] + "," + d.arns["bob"], "FFB_NOTIFY_TOPIC_ARN=" + aws.ToString(topic.TopicArn),
+		"FFB_TRUSTED_SESSION_ROLES=", "FFB_AUDIT_STDOUT=",
+		"AWS_ENDPOINT_URL=" + d.moto.Endpoint, "AWS_REGION=" + awstest.Region, "AWS_DEFAULT_REGION=" + awstest.Region,
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_PROFILE=", "AWS_SESSION_TOKEN=",
 	}
-	fmt.Println("   IAM users alice and bob, audit log group, approvals topic (an SQS queue stands in for the approvers' inbox), approval state machine")
+	fmt.Println("   IAM users alice and bob (FFB_APPROVERS names both: on-call engineers approve each other's requests),")
+	fmt.Println("   audit log group, notifications topic (an SQS queue stands in for the approvers' inbox), approval state machine")
 	return nil
+}
+
+// placeholderZip is a deployment package for moto's Lambda, which stores it and never
+// runs it.
+func placeholderZip() []byte {
+	var buf bytes.Buffer
+	z := zip.NewWriter(&buf)
+	if w, err := z.Create("bootstrap"); err == nil {
+		_, _ = w.Write([]byte("#!/bin/sh\n"))
+	}
+	_ = z.Close()
+	return buf.Bytes()
 }
 
 // ffb runs bin/ffbroker as user, printing the command and its output.
@@ -330,14 +419,23 @@ func (d *demo) ffbExpectFail(user string, args ...string) (string, error) {
 func (d *demo) runFFB(user, stdin string, args ...string) (string, error) {
 	fmt.Printf("$ [%s] ffbroker %s\n", user, quoteArgs(args))
 	cmd := exec.CommandContext(d.ctx, d.bin, args...)
-	cmd.Env = append(os.Environ(), d.env...)
-	cmd.Env = append(cmd.Env, "AWS_ACCESS_KEY_ID="+d.keys[user][0], "AWS_SECRET_ACCESS_KEY="+d.keys[user][1])
+	cmd.Env = d.environ(user, args)
 	cmd.Stdin = strings.NewReader(stdin)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
 	fmt.Print(indent(buf.String()))
 	return buf.String(), err
+}
+
+// environ is the environment of bin/ffbroker run as user: that user's AWS credentials,
+// and for approve the approve function's database login instead of the broker's.
+func (d *demo) environ(user string, args []string) []string {
+	env := append(os.Environ(), d.env...)
+	if len(args) > 0 && args[0] == "approve" {
+		env = append(env, "FFB_DB_USER="+approverLogin, "FFB_DB_PASSWORD="+approverPassword)
+	}
+	return append(env, "AWS_ACCESS_KEY_ID="+d.keys[user][0], "AWS_SECRET_ACCESS_KEY="+d.keys[user][1])
 }
 
 func quoteArgs(args []string) string {
@@ -351,82 +449,140 @@ func quoteArgs(args []string) string {
 	return strings.Join(out, " ")
 }
 
-// approvalToken reads the approval request from the approvers' inbox.
-func (d *demo) approvalToken() (string, error) {
-	sq := sqs.NewFromConfig(d.awsCfg)
-	url := envValue(d.env, "APPROVALS_QUEUE")
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		out, err := sq.ReceiveMessage(d.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1})
-		if err != nil {
-			return "", err
-		}
-		for _, m := range out.Messages {
-			var msg struct {
-				TaskToken  string `json:"task_token"`
-				Requester  string `json:"requester"`
-				IncidentID string `json:"incident_id"`
-				Role       string `json:"role"`
-			}
-			body := aws.ToString(m.Body)
-			if err := json.Unmarshal([]byte(body), &msg); err != nil {
-				var env struct{ Message string }
-				if json.Unmarshal([]byte(body), &env) == nil {
-					_ = json.Unmarshal([]byte(env.Message), &msg)
-				}
-			}
-			if msg.TaskToken != "" {
-				fmt.Printf("   approval request: role %s, incident %s, requester %s\n", msg.Role, msg.IncidentID, msg.Requester)
-				return msg.TaskToken, nil
-			}
-		}
-	}
-	return "", errors.New("no approval request reached the approvers' inbox")
-}
-
-func envValue(env []string, key string) string {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, key+"="); ok {
-			return v
+// field is the value after label on a line of a command's output.
+func field(out, label string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), label); ok {
+			return strings.TrimSpace(v)
 		}
 	}
 	return ""
 }
 
-// issueStepInput is the input Step Functions gave the workflow's issue step.
-func (d *demo) issueStepInput() (string, error) {
+// stepInput waits until request id's workflow schedules its Lambda task with action,
+// and returns the payload Step Functions built for it (the execution history's
+// TaskScheduled parameters), the input the deployed function would receive.
+func (d *demo) stepInput(requestID, action string) (string, error) {
 	c := sfn.NewFromConfig(d.awsCfg)
-	arn := envValue(d.env, "FFB_STATE_MACHINE_ARN")
+	arn := strings.Replace(d.stateMachine, ":stateMachine:", ":execution:", 1) + ":ffb-" + requestID
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		list, err := c.ListExecutions(d.ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(arn)})
+		h, err := c.GetExecutionHistory(d.ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
 		if err != nil {
 			return "", err
 		}
-		for _, e := range list.Executions {
-			h, err := c.GetExecutionHistory(d.ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: e.ExecutionArn, MaxResults: 1000})
-			if err != nil {
-				return "", err
+		for _, ev := range h.Events {
+			if ev.Type != sfntypes.HistoryEventTypeTaskScheduled || ev.TaskScheduledEventDetails == nil {
+				continue
 			}
-			for _, ev := range h.Events {
-				if ev.Type != sfntypes.HistoryEventTypeTaskScheduled || ev.TaskScheduledEventDetails == nil {
-					continue
+			var p struct {
+				Payload json.RawMessage `json:"Payload"`
+			}
+			var step map[string]any
+			if json.Unmarshal([]byte(aws.ToString(ev.TaskScheduledEventDetails.Parameters)), &p) == nil &&
+				json.Unmarshal(p.Payload, &step) == nil && step["action"] == action {
+				if _, ok := step["task_token"]; ok {
+					step["task_token"] = "[task token: kept in the database, shown to nobody]"
 				}
-				var p struct {
-					Payload json.RawMessage `json:"Payload"`
-				}
-				var step struct {
-					Action string `json:"action"`
-				}
-				if json.Unmarshal([]byte(aws.ToString(ev.TaskScheduledEventDetails.Parameters)), &p) == nil &&
-					json.Unmarshal(p.Payload, &step) == nil && step.Action == "issue" {
-					return string(p.Payload), nil
-				}
+				shown, _ := json.Marshal(step)
+				fmt.Printf("   execution %s scheduled its %s step with %s\n", arn[strings.LastIndex(arn, ":")+1:], action, shown)
+				return string(p.Payload), nil
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return "", errors.New("the workflow never reached its issue step")
+	return "", fmt.Errorf("the workflow of request %s never reached its %s step", requestID, action)
+}
+
+// showRequest prints request id's row of the request ledger, as the superuser reads
+// it, and checks that it is pending with the task token stored (or not yet).
+func (d *demo) showRequest(requestID string, tokenStored bool) error {
+	var state, requester string
+	var stored bool
+	var decisions int
+	err := d.superQueryRow(`SELECT r.state, r.requester, r.task_token IS NOT NULL,
+		(SELECT count(*) FROM db_admin.firefighter_approval a WHERE a.request_id = r.request_id)
+		FROM db_admin.firefighter_request r WHERE r.request_id = $1`, []any{requestID}, &state, &requester, &stored, &decisions)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   request ledger: %s %s, requester %s, task token stored: %t, decisions: %d\n", requestID, state, requester, stored, decisions)
+	switch {
+	case state != "pending" || requester != d.arns["alice"] || decisions != 0:
+		return fmt.Errorf("request %s is %s by %s with %d decision(s); want pending, by alice, undecided", requestID, state, requester, decisions)
+	case stored != tokenStored:
+		return fmt.Errorf("request %s: task token stored = %t; want %t", requestID, stored, tokenStored)
+	}
+	if tokenStored {
+		fmt.Println("   the wait step stored its task token with the request: no person ever handles it")
+	}
+	return nil
+}
+
+// approverInbox shows the notification the approvers received, and checks that it
+// carries no task token.
+func (d *demo) approverInbox(requestID string) error {
+	sq := sqs.NewFromConfig(d.awsCfg)
+	var token string
+	if err := d.superQueryRow(`SELECT task_token FROM db_admin.firefighter_request WHERE request_id = $1`, []any{requestID}, &token); err != nil {
+		return err
+	}
+	d.token = token
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := sq.ReceiveMessage(d.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(d.inbox), WaitTimeSeconds: 1})
+		if err != nil {
+			return err
+		}
+		for _, m := range out.Messages {
+			body := aws.ToString(m.Body)
+			if strings.Contains(body, token) {
+				return errors.New("the approvers' notification holds the task token")
+			}
+			var msg struct {
+				Content struct {
+					Title     string   `json:"title"`
+					NextSteps []string `json:"nextSteps"`
+				} `json:"content"`
+			}
+			if json.Unmarshal([]byte(body), &msg) == nil && strings.Contains(body, requestID) {
+				fmt.Printf("   approvers' inbox: %q (no task token in it)\n", msg.Content.Title)
+				return nil
+			}
+		}
+	}
+	return errors.New("no notification reached the approvers' inbox")
+}
+
+// showApproval prints and checks the approval ledger's row: bob's decision, written
+// by the approver's login.
+func (d *demo) showApproval(requestID string) error {
+	var decision, approver, recordedBy, state string
+	err := d.superQueryRow(`SELECT a.decision, a.approver, a.recorded_by, r.state FROM db_admin.firefighter_approval a
+		JOIN db_admin.firefighter_request r USING (request_id) WHERE a.request_id = $1`, []any{requestID}, &decision, &approver, &recordedBy, &state)
+	if err != nil {
+		return fmt.Errorf("read the approval ledger: %w", err)
+	}
+	fmt.Printf("   approval ledger: %s by %s (recorded by %s); request %s\n", decision, approver, recordedBy, state)
+	if decision != "approve" || approver != d.arns["bob"] || recordedBy != approverLogin || state != "approved" {
+		return fmt.Errorf("the approval ledger holds %s by %s recorded by %s; want approve by bob recorded by %s", decision, approver, recordedBy, approverLogin)
+	}
+	return nil
+}
+
+// showGrant prints and checks the grant ledger's read-write grant of request id.
+func (d *demo) showGrant(requestID string) error {
+	var role, requester, approver, state string
+	err := d.superQueryRow(`SELECT g.role, g.requester, g.approver, r.state FROM db_admin.firefighter_grant g
+		JOIN db_admin.firefighter_request r ON r.request_id = g.request_id WHERE g.request_id = $1`, []any{requestID}, &role, &requester, &approver, &state)
+	if err != nil {
+		return fmt.Errorf("read the grant ledger: %w", err)
+	}
+	fmt.Printf("   grant ledger: %s for requester %s, approver %s; request %s\n", role, requester, approver, state)
+	if role != "my_pg_firefighter_rw" || requester != d.arns["alice"] || approver != d.arns["bob"] || state != "issued" {
+		return fmt.Errorf("the grant ledger holds %s for %s approved by %s (request %s); want rw for alice approved by bob, issued", role, requester, approver, state)
+	}
+	return nil
 }
 
 // openSession logs in with the role's current secret, as a firefighter's psql would.
@@ -456,10 +612,18 @@ func (d *demo) openSession(role string) (*pgx.Conn, string, error) {
 // runQuiet runs bin/ffbroker without printing (the output holds a password).
 func (d *demo) runQuiet(user string, args ...string) (string, error) {
 	cmd := exec.CommandContext(d.ctx, d.bin, args...)
-	cmd.Env = append(os.Environ(), d.env...)
-	cmd.Env = append(cmd.Env, "AWS_ACCESS_KEY_ID="+d.keys[user][0], "AWS_SECRET_ACCESS_KEY="+d.keys[user][1])
+	cmd.Env = d.environ(user, args)
 	out, err := cmd.Output()
 	return string(out), err
+}
+
+func (d *demo) superQueryRow(sql string, args []any, dest ...any) error {
+	c, err := d.cluster.ConnectSuper(d.ctx, "my-pg-db")
+	if err != nil {
+		return err
+	}
+	defer c.Close(d.ctx)
+	return c.QueryRow(d.ctx, sql, args...).Scan(dest...)
 }
 
 func (d *demo) superExec(sql string) error {
@@ -490,8 +654,12 @@ func (d *demo) printAudit() error {
 		if a, ok := r["approver"]; ok {
 			who += " approver=" + fmt.Sprint(a)
 		}
-		fmt.Printf("   %s %-20s %-8s %-22s %-9s %s %s\n", str(r["time"])[11:19], r["event"], r["outcome"], str(r["target_role"]),
-			str(r["incident_id"]), strings.TrimPrefix(who, "<nil>"), counts(r))
+		req := str(r["access_request_id"])
+		if len(req) > 8 {
+			req = req[:8]
+		}
+		fmt.Printf("   %s %-20s %-8s %-22s %-9s %-8s %s %s\n", str(r["time"])[11:19], r["event"], r["outcome"], str(r["target_role"]),
+			str(r["incident_id"]), req, strings.TrimPrefix(who, "<nil>"), counts(r))
 	}
 	for _, ev := range out.Events {
 		msg := aws.ToString(ev.Message)
@@ -500,8 +668,11 @@ func (d *demo) printAudit() error {
 				return fmt.Errorf("an audit record holds a password or a verifier: %s", msg)
 			}
 		}
+		if d.token != "" && strings.Contains(msg, d.token) {
+			return fmt.Errorf("an audit record holds the workflow's task token: %s", msg)
+		}
 	}
-	fmt.Printf("   %d records; checked: none holds a password or a verifier\n", len(out.Events))
+	fmt.Printf("   %d records; checked: none holds a password, a verifier or a task token\n", len(out.Events))
 	return nil
 }
 
