@@ -11,6 +11,11 @@ type Caller struct {
 	Key string
 	// CanApprove reports that the caller matches the approvers' allowlist.
 	CanApprove bool
+	// Proof and Body are the identity proof the caller sent and the request body it
+	// is bound to. The ledgers keep them, so that the function on the other side of
+	// the two-person rule can check with STS itself who asked and who decided.
+	Proof string
+	Body  []byte
 }
 
 // authenticated reports whether c names a verified person.

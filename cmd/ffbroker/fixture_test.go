@@ -86,7 +86,7 @@ func setup(t *testing.T, prefix string) *fixture {
 		"FFB_DB_USER": f.names.Broker, "FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": brokerPassword,
 		"FFB_DB_SSLMODE": "disable", "FFB_TARGET_SSLMODE": "disable",
 		"FFB_ROLE_PREFIX": prefix, "FFB_SECRET_PREFIX": "firefighter/" + prefix, "FFB_AUDIT_QUIET": "1",
-		"FFB_SERVER_ID": "ffbroker-" + prefix, "FFB_STATE_MACHINE_ARN": f.stateMachine, "FFB_APPROVERS": f.users["bob"].ARN,
+		"FFB_SERVER_ID": "ffbroker-" + prefix, "FFB_ACCOUNTS": awstest.AccountID, "FFB_STATE_MACHINE_ARN": f.stateMachine, "FFB_APPROVERS": f.users["bob"].ARN,
 		"FFB_AUDIT_STDOUT": "", "FFB_AUDIT_LOG_GROUP": "", "FFB_NOTIFY_TOPIC_ARN": "", "FFB_TRUSTED_SESSION_ROLES": "",
 		"AWS_ENDPOINT_URL": srv.Endpoint, "AWS_REGION": awstest.Region, "AWS_DEFAULT_REGION": awstest.Region,
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,

@@ -369,7 +369,7 @@ func (d *demo) prepareAWS() error {
 		"FFB_DB_HOST=" + d.cluster.Host, "FFB_DB_PORT=" + strconv.Itoa(d.cluster.Port), "FFB_DB_NAME=my-pg-db",
 		"FFB_DB_USER=my_pg_password_broker", "FFB_DB_AUTH=password", "FFB_DB_PASSWORD=" + brokerPassword,
 		"FFB_DB_SSLMODE=disable", "FFB_TARGET_SSLMODE=disable", "FFB_AUDIT_LOG_GROUP=" + auditGroup, "FFB_AUDIT_QUIET=1",
-		"FFB_STATE_MACHINE_ARN=" + d.stateMachine, "FFB_CLUSTER_ID=demo", "FFB_SERVER_ID=ffbroker-demo",
+		"FFB_STATE_MACHINE_ARN=" + d.stateMachine, "FFB_CLUSTER_ID=demo", "FFB_SERVER_ID=ffbroker-demo", "FFB_ACCOUNTS=123456789012",
 		"FFB_APPROVERS=" + d.arns["alice"] + "," + d.arns["bob"], "FFB_NOTIFY_TOPIC_ARN=" + aws.ToString(topic.TopicArn),
 		"FFB_TRUSTED_SESSION_ROLES=", "FFB_AUDIT_STDOUT=",
 		"AWS_ENDPOINT_URL=" + d.moto.Endpoint, "AWS_REGION=" + awstest.Region, "AWS_DEFAULT_REGION=" + awstest.Region,

@@ -20,7 +20,7 @@ type ApproveHandler struct {
 
 // NewApproveHandler returns the approve function's handler.
 func NewApproveHandler(d *Deps) *ApproveHandler {
-	return &ApproveHandler{Broker: d.Broker, Auth: Authenticator{Verifier: d.Verifier, Approvers: d.Config.Approvers}}
+	return &ApproveHandler{Broker: d.Broker, Auth: d.authenticator()}
 }
 
 // Handle answers one event of the approve function.

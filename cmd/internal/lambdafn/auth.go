@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,12 +21,18 @@ type Authenticator struct {
 	Verifier *identity.Verifier
 	// Approvers is the approvers' allowlist (FFB_APPROVERS).
 	Approvers identity.Patterns
+	// Accounts are the AWS accounts whose principals may call (FFB_ACCOUNTS); a
+	// caller from any other account is refused, whatever its name.
+	Accounts []string
 }
 
 // Caller verifies the proof of req, whose decoded body is body.
 func (a Authenticator) Caller(ctx context.Context, req events.APIGatewayProxyRequest, body []byte) (broker.Caller, error) {
 	if a.Verifier == nil {
 		return broker.Caller{}, broker.Errorf(broker.CodeInternal, "no identity verifier configured")
+	}
+	if err := consistent(req); err != nil {
+		return broker.Caller{}, err
 	}
 	proof := header(req, identity.Header)
 	if proof == "" {
@@ -48,7 +55,59 @@ func (a Authenticator) Caller(ctx context.Context, req events.APIGatewayProxyReq
 	if gw := req.RequestContext.Identity.UserArn; gw != "" && gw != c.ARN {
 		return broker.Caller{}, broker.Errorf(broker.CodeUnauthenticated, "the identity proof names another caller than the one API Gateway verified")
 	}
-	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, CanApprove: a.Approvers.Match(c.Principal)}, nil
+	if !slices.Contains(a.Accounts, c.Account) || c.Principal.Account != c.Account {
+		return broker.Caller{}, broker.Errorf(broker.CodeUnauthenticated, "callers from account %s are not accepted by this deployment", safeAccount(c.Account))
+	}
+	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, CanApprove: a.Approvers.Match(c.Principal), Proof: proof, Body: body}, nil
+}
+
+// consistent refuses an event whose parts disagree with what the proof binds: the
+// handlers act on the resource's path parameters and on the query, so the path must be
+// the resource with exactly those parameters, and the single- and multi-valued query
+// must say the same. A direct invoke could otherwise keep a captured proof's path and
+// aim the call elsewhere.
+func consistent(req events.APIGatewayProxyRequest) error {
+	want, rest := "", req.Resource
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			want += rest
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return broker.Errorf(broker.CodeUnauthenticated, "the event's resource is malformed")
+		}
+		name := strings.TrimSuffix(rest[i+1:i+j], "+")
+		v, ok := req.PathParameters[name]
+		if !ok || v == "" {
+			return broker.Errorf(broker.CodeUnauthenticated, "the event's path parameters do not match its path")
+		}
+		want += rest[:i] + url.PathEscape(v)
+		rest = rest[i+j+1:]
+	}
+	if len(req.PathParameters) != strings.Count(req.Resource, "{") || req.Path != want {
+		return broker.Errorf(broker.CodeUnauthenticated, "the event's path parameters do not match its path")
+	}
+	for k, v := range req.QueryStringParameters {
+		if mv, ok := req.MultiValueQueryStringParameters[k]; len(req.MultiValueQueryStringParameters) > 0 && (!ok || len(mv) == 0 || mv[len(mv)-1] != v) {
+			return broker.Errorf(broker.CodeUnauthenticated, "the event's query parameters disagree")
+		}
+	}
+	for k := range req.MultiValueQueryStringParameters {
+		if _, ok := req.QueryStringParameters[k]; !ok {
+			return broker.Errorf(broker.CodeUnauthenticated, "the event's query parameters disagree")
+		}
+	}
+	return nil
+}
+
+// safeAccount is an account id fit for a message: twelve digits or "(unknown)".
+func safeAccount(a string) string {
+	if len(a) != 12 || strings.Trim(a, "0123456789") != "" {
+		return "(unknown)"
+	}
+	return a
 }
 
 // header returns the value of the named header, whatever its case.

@@ -50,6 +50,9 @@ type Config struct {
 	// NotifyTopicARN is the SNS topic for approvers' and requesters' notifications
 	// (FFB_NOTIFY_TOPIC_ARN); empty sends none.
 	NotifyTopicARN string
+	// Accounts are the AWS accounts whose principals may call (FFB_ACCOUNTS,
+	// comma-separated; the template sets the stack's own account).
+	Accounts []string
 }
 
 // Function is one of the four Lambda functions; it says what a function builds.
@@ -128,6 +131,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("FFB_ROLE_PREFIX: %v", err)
 	}
 	c.ServerID = getenv("FFB_SERVER_ID")
+	if v := getenv("FFB_ACCOUNTS"); v != "" {
+		for _, a := range strings.Split(v, ",") {
+			a = strings.TrimSpace(a)
+			if len(a) != 12 || strings.Trim(a, "0123456789") != "" {
+				return Config{}, fmt.Errorf("FFB_ACCOUNTS: %q is not a 12-digit AWS account id", a)
+			}
+			c.Accounts = append(c.Accounts, a)
+		}
+	}
 	c.NotifyTopicARN = getenv("FFB_NOTIFY_TOPIC_ARN")
 	if c.Approvers, err = identity.ParsePatterns(getenv("FFB_APPROVERS")); err != nil {
 		return Config{}, fmt.Errorf("FFB_APPROVERS: %v", err)
@@ -148,6 +160,8 @@ func (c Config) Check(fn Function) error {
 	switch {
 	case fn != FunctionActivity && c.ServerID == "":
 		return fmt.Errorf("FFB_SERVER_ID: required (the deployment's name, e.g. the stack name, that identity proofs are bound to)")
+	case fn != FunctionActivity && len(c.Accounts) == 0:
+		return fmt.Errorf("FFB_ACCOUNTS: required (the AWS accounts whose principals may call, e.g. the stack's own)")
 	case fn == FunctionIssue && c.StateMachineARN == "":
 		return fmt.Errorf("FFB_STATE_MACHINE_ARN: required (the approval workflow)")
 	case fn == FunctionApprove && c.StateMachineARN == "":
@@ -266,4 +280,9 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*D
 		return nil, err
 	}
 	return d, nil
+}
+
+// authenticator is how this function's API routes find who is calling.
+func (d *Deps) authenticator() Authenticator {
+	return Authenticator{Verifier: d.Verifier, Approvers: d.Config.Approvers, Accounts: d.Config.Accounts}
 }

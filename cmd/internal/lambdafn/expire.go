@@ -19,7 +19,7 @@ type ExpireHandler struct {
 
 // NewExpireHandler returns the expire function's handler.
 func NewExpireHandler(d *Deps) *ExpireHandler {
-	return &ExpireHandler{Broker: d.Broker, Auth: Authenticator{Verifier: d.Verifier, Approvers: d.Config.Approvers}}
+	return &ExpireHandler{Broker: d.Broker, Auth: d.authenticator()}
 }
 
 // ExpireStep is the input of the workflow's "expire" step.
@@ -68,7 +68,7 @@ func (h *ExpireHandler) api(ctx context.Context, req events.APIGatewayProxyReque
 		return respondError(h.Broker.Reject(ctx, rejected(ctx, req), err))
 	}
 	return authenticated(ctx, h.Auth, h.Broker, req, raw, func(c broker.Caller) events.APIGatewayProxyResponse {
-		out, err := h.Broker.Revoke(ctx, broker.RevokeInput{Role: req.PathParameters["role"], IncidentID: req.QueryStringParameters["incident_id"],
+		out, err := h.Broker.Revoke(ctx, broker.RevokeInput{Role: req.PathParameters["role"], IncidentID: query(req).Get("incident_id"),
 			Caller: c, RequestID: requestID(ctx, &req), Source: audit.SourceAPI})
 		if err != nil {
 			return respondError(err)

@@ -20,7 +20,7 @@ type IssueHandler struct {
 
 // NewIssueHandler returns the issue function's handler.
 func NewIssueHandler(d *Deps) *IssueHandler {
-	return &IssueHandler{Broker: d.Broker, Auth: Authenticator{Verifier: d.Verifier, Approvers: d.Config.Approvers}}
+	return &IssueHandler{Broker: d.Broker, Auth: d.authenticator()}
 }
 
 // AwaitStep is the input of the workflow's wait step: the request id, the task token

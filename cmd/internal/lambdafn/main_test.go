@@ -140,7 +140,7 @@ func functionGetenv(fn lambdafn.Function, names pgtest.Names, overrides map[stri
 		"FFB_DB_HOST": shared.Cluster.Host, "FFB_DB_PORT": itoa(shared.Cluster.Port), "FFB_DB_NAME": names.DB, "FFB_DB_USER": user,
 		"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": loginPassword(user), "FFB_DB_SSLMODE": "disable",
 		"FFB_ROLE_PREFIX": prefix, "FFB_TARGET_SSLMODE": "disable", "AWS_REGION": awstest.Region,
-		"FFB_SERVER_ID": serverID, "FFB_APPROVERS": bobARN + ",arn:aws:iam::123456789012:user/carol,arn:aws:iam::123456789012:role/Engineer",
+		"FFB_SERVER_ID": serverID, "FFB_ACCOUNTS": awstest.AccountID, "FFB_APPROVERS": bobARN + ",arn:aws:iam::123456789012:user/carol,arn:aws:iam::123456789012:role/Engineer",
 		"FFB_ACTIVITY_LOG_GROUP": activityLogGroup, "FFB_ACTIVITY_DB_USER": prefix + "_activity_monitor",
 	}
 	if fn == lambdafn.FunctionActivity {

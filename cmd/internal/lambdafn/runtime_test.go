@@ -74,7 +74,7 @@ func functionEnv(e *env, srv *awstest.Server, fn lambdafn.Function) []string {
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 	}
 	for _, k := range []string{"FFB_DB_HOST", "FFB_DB_PORT", "FFB_DB_NAME", "FFB_DB_USER", "FFB_DB_AUTH", "FFB_DB_PASSWORD", "FFB_DB_SSLMODE",
-		"FFB_TARGET_SSLMODE", "FFB_STATE_MACHINE_ARN", "FFB_SERVER_ID", "FFB_APPROVERS", "FFB_ACTIVITY_LOG_GROUP", "FFB_ACTIVITY_DB_USER"} {
+		"FFB_TARGET_SSLMODE", "FFB_STATE_MACHINE_ARN", "FFB_SERVER_ID", "FFB_ACCOUNTS", "FFB_APPROVERS", "FFB_ACTIVITY_LOG_GROUP", "FFB_ACTIVITY_DB_USER"} {
 		env = append(env, k+"="+getenv(k))
 	}
 	return env
