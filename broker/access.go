@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ffbroker/ffbroker/audit"
@@ -37,6 +38,13 @@ type AccessRequest struct {
 	ApproverKey  string    `json:"-"`
 	Comment      string    `json:"comment,omitempty"`
 	DecidedAt    time.Time `json:"decided_at,omitzero"`
+	// RequesterProof and RequestBody are the requester's identity proof and the
+	// POST /access body it is bound to; ApproverProof and DecisionBody the approver's,
+	// for POST /approvals/{request_id}. Never in an answer.
+	RequesterProof string `json:"-"`
+	RequestBody    []byte `json:"-"`
+	ApproverProof  string `json:"-"`
+	DecisionBody   []byte `json:"-"`
 }
 
 // NewAccessRequest is what the database needs to record a request.
@@ -48,6 +56,9 @@ type NewAccessRequest struct {
 	Reason       string
 	Requester    string
 	RequesterKey string
+	// Proof and Body are the requester's identity proof and the body it is bound to.
+	Proof string
+	Body  []byte
 }
 
 // Submitted is the answer of Database.SubmitRequest.
@@ -76,6 +87,21 @@ type Token string
 // String redacts the token.
 func (Token) String() string { return "[task token]" }
 
+// KeptProof is an identity proof from a ledger with the request it is bound to.
+type KeptProof struct {
+	Proof  string
+	Method string
+	Path   string
+	Body   []byte
+}
+
+// ProofChecker checks, with STS, an identity proof kept in a ledger and returns who
+// made it (identity.Verifier at the edge). It is how each side of the two-person rule
+// checks the other side's person itself instead of trusting the other side's login.
+type ProofChecker interface {
+	CheckProof(ctx context.Context, p KeptProof) (Caller, error)
+}
+
 // Workflow is what the broker needs from the approval state machine (Step Functions).
 type Workflow interface {
 	// Start starts the approval workflow of request id, once: a second call for the
@@ -100,6 +126,9 @@ type Decision struct {
 	Approver    string
 	ApproverKey string
 	Comment     string
+	// Proof and Body are the approver's identity proof and the body it is bound to.
+	Proof string
+	Body  []byte
 }
 
 // Notification is a message for the approvers or the requester.
@@ -187,7 +216,7 @@ func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, erro
 		return SubmitOutput{}, err
 	}
 	sub, err := b.cfg.DB.SubmitRequest(ctx, NewAccessRequest{ID: id, Role: v.RoleName, IncidentID: v.IncidentID, Hours: v.Hours,
-		Reason: v.Reason, Requester: in.Caller.ARN, RequesterKey: in.Caller.Key})
+		Reason: v.Reason, Requester: in.Caller.ARN, RequesterKey: in.Caller.Key, Proof: in.Caller.Proof, Body: in.Caller.Body})
 	if err != nil {
 		return SubmitOutput{}, b.reject(ctx, rec, err)
 	}
@@ -255,6 +284,11 @@ func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (Issu
 	rec.Approver, rec.ApproverKey = req.Approver, req.ApproverKey
 	if req.State != StateApproved && req.State != StateIssued {
 		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "request %s is %s, not approved", req.ID, req.State))
+	}
+	if req.State == StateApproved {
+		if err := b.checkApprover(ctx, req); err != nil {
+			return IssueOutput{}, b.reject(ctx, rec, err)
+		}
 	}
 	v, err := b.cfg.Policy.Validate(Request{Role: req.Role, IncidentID: req.IncidentID, Hours: req.Hours, Reason: req.Reason})
 	if err != nil {
@@ -352,3 +386,65 @@ func checkUUID(s, field string) error {
 	}
 	return nil
 }
+
+// checkApprover checks with STS, from the approval ledger's own copy of the approver's
+// identity proof, that the approval was made by the person it names, for this request,
+// as an approver, and is not the requester: the approver's login alone cannot approve.
+func (b *Broker) checkApprover(ctx context.Context, req AccessRequest) error {
+	if b.cfg.Proofs == nil {
+		return &Error{Code: CodeInternal, Message: "no identity proof checker configured", Err: errors.New("broker: IssueApproved without Proofs")}
+	}
+	refused := Errorf(CodeForbidden, "the approval of request %s does not carry a valid proof of its approver", req.ID)
+	if req.ApproverProof == "" {
+		return refused
+	}
+	c, err := b.cfg.Proofs.CheckProof(ctx, KeptProof{Proof: req.ApproverProof, Method: "POST", Path: "/approvals/" + req.ID, Body: req.DecisionBody})
+	if err != nil {
+		if ErrorCode(err) == CodeUnavailable {
+			return err
+		}
+		refused.Err = err
+		return refused
+	}
+	d, err := decodeDecision(req.DecisionBody)
+	if err != nil || d.Decision != "approve" || !c.CanApprove || !sameKey(c.Key, req.ApproverKey) || sameKey(c.Key, req.RequesterKey) {
+		return refused
+	}
+	return nil
+}
+
+// checkRequester checks with STS, from the request ledger's own copy of the
+// requester's identity proof, that the request was made by the person it names, for
+// this role, incident and validity: the broker's login alone cannot file a request in
+// someone else's name. A proof older than STS accepts asks the requester to confirm.
+func (b *Broker) checkRequester(ctx context.Context, req AccessRequest) error {
+	if b.cfg.Proofs == nil {
+		return &Error{Code: CodeInternal, Message: "no identity proof checker configured", Err: errors.New("broker: Decide without Proofs")}
+	}
+	refused := Errorf(CodeForbidden, "request %s does not carry a valid proof of its requester", req.ID)
+	if req.RequesterProof == "" {
+		return refused
+	}
+	c, err := b.cfg.Proofs.CheckProof(ctx, KeptProof{Proof: req.RequesterProof, Method: "POST", Path: "/access", Body: req.RequestBody})
+	switch {
+	case ErrorCode(err) == CodeUnavailable:
+		return err
+	case ErrorCode(err) == CodeConflict:
+		return Errorf(CodeConflict, "request %s was last confirmed too long ago for its proof to be checked: the requester confirms it by asking again (ffbroker issue with the same role and incident)", req.ID)
+	case err != nil:
+		refused.Err = err
+		return refused
+	}
+	r, err := DecodeRequest(req.RequestBody)
+	if err != nil {
+		return refused
+	}
+	v, err := b.cfg.Policy.Validate(r)
+	if err != nil || v.RoleName != req.Role || v.IncidentID != req.IncidentID || v.Hours != req.Hours || !sameKey(c.Key, req.RequesterKey) {
+		return refused
+	}
+	return nil
+}
+
+// sameKey compares principal keys; IAM names are case-insensitive.
+func sameKey(a, b string) bool { return a != "" && strings.EqualFold(a, b) }

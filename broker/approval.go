@@ -52,8 +52,21 @@ func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, erro
 	if b.cfg.Approvals == nil {
 		return DecideOutput{}, b.reject(ctx, rec, Errorf(CodeInternal, "no approvals ledger configured"))
 	}
+	pending, err := b.cfg.Approvals.AccessRequest(ctx, in.AccessRequestID)
+	if err != nil {
+		return DecideOutput{}, b.reject(ctx, rec, err)
+	}
+	rec.Requester, rec.RequesterKey, rec.IncidentID, rec.TargetRole = pending.Requester, pending.RequesterKey, pending.IncidentID, pending.Role
+	if pending.State == StatePending {
+		if sameKey(pending.RequesterKey, in.Caller.Key) {
+			return DecideOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "the approver must not be the requester"))
+		}
+		if err := b.checkRequester(ctx, pending); err != nil {
+			return DecideOutput{}, b.reject(ctx, rec, err)
+		}
+	}
 	d, err := b.cfg.Approvals.Decide(ctx, Decision{RequestID: in.AccessRequestID, Decision: dec.Decision,
-		Approver: in.Caller.ARN, ApproverKey: in.Caller.Key, Comment: dec.Comment})
+		Approver: in.Caller.ARN, ApproverKey: in.Caller.Key, Comment: dec.Comment, Proof: in.Caller.Proof, Body: in.Caller.Body})
 	if err != nil {
 		return DecideOutput{}, b.reject(ctx, rec, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
@@ -16,7 +17,8 @@ func (f *fixture) approver(t testing.TB) *broker.Broker {
 	t.Helper()
 	store := broker.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
 	t.Cleanup(func() { store.Close(context.Background()) })
-	b, err := broker.New(broker.Config{Policy: broker.DefaultPolicy(f.vars.Prefix), Approvals: store, Audit: audit.NewJSONSink(f.audit)})
+	b, err := broker.New(broker.Config{Policy: broker.DefaultPolicy(f.vars.Prefix), Approvals: store, Audit: audit.NewJSONSink(f.audit),
+		Proofs: newProofs(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,57 +26,78 @@ func (f *fixture) approver(t testing.TB) *broker.Broker {
 }
 
 // submitted records a pending rw request for requester (key) through the broker's
-// login, as Submit does before it starts the workflow.
+// login, as Submit does before it starts the workflow, with no proof of the requester.
 func (f *fixture) submitted(t testing.TB, incident, requester, key string) string {
+	t.Helper()
+	return f.submit(t, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW,
+		IncidentID: incident, Hours: 1, Reason: "stuck orders", Requester: requester, RequesterKey: key})
+}
+
+// asked records who's rw request for incident with who's real identity proof, made at
+// now, as Submit does for a verified caller.
+func (f *fixture) asked(t testing.TB, who, incident string, now time.Time) string {
+	t.Helper()
+	body, _ := json.Marshal(broker.Request{Role: "rw", IncidentID: incident, Hours: 1, Reason: "stuck orders"})
+	c := caller(t, who, "POST", "/access", body, now)
+	return f.submit(t, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW, IncidentID: incident, Hours: 1,
+		Reason: "stuck orders", Requester: c.ARN, RequesterKey: c.Key, Proof: c.Proof, Body: c.Body})
+}
+
+func (f *fixture) submit(t testing.TB, r broker.NewAccessRequest) string {
 	t.Helper()
 	store := broker.NewPGStore(f.connector(t))
 	defer store.Close(context.Background())
-	sub, err := store.SubmitRequest(context.Background(), broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW,
-		IncidentID: incident, Hours: 1, Reason: "stuck orders", Requester: requester, RequesterKey: key})
+	sub, err := store.SubmitRequest(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sub.ID
 }
 
+// decision is who's decision on request id, with who's real identity proof.
+func decision(t testing.TB, who, id, dec, comment string) broker.DecideInput {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"decision": dec, "comment": comment})
+	return broker.DecideInput{AccessRequestID: id, Body: body, Caller: caller(t, who, "POST", "/approvals/"+id, body, time.Now()),
+		RequestID: "api-1", Source: audit.SourceAPI}
+}
+
 func TestDecide(t *testing.T) {
 	f := newFixture(t, "decide")
 	ctx := context.Background()
 	ab := f.approver(t)
-	const engineer = "arn:aws:iam::123456789012:role/engineer"
-	aliceSession := broker.Caller{ARN: "arn:aws:sts::123456789012:assumed-role/Engineer/alice", Key: engineer, CanApprove: true}
-	aliceOtherSession := broker.Caller{ARN: "arn:aws:sts::123456789012:assumed-role/Engineer/alice-2", Key: engineer, CanApprove: true}
-	bobApprover := broker.Caller{ARN: bob, Key: bob, CanApprove: true}
-	malloryNotListed := broker.Caller{ARN: mallory, Key: mallory}
-	req := f.submitted(t, "INC-D1", aliceSession.ARN, aliceSession.Key)
+	req := f.asked(t, "alice", "INC-D1", time.Now())
+	aliceListed := func(in broker.DecideInput) broker.DecideInput { in.Caller.CanApprove = true; return in }
+	noCaller := func(in broker.DecideInput) broker.DecideInput { in.Caller = broker.Caller{}; return in }
+	withID := func(id string) func(broker.DecideInput) broker.DecideInput {
+		return func(in broker.DecideInput) broker.DecideInput { in.AccessRequestID = id; return in }
+	}
+	keep := func(in broker.DecideInput) broker.DecideInput { return in }
 
 	tests := []struct {
-		name     string
-		caller   broker.Caller
-		id, dec  string
-		comment  string
-		want     broker.Code
-		newState string
+		name          string
+		who, dec, cmt string
+		edit          func(broker.DecideInput) broker.DecideInput
+		want          broker.Code
+		newState      string
 	}{
-		{"no caller", broker.Caller{}, req, "approve", "", broker.CodeUnauthenticated, ""},
-		{"caller not on the approvers' list", malloryNotListed, req, "approve", "", broker.CodeForbidden, ""},
-		{"the requester's second session of the same role", aliceOtherSession, req, "approve", "", broker.CodeForbidden, ""},
-		{"unknown request", bobApprover, "00000000-0000-4000-8000-00000000dead", "approve", "", broker.CodeNotFound, ""},
-		{"substring of a request id", bobApprover, req[:8], "approve", "", broker.CodeInvalidRequest, ""},
-		{"odd decision", bobApprover, req, "yes", "", broker.CodeInvalidRequest, ""},
-		{"comment with a newline", bobApprover, req, "approve", "ok\nforged line", broker.CodeInvalidReason, ""},
-		{"empty decision", bobApprover, req, "", "", broker.CodeInvalidRequest, ""},
-		{"another person on the list approves", bobApprover, req, "approve", "checked", "", broker.StateApproved},
-		{"a later denial", bobApprover, req, "deny", "", broker.CodeConflict, ""},
+		{"no caller", "bob", "approve", "", noCaller, broker.CodeUnauthenticated, ""},
+		{"caller not on the approvers' list", "mallory", "approve", "", keep, broker.CodeForbidden, ""},
+		{"the requester, were she on the list", "alice", "approve", "", aliceListed, broker.CodeForbidden, ""},
+		{"unknown request", "bob", "approve", "", withID("00000000-0000-4000-8000-00000000dead"), broker.CodeNotFound, ""},
+		{"substring of a request id", "bob", "approve", "", withID(req[:8]), broker.CodeInvalidRequest, ""},
+		{"odd decision", "bob", "yes", "", keep, broker.CodeInvalidRequest, ""},
+		{"empty decision", "bob", "", "", keep, broker.CodeInvalidRequest, ""},
+		{"comment with a newline", "bob", "approve", "ok\nforged line", keep, broker.CodeInvalidReason, ""},
+		{"another person on the list approves", "bob", "approve", "checked", keep, "", broker.StateApproved},
+		{"a later denial", "bob", "deny", "", keep, broker.CodeConflict, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(f.audit.Records(t))
-			body, _ := json.Marshal(map[string]string{"decision": tc.dec, "comment": tc.comment})
-			out, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: tc.id, Body: body, Caller: tc.caller,
-				RequestID: "api-1", Source: audit.SourceAPI})
+			out, err := ab.Decide(ctx, tc.edit(decision(t, tc.who, req, tc.dec, tc.cmt)))
 			if got := broker.ErrorCode(err); got != tc.want {
-				t.Fatalf("Decide(%s by %s) error code = %q (%v); want %q", tc.dec, tc.caller.ARN, got, err, tc.want)
+				t.Fatalf("Decide(%s by %s) error code = %q (%v); want %q", tc.dec, tc.who, got, err, tc.want)
 			}
 			recs := f.audit.Records(t)[before:]
 			if tc.want != "" {
@@ -87,14 +110,56 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Decide = %+v; want state %s, no workflow resumed (none waits here)", out, tc.newState)
 			}
 			if len(recs) != 1 || recs[0]["event"] != "access.approved" || recs[0]["outcome"] != "success" ||
-				recs[0]["approver"] != bob || recs[0]["requester"] != aliceSession.ARN {
+				recs[0]["approver"] != bob || recs[0]["requester"] != alice {
 				t.Errorf("audit records = %v; want one access.approved naming bob and alice", recs)
 			}
 		})
 	}
-	got, err := ab.AccessRequestStatus(ctx, bobApprover, req)
+	got, err := ab.AccessRequestStatus(ctx, broker.Caller{ARN: bob, Key: bob, CanApprove: true}, req)
 	if err != nil || got.State != broker.StateApproved || got.Approver != bob || got.ApproverKey != bob || got.Comment != "checked" {
 		t.Errorf("request after the decisions = %+v, %v; want approved by bob with his comment", got, err)
+	}
+}
+
+// The approve function checks the requester's own proof from the ledger: a request the
+// broker's login filed in someone else's name, or whose proof does not match it, cannot
+// be approved; one confirmed too long ago asks the requester to confirm it again.
+func TestDecideChecksTheRequester(t *testing.T) {
+	f := newFixture(t, "decreq")
+	ctx := context.Background()
+	ab := f.approver(t)
+	body, _ := json.Marshal(broker.Request{Role: "rw", IncidentID: "INC-OTHER", Hours: 1})
+	other := caller(t, "alice", "POST", "/access", body, time.Now())
+	tests := []struct {
+		name string
+		id   string
+		want broker.Code
+	}{
+		{"filed by the broker's login with no proof", f.submitted(t, "INC-F1", alice, alice), broker.CodeForbidden},
+		{"a real proof of alice's for another incident", f.submit(t, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW,
+			IncidentID: "INC-F2", Hours: 1, Requester: alice, RequesterKey: alice, Proof: other.Proof, Body: other.Body}), broker.CodeForbidden},
+		{"a real proof of mallory's in alice's name", f.submit(t, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW,
+			IncidentID: "INC-OTHER", Hours: 1, Requester: alice, RequesterKey: alice, Proof: caller(t, "mallory", "POST", "/access", body, time.Now()).Proof,
+			Body: body}), broker.CodeForbidden},
+		{"confirmed twenty minutes ago", f.asked(t, "alice", "INC-OLD", time.Now().Add(-20*time.Minute)), broker.CodeConflict},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ab.Decide(ctx, decision(t, "bob", tc.id, "approve", ""))
+			if got := broker.ErrorCode(err); got != tc.want {
+				t.Errorf("Decide(approve) error code = %q (%v); want %s", got, err, tc.want)
+			}
+			if r, _ := ab.AccessRequestStatus(ctx, broker.Caller{ARN: bob, Key: bob, CanApprove: true}, tc.id); r.State != broker.StatePending {
+				t.Errorf("request state after the refusal = %s; want pending", r.State)
+			}
+		})
+	}
+	// Asking again confirms the request with a fresh proof: now it can be approved.
+	if again := f.asked(t, "alice", "INC-OLD", time.Now()); again != tests[3].id {
+		t.Fatalf("asking again = %s; want the pending request %s", again, tests[3].id)
+	}
+	if _, err := ab.Decide(ctx, decision(t, "bob", tests[3].id, "approve", "")); err != nil {
+		t.Errorf("Decide after the requester confirmed again: %v", err)
 	}
 }
 
@@ -103,11 +168,16 @@ func TestIssueApproved(t *testing.T) {
 	ctx := context.Background()
 	b := f.broker(t, f.deps(t))
 	ab := f.approver(t)
-	bobApprover := broker.Caller{ARN: bob, Key: bob, CanApprove: true}
-
-	pending := f.submitted(t, "INC-P", alice, alice)
-	denied := f.submitted(t, "INC-D", alice, alice)
-	if _, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: denied, Body: []byte(`{"decision":"deny"}`), Caller: bobApprover}); err != nil {
+	pending := f.asked(t, "alice", "INC-P", time.Now())
+	denied := f.asked(t, "alice", "INC-D", time.Now())
+	if _, err := ab.Decide(ctx, decision(t, "bob", denied, "deny", "")); err != nil {
+		t.Fatal(err)
+	}
+	// The approver's login alone: an approval it wrote without bob's proof.
+	forged := f.asked(t, "alice", "INC-F", time.Now())
+	approvals := broker.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
+	defer approvals.Close(ctx)
+	if _, err := approvals.Decide(ctx, broker.Decision{RequestID: forged, Decision: "approve", Approver: bob, ApproverKey: bob}); err != nil {
 		t.Fatal(err)
 	}
 	dbBefore, smBefore := f.dbState(t), f.secretsState(t)
@@ -116,6 +186,7 @@ func TestIssueApproved(t *testing.T) {
 		want     broker.Code
 	}{
 		{"pending request", pending, broker.CodeForbidden},
+		{"approved by the approver's login without the approver's proof", forged, broker.CodeForbidden},
 		{"denied request", denied, broker.CodeForbidden},
 		{"unknown request", "00000000-0000-4000-8000-00000000dead", broker.CodeNotFound},
 		{"not a request id", "INC-P", broker.CodeInvalidRequest},
@@ -131,7 +202,7 @@ func TestIssueApproved(t *testing.T) {
 		t.Errorf("Secrets Manager changed by refused issues: %s -> %s", smBefore, got)
 	}
 
-	if _, err := ab.Decide(ctx, broker.DecideInput{AccessRequestID: pending, Body: []byte(`{"decision":"approve"}`), Caller: bobApprover}); err != nil {
+	if _, err := ab.Decide(ctx, decision(t, "bob", pending, "approve", "")); err != nil {
 		t.Fatal(err)
 	}
 	first, err := b.IssueApproved(ctx, broker.IssueApprovedInput{AccessRequestID: pending, Source: audit.SourceStepFunctions})

@@ -61,6 +61,10 @@ type Config struct {
 	Workflow Workflow
 	// Notifier tells approvers and requesters; nil sends nothing.
 	Notifier Notifier
+	// Proofs checks the identity proofs kept in the ledgers: the approve function
+	// checks the requester's, the issue function the approver's. Without it, nothing
+	// can be decided or issued that needs approval.
+	Proofs ProofChecker
 	// Audit receives every record; an error writing the intent record stops the issue.
 	Audit  audit.Sink
 	Target Target

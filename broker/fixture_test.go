@@ -113,9 +113,12 @@ func (f *fixture) approvedRequest(t testing.TB, in broker.IssueInput) string {
 	if err != nil {
 		t.Fatalf("SubmitRequest(rw, %s): %v", in.Request.IncidentID, err)
 	}
+	body := []byte(`{"decision":"approve"}`)
+	approver := caller(t, "bob", "POST", "/approvals/"+sub.ID, body, time.Now())
 	approvals := broker.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
 	defer approvals.Close(ctx)
-	if _, err := approvals.Decide(ctx, broker.Decision{RequestID: sub.ID, Decision: "approve", Approver: bob, ApproverKey: bob}); err != nil {
+	if _, err := approvals.Decide(ctx, broker.Decision{RequestID: sub.ID, Decision: "approve", Approver: approver.ARN, ApproverKey: approver.Key,
+		Proof: approver.Proof, Body: body}); err != nil {
 		t.Fatalf("Decide(%s, approve) as bob: %v", sub.ID, err)
 	}
 	return sub.ID
@@ -148,7 +151,7 @@ func (f *fixture) broker(t testing.TB, d deps) *broker.Broker {
 	b, err := broker.New(broker.Config{
 		Policy: broker.DefaultPolicy(f.vars.Prefix), DB: d.db, Secrets: d.secrets, Audit: d.sink,
 		Target:          broker.Target{Host: shared.Cluster.Host, Port: shared.Cluster.Port, DBName: f.DB, SSLMode: "disable"},
-		PromoteAttempts: 2,
+		PromoteAttempts: 2, Proofs: newProofs(t),
 	})
 	if err != nil {
 		t.Fatal(err)

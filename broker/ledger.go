@@ -12,8 +12,8 @@ func (s *PGStore) SubmitRequest(ctx context.Context, r NewAccessRequest) (Submit
 	var out Submitted
 	err := s.with(ctx, "submit request", func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT request_id::text, state, created_at, decide_by, reused
-			FROM db_admin.submit_firefighter_request($1, $2, $3, $4, $5, $6, $7)`,
-			r.ID, r.Role, r.IncidentID, r.Hours, r.Reason, r.Requester, r.RequesterKey).
+			FROM db_admin.submit_firefighter_request($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			r.ID, r.Role, r.IncidentID, r.Hours, r.Reason, r.Requester, r.RequesterKey, nullable(r.Proof), nullableBytes(r.Body)).
 			Scan(&out.ID, &out.State, &out.CreatedAt, &out.DecideBy, &out.Reused)
 	})
 	return out, err
@@ -53,7 +53,8 @@ func (s *PGStore) AccessRequest(ctx context.Context, requestID string) (AccessRe
 }
 
 const requestColumns = `request_id::text, role, incident_id, hours, reason, requester, requester_key, state, created_at, decide_by,
-	coalesce(grant_id::text, ''), coalesce(decision, ''), coalesce(approver, ''), coalesce(approver_key, ''), coalesce(comment, ''), decided_at`
+	coalesce(grant_id::text, ''), coalesce(decision, ''), coalesce(approver, ''), coalesce(approver_key, ''), coalesce(comment, ''), decided_at,
+	coalesce(requester_proof, ''), coalesce(request_body, ''), coalesce(approver_proof, ''), coalesce(decision_body, '')`
 
 func accessRequest(ctx context.Context, c *pgx.Conn, id string) (AccessRequest, error) {
 	rows, err := c.Query(ctx, `SELECT `+requestColumns+` FROM db_admin.firefighter_request_status($1)`, id)
@@ -70,11 +71,14 @@ func accessRequest(ctx context.Context, c *pgx.Conn, id string) (AccessRequest, 
 func scanAccessRequest(row pgx.CollectableRow) (AccessRequest, error) {
 	var r AccessRequest
 	var decided pgtype.Timestamptz
+	var reqBody, decBody string
 	err := row.Scan(&r.ID, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &r.RequesterKey, &r.State,
-		&r.CreatedAt, &r.DecideBy, &r.GrantID, &r.Decision, &r.Approver, &r.ApproverKey, &r.Comment, &decided)
+		&r.CreatedAt, &r.DecideBy, &r.GrantID, &r.Decision, &r.Approver, &r.ApproverKey, &r.Comment, &decided,
+		&r.RequesterProof, &reqBody, &r.ApproverProof, &decBody)
 	if decided.Valid {
 		r.DecidedAt = decided.Time
 	}
+	r.RequestBody, r.DecisionBody = []byte(reqBody), []byte(decBody)
 	return r, err
 }
 
@@ -95,7 +99,8 @@ func (s *ApprovalStore) Decide(ctx context.Context, d Decision) (Decided, error)
 		var decidedAt pgtype.Timestamptz
 		r := &out.Request
 		err := c.QueryRow(ctx, `SELECT request_id::text, state, role, incident_id, hours, reason, requester, decided_at, task_token, execution_arn, retried
-			FROM db_admin.decide_firefighter_request($1, $2, $3, $4, $5)`, d.RequestID, d.Decision, d.Approver, d.ApproverKey, d.Comment).
+			FROM db_admin.decide_firefighter_request($1, $2, $3, $4, $5, $6, $7)`, d.RequestID, d.Decision, d.Approver, d.ApproverKey, d.Comment,
+			nullable(d.Proof), nullableBytes(d.Body)).
 			Scan(&r.ID, &r.State, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &decidedAt, &token, &execARN, &out.Retried)
 		if token != nil {
 			out.TaskToken = Token(*token)
@@ -111,7 +116,7 @@ func (s *ApprovalStore) Pending(ctx context.Context) ([]AccessRequest, error) {
 	var out []AccessRequest
 	err := s.pg.with(ctx, "list pending requests", func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT request_id::text, role, incident_id, hours, reason, requester, requester_key, 'pending', created_at, decide_by,
-			'', '', '', '', '', NULL::timestamptz FROM db_admin.pending_firefighter_requests()`)
+			'', '', '', '', '', NULL::timestamptz, '', '', '', '' FROM db_admin.pending_firefighter_requests()`)
 		if err != nil {
 			return err
 		}
@@ -128,3 +133,10 @@ func (s *ApprovalStore) AccessRequest(ctx context.Context, id string) (AccessReq
 
 // Close closes the connection, if one is open.
 func (s *ApprovalStore) Close(ctx context.Context) error { return s.pg.Close(ctx) }
+
+func nullableBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}

@@ -77,6 +77,13 @@ CREATE TABLE IF NOT EXISTS db_admin.firefighter_request (
   CHECK (decide_by > created_at)
 );
 REVOKE ALL ON db_admin.firefighter_request FROM PUBLIC;
+-- The requester's identity proof and the body it is bound to (POST /access), so that
+-- the approve function checks with STS itself who asked: the broker's login alone
+-- cannot file a request in someone else's name.
+ALTER TABLE db_admin.firefighter_request ADD COLUMN IF NOT EXISTS requester_proof text
+  CHECK (pg_catalog.length(requester_proof) <= 16384);
+ALTER TABLE db_admin.firefighter_request ADD COLUMN IF NOT EXISTS request_body text
+  CHECK (pg_catalog.length(request_body) <= 8192);
 CREATE INDEX IF NOT EXISTS firefighter_request_pending_idx
   ON db_admin.firefighter_request (role, incident_id) WHERE state = 'pending';
 
@@ -93,6 +100,13 @@ CREATE TABLE IF NOT EXISTS db_admin.firefighter_approval (
   recorded_by  name NOT NULL
 );
 REVOKE ALL ON db_admin.firefighter_approval FROM PUBLIC;
+-- The approver's identity proof and the decision body it is bound to (POST
+-- /approvals/{request_id}), so that the issue function checks with STS itself who
+-- decided: the approver's login alone cannot make an approval.
+ALTER TABLE db_admin.firefighter_approval ADD COLUMN IF NOT EXISTS approver_proof text
+  CHECK (pg_catalog.length(approver_proof) <= 16384);
+ALTER TABLE db_admin.firefighter_approval ADD COLUMN IF NOT EXISTS decision_body text
+  CHECK (pg_catalog.length(decision_body) <= 8192);
 
 -- The ledger: one row per grant. The broker first reserves a grant (its expiry is fixed
 -- then, from the database clock, so the secret written next can carry it), then
@@ -242,7 +256,7 @@ BEGIN
     RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';
   END IF;
   IF v_req.role <> p_role OR v_req.incident_id IS DISTINCT FROM p_incident_id OR v_req.hours <> p_hours
-     OR v_req.requester_key IS DISTINCT FROM p_requester_key THEN
+     OR pg_catalog.lower(v_req.requester_key) IS DISTINCT FROM pg_catalog.lower(p_requester_key) THEN
     RAISE EXCEPTION 'request % is for another role, incident, validity or requester', p_request_id USING ERRCODE = 'FFB05';
   END IF;
   IF v_req.state = 'issued' THEN
@@ -256,7 +270,7 @@ BEGIN
     RAISE EXCEPTION 'request % is being issued by another grant', p_request_id USING ERRCODE = 'FFB05';
   END IF;
   SELECT a.* INTO v_appr FROM db_admin.firefighter_approval a WHERE a.request_id = p_request_id;
-  IF NOT FOUND OR v_appr.decision <> 'approve' OR v_appr.approver_key = v_req.requester_key
+  IF NOT FOUND OR v_appr.decision <> 'approve' OR pg_catalog.lower(v_appr.approver_key) = pg_catalog.lower(v_req.requester_key)
      OR v_appr.recorded_by = session_user THEN
     RAISE EXCEPTION 'request % has no approval by a second person', p_request_id USING ERRCODE = 'FFB07';
   END IF;
@@ -673,6 +687,7 @@ $fn$;
 -- for a decision until decide_by, fixed here from the admin's approval timeout. The same
 -- person asking again for the same role and incident while a request is pending gets
 -- that request back (reused = true).
+DROP FUNCTION IF EXISTS db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text);
 CREATE OR REPLACE FUNCTION db_admin.submit_firefighter_request(
   p_request_id uuid,
   p_role name,
@@ -680,7 +695,9 @@ CREATE OR REPLACE FUNCTION db_admin.submit_firefighter_request(
   p_hours integer,
   p_reason text,
   p_requester text,
-  p_requester_key text
+  p_requester_key text,
+  p_requester_proof text DEFAULT NULL,
+  p_request_body text DEFAULT NULL
 )
 RETURNS TABLE (request_id uuid, state text, created_at timestamptz, decide_by timestamptz, reused boolean)
 LANGUAGE plpgsql
@@ -721,15 +738,21 @@ BEGIN
     AND r.state = 'pending' AND r.decide_by > v_now
   ORDER BY r.created_at DESC LIMIT 1;
   IF FOUND THEN
+    -- The same person asking again confirms the request with a fresh proof.
+    IF p_requester_proof IS NOT NULL THEN
+      UPDATE db_admin.firefighter_request r SET requester_proof = p_requester_proof, request_body = p_request_body
+      WHERE r.request_id = v_row.request_id;
+    END IF;
     RETURN QUERY SELECT v_row.request_id, v_row.state, v_row.created_at, v_row.decide_by, true;
     RETURN;
   END IF;
 
   SELECT s.value INTO v_timeout FROM db_admin.firefighter_setting s WHERE s.name = 'approval_timeout_seconds';
   INSERT INTO db_admin.firefighter_request
-    (request_id, role, incident_id, hours, reason, requester, requester_key, state, created_at, decide_by)
+    (request_id, role, incident_id, hours, reason, requester, requester_key, state, created_at, decide_by,
+     requester_proof, request_body)
   VALUES (p_request_id, v_role, p_incident_id, p_hours, coalesce(p_reason, ''), p_requester, p_requester_key,
-          'pending', v_now, v_now + coalesce(v_timeout, 3600) * interval '1 second');
+          'pending', v_now, v_now + coalesce(v_timeout, 3600) * interval '1 second', p_requester_proof, p_request_body);
   RETURN QUERY SELECT p_request_id, 'pending'::text, v_now, v_now + coalesce(v_timeout, 3600) * interval '1 second', false;
 END
 $fn$;
@@ -801,12 +824,21 @@ BEGIN
 END
 $fn$;
 
--- One request and its decision, without the task token (broker and approver logins).
+-- One request and its decision with both identity proofs, without the task token
+-- (broker and approver logins).
+DO $d$ BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
+             WHERE p.oid = pg_catalog.to_regprocedure('db_admin.firefighter_request_status(uuid)')
+               AND NOT ('requester_proof' = ANY (p.proargnames))) THEN
+    DROP FUNCTION db_admin.firefighter_request_status(uuid);
+  END IF;
+END $d$;
 CREATE OR REPLACE FUNCTION db_admin.firefighter_request_status(p_request_id uuid)
 RETURNS TABLE (request_id uuid, role name, incident_id text, hours integer, reason text,
                requester text, requester_key text, state text, created_at timestamptz,
                decide_by timestamptz, grant_id uuid, decision text, approver text,
-               approver_key text, comment text, decided_at timestamptz)
+               approver_key text, comment text, decided_at timestamptz,
+               requester_proof text, request_body text, approver_proof text, decision_body text)
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
@@ -814,7 +846,8 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
   SELECT r.request_id, r.role, r.incident_id, r.hours, r.reason, r.requester, r.requester_key,
          CASE WHEN r.state = 'pending' AND r.decide_by <= pg_catalog.clock_timestamp() THEN 'expired' ELSE r.state END,
-         r.created_at, r.decide_by, r.grant_id, a.decision, a.approver, a.approver_key, a.comment, a.decided_at
+         r.created_at, r.decide_by, r.grant_id, a.decision, a.approver, a.approver_key, a.comment, a.decided_at,
+         r.requester_proof, r.request_body, a.approver_proof, a.decision_body
   FROM db_admin.firefighter_request r
   LEFT JOIN db_admin.firefighter_approval a ON a.request_id = r.request_id
   WHERE r.request_id = p_request_id;
@@ -842,12 +875,15 @@ $fn$;
 -- already decided otherwise (FFB08), a closed window (FFB09) and an unknown request
 -- (FFB10). The same decision by the same person again is a retry and returns the
 -- request. Returns the workflow's task token for the approve function to resume it.
+DROP FUNCTION IF EXISTS db_admin.decide_firefighter_request(uuid, text, text, text, text);
 CREATE OR REPLACE FUNCTION db_admin.decide_firefighter_request(
   p_request_id uuid,
   p_decision text,
   p_approver text,
   p_approver_key text,
-  p_comment text DEFAULT NULL
+  p_comment text DEFAULT NULL,
+  p_approver_proof text DEFAULT NULL,
+  p_decision_body text DEFAULT NULL
 )
 RETURNS TABLE (request_id uuid, state text, role name, incident_id text, hours integer, reason text,
                requester text, decided_at timestamptz, task_token text, execution_arn text, retried boolean)
@@ -874,13 +910,13 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';
   END IF;
-  IF v_req.requester_key = p_approver_key THEN
+  IF pg_catalog.lower(v_req.requester_key) = pg_catalog.lower(p_approver_key) THEN
     RAISE EXCEPTION 'the approver must not be the requester' USING ERRCODE = 'FFB06';
   END IF;
   v_now := pg_catalog.clock_timestamp();
   IF v_req.state <> 'pending' THEN
     SELECT a.* INTO v_appr FROM db_admin.firefighter_approval a WHERE a.request_id = p_request_id;
-    IF FOUND AND v_appr.approver_key = p_approver_key AND v_appr.decision = p_decision THEN
+    IF FOUND AND pg_catalog.lower(v_appr.approver_key) = pg_catalog.lower(p_approver_key) AND v_appr.decision = p_decision THEN
       RETURN QUERY SELECT v_req.request_id, v_req.state, v_req.role, v_req.incident_id, v_req.hours, v_req.reason,
                           v_req.requester, v_appr.decided_at, v_req.task_token, v_req.execution_arn, true;
       RETURN;
@@ -890,8 +926,10 @@ BEGIN
   IF v_req.decide_by <= v_now THEN
     RAISE EXCEPTION 'the approval window of request % has closed', p_request_id USING ERRCODE = 'FFB09';
   END IF;
-  INSERT INTO db_admin.firefighter_approval (request_id, decision, approver, approver_key, comment, decided_at, recorded_by)
-  VALUES (p_request_id, p_decision, p_approver, p_approver_key, coalesce(p_comment, ''), v_now, session_user);
+  INSERT INTO db_admin.firefighter_approval
+    (request_id, decision, approver, approver_key, comment, decided_at, recorded_by, approver_proof, decision_body)
+  VALUES (p_request_id, p_decision, p_approver, p_approver_key, coalesce(p_comment, ''), v_now, session_user,
+          p_approver_proof, p_decision_body);
   UPDATE db_admin.firefighter_request r
   SET state = CASE WHEN p_decision = 'approve' THEN 'approved' ELSE 'denied' END, decided_at = v_now
   WHERE r.request_id = p_request_id;
@@ -920,14 +958,14 @@ FROM unnest(ARRAY[
   'db_admin.live_firefighter_grants()',
   'db_admin.lock_firefighter_role(name)',
   'db_admin.current_firefighter_grant(name)',
-  'db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text)',
+  'db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text)',
   'db_admin.attach_firefighter_task_token(uuid, text, text)',
   'db_admin.expire_firefighter_request(uuid)',
   'db_admin.firefighter_request_status(uuid)'
 ]) AS f \gexec
 SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'approver_role')
 FROM unnest(ARRAY[
-  'db_admin.decide_firefighter_request(uuid, text, text, text, text)',
+  'db_admin.decide_firefighter_request(uuid, text, text, text, text, text, text)',
   'db_admin.pending_firefighter_requests()',
   'db_admin.firefighter_request_status(uuid)',
   'db_admin.firefighter_status()',

@@ -140,7 +140,7 @@ var brokerFunctions = []string{
 	"db_admin.live_firefighter_grants()",
 	"db_admin.lock_firefighter_role(name)",
 	"db_admin.current_firefighter_grant(name)",
-	"db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text)",
+	"db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text)",
 	"db_admin.attach_firefighter_task_token(uuid, text, text)",
 	"db_admin.expire_firefighter_request(uuid)",
 	"db_admin.firefighter_request_status(uuid)",
@@ -149,7 +149,7 @@ var brokerFunctions = []string{
 // approverFunctions are the db_admin functions the approver's login may execute, as
 // 007_db_admin.sql grants them: it records decisions and reads requests, nothing else.
 var approverFunctions = []string{
-	"db_admin.decide_firefighter_request(uuid, text, text, text, text)",
+	"db_admin.decide_firefighter_request(uuid, text, text, text, text, text, text)",
 	"db_admin.pending_firefighter_requests()",
 	"db_admin.firefighter_request_status(uuid)",
 	"db_admin.firefighter_status()",

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+	"github.com/ffbroker/ffbroker/identity"
 )
 
 func init() {
@@ -53,7 +55,11 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, me, done, err := c.caller(ctx, lambdafn.FunctionIssue)
+	body, err := json.Marshal(broker.Request{Role: *role, IncidentID: *incident, Hours: *hours, Reason: *reason})
+	if err != nil {
+		return err
+	}
+	d, me, done, err := c.caller(ctx, lambdafn.FunctionIssue, identity.Request{Method: "POST", Path: "/access", Body: body})
 	if err != nil {
 		return err
 	}
@@ -62,10 +68,6 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 		if err := requireWorkflow(d); err != nil {
 			return err
 		}
-	}
-	body, err := json.Marshal(broker.Request{Role: *role, IncidentID: *incident, Hours: *hours, Reason: *reason})
-	if err != nil {
-		return err
 	}
 	res, err := d.Broker.Submit(ctx, broker.SubmitInput{Body: body, Caller: me, Source: audit.SourceCLI})
 	if err != nil {
@@ -103,7 +105,8 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, me, done, err := c.caller(ctx, lambdafn.FunctionExpire)
+	d, me, done, err := c.caller(ctx, lambdafn.FunctionExpire, identity.Request{Method: "DELETE", Path: "/access/" + url.PathEscape(*role),
+		Query: url.Values{"incident_id": {*incident}}})
 	if err != nil {
 		return err
 	}
@@ -170,7 +173,12 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	if id == "" {
 		return &usageError{msg: "approve: the request id is required (ffbroker approve REQUEST_ID)"}
 	}
-	d, me, done, err := c.caller(ctx, lambdafn.FunctionApprove)
+	decision := "approve"
+	if *deny {
+		decision = "deny"
+	}
+	body, _ := json.Marshal(map[string]string{"decision": decision, "comment": *comment})
+	d, me, done, err := c.caller(ctx, lambdafn.FunctionApprove, identity.Request{Method: "POST", Path: "/approvals/" + url.PathEscape(id), Body: body})
 	if err != nil {
 		return err
 	}
@@ -178,11 +186,6 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	if err := requireWorkflow(d); err != nil {
 		return err
 	}
-	decision := "approve"
-	if *deny {
-		decision = "deny"
-	}
-	body, _ := json.Marshal(map[string]string{"decision": decision, "comment": *comment})
 	out, err := d.Broker.Decide(ctx, broker.DecideInput{AccessRequestID: id, Body: body, Caller: me, Source: audit.SourceCLI})
 	if err != nil {
 		return err

@@ -48,9 +48,12 @@ func (a auditWriter) Write(p []byte) (int, error) {
 	return a.c.stderr.Write(p)
 }
 
-// whoami is the caller as the functions would verify it: STS's answer for this shell's
-// credentials, its principal key, and whether FFB_APPROVERS names it.
-func whoami(ctx context.Context, d *lambdafn.Deps) (broker.Caller, error) {
+// whoami is the caller as the functions would verify it, for the API request r that
+// the command stands for: STS's answer for this shell's credentials, its principal key,
+// whether FFB_APPROVERS names it and, with FFB_SERVER_ID and FFB_ACCOUNTS set, an
+// identity proof for r checked as the functions check one (the ledgers keep it, and
+// the other side of the two-person rule checks it again).
+func whoami(ctx context.Context, d *lambdafn.Deps, r identity.Request) (broker.Caller, error) {
 	out, err := sts.NewFromConfig(d.AWS).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return broker.Caller{}, fmt.Errorf("who is calling (sts get-caller-identity): %w", err)
@@ -59,7 +62,14 @@ func whoami(ctx context.Context, d *lambdafn.Deps) (broker.Caller, error) {
 	if err != nil {
 		return broker.Caller{}, err
 	}
-	return broker.Caller{ARN: p.ARN, Key: p.Key, CanApprove: d.Config.Approvers.Match(p)}, nil
+	if d.Config.ServerID == "" || len(d.Config.Accounts) == 0 {
+		return broker.Caller{ARN: p.ARN, Key: p.Key, CanApprove: d.Config.Approvers.Match(p)}, nil
+	}
+	proof, err := identity.NewSigner(d.AWS, d.Config.ServerID).Proof(ctx, r)
+	if err != nil {
+		return broker.Caller{}, fmt.Errorf("sign the identity proof with your AWS credentials: %w", err)
+	}
+	return d.Authenticator().CallerOf(ctx, proof, r)
 }
 
 // open builds the dependencies of fn and returns a function that closes the database
@@ -72,13 +82,14 @@ func (c *cli) open(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, f
 	return d, func() { d.Close(context.Background()) }, nil
 }
 
-// caller is open plus the caller's verified identity, for commands that act as someone.
-func (c *cli) caller(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, broker.Caller, func(), error) {
+// caller is open plus the caller's verified identity for the API request r, for
+// commands that act as someone.
+func (c *cli) caller(ctx context.Context, fn lambdafn.Function, r identity.Request) (*lambdafn.Deps, broker.Caller, func(), error) {
 	d, done, err := c.open(ctx, fn)
 	if err != nil {
 		return nil, broker.Caller{}, nil, err
 	}
-	me, err := whoami(ctx, d)
+	me, err := whoami(ctx, d, r)
 	if err != nil {
 		done()
 		return nil, broker.Caller{}, nil, err

@@ -20,7 +20,7 @@ type ApproveHandler struct {
 
 // NewApproveHandler returns the approve function's handler.
 func NewApproveHandler(d *Deps) *ApproveHandler {
-	return &ApproveHandler{Broker: d.Broker, Auth: d.authenticator()}
+	return &ApproveHandler{Broker: d.Broker, Auth: d.Authenticator()}
 }
 
 // Handle answers one event of the approve function.

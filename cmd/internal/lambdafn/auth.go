@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/ffbroker/ffbroker/broker"
@@ -24,6 +25,8 @@ type Authenticator struct {
 	// Accounts are the AWS accounts whose principals may call (FFB_ACCOUNTS); a
 	// caller from any other account is refused, whatever its name.
 	Accounts []string
+	// kept is set for checking proofs from the ledgers (see LedgerProofs).
+	kept bool
 }
 
 // Caller verifies the proof of req, whose decoded body is body.
@@ -39,26 +42,74 @@ func (a Authenticator) Caller(ctx context.Context, req events.APIGatewayProxyReq
 		return broker.Caller{}, broker.Errorf(broker.CodeUnauthenticated,
 			"the call carries no identity proof (header %s); call the API with the ffbroker client", identity.Header)
 	}
-	c, err := a.Verifier.Verify(ctx, proof, identity.Request{Method: req.HTTPMethod, Path: req.Path, Query: query(req), Body: body})
+	c, err := a.CallerOf(ctx, proof, identity.Request{Method: req.HTTPMethod, Path: req.Path, Query: query(req), Body: body})
+	if err != nil {
+		return broker.Caller{}, err
+	}
+	if gw := req.RequestContext.Identity.UserArn; gw != "" && gw != c.ARN {
+		return broker.Caller{}, broker.Errorf(broker.CodeUnauthenticated, "the identity proof names another caller than the one API Gateway verified")
+	}
+	return c, nil
+}
+
+// CallerOf verifies proof for the API request r and returns the caller, with the
+// proof and r's body kept for the ledgers.
+func (a Authenticator) CallerOf(ctx context.Context, proof string, r identity.Request) (broker.Caller, error) {
+	if a.Verifier == nil {
+		return broker.Caller{}, broker.Errorf(broker.CodeInternal, "no identity verifier configured")
+	}
+	c, err := a.Verifier.Verify(ctx, proof, r)
 	if err != nil {
 		code := broker.CodeUnauthenticated
-		if identity.ReasonOf(err) == identity.ReasonUnavailable {
+		switch identity.ReasonOf(err) {
+		case identity.ReasonUnavailable:
 			code = broker.CodeUnavailable
+		case identity.ReasonStale:
+			code = broker.CodeConflict
 		}
 		msg := "the identity proof was refused"
 		var ie *identity.Error
 		if errors.As(err, &ie) && ie.Message != "" {
 			msg += ": " + ie.Message
 		}
+		if code == broker.CodeConflict {
+			code, msg = broker.CodeUnauthenticated, msg+" (sign a fresh one)"
+			if a.kept {
+				code = broker.CodeConflict
+			}
+		}
 		return broker.Caller{}, &broker.Error{Code: code, Op: "verify identity", Message: msg, Err: err}
-	}
-	if gw := req.RequestContext.Identity.UserArn; gw != "" && gw != c.ARN {
-		return broker.Caller{}, broker.Errorf(broker.CodeUnauthenticated, "the identity proof names another caller than the one API Gateway verified")
 	}
 	if !slices.Contains(a.Accounts, c.Account) || c.Principal.Account != c.Account {
 		return broker.Caller{}, broker.Errorf(broker.CodeUnauthenticated, "callers from account %s are not accepted by this deployment", safeAccount(c.Account))
 	}
-	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, CanApprove: a.Approvers.Match(c.Principal), Proof: proof, Body: body}, nil
+	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, CanApprove: a.Approvers.Match(c.Principal), Proof: proof, Body: r.Body}, nil
+}
+
+// LedgerProofs checks the identity proofs kept in the request and approval ledgers
+// (broker.ProofChecker) the way a live call's is checked, but as old as STS itself
+// accepts a signature (KeptProofMaxAge): the issue function checks the approver's, the
+// approve function the requester's. A proof too old to check is a conflict.
+type LedgerProofs struct{ auth Authenticator }
+
+// KeptProofMaxAge is how old a kept proof may be: STS refuses signatures older than
+// 15 minutes.
+const KeptProofMaxAge = 14 * time.Minute
+
+// NewLedgerProofs returns the checker of kept proofs for a's deployment.
+func NewLedgerProofs(a Authenticator) LedgerProofs {
+	if a.Verifier != nil {
+		v := *a.Verifier
+		v.MaxAge = KeptProofMaxAge
+		a.Verifier = &v
+	}
+	a.kept = true
+	return LedgerProofs{auth: a}
+}
+
+// CheckProof verifies a kept proof against the request it is bound to.
+func (p LedgerProofs) CheckProof(ctx context.Context, kp broker.KeptProof) (broker.Caller, error) {
+	return p.auth.CallerOf(ctx, kp.Proof, identity.Request{Method: kp.Method, Path: kp.Path, Body: kp.Body})
 }
 
 // consistent refuses an event whose parts disagree with what the proof binds: the

@@ -267,6 +267,7 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*D
 	}
 	if fn != FunctionActivity {
 		d.Verifier = identity.NewVerifier(awsCfg, cfg.ServerID, cfg.TrustedSessionRoles)
+		bc.Proofs = NewLedgerProofs(d.Authenticator())
 	}
 	var sink audit.Sink = audit.NewJSONSink(stdout)
 	if cfg.AuditLogGroup != "" {
@@ -282,7 +283,7 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*D
 	return d, nil
 }
 
-// authenticator is how this function's API routes find who is calling.
-func (d *Deps) authenticator() Authenticator {
+// Authenticator is how this function's API routes find who is calling.
+func (d *Deps) Authenticator() Authenticator {
 	return Authenticator{Verifier: d.Verifier, Approvers: d.Config.Approvers, Accounts: d.Config.Accounts}
 }

@@ -19,7 +19,7 @@ type ExpireHandler struct {
 
 // NewExpireHandler returns the expire function's handler.
 func NewExpireHandler(d *Deps) *ExpireHandler {
-	return &ExpireHandler{Broker: d.Broker, Auth: d.authenticator()}
+	return &ExpireHandler{Broker: d.Broker, Auth: d.Authenticator()}
 }
 
 // ExpireStep is the input of the workflow's "expire" step.

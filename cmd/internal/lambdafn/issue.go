@@ -20,7 +20,7 @@ type IssueHandler struct {
 
 // NewIssueHandler returns the issue function's handler.
 func NewIssueHandler(d *Deps) *IssueHandler {
-	return &IssueHandler{Broker: d.Broker, Auth: d.authenticator()}
+	return &IssueHandler{Broker: d.Broker, Auth: d.Authenticator()}
 }
 
 // AwaitStep is the input of the workflow's wait step: the request id, the task token

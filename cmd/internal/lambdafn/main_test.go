@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
@@ -195,7 +197,9 @@ func newEnv(srv *awstest.Server, names pgtest.Names, overrides map[string]string
 // configuration with that key, as the person's own credentials.
 func person(ctx context.Context, srv *awstest.Server, name string) (aws.Config, error) {
 	c := iam.NewFromConfig(srv.Config(ctx))
-	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+	// An SDK retry of a CreateUser that did reach moto answers EntityAlreadyExists.
+	var exists *iamtypes.EntityAlreadyExistsException
+	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil && !errors.As(err, &exists) {
 		return aws.Config{}, err
 	}
 	key, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})
