@@ -255,7 +255,23 @@ func (b *Broker) Await(ctx context.Context, in AwaitInput) (AccessRequest, error
 	if err != nil {
 		return AccessRequest{}, b.reject(ctx, rec, err)
 	}
-	b.notify(ctx, Notification{Kind: NotifyApprovalNeeded, Request: req})
+	switch req.State {
+	case StateApproved, StateDenied:
+		// Decided before the wait stored its token: resume at once. The decision
+		// carries no trust; the issue step checks the approval itself.
+		decision := "approve"
+		if req.State == StateDenied {
+			decision = "deny"
+		}
+		if b.cfg.Workflow == nil {
+			return AccessRequest{}, Errorf(CodeInternal, "no approval workflow configured")
+		}
+		if err := b.cfg.Workflow.Resume(ctx, in.TaskToken, req.ID, decision); err != nil {
+			return AccessRequest{}, err
+		}
+	default:
+		b.notify(ctx, Notification{Kind: NotifyApprovalNeeded, Request: req})
+	}
 	return req, nil
 }
 

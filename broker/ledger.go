@@ -23,11 +23,10 @@ func (s *PGStore) SubmitRequest(ctx context.Context, r NewAccessRequest) (Submit
 func (s *PGStore) AttachTaskToken(ctx context.Context, requestID string, token Token, executionARN string) (AccessRequest, error) {
 	var r AccessRequest
 	err := s.with(ctx, "attach task token", func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT request_id::text, role, incident_id, hours, reason, requester, created_at, decide_by
+		return c.QueryRow(ctx, `SELECT request_id::text, role, incident_id, hours, reason, requester, created_at, decide_by, state
 			FROM db_admin.attach_firefighter_task_token($1, $2, $3)`, requestID, string(token), executionARN).
-			Scan(&r.ID, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &r.CreatedAt, &r.DecideBy)
+			Scan(&r.ID, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &r.CreatedAt, &r.DecideBy, &r.State)
 	})
-	r.State = StatePending
 	return r, err
 }
 

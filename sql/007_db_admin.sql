@@ -762,13 +762,20 @@ $fn$;
 -- id>, started by the broker at submit): another execution is refused, and a retry of
 -- the wait (a new token from the same execution) replaces the token. Returns the request
 -- for the notification.
+DO $d$ BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
+             WHERE p.oid = pg_catalog.to_regprocedure('db_admin.attach_firefighter_task_token(uuid, text, text)')
+               AND NOT ('state' = ANY (p.proargnames))) THEN
+    DROP FUNCTION db_admin.attach_firefighter_task_token(uuid, text, text);
+  END IF;
+END $d$;
 CREATE OR REPLACE FUNCTION db_admin.attach_firefighter_task_token(
   p_request_id uuid,
   p_task_token text,
   p_execution_arn text
 )
 RETURNS TABLE (request_id uuid, role name, incident_id text, hours integer, reason text,
-               requester text, created_at timestamptz, decide_by timestamptz)
+               requester text, created_at timestamptz, decide_by timestamptz, state text)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -784,7 +791,9 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';
   END IF;
-  IF v_row.state <> 'pending' THEN
+  -- A decision made before the wait stored its token: the caller resumes the workflow
+  -- with it at once.
+  IF v_row.state NOT IN ('pending', 'approved', 'denied') THEN
     RAISE EXCEPTION 'request % is already %', p_request_id, v_row.state USING ERRCODE = 'FFB08';
   END IF;
   IF p_execution_arn NOT LIKE '%:ffb-' || p_request_id::text
@@ -794,7 +803,7 @@ BEGIN
   UPDATE db_admin.firefighter_request r SET task_token = p_task_token, execution_arn = p_execution_arn
   WHERE r.request_id = p_request_id;
   RETURN QUERY SELECT v_row.request_id, v_row.role, v_row.incident_id, v_row.hours, v_row.reason,
-                      v_row.requester, v_row.created_at, v_row.decide_by;
+                      v_row.requester, v_row.created_at, v_row.decide_by, v_row.state;
 END
 $fn$;
 

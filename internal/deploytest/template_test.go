@@ -566,7 +566,7 @@ func TestTemplateStateMachineName(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"IssueFunctionRole":   {"states:StartExecution " + arn},
+		"IssueFunctionRole":   {"states:StartExecution " + arn, "states:SendTaskSuccess *", "states:SendTaskFailure *"},
 		"ApproveFunctionRole": {"states:SendTaskSuccess *", "states:SendTaskFailure *"},
 	}
 	for role, grants := range want {

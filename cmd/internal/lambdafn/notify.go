@@ -81,7 +81,7 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 	switch n.Kind {
 	case broker.NotifyApprovalNeeded:
 		m.Content.Title = fmt.Sprintf("Firefighter %s access for %s waits for your approval", kind, r.IncidentID)
-		m.Content.NextSteps = []string{"ffbroker approve " + r.ID + " --comment 'checked'", "ffbroker deny " + r.ID + " --comment 'why'"}
+		m.Content.NextSteps = []string{"ffbroker approve " + r.ID + " --comment 'checked'", "ffbroker approve " + r.ID + " --deny --comment 'why'"}
 		facts += fmt.Sprintf("\nDecide by: %s", r.DecideBy.UTC().Format("2006-01-02 15:04:05 MST"))
 	case broker.NotifyApproved:
 		m.Content.Title = fmt.Sprintf("Firefighter %s access for %s approved by %s", kind, r.IncidentID, r.Approver)
