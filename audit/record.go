@@ -102,6 +102,8 @@ type Record struct {
 	Outcome Outcome `json:"outcome"`
 	// RequestID is the Lambda or API Gateway request id that caused the event.
 	RequestID string `json:"request_id,omitempty"`
+	// AccessRequestID is the request ledger's id of a request that needs approval.
+	AccessRequestID string `json:"access_request_id,omitempty"`
 	// IncidentID is the incident the access is for, e.g. "INC-1234".
 	IncidentID string `json:"incident_id,omitempty"`
 	// Requester is the authenticated caller (an IAM principal ARN), never a name
@@ -109,6 +111,9 @@ type Record struct {
 	Requester string `json:"requester,omitempty"`
 	// Approver is the authenticated IAM principal that approved or denied.
 	Approver string `json:"approver,omitempty"`
+	// RequesterKey and ApproverKey are the principal keys the two-person rule compared.
+	RequesterKey string `json:"requester_key,omitempty"`
+	ApproverKey  string `json:"approver_key,omitempty"`
 	// TargetRole is the PostgreSQL role concerned.
 	TargetRole string `json:"target_role,omitempty"`
 	// ExpiresAt is when the grant's password stops working.

@@ -121,8 +121,10 @@ func TestRecordFields(t *testing.T) {
 	want := []string{
 		"Schema string schema", "Time time.Time time", "Event audit.Event event",
 		"Outcome audit.Outcome outcome", "RequestID string request_id,omitempty",
+		"AccessRequestID string access_request_id,omitempty",
 		"IncidentID string incident_id,omitempty", "Requester string requester,omitempty",
-		"Approver string approver,omitempty", "TargetRole string target_role,omitempty",
+		"Approver string approver,omitempty", "RequesterKey string requester_key,omitempty",
+		"ApproverKey string approver_key,omitempty", "TargetRole string target_role,omitempty",
 		"ExpiresAt time.Time expires_at,omitzero", "GrantID string grant_id,omitempty",
 		"SecretARN string secret_arn,omitempty", "SecretVersion string secret_version,omitempty",
 		"Source audit.Source source", "ErrorCode string error_code,omitempty",

@@ -19,7 +19,7 @@ func TestIssueRejectsBadInput(t *testing.T) {
 		name      string
 		body      string
 		requester string
-		approver  string
+		_         string
 		want      broker.Code
 	}{
 		{"empty body", ``, alice, "", broker.CodeInvalidRequest},
@@ -58,20 +58,19 @@ func TestIssueRejectsBadInput(t *testing.T) {
 		{"hours huge", `{"role":"ro","incident_id":"INC-1","hours":99999999999999999999}`, alice, "", broker.CodeInvalidHours},
 		{"reason too long", `{"role":"ro","incident_id":"INC-1","reason":"` + strings.Repeat("r", 501) + `"}`, alice, "", broker.CodeInvalidReason},
 		{"reason control characters", `{"role":"ro","incident_id":"INC-1","reason":"a\u0000b"}`, alice, "", broker.CodeInvalidReason},
-		{"no authenticated caller", `{"role":"ro","incident_id":"INC-1"}`, "", "", broker.CodeForbidden},
-		{"rw without approval", `{"role":"rw","incident_id":"INC-1"}`, alice, "", broker.CodeForbidden},
-		{"rw approved by the requester", `{"role":"rw","incident_id":"INC-1"}`, alice, alice, broker.CodeForbidden},
+		{"no authenticated caller", `{"role":"ro","incident_id":"INC-1"}`, "", "", broker.CodeUnauthenticated},
+		{"rw with no approval workflow", `{"role":"rw","incident_id":"INC-1"}`, alice, "", broker.CodeInternal},
 	}
 	dbBefore, smBefore := f.dbState(t), f.secretsState(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(f.audit.Records(t))
-			out, err := b.IssueBody(ctx, []byte(tc.body), broker.IssueInput{Requester: tc.requester, Approver: tc.approver,
+			out, err := b.Submit(ctx, broker.SubmitInput{Body: []byte(tc.body), Caller: broker.Caller{ARN: tc.requester, Key: tc.requester},
 				RequestID: "req-bad", Source: audit.SourceAPI})
 			if got := broker.ErrorCode(err); got != tc.want {
-				t.Fatalf("IssueBody(%.60q) error code = %q (%v), answer %+v; want %s", tc.body, got, err, out, tc.want)
+				t.Fatalf("Submit(%.60q) error code = %q (%v), answer %+v; want %s", tc.body, got, err, out, tc.want)
 			}
-			if msg := broker.ErrorMessage(err); msg == "" || strings.Contains(msg, "DROP TABLE") || strings.Contains(msg, "ALTER ROLE") {
+			if msg := broker.ErrorMessage(err); msg == "" || tc.want != broker.CodeInternal && msg == "internal error" || strings.Contains(msg, "DROP TABLE") || strings.Contains(msg, "ALTER ROLE") {
 				t.Errorf("error message %q is empty or echoes the input", msg)
 			}
 			recs := f.audit.Records(t)[before:]

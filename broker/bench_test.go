@@ -36,7 +36,7 @@ func BenchmarkIssue(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		_, err := br.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: fmt.Sprintf("INC-B%d-%d", b.N, i)},
-			Requester: alice, Source: audit.SourceCLI})
+			Requester: alice, RequesterKey: alice, Source: audit.SourceCLI})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -23,6 +23,10 @@ type Database interface {
 	Sweep(ctx context.Context) ([]SweepResult, error)
 	Status(ctx context.Context) ([]RoleStatus, error)
 	WithRoleLock(ctx context.Context, role string, fn func(ctx context.Context, st RoleState) error) error
+	SubmitRequest(ctx context.Context, r NewAccessRequest) (Submitted, error)
+	AttachTaskToken(ctx context.Context, requestID string, token Token, executionARN string) (AccessRequest, error)
+	ExpireRequest(ctx context.Context, requestID string) (string, error)
+	AccessRequest(ctx context.Context, requestID string) (AccessRequest, error)
 }
 
 // Secrets is what the broker needs from Secrets Manager (SecretsStore in production).
@@ -44,11 +48,19 @@ type Target struct {
 	SSLMode string
 }
 
-// Config holds a Broker's dependencies, built once per Lambda cold start.
+// Config holds a Broker's dependencies, built once per Lambda cold start. The issue
+// and expire functions have DB and Secrets (the broker's login); the approve function
+// has only Approvals (the approver's login): no function holds both.
 type Config struct {
-	Policy  Policy
-	DB      Database
-	Secrets Secrets
+	Policy    Policy
+	DB        Database
+	Secrets   Secrets
+	Approvals Approvals
+	// Workflow starts and resumes approval workflows; nil means no role can be
+	// requested that needs approval.
+	Workflow Workflow
+	// Notifier tells approvers and requesters; nil sends nothing.
+	Notifier Notifier
 	// Audit receives every record; an error writing the intent record stops the issue.
 	Audit  audit.Sink
 	Target Target
@@ -70,10 +82,14 @@ func New(cfg Config) (*Broker, error) {
 	if err := cfg.Policy.Check(); err != nil {
 		return nil, fmt.Errorf("broker: policy: %w", err)
 	}
-	if cfg.DB == nil || cfg.Secrets == nil || cfg.Audit == nil {
-		return nil, errors.New("broker: DB, Secrets and Audit are required")
-	}
-	if cfg.Target.Host == "" || cfg.Target.DBName == "" || cfg.Target.Port <= 0 {
+	switch {
+	case cfg.Audit == nil:
+		return nil, errors.New("broker: Audit is required")
+	case cfg.DB == nil && cfg.Approvals == nil:
+		return nil, errors.New("broker: DB and Secrets, or Approvals, are required")
+	case (cfg.DB == nil) != (cfg.Secrets == nil):
+		return nil, errors.New("broker: DB and Secrets go together")
+	case cfg.DB != nil && (cfg.Target.Host == "" || cfg.Target.DBName == "" || cfg.Target.Port <= 0):
 		return nil, errors.New("broker: target host, port and database are required")
 	}
 	if cfg.Rand == nil {
@@ -91,14 +107,15 @@ func New(cfg Config) (*Broker, error) {
 // Policy returns the broker's policy.
 func (b *Broker) Policy() Policy { return b.cfg.Policy }
 
-// IssueInput is one request for a password.
+// IssueInput is one request for a password of a role that needs no approval (roles
+// that need one go through Submit and IssueApproved).
 type IssueInput struct {
-	// Request is the caller's request (decoded body or workflow input).
+	// Request is the caller's request (decoded body).
 	Request Request
-	// Requester is the authenticated caller, never a value from the request body.
-	Requester string
-	// Approver is the authenticated principal that approved, for roles that need one.
-	Approver string
+	// Requester and RequesterKey are the verified caller and its principal key, never
+	// values from the request body.
+	Requester    string
+	RequesterKey string
 	// GrantID makes a retry resume the same grant; empty means a new random id.
 	GrantID string
 	// RequestID is the Lambda or API request id, for the audit trail.
@@ -120,30 +137,43 @@ type IssueOutput struct {
 	Reused bool `json:"reused"`
 }
 
-// Issue turns a validated, authenticated request into a working, stored, audited,
-// time-limited password, in the order of DESIGN.md's invariant 4:
-// intent record -> reservation (expiry from the database clock) -> AWSPENDING secret
-// version (ClientRequestToken = grant id) -> password set in the database (the grant
-// exists from this commit) -> AWSCURRENT moved to the version -> issued record.
-// A retry with the same GrantID resumes where the first call stopped.
+// Issue issues a password of a role that needs no approval to an authenticated
+// requester; a role that needs one is refused (see Submit).
 func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) {
-	rec := audit.Record{RequestID: in.RequestID, Requester: in.Requester, Approver: in.Approver,
+	rec := audit.Record{RequestID: in.RequestID, Requester: in.Requester, RequesterKey: in.RequesterKey,
 		IncidentID: in.Request.IncidentID, Source: in.Source}
 	v, err := b.cfg.Policy.Validate(in.Request)
 	if err != nil {
 		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.TargetRole = v.RoleName
-	if err := b.checkIssuer(in, v); err != nil {
-		return IssueOutput{}, b.reject(ctx, rec, err)
+	switch {
+	case in.Requester == "" || in.RequesterKey == "":
+		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeUnauthenticated, "the caller is not authenticated"))
+	case v.NeedsApproval:
+		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "role %s needs a second person's approval", v.Kind))
 	}
-	grantID, err := b.grantID(in.GrantID)
+	return b.issueValid(ctx, v, GrantRequest{GrantID: in.GrantID, Requester: in.Requester, RequesterKey: in.RequesterKey}, rec)
+}
+
+// issueValid turns a validated request into a working, stored, audited, time-limited
+// password, in the order of DESIGN.md's invariant 4: intent record -> reservation
+// (expiry from the database clock) -> AWSPENDING secret version (ClientRequestToken =
+// grant id) -> password set in the database (the grant exists from this commit) ->
+// AWSCURRENT moved to the version -> issued record. A retry with the same grant id
+// resumes where the first call stopped. greq brings the requester, and for a role that
+// needs approval the request id; the rest comes from v.
+func (b *Broker) issueValid(ctx context.Context, v ValidRequest, greq GrantRequest, rec audit.Record) (IssueOutput, error) {
+	if b.cfg.DB == nil {
+		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeInternal, "this function does not issue passwords"))
+	}
+	rec.TargetRole = v.RoleName
+	grantID, err := b.grantID(greq.GrantID)
 	if err != nil {
 		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.GrantID = grantID
-	greq := GrantRequest{GrantID: grantID, Role: v.RoleName, Hours: v.Hours, IncidentID: v.IncidentID,
-		Requester: in.Requester, Approver: in.Approver}
+	greq.GrantID, greq.Role, greq.Hours, greq.IncidentID = grantID, v.RoleName, v.Hours, v.IncidentID
 
 	intent := rec
 	intent.Event, intent.Outcome, intent.Message = audit.EventPasswordIssuing, audit.OutcomePending, "issuing a firefighter password"
@@ -279,18 +309,6 @@ func (b *Broker) promoteVersion(ctx context.Context, role, versionID string) (Se
 		Message: "the secret could not be made current; nothing was issued, retry", Err: err}
 }
 
-func (b *Broker) checkIssuer(in IssueInput, v ValidRequest) error {
-	switch {
-	case in.Requester == "":
-		return Errorf(CodeForbidden, "the caller is not authenticated")
-	case in.Approver != "" && in.Approver == in.Requester:
-		return Errorf(CodeForbidden, "the approver must not be the requester")
-	case v.NeedsApproval && in.Approver == "":
-		return Errorf(CodeForbidden, "role %s needs a second person's approval", v.Kind)
-	}
-	return nil
-}
-
 func (b *Broker) grantID(given string) (string, error) {
 	if given == "" {
 		id, err := uuid.NewRandomFromReader(b.cfg.Rand)
@@ -329,18 +347,6 @@ func (b *Broker) discardBestEffort(ctx context.Context, greq GrantRequest) {
 	if err := b.cfg.Secrets.DiscardPending(ctx, greq.Role, greq.GrantID); err != nil {
 		b.cfg.Logger.WarnContext(ctx, "pending secret version left for the sweep", "role", greq.Role, "grant_id", greq.GrantID, "error", err)
 	}
-}
-
-// IssueBody decodes a JSON request body and issues it; a body that does not decode is
-// rejected with a typed error and a request.rejected record, like any other bad input.
-func (b *Broker) IssueBody(ctx context.Context, body []byte, in IssueInput) (IssueOutput, error) {
-	req, err := DecodeRequest(body)
-	if err != nil {
-		return IssueOutput{}, b.reject(ctx, audit.Record{RequestID: in.RequestID, Requester: in.Requester,
-			Approver: in.Approver, Source: in.Source}, err)
-	}
-	in.Request = req
-	return b.Issue(ctx, in)
 }
 
 // Record writes an audit record for an event the broker's callers handle themselves

@@ -32,9 +32,9 @@ func TestConcurrentIssuesOneRole(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			defer d.store.Close(context.Background()) // the Lambda's connection ends with it
-			out, err := b.Issue(ctx, broker.IssueInput{
+			out, err := f.issue(t, b, broker.IssueInput{
 				Request:   broker.Request{Role: "rw", IncidentID: fmt.Sprintf("INC-C%d", i%incidents), Hours: 1 + i%2},
-				Requester: alice, Approver: bob, Source: audit.SourceStepFunctions})
+				Requester: alice, RequesterKey: alice, Source: audit.SourceStepFunctions})
 			results[i] = result{out, err}
 		}(i)
 	}

@@ -39,6 +39,9 @@ const (
 	CodeInvalidPassword Code = "invalid_password"
 	// CodeBodyTooLarge means the request body exceeds MaxBodyBytes.
 	CodeBodyTooLarge Code = "body_too_large"
+	// CodeUnauthenticated means the call carries no valid identity proof: missing,
+	// stale, for another deployment or request, or refused by STS.
+	CodeUnauthenticated Code = "unauthenticated"
 	// CodeForbidden means the caller may not do what it asked, for example
 	// approve its own request.
 	CodeForbidden Code = "forbidden"
@@ -262,7 +265,7 @@ func ErrorMessage(err error) string {
 
 // HTTPStatus returns the HTTP status for code: 400 for a malformed request,
 // 413 for an oversized one, 422 for a well-formed request with unacceptable
-// values, 403, 404 and 409 for their codes, 503 for the unavailable codes
+// values, 401, 403, 404 and 409 for their codes, 503 for the unavailable codes
 // (unavailable, database_unavailable, aws_access_denied), and 500 for CodeInternal and
 // any unknown code.
 func HTTPStatus(code Code) int {
@@ -273,6 +276,8 @@ func HTTPStatus(code Code) int {
 		return http.StatusRequestEntityTooLarge
 	case CodeInvalidRole, CodeInvalidIncident, CodeInvalidHours, CodeInvalidReason, CodeInvalidPassword:
 		return http.StatusUnprocessableEntity
+	case CodeUnauthenticated:
+		return http.StatusUnauthorized
 	case CodeForbidden:
 		return http.StatusForbidden
 	case CodeNotFound:
@@ -317,6 +322,8 @@ func defaultMessage(code Code) string {
 		return "the database refused the password"
 	case CodeBodyTooLarge:
 		return "request body is too large"
+	case CodeUnauthenticated:
+		return "the call carries no valid identity proof"
 	case CodeForbidden:
 		return "forbidden"
 	case CodeNotFound:

@@ -15,8 +15,9 @@ type RevokeInput struct {
 	Role string
 	// IncidentID must name a live grant of the role.
 	IncidentID string
-	// Requester is the authenticated caller.
-	Requester string
+	// Caller is the verified caller: the requester or approver of a live grant on the
+	// role, or an approver.
+	Caller    Caller
 	RequestID string
 	Source    audit.Source
 }
@@ -47,11 +48,12 @@ type SweepOutput struct {
 }
 
 // Revoke takes the role back now: its password expires, every grant of the role is
-// closed, every session is terminated, and the secret becomes a tombstone. Taking
-// access away is never blocked by the audit trail: a failed audit write is logged and
-// the revoke goes on.
+// closed, every session is terminated, and the secret becomes a tombstone. Only the
+// requester or approver of a live grant on the role (by principal key), or an
+// approver, may revoke; anyone else gets forbidden. Taking access away is never
+// blocked by the audit trail: a failed audit write is logged and the revoke goes on.
 func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, error) {
-	rec := audit.Record{RequestID: in.RequestID, Requester: in.Requester, IncidentID: in.IncidentID, Source: in.Source}
+	rec := audit.Record{RequestID: in.RequestID, Requester: in.Caller.ARN, RequesterKey: in.Caller.Key, IncidentID: in.IncidentID, Source: in.Source}
 	role, err := b.cfg.Policy.ParseRole(in.Role)
 	if err != nil {
 		return RevokeOutput{}, b.reject(ctx, rec, err)
@@ -60,18 +62,25 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 	if err := b.cfg.Policy.checkIncident(in.IncidentID); err != nil {
 		return RevokeOutput{}, b.reject(ctx, rec, err)
 	}
-	if in.Requester == "" {
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "the caller is not authenticated"))
+	if err := checkCaller(in.Caller); err != nil {
+		return RevokeOutput{}, b.reject(ctx, rec, err)
 	}
 	grants, err := b.cfg.DB.LiveGrants(ctx)
 	if err != nil {
 		return RevokeOutput{}, err
 	}
-	found := false
+	found, party := false, in.Caller.CanApprove
 	for _, g := range grants {
-		found = found || (g.Role == role && g.IncidentID == in.IncidentID)
+		if g.Role != role {
+			continue
+		}
+		found = found || g.IncidentID == in.IncidentID
+		party = party || g.RequesterKey == in.Caller.Key || g.ApproverKey == in.Caller.Key
 	}
-	if !found {
+	switch {
+	case !party:
+		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "only the requester or approver of a live grant on %s, or an approver, may revoke it", role))
+	case !found:
 		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no live grant of %s for this incident", role))
 	}
 	intent := rec

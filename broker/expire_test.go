@@ -79,11 +79,8 @@ func TestRevokeTerminatesEverySession(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			in := broker.IssueInput{Request: broker.Request{Role: tc.kind, IncidentID: "INC-42"}, Requester: alice, Source: audit.SourceAPI}
-			if tc.kind == "rw" {
-				in.Approver = bob
-			}
-			if _, err := b.Issue(ctx, in); err != nil {
+			in := broker.IssueInput{Request: broker.Request{Role: tc.kind, IncidentID: "INC-42"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}
+			if _, err := f.issue(t, b, in); err != nil {
 				t.Fatal(err)
 			}
 			v, _, _ := f.current(t, role)
@@ -93,7 +90,7 @@ func TestRevokeTerminatesEverySession(t *testing.T) {
 			}
 			before := len(f.audit.Records(t))
 
-			out, err := b.Revoke(ctx, broker.RevokeInput{Role: tc.kind, IncidentID: "INC-42", Requester: alice, Source: audit.SourceAPI})
+			out, err := b.Revoke(ctx, broker.RevokeInput{Role: tc.kind, IncidentID: "INC-42", Caller: broker.Caller{ARN: alice, Key: alice}, Source: audit.SourceAPI})
 			if err != nil {
 				t.Fatalf("Revoke(%s, INC-42) error = %v", tc.kind, err)
 			}
@@ -137,10 +134,10 @@ func TestSweepEndsRunningQueriesAndIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	b := f.broker(t, f.deps(t))
 	for _, in := range []broker.IssueInput{
-		{Request: broker.Request{Role: "ro", IncidentID: "INC-S1"}, Requester: alice, Source: audit.SourceAPI},
-		{Request: broker.Request{Role: "rw", IncidentID: "INC-S2"}, Requester: alice, Approver: bob, Source: audit.SourceAPI},
+		{Request: broker.Request{Role: "ro", IncidentID: "INC-S1"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI},
+		{Request: broker.Request{Role: "rw", IncidentID: "INC-S2"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI},
 	} {
-		if _, err := b.Issue(ctx, in); err != nil {
+		if _, err := f.issue(t, b, in); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -199,7 +196,7 @@ func TestRevokeRejectsBadInput(t *testing.T) {
 	f := newFixture(t, "revbad")
 	ctx := context.Background()
 	b := f.broker(t, f.deps(t))
-	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-1"}, Requester: alice, Source: audit.SourceAPI}); err != nil {
+	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-1"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -213,13 +210,14 @@ func TestRevokeRejectsBadInput(t *testing.T) {
 		{"missing incident", "ro", "", alice, broker.CodeInvalidIncident},
 		{"incident injection", "ro", "INC-1' OR '1'='1", alice, broker.CodeInvalidIncident},
 		{"unknown incident", "ro", "INC-999", alice, broker.CodeNotFound},
-		{"other role's incident", "rw", "INC-1", alice, broker.CodeNotFound},
-		{"no caller", "ro", "INC-1", "", broker.CodeForbidden},
+		{"a role the caller has no grant on", "rw", "INC-1", alice, broker.CodeForbidden},
+		{"someone with no part in any grant", "ro", "INC-1", mallory, broker.CodeForbidden},
+		{"no caller", "ro", "INC-1", "", broker.CodeUnauthenticated},
 	}
 	dbBefore, smBefore := f.dbState(t), f.secretsState(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.Revoke(ctx, broker.RevokeInput{Role: tc.role, IncidentID: tc.incident, Requester: tc.requester, Source: audit.SourceAPI})
+			_, err := b.Revoke(ctx, broker.RevokeInput{Role: tc.role, IncidentID: tc.incident, Caller: broker.Caller{ARN: tc.requester, Key: tc.requester}, Source: audit.SourceAPI})
 			if got := broker.ErrorCode(err); got != tc.want {
 				t.Errorf("Revoke(%q, %q) error code = %q (%v); want %s", tc.role, tc.incident, got, err, tc.want)
 			}

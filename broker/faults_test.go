@@ -155,7 +155,7 @@ func TestIssueFailureOrdering(t *testing.T) {
 	b := f.broker(t, d)
 
 	// A working grant first, so "old state intact" means something.
-	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-0"}, Requester: alice, Source: audit.SourceAPI}); err != nil {
+	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-0"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -174,7 +174,7 @@ func TestIssueFailureOrdering(t *testing.T) {
 			_, before, _ := f.current(t, f.FirefighterRO)
 			grantID := fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)
 			in := broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: fmt.Sprintf("INC-F%d", i)},
-				Requester: alice, GrantID: grantID, Source: audit.SourceAPI}
+				Requester: alice, RequesterKey: alice, GrantID: grantID, Source: audit.SourceAPI}
 			tc.inject(true)
 			_, err := b.Issue(ctx, in)
 			tc.inject(false)

@@ -15,6 +15,7 @@ import (
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -24,9 +25,12 @@ type fixture struct {
 	pgtest.Names
 	vars           pgtest.Vars
 	brokerPassword string
-	sm             *secretsmanager.Client
-	secretPrefix   string
-	audit          *auditBuffer
+	// approverPassword is the approver login's: the second person's decisions are
+	// recorded through it, never through the broker's.
+	approverPassword string
+	sm               *secretsmanager.Client
+	secretPrefix     string
+	audit            *auditBuffer
 }
 
 // auditBuffer collects the JSON audit lines of a JSONSink.
@@ -72,10 +76,49 @@ func newFixture(t testing.TB, prefix string) *fixture {
 	}
 	f := &fixture{Names: v.Names(), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
 		sm: secretsmanager.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
-	if err := shared.Cluster.SetPassword(ctx, f.Broker, f.brokerPassword); err != nil {
-		t.Fatal(err)
+	f.approverPassword = "approver-" + prefix + "-password-0123456789"
+	for role, pw := range map[string]string{f.Broker: f.brokerPassword, f.Approver: f.approverPassword} {
+		if err := shared.Cluster.SetPassword(ctx, role, pw); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return f
+}
+
+// issue issues in through b the way production does: ro at once; rw (which needs a
+// second person) as a request recorded for in's requester through the broker's login,
+// approved by bob through the approver's own login, then issued from the ledgers.
+func (f *fixture) issue(t testing.TB, b *broker.Broker, in broker.IssueInput) (broker.IssueOutput, error) {
+	t.Helper()
+	if in.Request.Role != "rw" {
+		return b.Issue(context.Background(), in)
+	}
+	id := f.approvedRequest(t, in)
+	return b.IssueApproved(context.Background(), broker.IssueApprovedInput{AccessRequestID: id, RequestID: in.RequestID, Source: in.Source})
+}
+
+// approvedRequest records in as a request and approves it as bob; it returns the
+// request id.
+func (f *fixture) approvedRequest(t testing.TB, in broker.IssueInput) string {
+	t.Helper()
+	ctx := context.Background()
+	hours := in.Request.Hours
+	if hours == 0 {
+		hours = 1
+	}
+	store := broker.NewPGStore(f.connector(t))
+	defer store.Close(ctx)
+	sub, err := store.SubmitRequest(ctx, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW,
+		IncidentID: in.Request.IncidentID, Hours: hours, Reason: in.Request.Reason, Requester: in.Requester, RequesterKey: in.RequesterKey})
+	if err != nil {
+		t.Fatalf("SubmitRequest(rw, %s): %v", in.Request.IncidentID, err)
+	}
+	approvals := broker.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
+	defer approvals.Close(ctx)
+	if _, err := approvals.Decide(ctx, broker.Decision{RequestID: sub.ID, Decision: "approve", Approver: bob, ApproverKey: bob}); err != nil {
+		t.Fatalf("Decide(%s, approve) as bob: %v", sub.ID, err)
+	}
+	return sub.ID
 }
 
 // connector logs in as the broker (password mode, local use).

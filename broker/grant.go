@@ -20,6 +20,9 @@ type Grant struct {
 	// Requester and Approver are authenticated principals (Approver may be empty).
 	Requester string
 	Approver  string
+	// RequesterKey and ApproverKey are their principal keys.
+	RequesterKey string
+	ApproverKey  string
 	// IssuedAt and ExpiresAt come from the database clock.
 	IssuedAt  time.Time
 	ExpiresAt time.Time

@@ -14,6 +14,9 @@ import (
 const alice = "arn:aws:iam::123456789012:user/alice"
 const bob = "arn:aws:iam::123456789012:user/bob"
 
+// mallory is in the account but has no part in any grant.
+const mallory = "arn:aws:iam::123456789012:user/mallory"
+
 func TestIssueROAndRW(t *testing.T) {
 	f := newFixture(t, "issue")
 	b := f.broker(t, f.deps(t))
@@ -36,9 +39,9 @@ func TestIssueROAndRW(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.kind, func(t *testing.T) {
 			before := len(f.audit.Records(t))
-			out, err := b.Issue(ctx, broker.IssueInput{
+			out, err := f.issue(t, b, broker.IssueInput{
 				Request:   broker.Request{Role: tc.kind, IncidentID: "INC-1234", Hours: 1, Reason: "checkout errors"},
-				Requester: alice, Approver: tc.approver, RequestID: "req-" + tc.kind, Source: audit.SourceAPI,
+				Requester: alice, RequesterKey: alice, RequestID: "req-" + tc.kind, Source: audit.SourceAPI,
 			})
 			if err != nil {
 				t.Fatalf("Issue(%s, 1h) error = %v", tc.kind, err)
@@ -111,7 +114,7 @@ func TestIssueRepeatReturnsLiveGrant(t *testing.T) {
 	f := newFixture(t, "repeat")
 	b := f.broker(t, f.deps(t))
 	ctx := context.Background()
-	in := broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-7"}, Requester: alice, Source: audit.SourceCLI}
+	in := broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-7"}, Requester: alice, RequesterKey: alice, Source: audit.SourceCLI}
 	first, err := b.Issue(ctx, in)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +130,7 @@ func TestIssueRepeatReturnsLiveGrant(t *testing.T) {
 		t.Errorf("repeat for INC-7 = (grant %s, reused %v, current %s); want grant %s reused and the password unchanged",
 			again.GrantID, again.Reused, version, first.GrantID)
 	}
-	other, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-8"}, Requester: alice, Source: audit.SourceCLI})
+	other, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-8"}, Requester: alice, RequesterKey: alice, Source: audit.SourceCLI})
 	if err != nil || other.Reused || other.GrantID == first.GrantID {
 		t.Errorf("another incident = (%+v, %v); want a new grant", other, err)
 	}

@@ -35,8 +35,12 @@ type GrantRequest struct {
 	Role       string
 	Hours      int
 	IncidentID string
-	Requester  string
-	Approver   string
+	// Requester and RequesterKey are the verified requester and its principal key.
+	Requester    string
+	RequesterKey string
+	// RequestID is the approved request a role that needs approval is issued
+	// against; the database takes the approver from its approval ledger.
+	RequestID string
 }
 
 // Reservation is the answer of ReserveGrant.
@@ -83,8 +87,8 @@ func (s *PGStore) ReserveGrant(ctx context.Context, r GrantRequest) (Reservation
 	var res Reservation
 	var state string
 	err := s.with(ctx, "reserve grant", func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT grant_id::text, expires_at, state FROM db_admin.reserve_firefighter_grant($1, $2, $3, $4, $5, $6)`,
-			r.GrantID, r.Role, r.Hours, nullable(r.IncidentID), r.Requester, nullable(r.Approver)).Scan(&res.GrantID, &res.ExpiresAt, &state)
+		return c.QueryRow(ctx, `SELECT grant_id::text, expires_at, state FROM db_admin.reserve_firefighter_grant($1, $2, $3, $4, $5, $6, $7)`,
+			r.GrantID, r.Role, r.Hours, nullable(r.IncidentID), r.Requester, nullable(r.RequesterKey), nullable(r.RequestID)).Scan(&res.GrantID, &res.ExpiresAt, &state)
 	})
 	res.Active = state == "active"
 	return res, err
@@ -104,8 +108,8 @@ func (s *PGStore) ActivateGrant(ctx context.Context, r GrantRequest, v Verifier,
 			return err
 		}
 		defer tx.Rollback(context.Background())
-		err = tx.QueryRow(ctx, `SELECT grant_id::text, expires_at, valid_until, reused FROM db_admin.issue_firefighter_password($1, $2, $3, $4, $5, $6, $7)`,
-			r.GrantID, r.Role, v.Reveal(), r.Hours, nullable(r.IncidentID), r.Requester, nullable(r.Approver)).Scan(&a.GrantID, &a.ExpiresAt, &a.ValidUntil, &a.Reused)
+		err = tx.QueryRow(ctx, `SELECT grant_id::text, expires_at, valid_until, reused FROM db_admin.issue_firefighter_password($1, $2, $3, $4, $5, $6, $7, $8)`,
+			r.GrantID, r.Role, v.Reveal(), r.Hours, nullable(r.IncidentID), r.Requester, nullable(r.RequesterKey), nullable(r.RequestID)).Scan(&a.GrantID, &a.ExpiresAt, &a.ValidUntil, &a.Reused)
 		if err != nil {
 			return err
 		}
@@ -192,13 +196,14 @@ type querier interface {
 }
 
 func liveGrants(ctx context.Context, q querier) ([]Grant, error) {
-	rows, err := q.Query(ctx, `SELECT grant_id::text, role, coalesce(incident_id, ''), requester, coalesce(approver, ''), issued_at, expires_at, activated_at FROM db_admin.live_firefighter_grants()`)
+	rows, err := q.Query(ctx, `SELECT grant_id::text, role, coalesce(incident_id, ''), requester, coalesce(approver, ''), issued_at, expires_at, activated_at,
+		coalesce(requester_key, ''), coalesce(approver_key, '') FROM db_admin.live_firefighter_grants()`)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Grant, error) {
 		var g Grant
-		err := r.Scan(&g.ID, &g.Role, &g.IncidentID, &g.Requester, &g.Approver, &g.IssuedAt, &g.ExpiresAt, &g.ActivatedAt)
+		err := r.Scan(&g.ID, &g.Role, &g.IncidentID, &g.Requester, &g.Approver, &g.IssuedAt, &g.ExpiresAt, &g.ActivatedAt, &g.RequesterKey, &g.ApproverKey)
 		return g, err
 	})
 }
@@ -332,6 +337,10 @@ var sqlStateCodes = map[string]Code{
 	"FFB04": CodeInvalidRequest,
 	"FFB05": CodeConflict,
 	"FFB06": CodeForbidden,
+	"FFB07": CodeForbidden,
+	"FFB08": CodeConflict,
+	"FFB09": CodeConflict,
+	"FFB10": CodeNotFound,
 	"53300": CodeUnavailable, // too_many_connections
 	"57014": CodeUnavailable, // statement timeout
 	"55P03": CodeUnavailable, // lock_not_available

@@ -59,10 +59,10 @@ func TestPlaintextNeverLeavesTheBroker(t *testing.T) {
 			surfaces = append(surfaces, err.Error(), fmt.Sprintf("%+v %#v", err, err), broker.ErrorMessage(err))
 		}
 	}
-	record(b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-P1"}, Requester: alice, Source: audit.SourceAPI}))
-	record(b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "rw", IncidentID: "INC-P1", Hours: 2}, Requester: alice, Approver: bob, Source: audit.SourceAPI}))
+	record(b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-P1"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}))
+	record(f.issue(t, b, broker.IssueInput{Request: broker.Request{Role: "rw", IncidentID: "INC-P1", Hours: 2}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}))
 	sm.set("UpdateSecretVersionStage", true) // the password is set, the promotion fails: an error path
-	record(b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-P2"}, Requester: alice, Source: audit.SourceAPI}))
+	record(b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-P2"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}))
 	sm.set("UpdateSecretVersionStage", false)
 
 	passwords := append(allPasswords(t, f, f.FirefighterRO), allPasswords(t, f, f.FirefighterRW)...)

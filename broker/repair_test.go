@@ -19,7 +19,7 @@ import (
 func TestSweepRepairsHalfDoneIssues(t *testing.T) {
 	ctx := context.Background()
 	gr := func(id, incident string) broker.GrantRequest {
-		return broker.GrantRequest{GrantID: id, Role: "", Hours: 1, IncidentID: incident, Requester: alice}
+		return broker.GrantRequest{GrantID: id, Role: "", Hours: 1, IncidentID: incident, Requester: alice, RequesterKey: alice}
 	}
 	tests := []struct {
 		name string
@@ -74,7 +74,7 @@ func TestSweepRepairsHalfDoneIssues(t *testing.T) {
 			d := f.deps(t)
 			b := f.broker(t, d)
 			// A live grant from an earlier incident: the state to keep working.
-			if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-OLD"}, Requester: alice, Source: audit.SourceAPI}); err != nil {
+			if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-OLD"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}); err != nil {
 				t.Fatal(err)
 			}
 			r := gr(fmt.Sprintf("00000000-0000-4000-8000-00000000000%d", i), "INC-NEW")
@@ -125,7 +125,7 @@ func TestSweepsAndIssuesInterleaved(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			defer di.store.Close(context.Background())
-			_, err := bi.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: fmt.Sprintf("INC-M%d", i)}, Requester: alice, Source: audit.SourceAPI})
+			_, err := bi.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: fmt.Sprintf("INC-M%d", i)}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
 			if err != nil && !broker.Retryable(err) {
 				errs <- fmt.Errorf("issue %d: %w", i, err)
 			}
@@ -174,10 +174,10 @@ func TestSweepKeepsPasswordOfLastActivation(t *testing.T) {
 	ctx := context.Background()
 	d := f.deps(t)
 	b := f.broker(t, d)
-	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-LONG", Hours: 2}, Requester: alice, Source: audit.SourceAPI}); err != nil {
+	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-LONG", Hours: 2}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}); err != nil {
 		t.Fatal(err)
 	}
-	short, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-SHORT", Hours: 1}, Requester: alice, Source: audit.SourceAPI})
+	short, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-SHORT", Hours: 1}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ var revokeSessions = []int{3, 10, 100, 200}
 // revokeSetup issues ro for an incident and opens n sessions with its password.
 func revokeSetup(b *testing.B, f *fixture, br *broker.Broker, incident string, n int) []*pgx.Conn {
 	ctx := context.Background()
-	if _, err := br.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident}, Requester: alice, Source: audit.SourceCLI}); err != nil {
+	if _, err := br.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident}, Requester: alice, RequesterKey: alice, Source: audit.SourceCLI}); err != nil {
 		b.Fatal(err)
 	}
 	v, _, _ := f.current(b, f.FirefighterRO)
@@ -52,7 +52,7 @@ func BenchmarkRevoke(b *testing.B) {
 				incident := fmt.Sprintf("INC-R%d-%d-%d", n, b.N, i)
 				conns := revokeSetup(b, f, br, incident, n)
 				b.StartTimer()
-				out, err := br.Revoke(ctx, broker.RevokeInput{Role: "ro", IncidentID: incident, Requester: alice, Source: audit.SourceCLI})
+				out, err := br.Revoke(ctx, broker.RevokeInput{Role: "ro", IncidentID: incident, Caller: broker.Caller{ARN: alice, Key: alice}, Source: audit.SourceCLI})
 				b.StopTimer()
 				if err != nil || out.SessionsTerminated != n {
 					b.Fatalf("Revoke = %+v, %v; want %d sessions terminated", out, err, n)
@@ -86,7 +86,7 @@ func BenchmarkRevokeFloor(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				if _, err := br.Revoke(ctx, broker.RevokeInput{Role: "ro", IncidentID: incident, Requester: alice, Source: audit.SourceCLI}); err != nil {
+				if _, err := br.Revoke(ctx, broker.RevokeInput{Role: "ro", IncidentID: incident, Caller: broker.Caller{ARN: alice, Key: alice}, Source: audit.SourceCLI}); err != nil {
 					b.Fatal(err)
 				}
 				for _, c := range conns {

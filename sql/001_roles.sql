@@ -23,6 +23,12 @@ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'ff_rw_role')
 SELECT pg_catalog.format('CREATE ROLE %I LOGIN INHERIT CONNECTION LIMIT 3 PASSWORD NULL', :'broker_role')
 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'broker_role') \gexec
 
+-- The approve function's login: it may only record a second person's decision on a
+-- pending request (db_admin.decide_firefighter_request). It cannot issue, and the
+-- broker's login cannot decide: no single login produces read-write access.
+SELECT pg_catalog.format('CREATE ROLE %I LOGIN INHERIT CONNECTION LIMIT 2 PASSWORD NULL', :'approver_role')
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'approver_role') \gexec
+
 -- The activity job's login (second seed): it may only execute its db_admin functions.
 SELECT pg_catalog.format('CREATE ROLE %I LOGIN INHERIT CONNECTION LIMIT 2 PASSWORD NULL', :'activity_role')
 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'activity_role') \gexec
@@ -58,14 +64,14 @@ WHERE NOT EXISTS (
   WHERE m.roleid = (:'owner_role')::regrole AND m.member = (:'migrator_role')::regrole) \gexec
 
 -- Aurora only: rds_password lets the admin manage passwords when
--- rds.restrict_password_commands is on; rds_iam lets the broker and the activity
--- monitor log in with an IAM token.
+-- rds.restrict_password_commands is on; rds_iam lets the broker, the approver and the
+-- activity monitor log in with an IAM token.
 -- Firefighter roles never get rds_iam: their expiry relies on VALID UNTIL, which IAM
 -- authentication ignores.
 SELECT :'flavor' = 'aurora' AS is_aurora \gset
 \if :is_aurora
 SELECT pg_catalog.format('GRANT %I TO %I', g.r, g.m)
-FROM (VALUES ('rds_password', :'admin_role'), ('rds_iam', :'broker_role'), ('rds_iam', :'activity_role')) AS g(r, m)
+FROM (VALUES ('rds_password', :'admin_role'), ('rds_iam', :'broker_role'), ('rds_iam', :'approver_role'), ('rds_iam', :'activity_role')) AS g(r, m)
 WHERE NOT EXISTS (
   SELECT FROM pg_catalog.pg_auth_members a
   WHERE a.roleid = g.r::regrole AND a.member = g.m::regrole) \gexec

@@ -12,6 +12,6 @@ SELECT pg_catalog.format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db_name') \g
 
 SELECT pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %I', :'db_name', r)
 FROM unnest(ARRAY[:'admin_role', :'owner_role', :'migrator_role', :'app_role',
-                  :'ff_ro_role', :'ff_rw_role', :'broker_role', :'activity_role']) AS r \gexec
+                  :'ff_ro_role', :'ff_rw_role', :'broker_role', :'approver_role', :'activity_role']) AS r \gexec
 
 SELECT pg_catalog.format('GRANT CONNECT ON DATABASE %I TO CURRENT_USER', :'db_name') \gexec

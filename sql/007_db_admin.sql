@@ -6,8 +6,10 @@
 -- Refusals carry their own SQLSTATE so callers need not parse messages:
 --   FFB01 role not allowed        FFB02 password or verifier refused
 --   FFB03 hours out of range      FFB04 missing or malformed argument
---   FFB05 grant id reused for another role or incident
---   FFB06 approver is the requester
+--   FFB05 grant id or request reused for another role, incident or grant
+--   FFB06 approver is the requester       FFB07 no approval for a role that needs one
+--   FFB08 request already decided         FFB09 approval window closed
+--   FFB10 no such request
 
 SELECT pg_catalog.format('CREATE SCHEMA IF NOT EXISTS db_admin AUTHORIZATION %I', :'admin_role') \gexec
 
@@ -17,14 +19,80 @@ REVOKE ALL ON SCHEMA db_admin FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES IN SCHEMA db_admin REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
 -- The allowlist: the only roles the functions will ever alter.
+-- needs_approval: rw always (the two-person rule), ro not unless a DBA sets it; set when
+-- the row or the column is added, so a re-run keeps a DBA's choice.
 CREATE TABLE IF NOT EXISTS db_admin.firefighter_role (
   role name PRIMARY KEY,
   kind text NOT NULL UNIQUE CHECK (kind IN ('ro', 'rw'))
 );
 REVOKE ALL ON db_admin.firefighter_role FROM PUBLIC;
-INSERT INTO db_admin.firefighter_role (role, kind)
-VALUES (:'ff_ro_role', 'ro'), (:'ff_rw_role', 'rw')
+ALTER TABLE db_admin.firefighter_role ADD COLUMN IF NOT EXISTS needs_approval boolean;
+UPDATE db_admin.firefighter_role SET needs_approval = (kind = 'rw') WHERE needs_approval IS NULL;
+ALTER TABLE db_admin.firefighter_role ALTER COLUMN needs_approval SET NOT NULL;
+INSERT INTO db_admin.firefighter_role (role, kind, needs_approval)
+VALUES (:'ff_ro_role', 'ro', false), (:'ff_rw_role', 'rw', true)
 ON CONFLICT DO NOTHING;
+DO $c$ BEGIN
+  ALTER TABLE db_admin.firefighter_role ADD CONSTRAINT firefighter_role_rw_needs_approval
+    CHECK (kind <> 'rw' OR needs_approval);
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $c$;
+
+-- Settings the logins cannot change. approval_timeout_seconds: how long a request waits
+-- for a decision (psql variable approval_timeout; default 3600, from 60 to 86400).
+CREATE TABLE IF NOT EXISTS db_admin.firefighter_setting (
+  name  text PRIMARY KEY CHECK (name IN ('approval_timeout_seconds')),
+  value integer NOT NULL CHECK (value BETWEEN 60 AND 86400)
+);
+REVOKE ALL ON db_admin.firefighter_setting FROM PUBLIC;
+\if :{?approval_timeout}
+INSERT INTO db_admin.firefighter_setting (name, value) VALUES ('approval_timeout_seconds', :'approval_timeout')
+ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value
+WHERE db_admin.firefighter_setting.value IS DISTINCT FROM EXCLUDED.value;
+\else
+INSERT INTO db_admin.firefighter_setting (name, value) VALUES ('approval_timeout_seconds', 3600)
+ON CONFLICT DO NOTHING;
+\endif
+
+-- The request ledger: one row per request for a role that needs approval, written by the
+-- broker with the verified requester (ARN and principal key). States: pending ->
+-- approved | denied | expired; approved -> issued (consumed by exactly one grant).
+CREATE TABLE IF NOT EXISTS db_admin.firefighter_request (
+  request_id    uuid PRIMARY KEY,
+  role          name NOT NULL REFERENCES db_admin.firefighter_role (role),
+  incident_id   text NOT NULL,
+  hours         integer NOT NULL CHECK (hours BETWEEN 1 AND 2),
+  reason        text NOT NULL DEFAULT '' CHECK (pg_catalog.length(reason) <= 2000),
+  requester     text NOT NULL,
+  requester_key text NOT NULL,
+  state         text NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'issued')),
+  created_at    timestamptz NOT NULL,
+  decide_by     timestamptz NOT NULL,
+  decided_at    timestamptz,
+  issued_at     timestamptz,
+  grant_id      uuid,
+  -- The approval workflow's wait: its task token, kept here so that no person handles it.
+  task_token    text,
+  execution_arn text,
+  CHECK (decide_by > created_at)
+);
+REVOKE ALL ON db_admin.firefighter_request FROM PUBLIC;
+CREATE INDEX IF NOT EXISTS firefighter_request_pending_idx
+  ON db_admin.firefighter_request (role, incident_id) WHERE state = 'pending';
+
+-- The approval ledger: at most one decision per request, written only through
+-- decide_firefighter_request, which only the approver login may execute. recorded_by is
+-- the login that wrote it; the issue refuses an approval its own login recorded.
+CREATE TABLE IF NOT EXISTS db_admin.firefighter_approval (
+  request_id   uuid PRIMARY KEY REFERENCES db_admin.firefighter_request (request_id),
+  decision     text NOT NULL CHECK (decision IN ('approve', 'deny')),
+  approver     text NOT NULL,
+  approver_key text NOT NULL,
+  comment      text NOT NULL DEFAULT '' CHECK (pg_catalog.length(comment) <= 500),
+  decided_at   timestamptz NOT NULL,
+  recorded_by  name NOT NULL
+);
+REVOKE ALL ON db_admin.firefighter_approval FROM PUBLIC;
 
 -- The ledger: one row per grant. The broker first reserves a grant (its expiry is fixed
 -- then, from the database clock, so the secret written next can carry it), then
@@ -45,6 +113,14 @@ CREATE TABLE IF NOT EXISTS db_admin.firefighter_grant (
   CHECK (approver IS NULL OR approver <> requester)
 );
 REVOKE ALL ON db_admin.firefighter_grant FROM PUBLIC;
+ALTER TABLE db_admin.firefighter_grant ADD COLUMN IF NOT EXISTS request_id uuid REFERENCES db_admin.firefighter_request (request_id);
+ALTER TABLE db_admin.firefighter_grant ADD COLUMN IF NOT EXISTS requester_key text;
+ALTER TABLE db_admin.firefighter_grant ADD COLUMN IF NOT EXISTS approver_key text;
+DO $c$ BEGIN
+  ALTER TABLE db_admin.firefighter_grant ADD CONSTRAINT firefighter_grant_two_people
+    CHECK (approver_key IS NULL OR approver_key <> requester_key);
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $c$;
 CREATE INDEX IF NOT EXISTS firefighter_grant_open_idx
   ON db_admin.firefighter_grant (role, expires_at) WHERE closed_at IS NULL;
 
@@ -137,18 +213,66 @@ BEGIN
 END
 $fn$;
 
--- Step 1 of the broker's issue: reserves grant p_grant_id and fixes its expiry from the
--- database clock, without touching the role. Returns state 'reserved' for a new or
--- retried reservation, or 'active' with the live grant of the same role and incident
--- (or of this grant id) when there is one: the caller then reuses it.
-CREATE OR REPLACE FUNCTION db_admin.reserve_firefighter_grant(
-  p_grant_id uuid,
-  p_role name,
-  p_hours integer,
-  p_incident_id text,
-  p_requester text,
-  p_approver text DEFAULT NULL
-)
+-- The signatures before the request ledger (approver passed by the caller): gone, so
+-- that no caller can name its own approver.
+DROP FUNCTION IF EXISTS db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text);
+DROP FUNCTION IF EXISTS db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text);
+
+-- Internal: the approval behind a grant of a role that needs one. Locks the request and
+-- checks that it is for this role, incident, hours and requester, was approved by
+-- another person through another login, and is not used by another grant. Returns the
+-- request with the approver, or, when the request was already consumed, with the grant
+-- that consumed it (the caller then reuses that grant). Raises FFB05/FFB07/FFB10.
+CREATE OR REPLACE FUNCTION db_admin.firefighter_approved_request(
+  p_request_id uuid, p_role name, p_hours integer, p_incident_id text, p_requester_key text, p_grant_id uuid)
+RETURNS TABLE (state text, grant_id uuid, approver text, approver_key text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_req db_admin.firefighter_request%ROWTYPE;
+  v_appr db_admin.firefighter_approval%ROWTYPE;
+BEGIN
+  IF p_request_id IS NULL THEN
+    RAISE EXCEPTION 'role % needs an approved request', pg_catalog.quote_ident(p_role) USING ERRCODE = 'FFB07';
+  END IF;
+  SELECT r.* INTO v_req FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';
+  END IF;
+  IF v_req.role <> p_role OR v_req.incident_id IS DISTINCT FROM p_incident_id OR v_req.hours <> p_hours
+     OR v_req.requester_key IS DISTINCT FROM p_requester_key THEN
+    RAISE EXCEPTION 'request % is for another role, incident, validity or requester', p_request_id USING ERRCODE = 'FFB05';
+  END IF;
+  IF v_req.state = 'issued' THEN
+    RETURN QUERY SELECT v_req.state, v_req.grant_id, NULL::text, NULL::text;
+    RETURN;
+  END IF;
+  IF v_req.state <> 'approved' THEN
+    RAISE EXCEPTION 'request % is not approved (it is %)', p_request_id, v_req.state USING ERRCODE = 'FFB07';
+  END IF;
+  IF v_req.grant_id IS NOT NULL AND v_req.grant_id <> p_grant_id THEN
+    RAISE EXCEPTION 'request % is being issued by another grant', p_request_id USING ERRCODE = 'FFB05';
+  END IF;
+  SELECT a.* INTO v_appr FROM db_admin.firefighter_approval a WHERE a.request_id = p_request_id;
+  IF NOT FOUND OR v_appr.decision <> 'approve' OR v_appr.approver_key = v_req.requester_key
+     OR v_appr.recorded_by = session_user THEN
+    RAISE EXCEPTION 'request % has no approval by a second person', p_request_id USING ERRCODE = 'FFB07';
+  END IF;
+  IF v_appr.decided_at < pg_catalog.clock_timestamp() - interval '1 hour' THEN
+    RAISE EXCEPTION 'the approval of request % is older than an hour; ask again', p_request_id USING ERRCODE = 'FFB07';
+  END IF;
+  UPDATE db_admin.firefighter_request r SET grant_id = p_grant_id WHERE r.request_id = p_request_id;
+  RETURN QUERY SELECT v_req.state, p_grant_id, v_appr.approver, v_appr.approver_key;
+END
+$fn$;
+
+-- Internal: step 1 of an issue. p_manual is true only when a DBA calls the seed's
+-- function by hand (see set_firefighter_password); it alone skips the approval.
+CREATE OR REPLACE FUNCTION db_admin.firefighter_reserve(
+  p_grant_id uuid, p_role name, p_hours integer, p_incident_id text, p_requester text,
+  p_requester_key text, p_request_id uuid, p_manual boolean)
 RETURNS TABLE (grant_id uuid, expires_at timestamptz, state text)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -157,17 +281,38 @@ AS $fn$
 DECLARE
   v_role name;
   v_now timestamptz;
+  v_needs boolean;
   v_row db_admin.firefighter_grant%ROWTYPE;
+  v_appr record;
+  v_approver text;
+  v_approver_key text;
 BEGIN
   v_role := db_admin.firefighter_role_checked(p_role);
-  PERFORM db_admin.firefighter_check_request(p_grant_id, p_hours, p_incident_id, p_requester, p_approver);
+  PERFORM db_admin.firefighter_check_request(p_grant_id, p_hours, p_incident_id, p_requester, NULL);
   PERFORM db_admin.firefighter_lock(v_role);
   v_now := pg_catalog.clock_timestamp();
 
+  SELECT f.needs_approval INTO v_needs FROM db_admin.firefighter_role f WHERE f.role = v_role;
+  IF p_request_id IS NOT NULL OR (v_needs AND NOT p_manual) THEN
+    SELECT a.* INTO v_appr
+    FROM db_admin.firefighter_approved_request(p_request_id, v_role, p_hours, p_incident_id, p_requester_key, p_grant_id) AS a;
+    IF v_appr.state = 'issued' THEN
+      SELECT g.* INTO v_row FROM db_admin.firefighter_grant g WHERE g.grant_id = v_appr.grant_id;
+      IF NOT FOUND OR v_row.closed_at IS NOT NULL OR v_row.expires_at <= v_now THEN
+        RAISE EXCEPTION 'request % was used by a grant that has ended; ask again', p_request_id USING ERRCODE = 'FFB05';
+      END IF;
+      RETURN QUERY SELECT v_row.grant_id, v_row.expires_at, 'active'::text;
+      RETURN;
+    END IF;
+    v_approver := v_appr.approver;
+    v_approver_key := v_appr.approver_key;
+  END IF;
+
   SELECT g.* INTO v_row FROM db_admin.firefighter_grant g WHERE g.grant_id = p_grant_id;
   IF FOUND THEN
-    IF v_row.role <> v_role OR v_row.incident_id IS DISTINCT FROM p_incident_id THEN
-      RAISE EXCEPTION 'grant id % belongs to another role or incident', p_grant_id USING ERRCODE = 'FFB05';
+    IF v_row.role <> v_role OR v_row.incident_id IS DISTINCT FROM p_incident_id
+       OR v_row.request_id IS DISTINCT FROM p_request_id THEN
+      RAISE EXCEPTION 'grant id % belongs to another role, incident or request', p_grant_id USING ERRCODE = 'FFB05';
     END IF;
     IF v_row.closed_at IS NOT NULL OR v_row.expires_at <= v_now THEN
       RAISE EXCEPTION 'grant % is closed or expired', p_grant_id USING ERRCODE = 'FFB05';
@@ -183,33 +328,53 @@ BEGIN
       AND g.closed_at IS NULL AND g.expires_at > v_now
     ORDER BY g.expires_at DESC LIMIT 1;
     IF FOUND THEN
+      IF p_request_id IS NOT NULL THEN
+        UPDATE db_admin.firefighter_request r SET state = 'issued', issued_at = v_now, grant_id = v_row.grant_id
+        WHERE r.request_id = p_request_id;
+      END IF;
       RETURN QUERY SELECT v_row.grant_id, v_row.expires_at, 'active'::text;
       RETURN;
     END IF;
   END IF;
 
   INSERT INTO db_admin.firefighter_grant
-    (grant_id, role, incident_id, requester, approver, issued_at, expires_at)
-  VALUES (p_grant_id, v_role, p_incident_id, p_requester, p_approver, v_now, v_now + p_hours * interval '1 hour');
+    (grant_id, role, incident_id, requester, requester_key, approver, approver_key, request_id, issued_at, expires_at)
+  VALUES (p_grant_id, v_role, p_incident_id, p_requester, p_requester_key, v_approver, v_approver_key,
+          p_request_id, v_now, v_now + p_hours * interval '1 hour');
   RETURN QUERY SELECT p_grant_id, v_now + p_hours * interval '1 hour', 'reserved'::text;
 END
 $fn$;
 
--- The extended form the broker calls (step 2 of its issue): sets the role's password and
--- activates grant p_grant_id, using the expiry of its reservation when there is one, else
--- reserving and activating at once. Idempotent on p_grant_id: a retry returns the active
--- grant with reused = true, as does a request for the same role and incident while its
--- grant is live. p_password is a SCRAM-SHA-256 verifier computed by the caller, or
--- plaintext of 32+ characters. The role stays valid until the latest live grant ends.
-CREATE OR REPLACE FUNCTION db_admin.issue_firefighter_password(
+-- Step 1 of the broker's issue: reserves grant p_grant_id and fixes its expiry from the
+-- database clock, without touching the role. Returns state 'reserved' for a new or
+-- retried reservation, or 'active' with the live grant of the same role and incident
+-- (or of this grant id, or of the request) when there is one: the caller then reuses
+-- it. For a role that needs approval, p_request_id must name a request approved by a
+-- second person (see firefighter_approved_request); the approver is taken from the
+-- approval ledger, never from the caller.
+CREATE OR REPLACE FUNCTION db_admin.reserve_firefighter_grant(
   p_grant_id uuid,
   p_role name,
-  p_password text,
   p_hours integer,
   p_incident_id text,
   p_requester text,
-  p_approver text DEFAULT NULL
+  p_requester_key text DEFAULT NULL,
+  p_request_id uuid DEFAULT NULL
 )
+RETURNS TABLE (grant_id uuid, expires_at timestamptz, state text)
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT r.grant_id, r.expires_at, r.state
+  FROM db_admin.firefighter_reserve(p_grant_id, p_role, p_hours, p_incident_id, p_requester,
+                                    p_requester_key, p_request_id, false) AS r;
+$fn$;
+
+-- Internal: step 2 of an issue (see issue_firefighter_password).
+CREATE OR REPLACE FUNCTION db_admin.firefighter_issue(
+  p_grant_id uuid, p_role name, p_password text, p_hours integer, p_incident_id text,
+  p_requester text, p_requester_key text, p_request_id uuid, p_manual boolean)
 RETURNS TABLE (grant_id uuid, expires_at timestamptz, valid_until timestamptz, reused boolean)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -225,7 +390,8 @@ BEGIN
   v_role := db_admin.firefighter_role_checked(p_role);
   PERFORM db_admin.firefighter_check_password(p_password);
   SELECT r.* INTO v_res
-  FROM db_admin.reserve_firefighter_grant(p_grant_id, v_role, p_hours, p_incident_id, p_requester, p_approver) AS r;
+  FROM db_admin.firefighter_reserve(p_grant_id, v_role, p_hours, p_incident_id, p_requester,
+                                    p_requester_key, p_request_id, p_manual) AS r;
 
   IF v_res.state = 'active' THEN
     SELECT r.rolvaliduntil INTO v_until FROM pg_catalog.pg_roles r WHERE r.rolname = v_role;
@@ -243,6 +409,11 @@ BEGIN
     IF FOUND THEN
       UPDATE db_admin.firefighter_grant g SET closed_at = pg_catalog.clock_timestamp(), closed_reason = 'abandoned'
       WHERE g.grant_id = v_res.grant_id;
+      IF p_request_id IS NOT NULL THEN
+        UPDATE db_admin.firefighter_request r SET state = 'issued', issued_at = pg_catalog.clock_timestamp(),
+          grant_id = v_other.grant_id
+        WHERE r.request_id = p_request_id;
+      END IF;
       SELECT r.rolvaliduntil INTO v_until FROM pg_catalog.pg_roles r WHERE r.rolname = v_role;
       RETURN QUERY SELECT v_other.grant_id, v_other.expires_at, v_until, true;
       RETURN;
@@ -264,13 +435,47 @@ BEGIN
 
   UPDATE db_admin.firefighter_grant g SET activated_at = pg_catalog.clock_timestamp()
   WHERE g.grant_id = v_res.grant_id;
+  IF p_request_id IS NOT NULL THEN
+    UPDATE db_admin.firefighter_request r SET state = 'issued', issued_at = pg_catalog.clock_timestamp()
+    WHERE r.request_id = p_request_id;
+  END IF;
 
   RETURN QUERY SELECT v_res.grant_id, v_res.expires_at, v_until, false;
 END
 $fn$;
 
+-- The extended form the broker calls (step 2 of its issue): sets the role's password and
+-- activates grant p_grant_id, using the expiry of its reservation when there is one, else
+-- reserving and activating at once. Idempotent on p_grant_id: a retry returns the active
+-- grant with reused = true, as does a request for the same role and incident while its
+-- grant is live. p_password is a SCRAM-SHA-256 verifier computed by the caller, or
+-- plaintext of 32+ characters. The role stays valid until the latest live grant ends.
+-- For a role that needs approval, p_request_id names the approved request, which the
+-- activation consumes: one approval, one grant.
+CREATE OR REPLACE FUNCTION db_admin.issue_firefighter_password(
+  p_grant_id uuid,
+  p_role name,
+  p_password text,
+  p_hours integer,
+  p_incident_id text,
+  p_requester text,
+  p_requester_key text DEFAULT NULL,
+  p_request_id uuid DEFAULT NULL
+)
+RETURNS TABLE (grant_id uuid, expires_at timestamptz, valid_until timestamptz, reused boolean)
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT i.grant_id, i.expires_at, i.valid_until, i.reused
+  FROM db_admin.firefighter_issue(p_grant_id, p_role, p_password, p_hours, p_incident_id, p_requester,
+                                  p_requester_key, p_request_id, false) AS i;
+$fn$;
+
 -- The seed's function, same signature and checks, for manual use by a DBA. The grant is
--- recorded with the session user as requester and no incident.
+-- recorded with the session user as requester and no incident. A role that needs
+-- approval (rw) is refused unless the session user is the admin or a member of it (the
+-- DBA by hand): the broker's login never gets read-write access through it.
 CREATE OR REPLACE FUNCTION db_admin.set_firefighter_password(
   p_role name,
   p_password text,
@@ -281,9 +486,11 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+  -- current_user is the function's owner, the admin.
   SELECT i.expires_at
-  FROM db_admin.issue_firefighter_password(
-    pg_catalog.gen_random_uuid(), p_role, p_password, p_hours, NULL, session_user::text, NULL) AS i;
+  FROM db_admin.firefighter_issue(
+    pg_catalog.gen_random_uuid(), p_role, p_password, p_hours, NULL, session_user::text, NULL, NULL,
+    pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')) AS i;
 $fn$;
 
 -- Expires the role's password now and closes every open grant and reservation of the
@@ -437,38 +644,293 @@ AS $fn$
   ORDER BY g.activated_at DESC LIMIT 1;
 $fn$;
 
--- The live grants, for status answers and for the sweep's repair of half-done issues.
--- The role's password is the one of the grant activated last.
+-- The live grants, for status answers, revoke authority and the sweep's repair of
+-- half-done issues. The role's password is the one of the grant activated last.
+DO $d$ BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
+             WHERE p.oid = pg_catalog.to_regprocedure('db_admin.live_firefighter_grants()')
+               AND NOT ('requester_key' = ANY (p.proargnames))) THEN
+    DROP FUNCTION db_admin.live_firefighter_grants();
+  END IF;
+END $d$;
 CREATE OR REPLACE FUNCTION db_admin.live_firefighter_grants()
 RETURNS TABLE (grant_id uuid, role name, incident_id text, requester text, approver text,
-               issued_at timestamptz, expires_at timestamptz, activated_at timestamptz)
+               issued_at timestamptz, expires_at timestamptz, activated_at timestamptz,
+               requester_key text, approver_key text, request_id uuid)
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-  SELECT g.grant_id, g.role, g.incident_id, g.requester, g.approver, g.issued_at, g.expires_at, g.activated_at
+  SELECT g.grant_id, g.role, g.incident_id, g.requester, g.approver, g.issued_at, g.expires_at, g.activated_at,
+         g.requester_key, g.approver_key, g.request_id
   FROM db_admin.firefighter_grant g
   WHERE g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > pg_catalog.clock_timestamp()
   ORDER BY g.role, g.activated_at;
 $fn$;
 
--- EXECUTE: nobody by default; the broker gets exactly its functions.
+-- Records a request for a role that needs approval (broker login). p_requester and
+-- p_requester_key are the verified caller's ARN and principal key. The request waits
+-- for a decision until decide_by, fixed here from the admin's approval timeout. The same
+-- person asking again for the same role and incident while a request is pending gets
+-- that request back (reused = true).
+CREATE OR REPLACE FUNCTION db_admin.submit_firefighter_request(
+  p_request_id uuid,
+  p_role name,
+  p_incident_id text,
+  p_hours integer,
+  p_reason text,
+  p_requester text,
+  p_requester_key text
+)
+RETURNS TABLE (request_id uuid, state text, created_at timestamptz, decide_by timestamptz, reused boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_role name;
+  v_now timestamptz;
+  v_timeout integer;
+  v_row db_admin.firefighter_request%ROWTYPE;
+BEGIN
+  v_role := db_admin.firefighter_role_checked(p_role);
+  PERFORM db_admin.firefighter_check_request(p_request_id, p_hours, p_incident_id, p_requester, NULL);
+  IF p_incident_id IS NULL THEN
+    RAISE EXCEPTION 'incident id is required' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_requester_key IS NULL OR pg_catalog.length(p_requester_key) NOT BETWEEN 1 AND 2048 THEN
+    RAISE EXCEPTION 'requester key is required' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_reason IS NOT NULL AND pg_catalog.length(p_reason) > 2000 THEN
+    RAISE EXCEPTION 'reason is too long' USING ERRCODE = 'FFB04';
+  END IF;
+  PERFORM db_admin.firefighter_lock(v_role);
+  v_now := pg_catalog.clock_timestamp();
+
+  SELECT r.* INTO v_row FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id;
+  IF FOUND THEN
+    IF v_row.role <> v_role OR v_row.incident_id <> p_incident_id OR v_row.requester_key <> p_requester_key THEN
+      RAISE EXCEPTION 'request id % belongs to another request', p_request_id USING ERRCODE = 'FFB05';
+    END IF;
+    RETURN QUERY SELECT v_row.request_id, v_row.state, v_row.created_at, v_row.decide_by, false;
+    RETURN;
+  END IF;
+
+  SELECT r.* INTO v_row FROM db_admin.firefighter_request r
+  WHERE r.role = v_role AND r.incident_id = p_incident_id AND r.requester_key = p_requester_key
+    AND r.state = 'pending' AND r.decide_by > v_now
+  ORDER BY r.created_at DESC LIMIT 1;
+  IF FOUND THEN
+    RETURN QUERY SELECT v_row.request_id, v_row.state, v_row.created_at, v_row.decide_by, true;
+    RETURN;
+  END IF;
+
+  SELECT s.value INTO v_timeout FROM db_admin.firefighter_setting s WHERE s.name = 'approval_timeout_seconds';
+  INSERT INTO db_admin.firefighter_request
+    (request_id, role, incident_id, hours, reason, requester, requester_key, state, created_at, decide_by)
+  VALUES (p_request_id, v_role, p_incident_id, p_hours, coalesce(p_reason, ''), p_requester, p_requester_key,
+          'pending', v_now, v_now + coalesce(v_timeout, 3600) * interval '1 second');
+  RETURN QUERY SELECT p_request_id, 'pending'::text, v_now, v_now + coalesce(v_timeout, 3600) * interval '1 second', false;
+END
+$fn$;
+
+-- Keeps the approval workflow's task token with its pending request (broker login, the
+-- workflow's wait step). The execution must be the request's own (named ffb-<request
+-- id>, started by the broker at submit): another execution is refused, and a retry of
+-- the wait (a new token from the same execution) replaces the token. Returns the request
+-- for the notification.
+CREATE OR REPLACE FUNCTION db_admin.attach_firefighter_task_token(
+  p_request_id uuid,
+  p_task_token text,
+  p_execution_arn text
+)
+RETURNS TABLE (request_id uuid, role name, incident_id text, hours integer, reason text,
+               requester text, created_at timestamptz, decide_by timestamptz)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_row db_admin.firefighter_request%ROWTYPE;
+BEGIN
+  IF p_task_token IS NULL OR pg_catalog.length(p_task_token) NOT BETWEEN 1 AND 8192
+     OR p_execution_arn IS NULL OR p_execution_arn !~ '^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:[A-Za-z0-9_-]+:[A-Za-z0-9_-]{1,80}$' THEN
+    RAISE EXCEPTION 'task token and execution arn are required' USING ERRCODE = 'FFB04';
+  END IF;
+  SELECT r.* INTO v_row FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';
+  END IF;
+  IF v_row.state <> 'pending' THEN
+    RAISE EXCEPTION 'request % is already %', p_request_id, v_row.state USING ERRCODE = 'FFB08';
+  END IF;
+  IF p_execution_arn NOT LIKE '%:ffb-' || p_request_id::text
+     OR (v_row.execution_arn IS NOT NULL AND v_row.execution_arn <> p_execution_arn) THEN
+    RAISE EXCEPTION 'execution is not the workflow of request %', p_request_id USING ERRCODE = 'FFB05';
+  END IF;
+  UPDATE db_admin.firefighter_request r SET task_token = p_task_token, execution_arn = p_execution_arn
+  WHERE r.request_id = p_request_id;
+  RETURN QUERY SELECT v_row.request_id, v_row.role, v_row.incident_id, v_row.hours, v_row.reason,
+                      v_row.requester, v_row.created_at, v_row.decide_by;
+END
+$fn$;
+
+-- Ends a pending request whose approval window closed (broker login, the workflow's
+-- timeout step). Returns the request's state afterwards; a request decided meanwhile
+-- keeps its decision.
+CREATE OR REPLACE FUNCTION db_admin.expire_firefighter_request(p_request_id uuid)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_state text;
+BEGIN
+  UPDATE db_admin.firefighter_request r SET state = 'expired', decided_at = pg_catalog.clock_timestamp()
+  WHERE r.request_id = p_request_id AND r.state = 'pending'
+    AND r.decide_by <= pg_catalog.clock_timestamp() + interval '1 minute'
+  RETURNING r.state INTO v_state;
+  IF v_state IS NULL THEN
+    SELECT r.state INTO v_state FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';
+    END IF;
+  END IF;
+  RETURN v_state;
+END
+$fn$;
+
+-- One request and its decision, without the task token (broker and approver logins).
+CREATE OR REPLACE FUNCTION db_admin.firefighter_request_status(p_request_id uuid)
+RETURNS TABLE (request_id uuid, role name, incident_id text, hours integer, reason text,
+               requester text, requester_key text, state text, created_at timestamptz,
+               decide_by timestamptz, grant_id uuid, decision text, approver text,
+               approver_key text, comment text, decided_at timestamptz)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT r.request_id, r.role, r.incident_id, r.hours, r.reason, r.requester, r.requester_key,
+         CASE WHEN r.state = 'pending' AND r.decide_by <= pg_catalog.clock_timestamp() THEN 'expired' ELSE r.state END,
+         r.created_at, r.decide_by, r.grant_id, a.decision, a.approver, a.approver_key, a.comment, a.decided_at
+  FROM db_admin.firefighter_request r
+  LEFT JOIN db_admin.firefighter_approval a ON a.request_id = r.request_id
+  WHERE r.request_id = p_request_id;
+$fn$;
+
+-- The requests still waiting for a decision, oldest first (approver login, for
+-- GET /approvals), without task tokens.
+CREATE OR REPLACE FUNCTION db_admin.pending_firefighter_requests()
+RETURNS TABLE (request_id uuid, role name, incident_id text, hours integer, reason text,
+               requester text, requester_key text, created_at timestamptz, decide_by timestamptz)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT r.request_id, r.role, r.incident_id, r.hours, r.reason, r.requester, r.requester_key, r.created_at, r.decide_by
+  FROM db_admin.firefighter_request r
+  WHERE r.state = 'pending' AND r.decide_by > pg_catalog.clock_timestamp()
+  ORDER BY r.created_at
+  LIMIT 200;
+$fn$;
+
+-- Records a second person's decision on a pending request (approver login only, the
+-- approve function). Refuses the requester (FFB06, compared by principal key), a request
+-- already decided otherwise (FFB08), a closed window (FFB09) and an unknown request
+-- (FFB10). The same decision by the same person again is a retry and returns the
+-- request. Returns the workflow's task token for the approve function to resume it.
+CREATE OR REPLACE FUNCTION db_admin.decide_firefighter_request(
+  p_request_id uuid,
+  p_decision text,
+  p_approver text,
+  p_approver_key text,
+  p_comment text DEFAULT NULL
+)
+RETURNS TABLE (request_id uuid, state text, role name, incident_id text, hours integer, reason text,
+               requester text, decided_at timestamptz, task_token text, execution_arn text, retried boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_req db_admin.firefighter_request%ROWTYPE;
+  v_appr db_admin.firefighter_approval%ROWTYPE;
+  v_now timestamptz;
+BEGIN
+  IF p_request_id IS NULL OR p_decision IS NULL OR p_decision NOT IN ('approve', 'deny') THEN
+    RAISE EXCEPTION 'request id and a decision of approve or deny are required' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_approver IS NULL OR pg_catalog.length(p_approver) NOT BETWEEN 1 AND 2048
+     OR p_approver_key IS NULL OR pg_catalog.length(p_approver_key) NOT BETWEEN 1 AND 2048 THEN
+    RAISE EXCEPTION 'approver is required' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_comment IS NOT NULL AND pg_catalog.length(p_comment) > 500 THEN
+    RAISE EXCEPTION 'comment is too long' USING ERRCODE = 'FFB04';
+  END IF;
+  SELECT r.* INTO v_req FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';
+  END IF;
+  IF v_req.requester_key = p_approver_key THEN
+    RAISE EXCEPTION 'the approver must not be the requester' USING ERRCODE = 'FFB06';
+  END IF;
+  v_now := pg_catalog.clock_timestamp();
+  IF v_req.state <> 'pending' THEN
+    SELECT a.* INTO v_appr FROM db_admin.firefighter_approval a WHERE a.request_id = p_request_id;
+    IF FOUND AND v_appr.approver_key = p_approver_key AND v_appr.decision = p_decision THEN
+      RETURN QUERY SELECT v_req.request_id, v_req.state, v_req.role, v_req.incident_id, v_req.hours, v_req.reason,
+                          v_req.requester, v_appr.decided_at, v_req.task_token, v_req.execution_arn, true;
+      RETURN;
+    END IF;
+    RAISE EXCEPTION 'request % is already %', p_request_id, v_req.state USING ERRCODE = 'FFB08';
+  END IF;
+  IF v_req.decide_by <= v_now THEN
+    RAISE EXCEPTION 'the approval window of request % has closed', p_request_id USING ERRCODE = 'FFB09';
+  END IF;
+  INSERT INTO db_admin.firefighter_approval (request_id, decision, approver, approver_key, comment, decided_at, recorded_by)
+  VALUES (p_request_id, p_decision, p_approver, p_approver_key, coalesce(p_comment, ''), v_now, session_user);
+  UPDATE db_admin.firefighter_request r
+  SET state = CASE WHEN p_decision = 'approve' THEN 'approved' ELSE 'denied' END, decided_at = v_now
+  WHERE r.request_id = p_request_id;
+  RETURN QUERY SELECT v_req.request_id, CASE WHEN p_decision = 'approve' THEN 'approved' ELSE 'denied' END,
+                      v_req.role, v_req.incident_id, v_req.hours, v_req.reason, v_req.requester, v_now,
+                      v_req.task_token, v_req.execution_arn, false;
+END
+$fn$;
+
+-- EXECUTE: nobody by default; the broker and the approver get exactly their functions.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA db_admin FROM PUBLIC;
 
 RESET ROLE;
 SET ROLE :"admin_role";
-SELECT pg_catalog.format('GRANT USAGE ON SCHEMA db_admin TO %I', :'broker_role') \gexec
+SELECT pg_catalog.format('GRANT USAGE ON SCHEMA db_admin TO %I', r)
+FROM unnest(ARRAY[:'broker_role', :'approver_role']) AS r \gexec
 SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'broker_role')
 FROM unnest(ARRAY[
   'db_admin.set_firefighter_password(name, text, integer)',
-  'db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text)',
-  'db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text)',
+  'db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text, uuid)',
+  'db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text, uuid)',
   'db_admin.expire_firefighter_password(name)',
   'db_admin.terminate_firefighter_sessions(name)',
   'db_admin.sweep_expired_firefighters()',
   'db_admin.firefighter_status()',
   'db_admin.live_firefighter_grants()',
   'db_admin.lock_firefighter_role(name)',
-  'db_admin.current_firefighter_grant(name)'
+  'db_admin.current_firefighter_grant(name)',
+  'db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text)',
+  'db_admin.attach_firefighter_task_token(uuid, text, text)',
+  'db_admin.expire_firefighter_request(uuid)',
+  'db_admin.firefighter_request_status(uuid)'
+]) AS f \gexec
+SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'approver_role')
+FROM unnest(ARRAY[
+  'db_admin.decide_firefighter_request(uuid, text, text, text, text)',
+  'db_admin.pending_firefighter_requests()',
+  'db_admin.firefighter_request_status(uuid)',
+  'db_admin.firefighter_status()',
+  'db_admin.live_firefighter_grants()'
 ]) AS f \gexec
 RESET ROLE;

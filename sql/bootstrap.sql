@@ -38,6 +38,7 @@
 \set ff_rw_role :prefix _firefighter_rw
 \set broker_role :prefix _password_broker
 \set activity_role :prefix _activity_monitor
+\set approver_role :prefix _password_approver
 
 \ir 000_preflight.sql
 \ir 001_roles.sql

@@ -35,7 +35,7 @@ func newEnv(t *testing.T, prefix string) *env {
 		t.Fatalf("bootstrap %s: %v", prefix, err)
 	}
 	e := &env{Names: v.Names(), vars: v, output: out, passwords: map[string]string{}}
-	for _, r := range []string{e.App, e.Migrator, e.Broker} {
+	for _, r := range []string{e.App, e.Migrator, e.Broker, e.Approver} {
 		pw := randomPassword(t)
 		if err := cluster.SetPassword(ctx, r, pw); err != nil {
 			t.Fatalf("set password of %s: %v", r, err)
@@ -83,15 +83,52 @@ func (e *env) super(t *testing.T) *pgx.Conn {
 	return conn
 }
 
-// issue gives a firefighter role a password through the broker's login.
+// issue gives a firefighter role a password through the broker's login: the seed's
+// function for ro, and for rw (which needs a second person) a request submitted by the
+// broker for alice, approved by bob through the approver's login, then issued.
 func (e *env) issue(t *testing.T, role, password string, hours int) time.Time {
 	t.Helper()
+	ctx := context.Background()
 	var exp time.Time
 	b := e.login(t, e.Broker)
-	if err := b.QueryRow(context.Background(), `SELECT db_admin.set_firefighter_password($1, $2, $3)`, role, password, hours).Scan(&exp); err != nil {
-		t.Fatalf("set_firefighter_password(%s, %dh): %v", role, hours, err)
+	if role != e.FirefighterRW {
+		if err := b.QueryRow(ctx, `SELECT db_admin.set_firefighter_password($1, $2, $3)`, role, password, hours).Scan(&exp); err != nil {
+			t.Fatalf("set_firefighter_password(%s, %dh): %v", role, hours, err)
+		}
+		return exp
+	}
+	incident := "INC-" + randomPassword(t)[:8]
+	req := e.approvedRequest(t, b, role, incident, hours)
+	if err := b.QueryRow(ctx, `SELECT expires_at FROM db_admin.issue_firefighter_password(gen_random_uuid(), $1, $2, $3, $4, 'alice', 'key-alice', $5)`,
+		role, password, hours, incident, req).Scan(&exp); err != nil {
+		t.Fatalf("issue_firefighter_password(%s, %dh, approved request): %v", role, hours, err)
 	}
 	return exp
+}
+
+// submit records a request for role by alice (principal key key-alice) through the
+// broker's login b and returns its id.
+func (e *env) submit(t *testing.T, b *pgx.Conn, role, incident string, hours int) string {
+	t.Helper()
+	var id string
+	if err := b.QueryRow(context.Background(),
+		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, $2, $3, 'fix it', 'alice', 'key-alice')`,
+		role, incident, hours).Scan(&id); err != nil {
+		t.Fatalf("submit_firefighter_request(%s, %s): %v", role, incident, err)
+	}
+	return id
+}
+
+// approvedRequest submits a request for alice through the broker's login b and
+// approves it as bob (key-bob) through the approver's login.
+func (e *env) approvedRequest(t *testing.T, b *pgx.Conn, role, incident string, hours int) string {
+	t.Helper()
+	id := e.submit(t, b, role, incident, hours)
+	if _, err := e.login(t, e.Approver).Exec(context.Background(),
+		`SELECT db_admin.decide_firefighter_request($1, 'approve', 'bob', 'key-bob', 'ok')`, id); err != nil {
+		t.Fatalf("decide_firefighter_request(%s, approve): %v", id, err)
+	}
+	return id
 }
 
 // pastAllGrants moves every grant of role back in time so that none is live.

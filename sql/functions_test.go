@@ -286,12 +286,13 @@ func TestIssueIdempotentAndChecked(t *testing.T) {
 		var reused bool
 		err := broker.QueryRow(ctx, `SELECT reused FROM db_admin.issue_firefighter_password($1, $2, $3, 1, $4, $5, $6)`,
 			id, role, randomPassword(t), incident, requester, approver).Scan(&reused)
+		// approver is now the requester's principal key: the approver comes from the ledger.
 		return fmt.Sprint(reused), err
 	}
-	if got, err := call(e.FirefighterRW, "INC-9", "alice", "bob"); err != nil || got != "false" {
+	if got, err := call(e.FirefighterRO, "INC-9", "alice", "key-alice"); err != nil || got != "false" {
 		t.Fatalf("first issue: reused=%s err=%v; want false, nil", got, err)
 	}
-	if got, err := call(e.FirefighterRW, "INC-9", "alice", "bob"); err != nil || got != "true" {
+	if got, err := call(e.FirefighterRO, "INC-9", "alice", "key-alice"); err != nil || got != "true" {
 		t.Errorf("retry with the same grant id: reused=%s err=%v; want true, nil", got, err)
 	}
 	tests := []struct {
@@ -299,11 +300,10 @@ func TestIssueIdempotentAndChecked(t *testing.T) {
 		approver                        any
 		state                           string
 	}{
-		{"same grant id, other incident", e.FirefighterRW, "INC-10", "alice", nil, "FFB05"},
-		{"same grant id, other role", e.FirefighterRO, "INC-9", "alice", nil, "FFB05"},
-		{"approver is requester", e.FirefighterRW, "INC-9", "alice", "alice", "FFB06"},
-		{"malformed incident", e.FirefighterRW, "INC 9; DROP", "alice", nil, "FFB04"},
-		{"empty requester", e.FirefighterRW, "INC-9", "", nil, "FFB04"},
+		{"same grant id, other incident", e.FirefighterRO, "INC-10", "alice", nil, "FFB05"},
+		{"same grant id, other role, no approval", e.FirefighterRW, "INC-9", "alice", nil, "FFB07"},
+		{"malformed incident", e.FirefighterRO, "INC 9; DROP", "alice", nil, "FFB04"},
+		{"empty requester", e.FirefighterRO, "INC-9", "", nil, "FFB04"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,7 +331,7 @@ func TestConcurrentIssuesSerialised(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				_, err := conn.Exec(ctx, `SELECT db_admin.issue_firefighter_password(gen_random_uuid(), $1, $2, $3, $4, 'alice')`,
-					e.FirefighterRW, strings.Repeat("p", 32)+fmt.Sprint(w, i), 1+i%2, fmt.Sprintf("INC-%d-%d", w, i))
+					e.FirefighterRO, strings.Repeat("p", 32)+fmt.Sprint(w, i), 1+i%2, fmt.Sprintf("INC-%d-%d", w, i))
 				if err != nil {
 					errs <- err
 				}
@@ -346,7 +346,7 @@ func TestConcurrentIssuesSerialised(t *testing.T) {
 	var n int
 	var latest, until time.Time
 	if err := e.super(t).QueryRow(ctx, `SELECT count(*), max(expires_at), (SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1)
-		FROM db_admin.firefighter_grant WHERE role = $1`, e.FirefighterRW).Scan(&n, &latest, &until); err != nil {
+		FROM db_admin.firefighter_grant WHERE role = $1`, e.FirefighterRO).Scan(&n, &latest, &until); err != nil {
 		t.Fatal(err)
 	}
 	if n != workers*each || !until.Equal(latest) {
@@ -362,12 +362,12 @@ func TestReserveThenActivate(t *testing.T) {
 	broker := e.login(t, e.Broker)
 	reserve := func(id, incident string) (exp time.Time, state string, err error) {
 		err = broker.QueryRow(ctx, `SELECT expires_at, state FROM db_admin.reserve_firefighter_grant($1, $2, 2, $3, 'alice', 'bob')`,
-			id, e.FirefighterRW, incident).Scan(&exp, &state)
+			id, e.FirefighterRO, incident).Scan(&exp, &state)
 		return
 	}
 	activate := func(id, incident, password string) (exp, until time.Time, reused bool, err error) {
 		err = broker.QueryRow(ctx, `SELECT expires_at, valid_until, reused FROM db_admin.issue_firefighter_password($1, $2, $3, 2, $4, 'alice', 'bob')`,
-			id, e.FirefighterRW, password, incident).Scan(&exp, &until, &reused)
+			id, e.FirefighterRO, password, incident).Scan(&exp, &until, &reused)
 		return
 	}
 	const id1 = "00000000-0000-4000-8000-000000000001"
@@ -389,11 +389,11 @@ func TestReserveThenActivate(t *testing.T) {
 	if err != nil || reused || !got.Equal(exp) || !until.Equal(exp) {
 		t.Fatalf("activate = (%v, %v, reused %v, %v); want the reserved expiry %v twice, not reused", got, until, reused, err, exp)
 	}
-	e.loginWith(t, e.FirefighterRW, password)
+	e.loginWith(t, e.FirefighterRO, password)
 	if _, _, reused, err := activate(id1, "INC-R1", randomPassword(t)); err != nil || !reused {
 		t.Errorf("activate retry = (reused %v, %v); want reused", reused, err)
 	}
-	e.loginWith(t, e.FirefighterRW, password) // the retry did not rotate
+	e.loginWith(t, e.FirefighterRO, password) // the retry did not rotate
 
 	// A revoke closes a reservation in flight; activating it afterwards is refused.
 	const id2 = "00000000-0000-4000-8000-000000000002"
@@ -401,7 +401,7 @@ func TestReserveThenActivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var closed int
-	if err := broker.QueryRow(ctx, `SELECT db_admin.expire_firefighter_password($1)`, e.FirefighterRW).Scan(&closed); err != nil {
+	if err := broker.QueryRow(ctx, `SELECT db_admin.expire_firefighter_password($1)`, e.FirefighterRO).Scan(&closed); err != nil {
 		t.Fatal(err)
 	}
 	if closed != 1 {
@@ -420,7 +420,7 @@ func TestReserveThenActivate(t *testing.T) {
 	if _, _, err := reserve(id3, "INC-R3"); err != nil {
 		t.Fatal(err)
 	}
-	e.pastAllGrants(t, e.FirefighterRW)
+	e.pastAllGrants(t, e.FirefighterRO)
 	queryStrings(t, broker, `SELECT * FROM db_admin.sweep_expired_firefighters()`)
 	var reason string
 	if err := e.super(t).QueryRow(ctx, `SELECT closed_reason FROM db_admin.firefighter_grant WHERE grant_id = $1`, id3).Scan(&reason); err != nil {

@@ -22,6 +22,7 @@ func TestVerificationRoleAttributes(t *testing.T) {
 		"verify_firefighter_rw|true|false|false|false|false|false|3|true",
 		"verify_migrator|true|false|false|false|false|false|-1|false",
 		"verify_owner|false|false|false|false|false|false|-1|false",
+		"verify_password_approver|true|false|false|false|false|false|2|false",
 		"verify_password_broker|true|false|false|false|false|false|3|false",
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -41,6 +42,7 @@ func TestVerificationMemberships(t *testing.T) {
 		"member_owner|member_admin|true",
 		"member_owner|member_migrator|false",
 		"rds_iam|member_activity_monitor|false",
+		"rds_iam|member_password_approver|false",
 		"rds_iam|member_password_broker|false",
 		"rds_password|member_admin|false",
 	}

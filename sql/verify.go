@@ -67,6 +67,8 @@ type Roles struct {
 	// FirefighterRO and FirefighterRW are the incident logins that get temporary
 	// passwords; Broker is the password broker's login.
 	FirefighterRO, FirefighterRW, Broker string
+	// Approver is the approve function's login: it records decisions and nothing else.
+	Approver string
 }
 
 // Roles derives the role names from the prefix (the default when empty) exactly as
@@ -76,12 +78,13 @@ func (n Names) Roles() Roles {
 	return Roles{
 		Admin: p + "_admin", Owner: p + "_owner", Migrator: p + "_migrator", App: p + "_app",
 		FirefighterRO: p + "_firefighter_ro", FirefighterRW: p + "_firefighter_rw", Broker: p + "_password_broker",
+		Approver: p + "_password_approver",
 	}
 }
 
-// All returns the seven role names in the order bootstrap.sql creates them.
+// All returns the role names in the order bootstrap.sql creates them.
 func (r Roles) All() []string {
-	return []string{r.Admin, r.Owner, r.Migrator, r.App, r.FirefighterRO, r.FirefighterRW, r.Broker}
+	return []string{r.Admin, r.Owner, r.Migrator, r.App, r.FirefighterRO, r.FirefighterRW, r.Broker, r.Approver}
 }
 
 // Check is the outcome of one verification of the live database against the role model.
@@ -128,8 +131,8 @@ const (
 // password broker, as "schema.name(argument types)".
 var brokerFunctions = []string{
 	"db_admin.set_firefighter_password(name, text, integer)",
-	"db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text)",
-	"db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text)",
+	"db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text, uuid)",
+	"db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text, uuid)",
 	"db_admin.expire_firefighter_password(name)",
 	"db_admin.terminate_firefighter_sessions(name)",
 	"db_admin.sweep_expired_firefighters()",
@@ -137,6 +140,20 @@ var brokerFunctions = []string{
 	"db_admin.live_firefighter_grants()",
 	"db_admin.lock_firefighter_role(name)",
 	"db_admin.current_firefighter_grant(name)",
+	"db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text)",
+	"db_admin.attach_firefighter_task_token(uuid, text, text)",
+	"db_admin.expire_firefighter_request(uuid)",
+	"db_admin.firefighter_request_status(uuid)",
+}
+
+// approverFunctions are the db_admin functions the approver's login may execute, as
+// 007_db_admin.sql grants them: it records decisions and reads requests, nothing else.
+var approverFunctions = []string{
+	"db_admin.decide_firefighter_request(uuid, text, text, text, text)",
+	"db_admin.pending_firefighter_requests()",
+	"db_admin.firefighter_request_status(uuid)",
+	"db_admin.firefighter_status()",
+	"db_admin.live_firefighter_grants()",
 }
 
 // Verify runs the seed's verification (section 11) and production checklist (section
@@ -262,3 +279,11 @@ func privilegeDiff(held, want []string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// BrokerFunctions returns the signatures of the db_admin functions the broker's login
+// may execute, as "db_admin.name(argument types)".
+func BrokerFunctions() []string { return slices.Clone(brokerFunctions) }
+
+// ApproverFunctions returns the signatures of the db_admin functions the approver's
+// login may execute.
+func ApproverFunctions() []string { return slices.Clone(approverFunctions) }

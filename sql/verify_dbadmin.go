@@ -32,7 +32,7 @@ func (v *verifier) dbAdmin(ctx context.Context) error {
 	v.add(secFirefight, "schema db_admin: owned by "+r.Admin+", nothing for PUBLIC", problems,
 		fmt.Sprintf("schema db_admin is owned by %s and grants PUBLIC nothing", r.Admin))
 
-	fns, err := v.functionsIn(ctx, "db_admin")
+	fns, err := v.functionsIn(ctx, "db_admin", v.roles.Broker)
 	if err != nil {
 		return err
 	}
@@ -126,19 +126,26 @@ const (
 	brokerGrantsCheck  = ": no other grant, no ownership"
 )
 
-// broker checks that the broker can do nothing but execute its db_admin functions
-// (invariant 1 of the design).
+// dbLogin is a function login of the model and the db_admin functions 007 grants it.
+type dbLogin struct {
+	name string
+	fns  []string
+}
+
+// broker checks that the broker's login and the approver's can do nothing but execute
+// their db_admin functions (invariants 1 and 8 of the design).
 func (v *verifier) broker(ctx context.Context) error {
-	b := v.roles.Broker
-	if !v.exists(b) {
-		for _, name := range []string{brokerSchemasCheck, brokerExecuteCheck, brokerTablesCheck, brokerGrantsCheck} {
-			v.add(secFirefight, b+name, v.missing(b), "")
+	for _, l := range []dbLogin{{v.roles.Broker, brokerFunctions}, {v.roles.Approver, approverFunctions}} {
+		if !v.exists(l.name) {
+			for _, name := range []string{brokerSchemasCheck, brokerExecuteCheck, brokerTablesCheck, brokerGrantsCheck} {
+				v.add(secFirefight, l.name+name, v.missing(l.name), "")
+			}
+			continue
 		}
-		return nil
-	}
-	for _, step := range []func(context.Context) error{v.brokerSchemas, v.brokerExecute, v.brokerTables, v.brokerGrants} {
-		if err := step(ctx); err != nil {
-			return err
+		for _, step := range []func(context.Context, dbLogin) error{v.brokerSchemas, v.brokerExecute, v.brokerTables, v.brokerGrants} {
+			if err := step(ctx, l); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -146,8 +153,8 @@ func (v *verifier) broker(ctx context.Context) error {
 
 // brokerSchemas: USAGE on db_admin and nothing else, by name or through PUBLIC, on any
 // schema but the system ones and public (the schema public check covers that one).
-func (v *verifier) brokerSchemas(ctx context.Context) error {
-	b := v.roles.Broker
+func (v *verifier) brokerSchemas(ctx context.Context, l dbLogin) error {
+	b := l.name
 	got, err := collect[objectPrivilege](ctx, v.tx, `
 		SELECT pg_catalog.quote_ident(n.nspname), p
 		FROM pg_catalog.pg_namespace n, unnest(ARRAY['USAGE', 'CREATE']) AS p
@@ -178,10 +185,10 @@ func (v *verifier) brokerSchemas(ctx context.Context) error {
 	return nil
 }
 
-// brokerExecute: EXECUTE on exactly the db_admin functions 007 grants it.
-func (v *verifier) brokerExecute(ctx context.Context) error {
-	b := v.roles.Broker
-	fns, err := v.functionsIn(ctx, "db_admin")
+// brokerExecute: EXECUTE on exactly the db_admin functions 007 grants the login.
+func (v *verifier) brokerExecute(ctx context.Context, l dbLogin) error {
+	b := l.name
+	fns, err := v.functionsIn(ctx, "db_admin", b)
 	if err != nil {
 		return err
 	}
@@ -189,29 +196,29 @@ func (v *verifier) brokerExecute(ctx context.Context) error {
 	seen := map[string]bool{}
 	for _, f := range fns {
 		seen[f.Name] = true
-		want := slices.Contains(brokerFunctions, f.Name)
+		want, has := slices.Contains(l.fns, f.Name), f.LoginX
 		switch {
-		case f.BrokerX && !want:
+		case has && !want:
 			problems = append(problems, fmt.Sprintf("%s can EXECUTE %s, which is not one of its functions", b, f.Name))
-		case !f.BrokerX && want:
+		case !has && want:
 			problems = append(problems, fmt.Sprintf("%s cannot EXECUTE %s", b, f.Name))
 		}
 	}
-	for _, f := range brokerFunctions {
+	for _, f := range l.fns {
 		if !seen[f] {
 			problems = append(problems, f+" does not exist")
 		}
 	}
 	v.add(secFirefight, b+brokerExecuteCheck, problems,
 		fmt.Sprintf("of the %d functions in schema db_admin, %s can EXECUTE exactly the %d that 007_db_admin.sql grants it",
-			len(fns), b, len(brokerFunctions)))
+			len(fns), b, len(l.fns)))
 	return nil
 }
 
 // brokerTables: no privilege on any table, view or sequence outside the system schemas,
 // by name, through PUBLIC or through a membership.
-func (v *verifier) brokerTables(ctx context.Context) error {
-	b := v.roles.Broker
+func (v *verifier) brokerTables(ctx context.Context, l dbLogin) error {
+	b := l.name
 	rels, err := collect[relation](ctx, v.tx, `
 		SELECT name, held, '{}'::text[] FROM (
 			SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name,
@@ -252,8 +259,8 @@ type dependency struct {
 // brokerGrants reads pg_shdepend, which records every object whose ACL names the broker
 // and every object it owns, in this database and in the shared catalogs: anything but
 // the database, schema db_admin and its functions is an extra privilege.
-func (v *verifier) brokerGrants(ctx context.Context) error {
-	b := v.roles.Broker
+func (v *verifier) brokerGrants(ctx context.Context, l dbLogin) error {
+	b := l.name
 	deps, err := collect[dependency](ctx, v.tx, `
 		SELECT s.deptype::text, s.dbid IN (0, d.oid),
 		       COALESCE((SELECT datname::text FROM pg_catalog.pg_database WHERE oid = s.dbid), ''),
@@ -271,7 +278,7 @@ func (v *verifier) brokerGrants(ctx context.Context) error {
 		WHERE d.datname = pg_catalog.current_database()
 		  AND s.refclassid = 'pg_catalog.pg_authid'::regclass
 		  AND s.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
-		ORDER BY 2 DESC, 3, 4`, b, brokerFunctions)
+		ORDER BY 2 DESC, 3, 4`, b, l.fns)
 	if err != nil {
 		return err
 	}

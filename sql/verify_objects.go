@@ -411,13 +411,13 @@ type function struct {
 	Owner   string
 	SecDef  bool
 	Config  []string
-	BrokerX bool // the broker may EXECUTE it
+	LoginX  bool // the login functionsIn was asked about may EXECUTE it
 }
 
-// functionsIn lists the functions of schema nsp with what the checks need. A role
-// that does not exist has EXECUTE on nothing.
-func (v *verifier) functionsIn(ctx context.Context, nsp string) ([]function, error) {
-	app, broker := v.roles.App, v.roles.Broker
+// functionsIn lists the functions of schema nsp with what the checks need, and whether
+// login may execute each. A role that does not exist has EXECUTE on nothing.
+func (v *verifier) functionsIn(ctx context.Context, nsp, login string) ([]function, error) {
+	app, broker := v.roles.App, login
 	return collect[function](ctx, v.tx, `
 		SELECT pg_catalog.format('%s.%s(%s)', pg_catalog.quote_ident(n.nspname), pg_catalog.quote_ident(p.proname),
 		                         pg_catalog.oidvectortypes(p.proargtypes)),
@@ -437,7 +437,7 @@ func (v *verifier) functionsIn(ctx context.Context, nsp string) ([]function, err
 // PUBLIC): only a default without IN SCHEMA, or a REVOKE per function, can.
 func (v *verifier) appFunctions(ctx context.Context) error {
 	r, name := v.roles, schemaName(v.names.AppSchema)
-	fns, err := v.functionsIn(ctx, v.names.AppSchema)
+	fns, err := v.functionsIn(ctx, v.names.AppSchema, v.roles.Broker)
 	if err != nil {
 		return err
 	}

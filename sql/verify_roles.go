@@ -86,6 +86,7 @@ func (v *verifier) roleAttributes(context.Context) error {
 		{r.FirefighterRO, true, false, false, 5},
 		{r.FirefighterRW, true, false, false, 3},
 		{r.Broker, true, false, false, 3},
+		{r.Approver, true, false, false, anyLimit},
 	} {
 		v.roleAttribute(s)
 	}
@@ -187,9 +188,9 @@ func (v *verifier) memberships(context.Context) error {
 	v.add(secRoles, fmt.Sprintf("%s holds %s, %s and %s", r.Admin, r.Owner, r.FirefighterRO, r.FirefighterRW), problems,
 		fmt.Sprintf("%s is an inheriting member WITH ADMIN OPTION of %s, %s and %s", r.Admin, r.Owner, r.FirefighterRO, r.FirefighterRW))
 
-	for _, role := range []string{r.FirefighterRO, r.FirefighterRW, r.Broker} {
+	for _, role := range []string{r.FirefighterRO, r.FirefighterRW, r.Broker, r.Approver} {
 		allowed := ""
-		if role != r.Broker {
+		if role != r.Broker && role != r.Approver {
 			allowed = r.Admin
 		}
 		v.onlyMember(role, allowed)
@@ -204,14 +205,16 @@ func (v *verifier) memberships(context.Context) error {
 	v.add(secRoles, "firefighter roles are members of no role", problems,
 		fmt.Sprintf("%s and %s hold no other role's privileges", r.FirefighterRO, r.FirefighterRW))
 
-	problems = v.missing(r.Broker)
-	for _, m := range v.members {
-		if m.Member == r.Broker && m.Role != "rds_iam" {
-			problems = append(problems, fmt.Sprintf("%s is a member of %s", r.Broker, m.Role))
+	for _, login := range []string{r.Broker, r.Approver} {
+		problems = v.missing(login)
+		for _, m := range v.members {
+			if m.Member == login && m.Role != "rds_iam" {
+				problems = append(problems, fmt.Sprintf("%s is a member of %s", login, m.Role))
+			}
 		}
+		v.add(secFirefight, fmt.Sprintf("%s is a member of no role but rds_iam", login), problems,
+			fmt.Sprintf("%s holds no role's privileges (rds_iam, for its IAM login, is the only membership allowed)", login))
 	}
-	v.add(secFirefight, fmt.Sprintf("%s is a member of no role but rds_iam", r.Broker), problems,
-		fmt.Sprintf("%s holds no role's privileges (rds_iam, for its IAM login, is the only membership allowed)", r.Broker))
 	return nil
 }
 

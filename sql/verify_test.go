@@ -391,7 +391,7 @@ func TestNamesDefaults(t *testing.T) {
 		t.Errorf("Names{}.WithDefaults() = %+v; want the seed's names", n)
 	}
 	want := []string{"my_pg_admin", "my_pg_owner", "my_pg_migrator", "my_pg_app",
-		"my_pg_firefighter_ro", "my_pg_firefighter_rw", "my_pg_password_broker"}
+		"my_pg_firefighter_ro", "my_pg_firefighter_rw", "my_pg_password_broker", "my_pg_password_approver"}
 	if got := (ffsql.Names{}).Roles().All(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("Names{}.Roles().All() = %q; want %q", got, want)
 	}

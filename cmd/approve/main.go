@@ -4,5 +4,5 @@ package main
 import "github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 
 func main() {
-	lambdafn.Start(func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewApproveHandler(d).Handle })
+	lambdafn.Start(lambdafn.FunctionApprove, func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewApproveHandler(d).Handle })
 }

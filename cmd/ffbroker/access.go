@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/ffbroker/ffbroker/audit"
@@ -31,8 +33,9 @@ func init() {
 	})
 	register("approve", command{
 		summary: "approve or deny a read-write request waiting in the approval workflow",
-		usage:   "--token TASK_TOKEN [--deny] [--comment TEXT]\nexample: ffbroker approve --token \"$TOKEN\" --comment 'matches INC-1234'",
-		run:     runApprove,
+		usage: "REQUEST_ID [--deny] [--comment TEXT]\nexample: ffbroker approve 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'matches INC-1234'\n" +
+			"Runs as the approve function: FFB_DB_USER must be the approver's login (<prefix>_password_approver).",
+		run: runApprove,
 	})
 	register("sweep", command{
 		summary: "expire every role with no live grant left and repair half-done issues (what the schedule runs)",
@@ -50,22 +53,26 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, me, done, err := c.caller(ctx)
+	d, me, done, err := c.caller(ctx, lambdafn.FunctionIssue)
 	if err != nil {
 		return err
 	}
 	defer done()
-	out, pending, err := lambdafn.NewIssueHandler(d).Submit(ctx, broker.IssueInput{
-		Request:   broker.Request{Role: *role, IncidentID: *incident, Hours: *hours, Reason: *reason},
-		Requester: me, Source: audit.SourceCLI})
+	body, err := json.Marshal(broker.Request{Role: *role, IncidentID: *incident, Hours: *hours, Reason: *reason})
 	if err != nil {
 		return err
 	}
-	if pending != nil {
+	res, err := d.Broker.Submit(ctx, broker.SubmitInput{Body: body, Caller: me, Source: audit.SourceCLI})
+	if err != nil {
+		return err
+	}
+	if pending := res.Pending; pending != nil {
 		return c.emit(pending, func(w io.Writer) {
-			fmt.Fprintf(w, "waiting for approval by a second person\n  workflow: %s\n", pending.ExecutionARN)
+			fmt.Fprintf(w, "waiting for approval by a second person until %s\n  request:  %s\n  workflow: %s\n  approver: ffbroker approve %s\n",
+				pending.DecideBy.Local().Format(time.RFC3339), pending.RequestID, pending.ExecutionARN, pending.RequestID)
 		})
 	}
+	out := res.Grant
 	return c.emit(out, func(w io.Writer) {
 		verb := "issued"
 		if out.Reused {
@@ -91,12 +98,12 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, me, done, err := c.caller(ctx)
+	d, me, done, err := c.caller(ctx, lambdafn.FunctionExpire)
 	if err != nil {
 		return err
 	}
 	defer done()
-	out, err := d.Broker.Revoke(ctx, broker.RevokeInput{Role: *role, IncidentID: *incident, Requester: me, Source: audit.SourceCLI})
+	out, err := d.Broker.Revoke(ctx, broker.RevokeInput{Role: *role, IncidentID: *incident, Caller: me, Source: audit.SourceCLI})
 	if err != nil {
 		return err
 	}
@@ -111,7 +118,7 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, done, err := c.open(ctx)
+	d, done, err := c.open(ctx, lambdafn.FunctionIssue)
 	if err != nil {
 		return err
 	}
@@ -146,13 +153,19 @@ func or(s, def string) string {
 
 func runApprove(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("approve")
-	token := fs.String("token", "", "the task token from the approval notification")
 	deny := fs.Bool("deny", false, "deny instead of approve")
 	comment := fs.String("comment", "", "why, for the audit trail")
+	id, args := leadingArg(args)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, me, done, err := c.caller(ctx)
+	if id == "" && fs.NArg() == 1 {
+		id = fs.Arg(0)
+	}
+	if id == "" {
+		return &usageError{msg: "approve: the request id is required (ffbroker approve REQUEST_ID)"}
+	}
+	d, me, done, err := c.caller(ctx, lambdafn.FunctionApprove)
 	if err != nil {
 		return err
 	}
@@ -161,13 +174,13 @@ func runApprove(ctx context.Context, c *cli, args []string) error {
 	if *deny {
 		decision = "deny"
 	}
-	out, err := lambdafn.NewApproveHandler(d).Decide(ctx, me, "", audit.SourceCLI,
-		lambdafn.Decision{TaskToken: *token, Decision: decision, Comment: *comment})
+	body, _ := json.Marshal(map[string]string{"decision": decision, "comment": *comment})
+	out, err := d.Broker.Decide(ctx, broker.DecideInput{AccessRequestID: id, Body: body, Caller: me, Source: audit.SourceCLI})
 	if err != nil {
 		return err
 	}
 	return c.emit(out, func(w io.Writer) {
-		fmt.Fprintf(w, "%sd: %s\n", out.Decision, out.ExecutionARN)
+		fmt.Fprintf(w, "%s: request %s is %s\n", out.Decision, out.RequestID, out.State)
 	})
 }
 
@@ -176,7 +189,7 @@ func runSweep(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, done, err := c.open(ctx)
+	d, done, err := c.open(ctx, lambdafn.FunctionExpire)
 	if err != nil {
 		return err
 	}
@@ -196,4 +209,12 @@ func runSweep(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintf(w, "repaired %s\n", r)
 		}
 	})
+}
+
+// leadingArg splits off a first argument that is not a flag.
+func leadingArg(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
 }

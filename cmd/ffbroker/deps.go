@@ -7,12 +7,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+	"github.com/ffbroker/ffbroker/identity"
 )
 
-// deps builds the same dependencies a Lambda builds at cold start, from this shell's
-// FFB_* variables and AWS credentials.
-func (c *cli) deps(ctx context.Context) (*lambdafn.Deps, error) {
+// deps builds the same dependencies function fn builds at cold start, from this
+// shell's FFB_* variables and AWS credentials.
+func (c *cli) deps(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, error) {
 	cfg, err := lambdafn.LoadConfig(c.getenv)
 	if err != nil {
 		return nil, &configError{err: err}
@@ -21,7 +23,7 @@ func (c *cli) deps(ctx context.Context) (*lambdafn.Deps, error) {
 	if err != nil {
 		return nil, &configError{err: fmt.Errorf("aws: %w", err)}
 	}
-	d, err := lambdafn.BuildWith(cfg, awsCfg, c.stderrAudit())
+	d, err := lambdafn.BuildWith(fn, cfg, awsCfg, c.stderrAudit())
 	if err != nil {
 		return nil, &configError{err: err}
 	}
@@ -46,35 +48,40 @@ func (a auditWriter) Write(p []byte) (int, error) {
 	return a.c.stderr.Write(p)
 }
 
-// whoami is the caller's IAM identity, the requester or approver of what the CLI does.
-func whoami(ctx context.Context, awsCfg aws.Config) (string, error) {
-	out, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+// whoami is the caller as the functions would verify it: STS's answer for this shell's
+// credentials, its principal key, and whether FFB_APPROVERS names it.
+func whoami(ctx context.Context, d *lambdafn.Deps) (broker.Caller, error) {
+	out, err := sts.NewFromConfig(d.AWS).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return "", fmt.Errorf("who is calling (sts get-caller-identity): %w", err)
+		return broker.Caller{}, fmt.Errorf("who is calling (sts get-caller-identity): %w", err)
 	}
-	return aws.ToString(out.Arn), nil
+	p, err := identity.ParsePrincipal(aws.ToString(out.Arn), d.Config.TrustedSessionRoles)
+	if err != nil {
+		return broker.Caller{}, err
+	}
+	return broker.Caller{ARN: p.ARN, Key: p.Key, CanApprove: d.Config.Approvers.Match(p)}, nil
 }
 
-// open builds the dependencies and returns a function that closes the database
-// connection they opened.
-func (c *cli) open(ctx context.Context) (*lambdafn.Deps, func(), error) {
-	d, err := c.deps(ctx)
+// open builds the dependencies of fn and returns a function that closes the database
+// connections they opened.
+func (c *cli) open(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, func(), error) {
+	d, err := c.deps(ctx, fn)
 	if err != nil {
 		return nil, nil, err
 	}
-	return d, func() { d.Store.Close(context.Background()) }, nil
+	return d, func() { d.Close(context.Background()) }, nil
 }
 
-// caller is open plus the caller's IAM identity, for commands that act as someone.
-func (c *cli) caller(ctx context.Context) (*lambdafn.Deps, string, func(), error) {
-	d, done, err := c.open(ctx)
+// caller is open plus the caller's verified identity, for commands that act as someone.
+func (c *cli) caller(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, broker.Caller, func(), error) {
+	d, done, err := c.open(ctx, fn)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, broker.Caller{}, nil, err
 	}
-	me, err := whoami(ctx, d.AWS)
+	me, err := whoami(ctx, d)
 	if err != nil {
 		done()
-		return nil, "", nil, err
+		return nil, broker.Caller{}, nil, err
 	}
 	return d, me, done, nil
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+	"github.com/ffbroker/ffbroker/identity"
 )
 
 func init() {
@@ -16,9 +19,19 @@ func init() {
 		summary: "run a Lambda handler locally on an event (same code as the deployed function)",
 		usage: "issue|expire|approve|activity --event FILE|-\n" +
 			"example: ffbroker invoke issue --event events/issue-api-ro.json\n" +
+			"An API Gateway event gets a fresh identity proof signed with your AWS credentials (FFB_SERVER_ID names the deployment).\n" +
 			"Prints the handler's answer as JSON and exits 0; a handler error is printed as JSON on stderr with exit 1.",
 		run: runInvoke,
 	})
+	register("event", command{
+		summary: "sign an API Gateway sample event with your identity proof, for sam local invoke",
+		usage:   "sign FILE|-\nexample: ffbroker event sign events/issue-api-ro.json > /tmp/signed.json && sam local invoke IssueFunction -e /tmp/signed.json",
+		run:     runEvent,
+	})
+}
+
+var functionKinds = map[string]lambdafn.Function{
+	"issue": lambdafn.FunctionIssue, "expire": lambdafn.FunctionExpire, "approve": lambdafn.FunctionApprove, "activity": lambdafn.FunctionActivity,
 }
 
 var functions = map[string]func(*lambdafn.Deps) lambdafn.Handler{
@@ -52,11 +65,17 @@ func runInvoke(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	d, err := c.deps(ctx)
+	d, err := c.deps(ctx, functionKinds[args[0]])
 	if err != nil {
 		return err
 	}
-	defer d.Store.Close(context.Background())
+	defer d.Close(context.Background())
+	if d.Config.ServerID == "" && functionKinds[args[0]] != lambdafn.FunctionActivity {
+		return &configError{err: errors.New("FFB_SERVER_ID: required to sign API events (the deployment's name)")}
+	}
+	if raw, err = lambdafn.SignEvent(ctx, identity.NewSigner(d.AWS, d.Config.ServerID), raw); err != nil {
+		return err
+	}
 	out, err := fn(d)(ctx, raw)
 	if err != nil {
 		b, _ := json.Marshal(map[string]string{"errorType": reflect.TypeOf(err).Elem().Name(), "errorMessage": err.Error()})
@@ -83,4 +102,31 @@ func readEvent(c *cli, name string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("the event is not JSON")
 	}
 	return b, nil
+}
+
+func runEvent(ctx context.Context, c *cli, args []string) error {
+	if len(args) != 2 || args[0] != "sign" {
+		return &usageError{msg: "usage: ffbroker event sign FILE|-"}
+	}
+	raw, err := readEvent(c, args[1])
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	cfg, err := lambdafn.LoadConfig(c.getenv)
+	if err != nil {
+		return &configError{err: err}
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return &configError{err: fmt.Errorf("aws: %w", err)}
+	}
+	if cfg.ServerID == "" {
+		return &configError{err: errors.New("FFB_SERVER_ID: required to sign an API event (the deployment's name)")}
+	}
+	signed, err := lambdafn.SignEvent(ctx, identity.NewSigner(awsCfg, cfg.ServerID), raw)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(c.stdout, string(signed))
+	return err
 }

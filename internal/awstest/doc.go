@@ -26,6 +26,9 @@
 // the environment variable CI is "true": then they fail. Install moto with
 // pip install 'moto[server]'.
 //
+// By default moto accepts any credentials and signature. [WithAuthAfter] starts a
+// server that checks SigV4 signatures and IAM policies after the first n calls.
+//
 // The server runs in its own process group, which Close kills as a whole. The child is
 // also killed by the kernel when the test binary dies (panic, timeout, os.Exit), so a
 // failing test never leaves a moto_server behind.

@@ -70,17 +70,41 @@ type Server struct {
 	closeErr  error
 }
 
+// Option changes how New and Start run moto_server.
+type Option func(*options)
+
+// options is what the Options given to New and Start ask for.
+type options struct {
+	env []string // extra environment of the moto_server process
+}
+
+// WithAuthAfter makes the server check every AWS call after the first n the way
+// AWS does (INITIAL_NO_AUTH_ACTION_COUNT=n): the SigV4 signature against the IAM
+// access keys and assumed-role sessions moto knows, then the caller's IAM policies.
+// Make the first n calls create the IAM users, keys and policies that later calls
+// are signed with; the static test credentials of Config are not an IAM key, so
+// they fail once checking starts. Calls to the moto API (/moto-api/) are not counted.
+func WithAuthAfter(n int) Option {
+	return func(o *options) {
+		o.env = append(o.env, "INITIAL_NO_AUTH_ACTION_COUNT="+strconv.Itoa(max(n, 0)))
+	}
+}
+
 // New starts a moto_server on a free port on 127.0.0.1 and waits until it answers.
 // The caller must call Close. When moto_server is not on PATH the error wraps
 // ErrNotInstalled; pass it to Require in each test to skip or fail.
-func New() (*Server, error) {
+func New(opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	path, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, fmt.Errorf("awstest: %w (%v); install it with: pip install 'moto[server]'", ErrNotInstalled, err)
 	}
 	var errs []error
 	for range startTries {
-		s, err := start(path)
+		s, err := start(path, o)
 		if err == nil {
 			return s, nil
 		}
@@ -94,9 +118,9 @@ func New() (*Server, error) {
 
 // Start starts a server for one test and stops it when the test ends, pass or fail.
 // When moto_server is missing it skips the test, or fails it when CI=true.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s, err := New()
+	s, err := New(opts...)
 	s = Require(t, s, err)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -137,7 +161,7 @@ func inCI() bool {
 }
 
 // start runs one moto_server on a port that was free a moment ago.
-func start(path string) (*Server, error) {
+func start(path string, o options) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -151,7 +175,7 @@ func start(path string) (*Server, error) {
 	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	cmd.Env = append(append(os.Environ(), "PYTHONUNBUFFERED=1"), o.env...)
 	cmd.SysProcAttr = sysProcAttr()
 
 	s := &Server{

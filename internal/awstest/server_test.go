@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 )
 
@@ -195,4 +197,22 @@ func (r *recorder) Fatalf(format string, args ...any) {
 func (r *recorder) Fatal(args ...any) {
 	r.outcome, r.msg = "fatal", fmt.Sprint(args...)
 	runtime.Goexit()
+}
+
+func TestWithAuthAfter(t *testing.T) {
+	s := Start(t, WithAuthAfter(1))
+	ctx := t.Context()
+	client := cloudwatchlogs.NewFromConfig(s.Config(ctx))
+
+	if _, err := client.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/awstest/unchecked")}); err != nil {
+		t.Fatalf("first CreateLogGroup() error = %v; want nil (not yet checked)", err)
+	}
+	_, err := client.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/awstest/checked")})
+	if err == nil {
+		t.Fatalf("second CreateLogGroup() with a key moto's IAM does not know: error = nil; want a refusal")
+	}
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusForbidden {
+		t.Errorf("second CreateLogGroup() error = %v; want HTTP 403 (unknown access key)", err)
+	}
 }

@@ -68,7 +68,6 @@ func TestASLSubstitutions(t *testing.T) {
 	want := map[string]any{
 		"IssueFunctionArn":       map[string]any{"Fn::GetAtt": []any{"IssueFunction", "Arn"}},
 		"ExpireFunctionArn":      map[string]any{"Fn::GetAtt": []any{"ExpireFunction", "Arn"}},
-		"ApprovalTopicArn":       map[string]any{"Ref": "ApprovalTopic"},
 		"ApprovalTimeoutSeconds": map[string]any{"Ref": "ApprovalTimeoutSeconds"},
 	}
 	if got := obj(t, sm, "DefinitionSubstitutions"); !reflect.DeepEqual(got, want) {
@@ -111,68 +110,48 @@ func TestASLContract(t *testing.T) {
 		}
 	}
 
-	if got := str(t, def, "StartAt"); got != "NeedsApproval" {
-		t.Errorf("StartAt = %q; want NeedsApproval", got)
+	if got := str(t, def, "StartAt"); got != "ApprovalSettings" {
+		t.Errorf("StartAt = %q; want ApprovalSettings (every execution waits for a decision)", got)
 	}
-	choice := state("NeedsApproval", "Choice")
-	eq("NeedsApproval Default (a missing or malformed flag must wait for approval)", choice["Default"], "ApprovalSettings")
 	eq("ApprovalSettings Next", state("ApprovalSettings", "Pass")["Next"], "WaitForApproval")
 
 	wait := state("WaitForApproval", "Task")
-	eq("WaitForApproval Resource", wait["Resource"], "arn:aws:states:::sns:publish.waitForTaskToken")
-	eq("WaitForApproval TopicArn", at(t, wait, "Parameters", "TopicArn"), "${ApprovalTopicArn}")
-	eq("WaitForApproval Message", at(t, wait, "Parameters", "Message"), map[string]any{
-		"task_token.$":    "$$.Task.Token",
-		"execution_arn.$": "$$.Execution.Id",
-		"role.$":          "$.request.role",
-		"incident_id.$":   "$.request.incident_id",
-		"requester.$":     "$.requester",
-		"reason.$":        "$.request.reason",
-		"hours.$":         "$.request.hours",
+	eq("WaitForApproval Resource", wait["Resource"], "arn:aws:states:::lambda:invoke.waitForTaskToken")
+	eq("WaitForApproval function", at(t, wait, "Parameters", "FunctionName"), "${IssueFunctionArn}")
+	// The token goes to the issue function, which keeps it in the database: never to
+	// a topic people read.
+	eq("WaitForApproval Payload", at(t, wait, "Parameters", "Payload"), map[string]any{
+		"action": "await", "request_id.$": "$.request_id", "task_token.$": "$$.Task.Token", "execution_arn.$": "$$.Execution.Id",
 	})
 	eq("WaitForApproval TimeoutSecondsPath", wait["TimeoutSecondsPath"], "$.approval_settings.timeout_seconds")
 	eq("ApprovalSettings Parameters", at(t, states, "ApprovalSettings", "Parameters"),
 		map[string]any{"timeout_seconds.$": "States.StringToJson('${ApprovalTimeoutSeconds}')"})
 	// No heartbeat: nobody heartbeats a human decision, so any HeartbeatSeconds (it
-	// must be below the timeout) would only cut the approval window short. moto's
-	// interpreter also ignores SendTaskSuccess/Failure until a heartbeat lapses.
+	// must be below the timeout) would only cut the approval window short.
 	for _, k := range []string{"HeartbeatSeconds", "HeartbeatSecondsPath"} {
 		if v, ok := wait[k]; ok {
 			t.Errorf("WaitForApproval %s = %v; want none", k, v)
 		}
 	}
 	eq("ApprovalSettings ResultPath", at(t, states, "ApprovalSettings", "ResultPath"), "$.approval_settings")
-	eq("WaitForApproval ResultPath", wait["ResultPath"], "$.approval")
-	eq("WaitForApproval catchers", catchers(t, wait), map[string]string{
-		"States.Timeout": "RecordTimeout", "Denied": "Denied", "States.TaskFailed": "Denied",
-	})
-	eq("WaitForApproval Next", wait["Next"], "PrepareApprovedIssue")
+	// The decision's output carries no trust: it is dropped.
+	if rp, ok := wait["ResultPath"]; !ok || rp != nil {
+		t.Errorf("WaitForApproval ResultPath = %v; want null (the decision's output is not kept)", rp)
+	}
+	eq("WaitForApproval catchers", catchers(t, wait), map[string]string{"States.Timeout": "RecordTimeout", "States.ALL": "Denied"})
+	checkRetries(t, "WaitForApproval", wait)
+	eq("WaitForApproval Next", wait["Next"], "Issue")
 
 	record := state("RecordTimeout", "Task")
 	eq("RecordTimeout function", at(t, record, "Parameters", "FunctionName"), "${IssueFunctionArn}")
-	eq("RecordTimeout Payload", at(t, record, "Parameters", "Payload"), map[string]any{
-		"action": "deny", "reason": "timeout", "request.$": "$.request", "requester.$": "$.requester",
-		"request_id.$": "$.request_id", "grant_id.$": "$.grant_id",
-	})
+	eq("RecordTimeout Payload", at(t, record, "Parameters", "Payload"), map[string]any{"action": "timeout", "request_id.$": "$.request_id"})
 	eq("RecordTimeout Next", record["Next"], "Denied")
 	eq("Denied Error", state("Denied", "Fail")["Error"], "Denied")
 
-	issueInput := map[string]any{"action": "issue", "request.$": "$.request", "requester.$": "$.requester",
-		"grant_id.$": "$.grant_id", "request_id.$": "$.request_id"}
-	eq("PrepareIssue Parameters (no approver)", at(t, state("PrepareIssue", "Pass"), "Parameters"), issueInput)
-	withApprover := map[string]any{"approver.$": "$.approval.approver"}
-	for k, v := range issueInput {
-		withApprover[k] = v
-	}
-	eq("PrepareApprovedIssue Parameters", at(t, state("PrepareApprovedIssue", "Pass"), "Parameters"), withApprover)
-	for _, name := range []string{"PrepareIssue", "PrepareApprovedIssue"} {
-		eq(name+" ResultPath", states[name].(map[string]any)["ResultPath"], "$.issue")
-		eq(name+" Next", states[name].(map[string]any)["Next"], "Issue")
-	}
-
 	issue := state("Issue", "Task")
 	eq("Issue Resource", issue["Resource"], "arn:aws:states:::lambda:invoke")
-	eq("Issue Parameters", issue["Parameters"], map[string]any{"FunctionName": "${IssueFunctionArn}", "Payload.$": "$.issue"})
+	eq("Issue Parameters", issue["Parameters"], map[string]any{"FunctionName": "${IssueFunctionArn}",
+		"Payload": map[string]any{"action": "issue", "request_id.$": "$.request_id"}})
 	eq("Issue ResultSelector", issue["ResultSelector"], map[string]any{
 		"grant_id.$": "$.Payload.grant_id", "expires_at.$": "$.Payload.expires_at",
 		"role.$": "$.Payload.role", "secret_arn.$": "$.Payload.secret_arn",
@@ -269,13 +248,9 @@ func TestASLMatchesHandlers(t *testing.T) {
 		}
 	}
 
-	stepInput := fn.jsonFields(t, "WorkflowInput")
-	for _, params := range []map[string]any{
-		obj(t, states, "PrepareIssue", "Parameters"),
-		obj(t, states, "PrepareApprovedIssue", "Parameters"),
-		obj(t, states, "RecordTimeout", "Parameters", "Payload"),
-	} {
-		checkFields(t, "issue function input (lambdafn.WorkflowInput)", params, stepInput)
+	checkFields(t, "wait step input (lambdafn.AwaitStep)", obj(t, states, "WaitForApproval", "Parameters", "Payload"), fn.jsonFields(t, "AwaitStep"))
+	for _, name := range []string{"Issue", "RecordTimeout"} {
+		checkFields(t, name+" input (lambdafn.RequestStep)", obj(t, states, name, "Parameters", "Payload"), fn.jsonFields(t, "RequestStep"))
 	}
 	checkFields(t, "expire function input (lambdafn.ExpireStep)", obj(t, states, "Expire", "Parameters", "Payload"), fn.jsonFields(t, "ExpireStep"))
 
@@ -285,9 +260,6 @@ func TestASLMatchesHandlers(t *testing.T) {
 		if !ok || !slices.Contains(issued, f) {
 			t.Errorf("Issue ResultSelector reads %v; broker.IssueOutput has %v", v, issued)
 		}
-	}
-	if approval := fn.jsonFields(t, "ApprovalOutput"); !slices.Contains(approval, "approver") {
-		t.Errorf("PrepareApprovedIssue reads $.approval.approver; lambdafn.ApprovalOutput has %v", approval)
 	}
 }
 

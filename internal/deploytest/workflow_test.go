@@ -18,7 +18,6 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/ffbroker/ffbroker/internal/awstest"
@@ -32,7 +31,6 @@ type workflow struct {
 	srv      *awstest.Server
 	sfn      *sfn.Client
 	sqs      *sqs.Client
-	queueURL string
 	arn      string
 	issueARN string
 	expARN   string
@@ -76,27 +74,10 @@ func newWorkflow(t *testing.T, timeoutSeconds int) *workflow {
 		}
 	}
 
-	topics := sns.NewFromConfig(cfg)
-	topic, err := topics.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("ffbroker-approvals")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	queue, err := w.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("ffbroker-approvers")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.queueURL = aws.ToString(queue.QueueUrl)
-	queueARN := fmt.Sprintf("arn:aws:sqs:%s:%s:ffbroker-approvers", awstest.Region, awstest.AccountID)
-	if _, err := topics.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(queueARN), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
-		t.Fatal(err)
-	}
-
 	def := motoDefinition(t, timeoutSeconds)
 	for placeholder, arn := range map[string]string{
 		"arn:aws:lambda:us-east-1:123456789012:function:ffbroker-issue":  w.issueARN,
 		"arn:aws:lambda:us-east-1:123456789012:function:ffbroker-expire": w.expARN,
-		"arn:aws:sns:us-east-1:123456789012:ffbroker-approvals":          aws.ToString(topic.TopicArn),
 	} {
 		if !strings.Contains(def, placeholder) {
 			t.Fatalf("the definition does not reference %s", placeholder)
@@ -168,27 +149,25 @@ func (w *workflow) start(t *testing.T, input map[string]any) string {
 	return aws.ToString(out.ExecutionArn)
 }
 
-// approvalMessage waits for the message the workflow published for approvers.
-func (w *workflow) approvalMessage(t *testing.T) map[string]any {
+// token waits for the wait step to be scheduled and returns its task token, as the
+// issue function receives it.
+func (w *workflow) token(t *testing.T, execARN string) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		out, err := w.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(w.queueURL),
-			MaxNumberOfMessages: 1, WaitTimeSeconds: 1})
+		h, err := w.sfn.GetExecutionHistory(t.Context(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(execARN), MaxResults: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(out.Messages) == 0 {
-			continue
+		for _, inv := range invocations(t, h.Events) {
+			if tok, _ := inv.Payload["task_token"].(string); tok != "" {
+				return tok
+			}
 		}
-		var msg map[string]any
-		if err := json.Unmarshal([]byte(aws.ToString(out.Messages[0].Body)), &msg); err != nil {
-			t.Fatalf("approval message %q is not a JSON object: %v", aws.ToString(out.Messages[0].Body), err)
-		}
-		return msg
+		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("no approval message on the approvals topic within 20s")
-	return nil
+	t.Fatal("no wait step with a task token within 20s")
+	return ""
 }
 
 // finish waits for the execution to end and returns its history, oldest first.
@@ -282,25 +261,14 @@ func invocations(t *testing.T, events []sfntypes.HistoryEvent) []invocation {
 	return out
 }
 
-// The execution input the issue function starts a workflow with.
-func workflowInput(needsApproval any) map[string]any {
-	in := map[string]any{
-		"request":    map[string]any{"role": "rw", "incident_id": "INC-1234", "hours": 1, "reason": "cancel stuck order ORD-1001"},
-		"requester":  "arn:aws:iam::123456789012:user/alice",
-		"request_id": "req-1",
-		"grant_id":   "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b",
-	}
-	if needsApproval != nil {
-		in["needs_approval"] = needsApproval
-	}
-	return in
-}
+// requestID is the request the test workflows are for.
+const requestID = "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b"
 
 // issueResult is what the issue function answers (broker.IssueOutput), expiring
 // in a second so that the workflow moves on to the expire step at once.
 func issueResult() map[string]any {
 	return map[string]any{
-		"grant_id":       "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b",
+		"grant_id":       requestID,
 		"role":           "my_pg_firefighter_rw",
 		"secret_arn":     "arn:aws:secretsmanager:us-east-1:123456789012:secret:firefighter/my-pg/my_pg_firefighter_rw-AbCdEf",
 		"secret_version": "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b",
@@ -323,65 +291,41 @@ func jsonRoundTrip(t *testing.T, v any) any {
 }
 
 // TestWorkflowExecutions runs the approval workflow in moto along each of its paths
-// and checks what reaches the approvers and the functions.
+// and checks what reaches the functions: only the request id (and, for the wait, the
+// token and the execution's own ARN), never a requester or an approver.
 func TestWorkflowExecutions(t *testing.T) {
-	in := workflowInput(true)
-	issuePayload := map[string]any{"action": "issue", "request": in["request"], "requester": in["requester"],
-		"grant_id": in["grant_id"], "request_id": in["request_id"]}
-	approvedPayload := map[string]any{"approver": "arn:aws:iam::123456789012:user/bob"}
-	for k, v := range issuePayload {
-		approvedPayload[k] = v
+	input := map[string]any{"request_id": requestID}
+	awaitPayload := func(execARN, token string) map[string]any {
+		return map[string]any{"action": "await", "request_id": requestID, "task_token": token, "execution_arn": execARN}
 	}
-	expirePayload := map[string]any{"action": "expire", "grant_id": in["grant_id"], "role": "my_pg_firefighter_rw", "request_id": "req-1"}
-
-	t.Run("no approval needed", func(t *testing.T) {
-		w := newWorkflow(t, 3600)
-		w.answerLambda(t, issueResult(), map[string]any{"expired": []any{}, "repaired": []any{}})
-		execARN := w.start(t, workflowInput(false))
-		events := w.finish(t, execARN)
-		if got := outcome(events); got != "SUCCEEDED" {
-			t.Fatalf("execution = %s; want SUCCEEDED\n%s", got, w.dump(t, execARN))
-		}
-		want := []invocation{{w.issueARN, issuePayload}, {w.expARN, expirePayload}}
-		if got := invocations(t, events); !reflect.DeepEqual(jsonRoundTrip(t, got), jsonRoundTrip(t, want)) {
-			t.Errorf("Lambda calls = %v; want %v (no approver without an approval)", got, want)
-		}
-	})
+	issuePayload := map[string]any{"action": "issue", "request_id": requestID}
+	expirePayload := map[string]any{"action": "expire", "grant_id": requestID, "role": "my_pg_firefighter_rw", "request_id": requestID}
+	waiting := map[string]any{"request_id": requestID, "state": "pending"}
 
 	t.Run("approved", func(t *testing.T) {
 		w := newWorkflow(t, 3600)
-		execARN := w.start(t, in)
-		msg := w.approvalMessage(t)
-		token, _ := msg["task_token"].(string)
-		if token == "" {
-			t.Fatalf("approval message %v has no task_token", msg)
-		}
-		delete(msg, "task_token")
-		want := map[string]any{"execution_arn": execARN, "role": "rw", "incident_id": "INC-1234",
-			"requester": in["requester"], "reason": "cancel stuck order ORD-1001", "hours": 1}
-		if !reflect.DeepEqual(msg, jsonRoundTrip(t, want)) {
-			t.Errorf("approval message = %v; want %v plus task_token", msg, want)
-		}
-
-		w.answerLambda(t, issueResult(), map[string]any{"expired": []any{}, "repaired": []any{}})
+		w.answerLambda(t, waiting, issueResult(), map[string]any{"expired": []any{}, "repaired": []any{}})
+		execARN := w.start(t, input)
+		token := w.token(t, execARN)
 		if _, err := w.sfn.SendTaskSuccess(t.Context(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(token),
-			Output: aws.String(`{"approver":"arn:aws:iam::123456789012:user/bob","comment":"checked"}`)}); err != nil {
+			Output: aws.String(`{"request_id":"` + requestID + `","decision":"approve"}`)}); err != nil {
 			t.Fatalf("SendTaskSuccess: %v", err)
 		}
 		events := w.finish(t, execARN)
 		if got := outcome(events); got != "SUCCEEDED" {
 			t.Fatalf("execution = %s; want SUCCEEDED\n%s", got, w.dump(t, execARN))
 		}
-		wantCalls := []invocation{{w.issueARN, approvedPayload}, {w.expARN, expirePayload}}
-		if got := invocations(t, events); !reflect.DeepEqual(jsonRoundTrip(t, got), jsonRoundTrip(t, wantCalls)) {
-			t.Errorf("Lambda calls = %v; want %v", got, wantCalls)
+		want := []invocation{{w.issueARN, awaitPayload(execARN, token)}, {w.issueARN, issuePayload}, {w.expARN, expirePayload}}
+		if got := invocations(t, events); !reflect.DeepEqual(jsonRoundTrip(t, got), jsonRoundTrip(t, want)) {
+			t.Errorf("Lambda calls = %v; want %v", got, want)
 		}
 	})
 
 	t.Run("denied", func(t *testing.T) {
 		w := newWorkflow(t, 3600)
-		execARN := w.start(t, in)
-		token, _ := w.approvalMessage(t)["task_token"].(string)
+		w.answerLambda(t, waiting)
+		execARN := w.start(t, input)
+		token := w.token(t, execARN)
 		if _, err := w.sfn.SendTaskFailure(t.Context(), &sfn.SendTaskFailureInput{TaskToken: aws.String(token),
 			Error: aws.String("Denied"), Cause: aws.String("denied by a second person")}); err != nil {
 			t.Fatalf("SendTaskFailure: %v", err)
@@ -390,38 +334,22 @@ func TestWorkflowExecutions(t *testing.T) {
 		if got := outcome(events); got != "FAILED Denied" {
 			t.Errorf("execution = %s; want FAILED Denied\n%s", got, w.dump(t, execARN))
 		}
-		if got := invocations(t, events); len(got) != 0 {
-			t.Errorf("Lambda calls after a denial = %v; want none", got)
+		if got := invocations(t, events); len(got) != 1 {
+			t.Errorf("Lambda calls after a denial = %v; want only the wait step", got)
 		}
 	})
 
 	t.Run("approval times out", func(t *testing.T) {
 		w := newWorkflow(t, 1)
-		w.answerLambda(t, map[string]any{"denied": true, "reason": "timeout"})
-		execARN := w.start(t, in)
+		w.answerLambda(t, waiting, map[string]any{"request_id": requestID, "state": "expired"})
+		execARN := w.start(t, input)
 		events := w.finish(t, execARN)
 		if got := outcome(events); got != "FAILED Denied" {
 			t.Errorf("execution = %s; want FAILED Denied\n%s", got, w.dump(t, execARN))
 		}
-		want := []invocation{{w.issueARN, map[string]any{"action": "deny", "reason": "timeout", "request": in["request"],
-			"requester": in["requester"], "request_id": in["request_id"], "grant_id": in["grant_id"]}}}
-		if got := invocations(t, events); !reflect.DeepEqual(jsonRoundTrip(t, got), jsonRoundTrip(t, want)) {
-			t.Errorf("Lambda calls = %v; want %v", got, want)
+		got := invocations(t, events)
+		if len(got) != 2 || !reflect.DeepEqual(jsonRoundTrip(t, got[1]), jsonRoundTrip(t, invocation{w.issueARN, map[string]any{"action": "timeout", "request_id": requestID}})) {
+			t.Errorf("Lambda calls = %v; want the wait step, then the timeout step with the request id", got)
 		}
 	})
-
-	for name, flag := range map[string]any{"no needs_approval": nil, "needs_approval is a string": "false"} {
-		t.Run(name+" waits for approval", func(t *testing.T) {
-			w := newWorkflow(t, 3600)
-			execARN := w.start(t, workflowInput(flag))
-			token, _ := w.approvalMessage(t)["task_token"].(string)
-			if _, err := w.sfn.SendTaskFailure(t.Context(), &sfn.SendTaskFailureInput{TaskToken: aws.String(token),
-				Error: aws.String("Denied")}); err != nil {
-				t.Fatalf("SendTaskFailure: %v", err)
-			}
-			if got := outcome(w.finish(t, execARN)); got != "FAILED Denied" {
-				t.Errorf("execution = %s; want FAILED Denied", got)
-			}
-		})
-	}
 }

@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/identity"
 )
 
 // Config is everything a function reads from its environment (FFB_* variables plus
@@ -36,7 +38,37 @@ type Config struct {
 	Target broker.Target
 	// ApprovalRequired lists the role kinds that need a second person (default rw).
 	ApprovalRequired map[broker.Role]bool
+	// ServerID is this deployment's name (the stack name): every identity proof must
+	// be bound to it (FFB_SERVER_ID).
+	ServerID string
+	// Approvers are the IAM principals who may approve (FFB_APPROVERS, comma-separated
+	// ARN patterns); none means nothing can be approved.
+	Approvers identity.Patterns
+	// TrustedSessionRoles are the roles, besides IAM Identity Center's, whose session
+	// names AWS enforces (FFB_TRUSTED_SESSION_ROLES).
+	TrustedSessionRoles []string
+	// NotifyTopicARN is the SNS topic for approvers' and requesters' notifications
+	// (FFB_NOTIFY_TOPIC_ARN); empty sends none.
+	NotifyTopicARN string
 }
+
+// Function is one of the four Lambda functions; it says what a function builds.
+type Function string
+
+// The functions of template.yaml.
+const (
+	// FunctionIssue serves POST and GET /access, GET /requests/{id} and the
+	// workflow's wait, issue and timeout steps, as the broker's database login.
+	FunctionIssue Function = "issue"
+	// FunctionExpire serves the sweep, the workflow's expire step and DELETE
+	// /access/{role}, as the broker's database login.
+	FunctionExpire Function = "expire"
+	// FunctionApprove serves GET /approvals and POST /approvals/{id}, as the
+	// approver's database login only: it cannot issue.
+	FunctionApprove Function = "approve"
+	// FunctionActivity runs the connection-log scan as the activity login.
+	FunctionActivity Function = "activity"
+)
 
 // LoadConfig reads the configuration. An invalid value fails with one message that
 // names the variable.
@@ -95,7 +127,33 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := c.policy().Check(); err != nil {
 		return Config{}, fmt.Errorf("FFB_ROLE_PREFIX: %v", err)
 	}
+	c.ServerID = getenv("FFB_SERVER_ID")
+	c.NotifyTopicARN = getenv("FFB_NOTIFY_TOPIC_ARN")
+	if c.Approvers, err = identity.ParsePatterns(getenv("FFB_APPROVERS")); err != nil {
+		return Config{}, fmt.Errorf("FFB_APPROVERS: %v", err)
+	}
+	if v := getenv("FFB_TRUSTED_SESSION_ROLES"); v != "" {
+		for _, r := range strings.Split(v, ",") {
+			c.TrustedSessionRoles = append(c.TrustedSessionRoles, strings.TrimSpace(r))
+		}
+		if err := identity.CheckTrustedSessionRoles(c.TrustedSessionRoles); err != nil {
+			return Config{}, fmt.Errorf("FFB_TRUSTED_SESSION_ROLES: %v", err)
+		}
+	}
 	return c, nil
+}
+
+// Check reports what fn needs and cfg lacks, naming the variable.
+func (c Config) Check(fn Function) error {
+	switch {
+	case fn != FunctionActivity && c.ServerID == "":
+		return fmt.Errorf("FFB_SERVER_ID: required (the deployment's name, e.g. the stack name, that identity proofs are bound to)")
+	case fn == FunctionIssue && c.StateMachineARN == "":
+		return fmt.Errorf("FFB_STATE_MACHINE_ARN: required (the approval workflow)")
+	case fn == FunctionApprove && c.StateMachineARN == "":
+		return fmt.Errorf("FFB_STATE_MACHINE_ARN: required (the approval workflow)")
+	}
+	return nil
 }
 
 func or(v, def string) string {
@@ -118,27 +176,33 @@ func (c Config) policy() broker.Policy {
 
 // Deps are a function's dependencies, built once in the Lambda init phase.
 type Deps struct {
-	Config  Config
-	AWS     aws.Config
-	Broker  *broker.Broker
-	Store   *broker.PGStore
-	Secrets *broker.SecretsStore
-	Audit   audit.Sink
-	SFN     *sfn.Client
+	Function Function
+	Config   Config
+	AWS      aws.Config
+	Broker   *broker.Broker
+	// Store is the broker's login (issue, expire, activity); nil in the approve function.
+	Store *broker.PGStore
+	// Approvals is the approver's login (approve function only).
+	Approvals *broker.ApprovalStore
+	Secrets   *broker.SecretsStore
+	Audit     audit.Sink
+	SFN       *sfn.Client
+	// Verifier checks the identity proof of every API call.
+	Verifier *identity.Verifier
 
 	getenv func(string) string
 	stdout io.Writer
 }
 
-// Build creates the clients and the broker from cfg. stdout receives the audit
+// Build creates the clients and the broker of fn from cfg. stdout receives the audit
 // records (Lambda sends it to CloudWatch Logs); with FFB_AUDIT_LOG_GROUP set they also
 // go to that group, and a record counts as written only when both sinks took it.
-func Build(ctx context.Context, cfg Config, stdout io.Writer) (*Deps, error) {
+func Build(ctx context.Context, fn Function, cfg Config, stdout io.Writer) (*Deps, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	return BuildWith(cfg, awsCfg, stdout)
+	return BuildWith(fn, cfg, awsCfg, stdout)
 }
 
 // WithEnv sets where the functions that read more of the environment than Config
@@ -148,18 +212,48 @@ func (d *Deps) WithEnv(getenv func(string) string) *Deps {
 	return d
 }
 
-// BuildWith is Build with a given AWS configuration.
-func BuildWith(cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
+// Close closes the database connections the dependencies opened.
+func (d *Deps) Close(ctx context.Context) {
+	if d.Store != nil {
+		d.Store.Close(ctx)
+	}
+	if d.Approvals != nil {
+		d.Approvals.Close(ctx)
+	}
+}
+
+// BuildWith is Build with a given AWS configuration. The approve function gets the
+// approvals ledger through its own login and no Secrets Manager; the others get the
+// broker's login and Secrets Manager, never the approvals ledger.
+func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
 	conn, err := broker.NewConnector(cfg.DB, awsCfg)
 	if err != nil {
 		return nil, err
 	}
-	store := broker.NewPGStore(conn)
-	tags := map[string]string{}
-	if cfg.ClusterID != "" {
-		tags["ffbroker:cluster"] = cfg.ClusterID
+	d := &Deps{Function: fn, Config: cfg, AWS: awsCfg, getenv: os.Getenv, stdout: stdout}
+	bc := broker.Config{Policy: cfg.policy(), Target: cfg.Target}
+	if fn == FunctionApprove {
+		d.Approvals = broker.NewApprovalStore(conn)
+		bc.Approvals = d.Approvals
+	} else {
+		d.Store = broker.NewPGStore(conn)
+		tags := map[string]string{}
+		if cfg.ClusterID != "" {
+			tags["ffbroker:cluster"] = cfg.ClusterID
+		}
+		d.Secrets = broker.NewSecretsStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
+		bc.DB, bc.Secrets = d.Store, d.Secrets
 	}
-	secrets := broker.NewSecretsStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
+	if cfg.StateMachineARN != "" && (fn == FunctionIssue || fn == FunctionApprove) {
+		d.SFN = sfn.NewFromConfig(awsCfg)
+		bc.Workflow = NewWorkflow(d.SFN, cfg.StateMachineARN)
+	}
+	if cfg.NotifyTopicARN != "" && (fn == FunctionIssue || fn == FunctionApprove) {
+		bc.Notifier = NewNotifier(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN)
+	}
+	if fn != FunctionActivity {
+		d.Verifier = identity.NewVerifier(awsCfg, cfg.ServerID, cfg.TrustedSessionRoles)
+	}
 	var sink audit.Sink = audit.NewJSONSink(stdout)
 	if cfg.AuditLogGroup != "" {
 		stream := or(os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"), fmt.Sprintf("ffbroker-%d", os.Getpid()))
@@ -167,10 +261,9 @@ func BuildWith(cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
 		cw := audit.NewCloudWatchSink(cloudwatchlogs.NewFromConfig(awsCfg), cfg.AuditLogGroup, stream, audit.CloudWatchOptions{})
 		sink = audit.Multi(sink, cw)
 	}
-	b, err := broker.New(broker.Config{Policy: cfg.policy(), DB: store, Secrets: secrets, Audit: sink, Target: cfg.Target})
-	if err != nil {
+	d.Audit, bc.Audit = sink, sink
+	if d.Broker, err = broker.New(bc); err != nil {
 		return nil, err
 	}
-	return &Deps{Config: cfg, AWS: awsCfg, Broker: b, Store: store, Secrets: secrets, Audit: sink, SFN: sfn.NewFromConfig(awsCfg),
-		getenv: os.Getenv, stdout: stdout}, nil
+	return d, nil
 }

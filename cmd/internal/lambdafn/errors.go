@@ -82,7 +82,7 @@ func stepError(err error) error {
 	switch {
 	case code == broker.CodeUnavailable:
 		return &UnavailableError{Message: msg}
-	case code == broker.CodeForbidden:
+	case code == broker.CodeForbidden, code == broker.CodeUnauthenticated:
 		return &ForbiddenError{Message: msg}
 	case code == broker.CodeNotFound:
 		return &NotFoundError{Message: msg}

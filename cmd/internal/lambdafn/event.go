@@ -61,16 +61,9 @@ func decodeStrict(raw json.RawMessage, v any) error {
 	return nil
 }
 
-// caller is the authenticated IAM principal of an API event: the SigV4 identity API
-// Gateway verified (AWS_IAM auth), or a custom authorizer's principal.
-func caller(req events.APIGatewayProxyRequest) string {
-	if arn := req.RequestContext.Identity.UserArn; arn != "" {
-		return arn
-	}
-	if p, ok := req.RequestContext.Authorizer["principalId"].(string); ok {
-		return p
-	}
-	return ""
+// rejected is the audit record of a refused API call, before anyone is verified.
+func rejected(ctx context.Context, req events.APIGatewayProxyRequest) audit.Record {
+	return audit.Record{RequestID: requestID(ctx, &req), Source: audit.SourceAPI}
 }
 
 // body returns the request body, decoding base64 when API Gateway encoded it, and
@@ -145,6 +138,6 @@ func unsupported(ctx context.Context, b *broker.Broker, fn string) error {
 // routeNotFound answers an API route this function does not serve.
 func routeNotFound(ctx context.Context, b *broker.Broker, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
 	err := broker.Errorf(broker.CodeNotFound, "no such route")
-	b.Reject(ctx, audit.Record{RequestID: requestID(ctx, &req), Requester: caller(req), Source: audit.SourceAPI}, err)
+	b.Reject(ctx, rejected(ctx, req), err)
 	return respondError(err)
 }

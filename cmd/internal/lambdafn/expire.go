@@ -14,10 +14,13 @@ import (
 // workflow's "expire" step at a grant's expiry, and DELETE /access/{role} (revoke).
 type ExpireHandler struct {
 	Broker *broker.Broker
+	Auth   Authenticator
 }
 
 // NewExpireHandler returns the expire function's handler.
-func NewExpireHandler(d *Deps) *ExpireHandler { return &ExpireHandler{Broker: d.Broker} }
+func NewExpireHandler(d *Deps) *ExpireHandler {
+	return &ExpireHandler{Broker: d.Broker, Auth: Authenticator{Verifier: d.Verifier, Approvers: d.Config.Approvers}}
+}
 
 // ExpireStep is the input of the workflow's "expire" step.
 type ExpireStep struct {
@@ -60,10 +63,16 @@ func (h *ExpireHandler) api(ctx context.Context, req events.APIGatewayProxyReque
 	if req.HTTPMethod != http.MethodDelete || req.Resource != "/access/{role}" {
 		return routeNotFound(ctx, h.Broker, req)
 	}
-	out, err := h.Broker.Revoke(ctx, broker.RevokeInput{Role: req.PathParameters["role"], IncidentID: req.QueryStringParameters["incident_id"],
-		Requester: caller(req), RequestID: requestID(ctx, &req), Source: audit.SourceAPI})
+	raw, err := body(req)
 	if err != nil {
-		return respondError(err)
+		return respondError(h.Broker.Reject(ctx, rejected(ctx, req), err))
 	}
-	return respond(http.StatusOK, out)
+	return authenticated(ctx, h.Auth, h.Broker, req, raw, func(c broker.Caller) events.APIGatewayProxyResponse {
+		out, err := h.Broker.Revoke(ctx, broker.RevokeInput{Role: req.PathParameters["role"], IncidentID: req.QueryStringParameters["incident_id"],
+			Caller: c, RequestID: requestID(ctx, &req), Source: audit.SourceAPI})
+		if err != nil {
+			return respondError(err)
+		}
+		return respond(http.StatusOK, out)
+	})
 }

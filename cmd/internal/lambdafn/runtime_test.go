@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/lambdart"
 )
@@ -63,32 +64,37 @@ func removeBootstraps() {
 	}
 }
 
-// functionEnv is the environment the template gives the functions, pointed at the
-// test cluster and moto.
-func functionEnv(e *env, srv *awstest.Server) []string {
-	return []string{
-		"FFB_DB_HOST=" + shared.Cluster.Host, "FFB_DB_PORT=" + itoa(shared.Cluster.Port), "FFB_DB_NAME=" + e.names.DB,
-		"FFB_DB_USER=" + e.names.Broker, "FFB_DB_AUTH=password", "FFB_DB_PASSWORD=" + brokerPassword, "FFB_DB_SSLMODE=disable",
-		"FFB_TARGET_SSLMODE=disable", "FFB_STATE_MACHINE_ARN=" + e.deps.Config.StateMachineARN,
+// functionEnv is the environment the template gives function fn, pointed at the test
+// cluster and moto.
+func functionEnv(e *env, srv *awstest.Server, fn lambdafn.Function) []string {
+	getenv := functionGetenv(fn, e.names, map[string]string{"FFB_STATE_MACHINE_ARN": e.issue.Config.StateMachineARN})
+	env := []string{
 		"AWS_ENDPOINT_URL=" + srv.Endpoint, "AWS_REGION=" + awstest.Region, "AWS_ACCESS_KEY_ID=" + awstest.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + awstest.SecretAccessKey, "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 	}
+	for _, k := range []string{"FFB_DB_HOST", "FFB_DB_PORT", "FFB_DB_NAME", "FFB_DB_USER", "FFB_DB_AUTH", "FFB_DB_PASSWORD", "FFB_DB_SSLMODE",
+		"FFB_TARGET_SSLMODE", "FFB_STATE_MACHINE_ARN", "FFB_SERVER_ID", "FFB_APPROVERS", "FFB_ACTIVITY_LOG_GROUP", "FFB_ACTIVITY_DB_USER"} {
+		env = append(env, k+"="+getenv(k))
+	}
+	return env
 }
 
 var runtimeCases = []struct {
 	fn, pkg, event string
+	kind           lambdafn.Function
+	signer         string // who signs an API event's identity proof
 	want           func(a lambdart.Answer) error
 }{
-	{"issue", "./cmd/issue", "status-api.json", wantStatus(200)},
-	{"expire", "./cmd/expire", "expire-schedule.json", func(a lambdart.Answer) error {
+	{"issue", "./cmd/issue", "status-api.json", lambdafn.FunctionIssue, "alice", wantStatus(200)},
+	{"expire", "./cmd/expire", "expire-schedule.json", lambdafn.FunctionExpire, "", func(a lambdart.Answer) error {
 		if a.Error || !strings.Contains(string(a.Body), `"expired"`) {
 			return fmt.Errorf("answer %s; want a sweep result", a.Body)
 		}
 		return nil
 	}},
-	{"approve", "./cmd/approve", "approve-api.json", wantStatus(404)},
-	{"activity", "./cmd/activity", "invalid/wrong-shape.json", func(a lambdart.Answer) error {
+	{"approve", "./cmd/approve", "approve-api.json", lambdafn.FunctionApprove, "bob", wantStatus(404)},
+	{"activity", "./cmd/activity", "invalid/wrong-shape.json", lambdafn.FunctionActivity, "", func(a lambdart.Answer) error {
 		if !a.Error || !strings.Contains(string(a.Body), `"errorType":"InvalidInputError"`) {
 			return fmt.Errorf("answer %s; want an InvalidInputError", a.Body)
 		}
@@ -121,11 +127,15 @@ func TestBootstrapAnswersThroughRuntimeAPI(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rt.Close()
-			p, err := rt.Run(context.Background(), bin, functionEnv(e, srv))
+			p, err := rt.Run(context.Background(), bin, functionEnv(e, srv, tc.kind))
 			if err != nil {
 				t.Fatal(err)
 			}
-			rt.Invoke("req-1", readEvent(t, tc.event))
+			ev := readEvent(t, tc.event)
+			if tc.signer != "" {
+				ev = e.sign(t, tc.signer, ev)
+			}
+			rt.Invoke("req-1", ev)
 			a, err := rt.Wait(20 * time.Second)
 			out := p.Stop()
 			if err != nil {
@@ -142,7 +152,7 @@ func TestBootstrapAnswersThroughRuntimeAPI(t *testing.T) {
 	t.Run("invalid configuration fails the cold start naming the variable", func(t *testing.T) {
 		bin := buildBootstrap(t, "./cmd/issue")
 		cmd := exec.Command(bin)
-		cmd.Env = append(functionEnv(e, srv), "FFB_DB_PORT=70000", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1")
+		cmd.Env = append(functionEnv(e, srv, lambdafn.FunctionIssue), "FFB_DB_PORT=70000", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1")
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "FFB_DB_PORT") {
 			t.Errorf("bootstrap with FFB_DB_PORT=70000: %v, %q; want a failed start naming FFB_DB_PORT", err, out)
@@ -170,13 +180,16 @@ func coldStart(b *testing.B, pkgFor func(string) string) {
 		b.Run(tc.fn, func(b *testing.B) {
 			bin := buildBootstrap(b, pkgFor(tc.pkg))
 			event := readEvent(b, tc.event)
+			if tc.signer != "" {
+				event = e.sign(b, tc.signer, event) // fresh for 5 minutes, longer than the benchmark
+			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				rt, err := lambdart.Start()
 				if err != nil {
 					b.Fatal(err)
 				}
-				p, err := rt.Run(context.Background(), bin, functionEnv(e, srv))
+				p, err := rt.Run(context.Background(), bin, functionEnv(e, srv, tc.kind))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -233,10 +246,10 @@ func TestBootstrapNamesFailureCategories(t *testing.T) {
 		code     string
 		category string
 	}{
-		{"verify-full to a server without TLS", []string{"FFB_DB_SSLMODE=verify-full"}, brokerPassword, "database_unavailable", "tls"},
+		{"verify-full to a server without TLS", []string{"FFB_DB_SSLMODE=verify-full"}, loginPassword(e.names.Broker), "database_unavailable", "tls"},
 		{"wrong password", []string{"FFB_DB_PASSWORD=" + wrongPassword}, wrongPassword, "database_unavailable", "password"},
 		{"role without LOGIN", []string{"FFB_DB_USER=ffb_edge_nologin", "FFB_DB_PASSWORD=" + nologinPassword}, nologinPassword, "database_unavailable", "login"},
-		{"closed port", []string{"FFB_DB_PORT=" + itoa(closed)}, brokerPassword, "unavailable", "network"},
+		{"closed port", []string{"FFB_DB_PORT=" + itoa(closed)}, loginPassword(e.names.Broker), "unavailable", "network"},
 	}
 	bin := buildBootstrap(t, "./cmd/issue")
 	for _, tt := range tests {
@@ -246,11 +259,11 @@ func TestBootstrapNamesFailureCategories(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rt.Close()
-			p, err := rt.Run(context.Background(), bin, append(functionEnv(e, srv), tt.env...))
+			p, err := rt.Run(context.Background(), bin, append(functionEnv(e, srv, lambdafn.FunctionIssue), tt.env...))
 			if err != nil {
 				t.Fatal(err)
 			}
-			rt.Invoke("req-1", readEvent(t, "status-api.json"))
+			rt.Invoke("req-1", e.sign(t, "alice", readEvent(t, "status-api.json")))
 			a, err := rt.Wait(20 * time.Second)
 			out := p.Stop()
 			if err != nil {

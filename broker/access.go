@@ -1,0 +1,354 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/google/uuid"
+)
+
+// Request ledger states (db_admin.firefighter_request.state).
+const (
+	StatePending  = "pending"
+	StateApproved = "approved"
+	StateDenied   = "denied"
+	StateExpired  = "expired"
+	StateIssued   = "issued"
+)
+
+// AccessRequest is one request for a role that needs approval, as the request and
+// approval ledgers in the database record it. It never holds the workflow's task token.
+type AccessRequest struct {
+	ID           string    `json:"request_id"`
+	Role         string    `json:"role"`
+	IncidentID   string    `json:"incident_id"`
+	Hours        int       `json:"hours"`
+	Reason       string    `json:"reason,omitempty"`
+	Requester    string    `json:"requester"`
+	RequesterKey string    `json:"-"`
+	State        string    `json:"state"`
+	CreatedAt    time.Time `json:"created_at"`
+	DecideBy     time.Time `json:"decide_by"`
+	GrantID      string    `json:"grant_id,omitempty"`
+	Decision     string    `json:"decision,omitempty"`
+	Approver     string    `json:"approver,omitempty"`
+	ApproverKey  string    `json:"-"`
+	Comment      string    `json:"comment,omitempty"`
+	DecidedAt    time.Time `json:"decided_at,omitzero"`
+}
+
+// NewAccessRequest is what the database needs to record a request.
+type NewAccessRequest struct {
+	ID           string
+	Role         string
+	IncidentID   string
+	Hours        int
+	Reason       string
+	Requester    string
+	RequesterKey string
+}
+
+// Submitted is the answer of Database.SubmitRequest.
+type Submitted struct {
+	ID        string
+	State     string
+	CreatedAt time.Time
+	DecideBy  time.Time
+	// Reused reports that the same person's pending request was returned.
+	Reused bool
+}
+
+// Decided is the answer of Approvals.Decide: the request after the decision, and the
+// task token of the workflow that waits for it.
+type Decided struct {
+	Request   AccessRequest
+	TaskToken Token
+	// Retried reports that the same decision by the same person was already recorded.
+	Retried bool
+}
+
+// Token is a Step Functions task token. It carries no trust, but it is kept out of
+// logs and answers all the same.
+type Token string
+
+// String redacts the token.
+func (Token) String() string { return "[task token]" }
+
+// Workflow is what the broker needs from the approval state machine (Step Functions).
+type Workflow interface {
+	// Start starts the approval workflow of request id, once: a second call for the
+	// same id returns the running execution.
+	Start(ctx context.Context, requestID string) (executionARN string, err error)
+	// Resume ends the wait of the workflow holding token with a decision.
+	Resume(ctx context.Context, token Token, requestID, decision string) error
+}
+
+// Approvals is what the approve function needs from the database, through its own
+// login: it records decisions and reads requests, and can do nothing else.
+type Approvals interface {
+	Decide(ctx context.Context, d Decision) (Decided, error)
+	Pending(ctx context.Context) ([]AccessRequest, error)
+	AccessRequest(ctx context.Context, id string) (AccessRequest, error)
+}
+
+// Decision is a second person's decision as the approvals ledger records it.
+type Decision struct {
+	RequestID   string
+	Decision    string
+	Approver    string
+	ApproverKey string
+	Comment     string
+}
+
+// Notification is a message for the approvers or the requester.
+type Notification struct {
+	// Kind is one of the Notify* constants.
+	Kind    string
+	Request AccessRequest
+	// Grant is set when the request was issued.
+	Grant *IssueOutput
+}
+
+// Notification kinds.
+const (
+	NotifyApprovalNeeded = "approval_needed"
+	NotifyApproved       = "approved"
+	NotifyDenied         = "denied"
+	NotifyTimedOut       = "timed_out"
+	NotifyIssued         = "issued"
+)
+
+// Notifier tells people what happened (SNS: chat and e-mail). A failed notification
+// never changes an outcome.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// SubmitInput is a request for access from a verified caller.
+type SubmitInput struct {
+	// Body is the request as the caller sent it (POST /access), decoded strictly by
+	// Submit (see DecodeRequest).
+	Body   []byte
+	Caller Caller
+	// RequestID is the API or Lambda request id, for the audit trail.
+	RequestID string
+	Source    audit.Source
+}
+
+// SubmitOutput is the answer to Submit: a grant when no approval is needed, else the
+// pending request.
+type SubmitOutput struct {
+	Grant   *IssueOutput   `json:"grant,omitempty"`
+	Pending *PendingAnswer `json:"pending,omitempty"`
+}
+
+// PendingAnswer is the answer when a request waits for a second person.
+type PendingAnswer struct {
+	RequestID    string    `json:"request_id"`
+	ExecutionARN string    `json:"execution_arn,omitempty"`
+	Status       string    `json:"status"`
+	DecideBy     time.Time `json:"decide_by"`
+	Reused       bool      `json:"reused"`
+}
+
+// Submit handles a request for access: issued at once when the role needs no
+// approval; else recorded in the request ledger with the verified requester and handed
+// to the approval workflow, which carries only the request id.
+func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, error) {
+	rec := audit.Record{RequestID: in.RequestID, Requester: in.Caller.ARN, RequesterKey: in.Caller.Key, Source: in.Source}
+	req, err := DecodeRequest(in.Body)
+	if err != nil {
+		return SubmitOutput{}, b.reject(ctx, rec, err)
+	}
+	rec.IncidentID = req.IncidentID
+	v, err := b.cfg.Policy.Validate(req)
+	if err == nil {
+		err = checkCaller(in.Caller)
+	}
+	if err != nil {
+		return SubmitOutput{}, b.reject(ctx, rec, err)
+	}
+	rec.TargetRole = v.RoleName
+	if !v.NeedsApproval {
+		out, err := b.issueValid(ctx, v, GrantRequest{Requester: in.Caller.ARN, RequesterKey: in.Caller.Key}, rec)
+		if err != nil {
+			return SubmitOutput{}, err
+		}
+		return SubmitOutput{Grant: &out}, nil
+	}
+	if b.cfg.Workflow == nil || b.cfg.DB == nil {
+		return SubmitOutput{}, b.reject(ctx, rec, &Error{Code: CodeInternal, Message: "no approval workflow configured",
+			Err: errors.New("broker: Submit of a role that needs approval without a Workflow")})
+	}
+	id, err := b.newID()
+	if err != nil {
+		return SubmitOutput{}, err
+	}
+	sub, err := b.cfg.DB.SubmitRequest(ctx, NewAccessRequest{ID: id, Role: v.RoleName, IncidentID: v.IncidentID, Hours: v.Hours,
+		Reason: v.Reason, Requester: in.Caller.ARN, RequesterKey: in.Caller.Key})
+	if err != nil {
+		return SubmitOutput{}, b.reject(ctx, rec, err)
+	}
+	rec.AccessRequestID = sub.ID
+	arn, err := b.cfg.Workflow.Start(ctx, sub.ID)
+	if err != nil {
+		return SubmitOutput{}, b.failed(ctx, rec, audit.EventAccessRequested, err)
+	}
+	rec.Event, rec.Outcome, rec.Message = audit.EventAccessRequested, audit.OutcomePending, "waiting for a second person's approval"
+	if sub.Reused {
+		rec.Message = "approval already pending for this incident and role"
+	}
+	b.writeBestEffort(ctx, rec)
+	return SubmitOutput{Pending: &PendingAnswer{RequestID: sub.ID, ExecutionARN: arn, Status: "pending_approval",
+		DecideBy: sub.DecideBy, Reused: sub.Reused}}, nil
+}
+
+// AwaitInput is the approval workflow's wait step: the task token Step Functions made
+// for the wait, and the execution it belongs to.
+type AwaitInput struct {
+	RequestID    string
+	TaskToken    Token
+	ExecutionARN string
+	Source       audit.Source
+}
+
+// Await keeps the workflow's task token with its pending request (so that no person
+// ever handles it) and tells the approvers. Nothing in the input is trusted: the
+// request and its requester come from the ledger.
+func (b *Broker) Await(ctx context.Context, in AwaitInput) (AccessRequest, error) {
+	rec := audit.Record{AccessRequestID: in.RequestID, Source: in.Source}
+	if err := checkUUID(in.RequestID, "request_id"); err != nil {
+		return AccessRequest{}, b.reject(ctx, rec, err)
+	}
+	req, err := b.cfg.DB.AttachTaskToken(ctx, in.RequestID, in.TaskToken, in.ExecutionARN)
+	if err != nil {
+		return AccessRequest{}, b.reject(ctx, rec, err)
+	}
+	b.notify(ctx, Notification{Kind: NotifyApprovalNeeded, Request: req})
+	return req, nil
+}
+
+// IssueApprovedInput is the workflow's issue step: only the request id, whose
+// approval the database checks.
+type IssueApprovedInput struct {
+	AccessRequestID string
+	RequestID       string
+	Source          audit.Source
+}
+
+// IssueApproved issues the password of an approved request. The request, its
+// requester and its approver are read from the ledgers; the database refuses a request
+// that was not approved by another person through the approver's login, or that was
+// used already. Retries resume the same grant (the grant id is the request id).
+func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (IssueOutput, error) {
+	rec := audit.Record{RequestID: in.RequestID, AccessRequestID: in.AccessRequestID, Source: in.Source}
+	if err := checkUUID(in.AccessRequestID, "request_id"); err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
+	}
+	req, err := b.cfg.DB.AccessRequest(ctx, in.AccessRequestID)
+	if err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
+	}
+	rec.Requester, rec.RequesterKey, rec.IncidentID, rec.TargetRole = req.Requester, req.RequesterKey, req.IncidentID, req.Role
+	rec.Approver, rec.ApproverKey = req.Approver, req.ApproverKey
+	if req.State != StateApproved && req.State != StateIssued {
+		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "request %s is %s, not approved", req.ID, req.State))
+	}
+	v, err := b.cfg.Policy.Validate(Request{Role: req.Role, IncidentID: req.IncidentID, Hours: req.Hours, Reason: req.Reason})
+	if err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
+	}
+	out, err := b.issueValid(ctx, v, GrantRequest{GrantID: req.ID, Requester: req.Requester, RequesterKey: req.RequesterKey,
+		RequestID: req.ID}, rec)
+	if err == nil {
+		b.notify(ctx, Notification{Kind: NotifyIssued, Request: req, Grant: &out})
+	}
+	return out, err
+}
+
+// ExpireRequestInput is the workflow's timeout step.
+type ExpireRequestInput struct {
+	AccessRequestID string
+	RequestID       string
+	Source          audit.Source
+}
+
+// ExpireRequest ends a request nobody decided in time, and tells the requester. A
+// request decided meanwhile keeps its decision.
+func (b *Broker) ExpireRequest(ctx context.Context, in ExpireRequestInput) (AccessRequest, error) {
+	rec := audit.Record{RequestID: in.RequestID, AccessRequestID: in.AccessRequestID, Source: in.Source}
+	if err := checkUUID(in.AccessRequestID, "request_id"); err != nil {
+		return AccessRequest{}, b.reject(ctx, rec, err)
+	}
+	state, err := b.cfg.DB.ExpireRequest(ctx, in.AccessRequestID)
+	if err != nil {
+		return AccessRequest{}, b.reject(ctx, rec, err)
+	}
+	req, err := b.cfg.DB.AccessRequest(ctx, in.AccessRequestID)
+	if err != nil {
+		return AccessRequest{}, err
+	}
+	rec.Requester, rec.RequesterKey, rec.IncidentID, rec.TargetRole = req.Requester, req.RequesterKey, req.IncidentID, req.Role
+	if state == StateExpired {
+		rec.Event, rec.Outcome, rec.Message = audit.EventAccessDenied, audit.OutcomeDenied, "no approval: timeout"
+		b.writeBestEffort(ctx, rec)
+		b.notify(ctx, Notification{Kind: NotifyTimedOut, Request: req})
+	}
+	return req, nil
+}
+
+// AccessRequestStatus returns one request for its requester or for an approver.
+func (b *Broker) AccessRequestStatus(ctx context.Context, caller Caller, id string) (AccessRequest, error) {
+	rec := audit.Record{Requester: caller.ARN, AccessRequestID: id, Source: audit.SourceAPI}
+	if err := checkCaller(caller); err != nil {
+		return AccessRequest{}, b.reject(ctx, rec, err)
+	}
+	if err := checkUUID(id, "request_id"); err != nil {
+		return AccessRequest{}, b.reject(ctx, rec, err)
+	}
+	var req AccessRequest
+	var err error
+	switch {
+	case b.cfg.DB != nil:
+		req, err = b.cfg.DB.AccessRequest(ctx, id)
+	case b.cfg.Approvals != nil:
+		req, err = b.cfg.Approvals.AccessRequest(ctx, id)
+	default:
+		err = Errorf(CodeInternal, "no request ledger configured")
+	}
+	if err != nil {
+		return AccessRequest{}, err
+	}
+	if req.RequesterKey != caller.Key && !caller.CanApprove {
+		return AccessRequest{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no such request"))
+	}
+	return req, nil
+}
+
+func (b *Broker) notify(ctx context.Context, n Notification) {
+	if b.cfg.Notifier == nil {
+		return
+	}
+	if err := b.cfg.Notifier.Notify(ctx, n); err != nil {
+		b.cfg.Logger.WarnContext(ctx, "notification not sent", "kind", n.Kind, "request_id", n.Request.ID, "error", err)
+	}
+}
+
+func (b *Broker) newID() (string, error) {
+	id, err := uuid.NewRandomFromReader(b.cfg.Rand)
+	if err != nil {
+		return "", &Error{Code: CodeInternal, Op: "new id", Err: err}
+	}
+	return id.String(), nil
+}
+
+// checkUUID refuses anything but a lower-case UUID for field.
+func checkUUID(s, field string) error {
+	id, err := uuid.Parse(s)
+	if err != nil || id.String() != s {
+		return Errorf(CodeInvalidRequest, "%s must be a lower-case UUID", field)
+	}
+	return nil
+}

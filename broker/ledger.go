@@ -1,0 +1,130 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// SubmitRequest calls db_admin.submit_firefighter_request.
+func (s *PGStore) SubmitRequest(ctx context.Context, r NewAccessRequest) (Submitted, error) {
+	var out Submitted
+	err := s.with(ctx, "submit request", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT request_id::text, state, created_at, decide_by, reused
+			FROM db_admin.submit_firefighter_request($1, $2, $3, $4, $5, $6, $7)`,
+			r.ID, r.Role, r.IncidentID, r.Hours, r.Reason, r.Requester, r.RequesterKey).
+			Scan(&out.ID, &out.State, &out.CreatedAt, &out.DecideBy, &out.Reused)
+	})
+	return out, err
+}
+
+// AttachTaskToken calls db_admin.attach_firefighter_task_token.
+func (s *PGStore) AttachTaskToken(ctx context.Context, requestID string, token Token, executionARN string) (AccessRequest, error) {
+	var r AccessRequest
+	err := s.with(ctx, "attach task token", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT request_id::text, role, incident_id, hours, reason, requester, created_at, decide_by
+			FROM db_admin.attach_firefighter_task_token($1, $2, $3)`, requestID, string(token), executionARN).
+			Scan(&r.ID, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &r.CreatedAt, &r.DecideBy)
+	})
+	r.State = StatePending
+	return r, err
+}
+
+// ExpireRequest calls db_admin.expire_firefighter_request and returns the request's
+// state afterwards.
+func (s *PGStore) ExpireRequest(ctx context.Context, requestID string) (string, error) {
+	var state string
+	err := s.with(ctx, "expire request", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT db_admin.expire_firefighter_request($1)`, requestID).Scan(&state)
+	})
+	return state, err
+}
+
+// AccessRequest calls db_admin.firefighter_request_status.
+func (s *PGStore) AccessRequest(ctx context.Context, requestID string) (AccessRequest, error) {
+	var r AccessRequest
+	err := s.with(ctx, "read request", func(c *pgx.Conn) error {
+		var err error
+		r, err = accessRequest(ctx, c, requestID)
+		return err
+	})
+	return r, err
+}
+
+const requestColumns = `request_id::text, role, incident_id, hours, reason, requester, requester_key, state, created_at, decide_by,
+	coalesce(grant_id::text, ''), coalesce(decision, ''), coalesce(approver, ''), coalesce(approver_key, ''), coalesce(comment, ''), decided_at`
+
+func accessRequest(ctx context.Context, c *pgx.Conn, id string) (AccessRequest, error) {
+	rows, err := c.Query(ctx, `SELECT `+requestColumns+` FROM db_admin.firefighter_request_status($1)`, id)
+	if err != nil {
+		return AccessRequest{}, err
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, scanAccessRequest)
+	if err == pgx.ErrNoRows {
+		return AccessRequest{}, Errorf(CodeNotFound, "no request %s", id)
+	}
+	return r, err
+}
+
+func scanAccessRequest(row pgx.CollectableRow) (AccessRequest, error) {
+	var r AccessRequest
+	var decided pgtype.Timestamptz
+	err := row.Scan(&r.ID, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &r.RequesterKey, &r.State,
+		&r.CreatedAt, &r.DecideBy, &r.GrantID, &r.Decision, &r.Approver, &r.ApproverKey, &r.Comment, &decided)
+	if decided.Valid {
+		r.DecidedAt = decided.Time
+	}
+	return r, err
+}
+
+// ApprovalStore calls the approver login's db_admin functions: it records decisions
+// and reads requests, over one connection kept open between calls.
+type ApprovalStore struct {
+	pg *PGStore
+}
+
+// NewApprovalStore returns a store that logs in through d (the approver's login).
+func NewApprovalStore(d Dialer) *ApprovalStore { return &ApprovalStore{pg: NewPGStore(d)} }
+
+// Decide calls db_admin.decide_firefighter_request.
+func (s *ApprovalStore) Decide(ctx context.Context, d Decision) (Decided, error) {
+	var out Decided
+	err := s.pg.with(ctx, "decide request", func(c *pgx.Conn) error {
+		var token, execARN *string
+		var decidedAt pgtype.Timestamptz
+		r := &out.Request
+		err := c.QueryRow(ctx, `SELECT request_id::text, state, role, incident_id, hours, reason, requester, decided_at, task_token, execution_arn, retried
+			FROM db_admin.decide_firefighter_request($1, $2, $3, $4, $5)`, d.RequestID, d.Decision, d.Approver, d.ApproverKey, d.Comment).
+			Scan(&r.ID, &r.State, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &decidedAt, &token, &execARN, &out.Retried)
+		if token != nil {
+			out.TaskToken = Token(*token)
+		}
+		r.Decision, r.Approver, r.Comment, r.DecidedAt = d.Decision, d.Approver, d.Comment, decidedAt.Time
+		return err
+	})
+	return out, err
+}
+
+// Pending calls db_admin.pending_firefighter_requests.
+func (s *ApprovalStore) Pending(ctx context.Context) ([]AccessRequest, error) {
+	var out []AccessRequest
+	err := s.pg.with(ctx, "list pending requests", func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT request_id::text, role, incident_id, hours, reason, requester, requester_key, 'pending', created_at, decide_by,
+			'', '', '', '', '', NULL::timestamptz FROM db_admin.pending_firefighter_requests()`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, scanAccessRequest)
+		return err
+	})
+	return out, err
+}
+
+// AccessRequest calls db_admin.firefighter_request_status.
+func (s *ApprovalStore) AccessRequest(ctx context.Context, id string) (AccessRequest, error) {
+	return s.pg.AccessRequest(ctx, id)
+}
+
+// Close closes the connection, if one is open.
+func (s *ApprovalStore) Close(ctx context.Context) error { return s.pg.Close(ctx) }
