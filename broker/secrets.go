@@ -534,6 +534,11 @@ func secretsError(op, name, call string, err error, secrets ...Password) *Error 
 // an IAM policy, a resource or KMS key policy (Secrets Manager answers
 // AccessDeniedException for a key it may not use, too).
 func accessDenied(err error) bool {
+	// An HTTP 403 whatever its body (moto answers an IAM refusal in XML).
+	var status interface{ HTTPStatusCode() int }
+	if errors.As(err, &status) && status.HTTPStatusCode() == 403 {
+		return true
+	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
 		return false

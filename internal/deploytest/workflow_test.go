@@ -31,7 +31,6 @@ type workflow struct {
 	srv      *awstest.Server
 	sfn      *sfn.Client
 	sqs      *sqs.Client
-	queueURL string
 	arn      string
 	issueARN string
 	expARN   string

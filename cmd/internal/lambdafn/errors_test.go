@@ -26,7 +26,7 @@ func TestStepErrorNamesTheCategory(t *testing.T) {
 			"*lambdafn.InternalError", "secrets manager refused the function's IAM role (category iam_policy)"},
 		{"unavailable", &broker.Error{Code: broker.CodeUnavailable, Category: broker.CategoryConnectionLimit, Message: "the database refused a new connection, retry later", Err: cause},
 			"*lambdafn.UnavailableError", "the database refused a new connection, retry later (category connection_limit)"},
-		{"internal", &broker.Error{Code: broker.CodeInternal, Message: "secret detail", Err: cause}, "*lambdafn.InternalError", "internal error"},
+		{"internal", &broker.Error{Code: broker.CodeInternal, Message: "internal detail only for logs", Err: cause}, "*lambdafn.InternalError", "internal error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
