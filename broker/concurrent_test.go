@@ -24,6 +24,14 @@ func TestConcurrentIssuesOneRole(t *testing.T) {
 		err error
 	}
 	results := make([]result, callers)
+	// The approved requests first, one after the other (the approvals are not what is
+	// measured here), then their issue steps all at once.
+	requests := make([]string, callers)
+	for i := range requests {
+		requests[i] = f.approvedRequest(t, broker.IssueInput{
+			Request:   broker.Request{Role: "rw", IncidentID: fmt.Sprintf("INC-C%d", i%incidents), Hours: 1 + i%2},
+			Requester: alice, RequesterKey: alice})
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < callers; i++ {
 		d := f.deps(t)
@@ -32,9 +40,7 @@ func TestConcurrentIssuesOneRole(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			defer d.store.Close(context.Background()) // the Lambda's connection ends with it
-			out, err := f.issue(t, b, broker.IssueInput{
-				Request:   broker.Request{Role: "rw", IncidentID: fmt.Sprintf("INC-C%d", i%incidents), Hours: 1 + i%2},
-				Requester: alice, RequesterKey: alice, Source: audit.SourceStepFunctions})
+			out, err := b.IssueApproved(ctx, broker.IssueApprovedInput{AccessRequestID: requests[i], Source: audit.SourceStepFunctions})
 			results[i] = result{out, err}
 		}(i)
 	}
