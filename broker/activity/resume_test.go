@@ -58,7 +58,8 @@ func TestResumeAfterDeadline(t *testing.T) {
 	// A grant that started 50 minutes ago and ends in 10.
 	grantID := uuid.NewString()
 	s := e.super(t)
-	mustExec(t, s, `SELECT * FROM db_admin.issue_firefighter_password($1, $2, $3, 1, 'INC-7', 'arn:aws:iam::1:user/bob', NULL)`,
+	// As a DBA by hand (rw needs an approved request through the broker's login).
+	mustExec(t, s, `SELECT * FROM db_admin.firefighter_issue($1, $2, $3, 1, 'INC-7', 'arn:aws:iam::1:user/bob', NULL, NULL, true)`,
 		grantID, e.FirefighterRW, strings.Repeat("r2", 20))
 	mustExec(t, s, `UPDATE db_admin.firefighter_grant SET issued_at = issued_at - interval '50 minutes',
 		activated_at = activated_at - interval '50 minutes', expires_at = expires_at - interval '50 minutes'`)
