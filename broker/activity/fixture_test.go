@@ -52,6 +52,9 @@ func newEnv(t testing.TB, prefix string) *env {
 	if err := shared.Cluster.SetPassword(ctx, e.Activity, e.activityPassword); err != nil {
 		t.Fatal(err)
 	}
+	// The tests move the policy's clock by days: the admin's policy floor is one
+	// day to lock and two to drop (the bootstrap's default is 90 and 180).
+	mustExec(t, e.super(t), `SELECT db_admin.activity_set_policy(1, 2)`)
 	e.store = activity.NewStore(e.connector(t))
 	t.Cleanup(func() { e.store.Close(context.Background()) })
 	if _, err := e.logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(e.group)}); err != nil {

@@ -143,7 +143,7 @@ var (
 var refusals = [][]byte{
 	[]byte(`too many connections for role "`),
 	[]byte(`too many connections for database "`),
-	[]byte(`role "`), // ... is not permitted to log in / does not exist
+	[]byte(`role "`),     // ... is not permitted to log in / does not exist
 	[]byte(`database "`), // ... does not exist / is not currently accepting connections / has disappeared
 	[]byte(`permission denied for database "`),
 	[]byte(`cannot connect to invalid database "`),

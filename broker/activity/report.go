@@ -90,8 +90,26 @@ type LogReport struct {
 	Skipped int `json:"skipped"`
 	// Received counts the new "connection received" lines.
 	Received int `json:"received"`
-	// Authorized counts the new logins ("connection authorized").
+	// Authorized counts the new "connection authorized" lines; each is a login
+	// (Opened) or an attempt (Attempts) once its session's fate is known.
 	Authorized int `json:"authorized"`
+	// Opened counts the sessions settled as opened: logins recorded.
+	Opened int `json:"opened"`
+	// Attempts counts the sessions settled as refused (a FATAL of the same
+	// backend followed their authorized line) or, where the server writes
+	// "connection ready", never ready: recorded as attempts, not logins.
+	Attempts int `json:"attempts"`
+	// Ready counts PostgreSQL 18's "connection ready" lines.
+	Ready int `json:"ready"`
+	// Refused counts the FATAL lines that refuse a session after its
+	// authorization (whether or not its authorized line was read).
+	Refused int `json:"refused"`
+	// Unprefixed counts authorized lines without Aurora's log_line_prefix: no
+	// login is counted from them (their user cannot be checked).
+	Unprefixed int `json:"unprefixed"`
+	// Lookahead counts the events read past the window's end to settle the
+	// sessions authorized just before it; they are read again by the next run.
+	Lookahead int `json:"lookahead"`
 	// Replication counts the replication logins among Authorized.
 	Replication int `json:"replication"`
 	// Authenticated counts "connection authenticated" lines.
