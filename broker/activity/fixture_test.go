@@ -180,7 +180,13 @@ var entryStart = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+:`)
 // one event per entry, continuation lines included, at the entry's %t.
 func serverLog(t testing.TB, offset int) []logEvent {
 	t.Helper()
-	b, err := os.ReadFile(shared.Cluster.LogPath)
+	return serverLogOf(t, shared.Cluster.LogPath, offset)
+}
+
+// serverLogOf is serverLog of the server log at path.
+func serverLogOf(t testing.TB, path string, offset int) []logEvent {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
