@@ -161,7 +161,8 @@ func (e *env) put(t testing.TB, stream string, events []logEvent) {
 		for _, ev := range batch {
 			in.LogEvents = append(in.LogEvents, types.InputLogEvent{Message: aws.String(ev.msg), Timestamp: aws.Int64(ev.at.UnixMilli())})
 		}
-		if _, err := e.logs.PutLogEvents(ctx, in); err != nil {
+		// No SDK retry: a retried batch that moto had stored would be stored twice.
+		if _, err := e.logs.PutLogEvents(ctx, in, func(o *cloudwatchlogs.Options) { o.RetryMaxAttempts = 1 }); err != nil {
 			t.Fatalf("put %d log events: %v", len(batch), err)
 		}
 	}

@@ -138,6 +138,10 @@ type PolicyReport struct {
 	LockAfterDays int `json:"lock_after_days"`
 	// DropAfterDays is the policy's drop threshold; 0 never.
 	DropAfterDays int `json:"drop_after_days"`
+	// FloorLockDays and FloorDropDays are the admin's policy in the database
+	// (db_admin.activity_policy), below which the thresholds are refused.
+	FloorLockDays int `json:"floor_lock_days,omitempty"`
+	FloorDropDays int `json:"floor_drop_days,omitempty"`
 	// Applied reports that actions were carried out (not a dry run).
 	Applied bool `json:"applied"`
 	// Skipped says why the policy did not run (then Roles is empty).
