@@ -227,8 +227,9 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 			return time.Time{}, nil, false
 		}
 	}
-	d := func(j int) int { return int(b[j]-'0')*10 + int(b[j+1]-'0') }
-	year, month, day, hour, minute, sec := d(0)*100+d(2), d(5), d(8), d(11), d(14), d(17)
+	year := int(b[0]-'0')*1000 + int(b[1]-'0')*100 + int(b[2]-'0')*10 + int(b[3]-'0')
+	month, day := int(b[5]-'0')*10+int(b[6]-'0'), int(b[8]-'0')*10+int(b[9]-'0')
+	hour, minute, sec := int(b[11]-'0')*10+int(b[12]-'0'), int(b[14]-'0')*10+int(b[15]-'0'), int(b[17]-'0')*10+int(b[18]-'0')
 	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, nil, false
 	}
@@ -320,6 +321,22 @@ const (
 	hostCharsHi = 0x3FFFFFF<<('A'-64) | 1<<('_'-64) | 0x3FFFFFF<<('a'-64)
 )
 
+// hostChars reports whether every byte of h is a host byte, without a branch
+// per byte.
+func hostChars(h []byte) bool {
+	var bad uint64
+	for _, c := range h {
+		lo := uint64(hostCharsLo) >> (c & 63) & 1
+		hi := uint64(hostCharsHi) >> (c & 63) & 1
+		// c < 64: lo; 64 <= c < 128: hi; c >= 128: none.
+		sel := uint64(c>>6) & 1
+		ok := (lo &^ sel) | (hi & sel)
+		ok &= uint64(^c>>7) & 1
+		bad |= ok ^ 1
+	}
+	return bad == 0
+}
+
 func isHostChar(c byte) bool {
 	if c < 64 {
 		return hostCharsLo>>c&1 != 0
@@ -331,11 +348,11 @@ func isHostChar(c byte) bool {
 // (IPv6 included: "::1", "::ffff:10.0.0.5", "fe80::1%eth0") or a host name,
 // "[local]:", or ":" (no client). It returns the form, remoteNone for none.
 func parseRemote(b []byte) (host, port, rest []byte, form int) {
-	i := 0
-	for i < len(b) && i <= 255 && isHostChar(b[i]) {
-		i++
+	i := bytes.IndexByte(b[:min(len(b), 257)], '(')
+	if i > 0 && !hostChars(b[:i]) {
+		i = -1
 	}
-	if i > 0 && i < len(b) && b[i] == '(' {
+	if i > 0 {
 		j := i + 1
 		for j < len(b) && isDigit(b[j]) && j-i <= 5 {
 			j++
