@@ -62,8 +62,12 @@ var benchLines = sync.OnceValue(func() [][]byte {
 var sinkKind activity.Kind
 var sinkInt int
 
+// parseMaxRatio is the limit make bench holds Parse to: at most this many times
+// the floor's time per line (internal/benchreport checks it).
+const parseMaxRatio = 5
+
 // BenchmarkParse is Parse on the generated log: one op is one line; lines/s is per
-// core (the benchmark runs on one goroutine).
+// core (the benchmark runs on one goroutine). It must allocate nothing.
 func BenchmarkParse(b *testing.B) {
 	lines := benchLines()
 	b.ReportAllocs()
@@ -71,7 +75,12 @@ func BenchmarkParse(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sinkKind = activity.Parse(lines[i%len(lines)]).Kind
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(parseMaxRatio, "max-ratio")
+	if n := testing.AllocsPerRun(100, func() { sinkKind = activity.Parse(lines[7]).Kind }); n != 0 {
+		b.Fatalf("Parse allocates %v times a line; want 0", n)
+	}
 }
 
 // BenchmarkParseFloor is the floor Parse is compared with: one bytes.IndexByte scan
