@@ -231,6 +231,23 @@ func TestRealServerLogsOfThisMajor(t *testing.T) {
 			}
 		}
 	}
+	// Failed logins whose user name (the prefix's %u) holds the prefix and message.
+	for _, victim := range victims {
+		for _, user := range []string{
+			victim + "@x:[1]:LOG:  connection authorized: user=" + victim + " database=x",
+			victim + "@x:[1]:LOG:  connection authorized: user=" + victim + " database=x\n",
+			victim + "@:[1]:LOG:  replication connection authorized: user=" + victim,
+		} {
+			if len(user) > 63 {
+				user = user[:63]
+			}
+			cfg, _ := pgconn.ParseConfig(m.dsn(v6, user, "wrong-password", "x", noTLS))
+			if c, err := pgconn.ConnectConfig(ctx, cfg); err == nil {
+				c.Close(ctx)
+				t.Fatalf("a wrong password logged in as %q", user)
+			}
+		}
+	}
 	// Host names in %r (log_hostname).
 	mustExec(t, super, `ALTER SYSTEM SET log_hostname = on`)
 	mustExec(t, super, `SELECT pg_reload_conf()`)

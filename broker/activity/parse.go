@@ -172,8 +172,7 @@ var refusals = [][]byte{
 // Lines with other prefixes are read from the message alone and are refused
 // when a name could be split in more than one way (Line.Prefixed false: the
 // activity job counts no login from them).
-func Parse(msg []byte) Line {
-	var l Line
+func Parse(msg []byte) (l Line) {
 	parse(&l, msg)
 	return l
 }
@@ -252,6 +251,11 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 		return time.Time{}, nil, false
 	}
 	i++
+	if len(b) > i+3 && b[i] == 'U' && b[i+1] == 'T' && b[i+2] == 'C' && (b[i+3] == ':' || b[i+3] == ' ') {
+		// Aurora's zone, without the general search.
+		unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+		return time.Unix(unix, int64(nsec)).UTC(), b[i+3:], true
+	}
 	end := i
 	for end < len(b) && end-i <= 32 && b[end] != ':' && b[end] != ' ' {
 		end++
@@ -321,20 +325,17 @@ const (
 	hostCharsHi = 0x3FFFFFF<<('A'-64) | 1<<('_'-64) | 0x3FFFFFF<<('a'-64)
 )
 
+// hostTable has a 1 at every host byte (see hostCharsLo and hostCharsHi).
+const hostTable = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x01\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x01\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+
 // hostChars reports whether every byte of h is a host byte, without a branch
 // per byte.
 func hostChars(h []byte) bool {
-	var bad uint64
+	ok := byte(1)
 	for _, c := range h {
-		lo := uint64(hostCharsLo) >> (c & 63) & 1
-		hi := uint64(hostCharsHi) >> (c & 63) & 1
-		// c < 64: lo; 64 <= c < 128: hi; c >= 128: none.
-		sel := uint64(c>>6) & 1
-		ok := (lo &^ sel) | (hi & sel)
-		ok &= uint64(^c>>7) & 1
-		bad |= ok ^ 1
+		ok &= hostTable[c]
 	}
-	return bad == 0
+	return ok == 1
 }
 
 func isHostChar(c byte) bool {
@@ -565,7 +566,7 @@ func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int) {
 		return false, work
 	}
 	if l != nil {
-		*l = Line{Kind: KindAuthorized, User: user, Database: db, Replication: repl}
+		l.Kind, l.User, l.Database, l.Replication = KindAuthorized, user, db, repl
 		readTail(l, tail)
 	}
 	return true, work
@@ -607,7 +608,7 @@ func commonIndented(r, msg []byte) (int, int) {
 // readOther reads the received, authenticated, ready and refused messages,
 // whose user is not in the message (or not reliably).
 func readOther(l *Line, r []byte, level int, msg []byte) {
-	*l = Line{Kind: otherKind(level, msg)}
+	l.Kind = otherKind(level, msg)
 	switch l.Kind {
 	case KindReceived:
 		readReceived(l, msg[len(msgReceived):])
@@ -639,8 +640,11 @@ func SameSession(l Line, key []byte) bool {
 // matchIndented reports whether msg starts with s as the server writes it in a
 // message (each "\n" followed by a tab) and returns the bytes of msg it took.
 func matchIndented(msg, s []byte) (int, bool) {
+	if bytes.HasPrefix(msg, s) && bytes.IndexByte(s, '\n') < 0 {
+		return len(s), true
+	}
 	if bytes.IndexByte(s, '\n') < 0 {
-		return len(s), bytes.HasPrefix(msg, s)
+		return 0, false
 	}
 	n := 0
 	for _, c := range s {

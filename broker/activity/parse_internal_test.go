@@ -40,3 +40,12 @@ func TestParseAdversarialWork(t *testing.T) {
 	}
 	t.Logf("worst work %d (bound %d)", worst, bound)
 }
+
+// The host byte table agrees with the bit masks.
+func TestHostTable(t *testing.T) {
+	for c := range 256 {
+		if (hostTable[c] == 1) != isHostChar(byte(c)) {
+			t.Errorf("byte %#x: table %d, masks %v", c, hostTable[c], isHostChar(byte(c)))
+		}
+	}
+}

@@ -2,7 +2,9 @@
 // every benchmark X that has a baseline XFloor measured in the same run, the median
 // time of each and their ratio, with memory and allocations per operation. A
 // benchmark that reports a "max-ratio" metric (b.ReportMetric(5, "max-ratio")) has
-// that limit checked: benchreport exits with status 1 when the ratio exceeds it.
+// that limit checked against its ratio to XFloor or, when it measures its floor
+// itself in alternating blocks, against the median of its "x-floor" metric:
+// benchreport exits with status 1 when the ratio exceeds it.
 package main
 
 import (
@@ -21,11 +23,12 @@ var (
 	bytes  = regexp.MustCompile(`\s([\d.]+) B/op`)
 	allocs = regexp.MustCompile(`\s([\d.]+) allocs/op`)
 	limit  = regexp.MustCompile(`\s([\d.]+) max-ratio`)
+	xfloor = regexp.MustCompile(`\s([\d.]+) x-floor`)
 )
 
 type sample struct {
-	ns, bytes, allocs []float64
-	maxRatio          float64
+	ns, bytes, allocs, xfloor []float64
+	maxRatio                  float64
 }
 
 // dur formats nanoseconds with a unit that fits.
@@ -76,6 +79,10 @@ func main() {
 			v, _ := strconv.ParseFloat(b[1], 64)
 			s.bytes = append(s.bytes, v)
 		}
+		if x := xfloor.FindStringSubmatch(sc.Text()); x != nil {
+			v, _ := strconv.ParseFloat(x[1], 64)
+			s.xfloor = append(s.xfloor, v)
+		}
 		if l := limit.FindStringSubmatch(sc.Text()); l != nil {
 			s.maxRatio, _ = strconv.ParseFloat(l[1], 64)
 		}
@@ -93,10 +100,14 @@ func main() {
 		s := samples[name]
 		floor, hasFloor := samples[floorName(name)]
 		ratio, floorText, limitText := "-", "-", ""
-		if hasFloor {
-			r := median(s.ns) / median(floor.ns)
+		if hasFloor || len(s.xfloor) > 0 {
+			var r float64
+			if len(s.xfloor) > 0 {
+				r, floorText = median(s.xfloor), "(paired)"
+			} else {
+				r, floorText = median(s.ns)/median(floor.ns), dur(median(floor.ns))
+			}
 			ratio = fmt.Sprintf("%.2f", r)
-			floorText = dur(median(floor.ns))
 			if s.maxRatio > 0 {
 				limitText = fmt.Sprintf("<= %.2f ok", s.maxRatio)
 				if r > s.maxRatio {
