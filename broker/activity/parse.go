@@ -134,6 +134,7 @@ var (
 	levelLog         = []byte("LOG:  ")
 	levelFatal       = []byte("FATAL:  ")
 	colonBracket     = []byte(":[")
+	unknownUserAt    = []byte("[unknown]@[unknown]:[")
 	localHost        = []byte("[local]")
 )
 
@@ -349,11 +350,11 @@ func isHostChar(c byte) bool {
 // (IPv6 included: "::1", "::ffff:10.0.0.5", "fe80::1%eth0") or a host name,
 // "[local]:", or ":" (no client). It returns the form, remoteNone for none.
 func parseRemote(b []byte) (host, port, rest []byte, form int) {
-	i := bytes.IndexByte(b[:min(len(b), 257)], '(')
-	if i > 0 && !hostChars(b[:i]) {
-		i = -1
+	i := 0
+	for i < len(b) && i <= 255 && hostTable[b[i]] == 1 {
+		i++
 	}
-	if i > 0 {
+	if i > 0 && i < len(b) && b[i] == '(' {
 		j := i + 1
 		for j < len(b) && isDigit(b[j]) && j-i <= 5 {
 			j++
@@ -386,7 +387,13 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 	base := len(line) - len(ud)
 	t := l.Time
 	var authPID, authKey int
-	for off := 0; off < len(window); {
+	off := 0
+	if bytes.HasPrefix(ud, unknownUserAt) {
+		// A received line's "[unknown]@[unknown]:[": its first two '[' cannot
+		// end a prefix (no ':' before them).
+		off = len(unknownUserAt) - 1
+	}
+	for off < len(window) {
 		i := bytes.IndexByte(window[off:], '[')
 		if i < 0 {
 			break
@@ -578,17 +585,22 @@ func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int) {
 func commonIndented(r, msg []byte) (int, int) {
 	// Fast path: compare eight bytes at a time; names rarely hold a newline.
 	i, n := 0, min(len(r), len(msg))
+	nl := false
 	for i+8 <= n {
-		if x := binary.LittleEndian.Uint64(r[i:]) ^ binary.LittleEndian.Uint64(msg[i:]); x != 0 {
-			i += bits.TrailingZeros64(x) / 8
+		w := binary.LittleEndian.Uint64(r[i:])
+		if x := w ^ binary.LittleEndian.Uint64(msg[i:]); x != 0 {
+			d := bits.TrailingZeros64(x) / 8
+			nl = nl || hasNewline(w&(1<<(8*d)-1)|^uint64(0)<<(8*d)&0x0101010101010101*'x')
+			i += d
 			break
 		}
+		nl = nl || hasNewline(w)
 		i += 8
 	}
-	for i < n && r[i] == msg[i] {
-		i++
+	for ; i < n && r[i] == msg[i]; i++ {
+		nl = nl || r[i] == '\n'
 	}
-	if bytes.IndexByte(r[:i], '\n') < 0 {
+	if !nl {
 		return i, i
 	}
 	i, n = 0, 0
@@ -603,6 +615,14 @@ func commonIndented(r, msg []byte) (int, int) {
 		n++
 	}
 	return i, n
+}
+
+// hasNewline reports whether one of the eight bytes of w is '\n' (the classic
+// has-zero-byte test on w XOR '\n' in every byte).
+func hasNewline(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := w ^ ones*'\n'
+	return (x-ones)&^x&highs != 0
 }
 
 // readOther reads the received, authenticated, ready and refused messages,
@@ -673,14 +693,13 @@ func knownTail(t []byte) bool {
 
 // readTail reads application_name and the SSL flag after the database.
 func readTail(l *Line, t []byte) {
-	ssl := bytes.Index(t, fieldSSLStrict)
-	l.SSL = ssl >= 0
 	if !bytes.HasPrefix(t, fieldApplication) {
+		l.SSL = bytes.HasPrefix(t, fieldSSLStrict) // knownTail: SSL or GSS first
 		return
 	}
 	app := t[len(fieldApplication):]
-	if ssl >= 0 {
-		app = t[len(fieldApplication):ssl]
+	if i := bytes.Index(app, fieldSSLStrict); i >= 0 {
+		l.SSL, app = true, app[:i]
 	}
 	if i := bytes.Index(app, fieldGSSStrict); i >= 0 {
 		app = app[:i]

@@ -58,6 +58,9 @@ func TestParse(t *testing.T) {
 		{"=", line("=", "=", "=", "="), auth("=", "=")},
 		{"unicode", line("ユーザー", "データ", "ユーザー", "データ"), auth("ユーザー", "データ")},
 		{"newline, indented in the message", line("nl\nx", "app", "nl\n\tx", "app"), auth("nl\nx", "app")},
+		{"newline in the first word of a long name", line("abcdefg\nhijklmnop", "app", "abcdefg\n\thijklmnop", "app"), auth("abcdefg\nhijklmnop", "app")},
+		{"newline past the first word", line("abcdefghij\nk", "app", "abcdefghij\n\tk", "app"), auth("abcdefghij\nk", "app")},
+		{"newline past the first word, not indented", line("abcdefghij\nk", "app", "abcdefghij\nk", "app"), want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
 		{"newline not indented: not the server's line", line("nl\nx", "app", "nl\nx", "app"), want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
 		{"prefix and message disagree", line("alice", "app", "mallory", "app"), want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
 		// The second reading would need a database name of more than 63 bytes.
