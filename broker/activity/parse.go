@@ -222,10 +222,20 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 		return time.Time{}, nil, false
 	}
 	_ = b[21]
-	for _, j := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
-		if b[j]-'0' > 9 {
-			return time.Time{}, nil, false
-		}
+	// The digits, eight bytes at a time: a byte is a digit when its high nibble
+	// is 3 and stays 3 after adding 6 (no carry crosses a byte: a byte that
+	// would carry fails the first test).
+	const (
+		nibbles = 0xF0F0F0F0F0F0F0F0
+		threes  = 0x3030303030303030
+		sixes   = 0x0606060606060606
+		m1      = 0x00FFFF00FFFFFFFF // "2006-01-": digits at 0-3, 5, 6
+		m2      = 0xFFFF00FFFF00FFFF // "02 15:04": digits at 0, 1, 3, 4, 6, 7
+	)
+	w1, w2 := binary.LittleEndian.Uint64(b[0:8]), binary.LittleEndian.Uint64(b[8:16])
+	if w1&m1&nibbles != threes&m1 || (w1+sixes)&m1&nibbles != threes&m1 ||
+		w2&m2&nibbles != threes&m2 || (w2+sixes)&m2&nibbles != threes&m2 || !isDigit(b[17]) || !isDigit(b[18]) {
+		return time.Time{}, nil, false
 	}
 	year := int(b[0]-'0')*1000 + int(b[1]-'0')*100 + int(b[2]-'0')*10 + int(b[3]-'0')
 	month, day := int(b[5]-'0')*10+int(b[6]-'0'), int(b[8]-'0')*10+int(b[9]-'0')
@@ -273,15 +283,30 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to y-m-d (y from 1000 to
-// 9999; a day 31 of a short month rolls over as time.Date does).
+// 9999; a day 31 of a short month rolls over as time.Date does), after H.
+// Hinnant's days_from_civil, in unsigned arithmetic.
 func daysFromCivil(y, m, d int) int64 {
-	before := [12]uint16{0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334}
-	u := uint(y) - 1
-	days := 365*(uint(y)-1970) + u/4 - u/100 + u/400 - 477 + uint(before[(m-1)%12]) + uint(d) - 1
-	if m > 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-		days++
+	if y >= 2000 && y < 2100 && m >= 1 && m <= 12 {
+		// Every fourth year is a leap year in this century: no division.
+		const before = "\x00\x00\x1f\x00\x3b\x00\x5a\x00\x78\x00\x97\x00\xb5\x00\xd4\x00\xf3\x00\x11\x01\x30\x01\x4e\x01"
+		yy := uint(y - 2000)
+		cum := uint(before[2*(m-1)]) | uint(before[2*(m-1)+1])<<8
+		days := 10957 + 365*yy + (yy+3)>>2 + cum + uint(d) - 1
+		if m > 2 && yy&3 == 0 {
+			days++
+		}
+		return int64(days)
 	}
-	return int64(days)
+	yy, mm := uint(y), uint(m)
+	if mm <= 2 {
+		yy--
+		mm += 12
+	}
+	era := yy / 400
+	yoe := yy - era*400
+	doy := (153*(mm-3)+2)/5 + uint(d) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097+doe) - 719468
 }
 
 // zoneOffset returns the offset east of UTC of a %t zone: UTC, GMT, Z, or a
@@ -393,11 +418,13 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 		// end a prefix (no ':' before them).
 		off = len(unknownUserAt) - 1
 	}
+	brackets := 0
 	for off < len(window) {
 		i := bytes.IndexByte(window[off:], '[')
 		if i < 0 {
 			break
 		}
+		brackets++
 		k := off + i - 1 // where ":[" would start
 		off += i + 1
 		if k < 1 || ud[k] != ':' {
@@ -415,11 +442,17 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			if auths > 0 {
 				dst = nil // a second reading: only whether it fits matters
 			}
-			ok, w := readAuthorized(dst, ud[:k], msg, line[:base+keyEnd])
+			ok, w, rest := readAuthorized(dst, ud[:k], msg, line[:base+keyEnd])
 			work += w
 			if ok {
 				auths++
 				authPID, authKey = pid, len(sess)-len(ud)+keyEnd
+				if brackets == 1 && off < len(ud)-rest {
+					// The first '[' of the window: the names hold none, nor do
+					// their copies in the message; what may still end a prefix
+					// lies after them.
+					off = len(ud) - rest
+				}
 			}
 			continue
 		}
@@ -480,10 +513,10 @@ func parsePIDLevel(b []byte) (int, int, []byte, bool) {
 	b = b[i+2:]
 	level := levelOtherID
 	switch {
-	case bytes.HasPrefix(b, levelLog):
-		level, b = levelLogID, b[len(levelLog):]
-	case bytes.HasPrefix(b, levelFatal):
-		level, b = levelFatalID, b[len(levelFatal):]
+	case len(b) >= 6 && string(b[:6]) == "LOG:  ": // compared in place, no call
+		level, b = levelLogID, b[6:]
+	case len(b) >= 8 && string(b[:8]) == "FATAL:  ":
+		level, b = levelFatalID, b[8:]
 	default:
 		// Another level ("ERROR:  ", "STATEMENT:  ", ...): a place where the
 		// prefix may end, whose message is never a connection line.
@@ -532,7 +565,7 @@ func otherKind(level int, msg []byte) Kind {
 // then the end of the event or a newline and the same prefix (the next line of
 // the entry). With a nil l it only reports whether the reading fits. It also
 // returns the bytes compared.
-func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int) {
+func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int, int) {
 	repl := false
 	switch {
 	case bytes.HasPrefix(msg, msgAuthorized):
@@ -540,43 +573,44 @@ func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int) {
 	case bytes.HasPrefix(msg, msgReplAuth):
 		msg, repl = msg[len(msgReplAuth):], true
 	default:
-		return false, 0
+		return false, 0, 0
 	}
 	at, n := commonIndented(r, msg)
 	work := at
 	if at == 0 || at > maxName || at >= len(r) || r[at] != '@' {
-		return false, work
+		return false, work, 0
 	}
 	user, db, tail := r[:at], r[at+1:], msg[n:]
 	if len(db) == 0 || len(db) > maxName {
-		return false, work
+		return false, work, 0
 	}
 	if !repl {
 		if !bytes.HasPrefix(tail, fieldDatabase) {
-			return false, work
+			return false, work, 0
 		}
 		m, ok := matchIndented(tail[len(fieldDatabase):], db)
 		work += len(db)
 		if !ok {
-			return false, work
+			return false, work, 0
 		}
 		tail = tail[len(fieldDatabase)+m:]
 	}
+	rest := len(tail)
 	if nl := bytes.IndexByte(tail, '\n'); nl >= 0 {
 		next := tail[nl+1:]
 		if !bytes.HasPrefix(next, prefix) {
-			return false, work
+			return false, work, 0
 		}
 		tail = tail[:nl]
 	}
 	if !knownTail(tail) {
-		return false, work
+		return false, work, 0
 	}
 	if l != nil {
 		l.Kind, l.User, l.Database, l.Replication = KindAuthorized, user, db, repl
 		readTail(l, tail)
 	}
-	return true, work
+	return true, work, rest
 }
 
 // commonIndented returns how many bytes of r the message repeats from its start,

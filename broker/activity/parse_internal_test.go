@@ -3,6 +3,7 @@ package activity
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The work Parse does (candidate ends of the prefix tried, bytes compared) is
@@ -46,6 +47,20 @@ func TestHostTable(t *testing.T) {
 	for c := range 256 {
 		if (hostTable[c] == 1) != isHostChar(byte(c)) {
 			t.Errorf("byte %#x: table %d, masks %v", c, hostTable[c], isHostChar(byte(c)))
+		}
+	}
+}
+
+// daysFromCivil agrees with the time package over the years a log may carry.
+func TestDaysFromCivil(t *testing.T) {
+	for y := 1000; y <= 9999; y += 7 {
+		for m := 1; m <= 12; m++ {
+			for _, d := range []int{1, 28, 29, 30, 31} {
+				want := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+				if got := daysFromCivil(y, m, d); got != want {
+					t.Fatalf("daysFromCivil(%d, %d, %d) = %d; want %d", y, m, d, got, want)
+				}
+			}
 		}
 	}
 }
