@@ -17,9 +17,39 @@
 --   FFB04 missing or malformed argument   FFB07 role not locked by the activity job
 --   FFB08 the admin cannot manage the role
 --   FFB09 the checkpoint moved: another run committed first
+--   FFB11 a lock or drop threshold looser than the admin's policy (db_admin.activity_policy)
 --   42704 (undefined_object) no such role
 
+-- The inactivity policy's thresholds, in days (0: never), for the policy row
+-- below. A DBA sets them with -v activity_lock_days=N -v activity_drop_days=M: the
+-- first bootstrap writes the row (90 and 180 when not given), and a later run
+-- changes it only when they are given.
+\if :{?activity_lock_days}
+  \set activity_policy_given true
+\else
+  \set activity_lock_days 90
+  \set activity_policy_given false
+\endif
+\if :{?activity_drop_days}
+  \set activity_policy_given true
+\else
+  \set activity_drop_days 180
+\endif
+
 SET ROLE :"admin_role";
+
+-- The inactivity policy: one row, admin-owned, the floor of every lock and drop
+-- threshold the job may use. The job's login reads it (activity_policy()) and may
+-- ask for stricter thresholds (more days, or 0: never), never looser ones.
+CREATE TABLE IF NOT EXISTS db_admin.activity_policy (
+  id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+  lock_after_days integer NOT NULL CHECK (lock_after_days BETWEEN 0 AND 36500),
+  drop_after_days integer NOT NULL CHECK (drop_after_days BETWEEN 0 AND 36500),
+  updated_at      timestamptz NOT NULL,
+  updated_by      name NOT NULL,
+  CHECK (lock_after_days = 0 OR drop_after_days = 0 OR drop_after_days > lock_after_days)
+);
+REVOKE ALL ON db_admin.activity_policy FROM PUBLIC;
 
 -- The policy's clock shift: one row, admin-only.
 CREATE TABLE IF NOT EXISTS db_admin.activity_clock (
@@ -81,6 +111,9 @@ CREATE TABLE IF NOT EXISTS db_admin.activity_checkpoint (
   updated_at     timestamptz NOT NULL
 );
 REVOKE ALL ON db_admin.activity_checkpoint FROM PUBLIC;
+-- The sessions authorized before through_ms whose fate (opened or refused) the
+-- lines after it tell: the job keeps them here between runs.
+ALTER TABLE db_admin.activity_checkpoint ADD COLUMN IF NOT EXISTS pending jsonb NOT NULL DEFAULT '[]';
 
 -- Firefighter logins seen in the log, each tied to the grant live at that moment
 -- (NULL: no grant was live). The key makes a login's audit record happen once.
@@ -120,11 +153,11 @@ AS $fn$
   SELECT COALESCE((SELECT c.shift FROM db_admin.activity_clock c WHERE c.id), interval '0');
 $fn$;
 
--- Internal: refuses policy arguments out of range. Raises FFB04.
-CREATE OR REPLACE FUNCTION db_admin.activity_check_policy(p_lock_days integer, p_drop_days integer, p_exclude text[])
-RETURNS void
+-- Sets the inactivity policy (the admin's, or a DBA's as the admin; nobody else
+-- may execute it) and returns it. Raises FFB04 for thresholds out of range.
+CREATE OR REPLACE FUNCTION db_admin.activity_set_policy(p_lock_days integer, p_drop_days integer)
+RETURNS TABLE (lock_after_days integer, drop_after_days integer)
 LANGUAGE plpgsql
-IMMUTABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -136,8 +169,60 @@ BEGIN
   IF p_lock_days > 0 AND p_drop_days > 0 AND p_drop_days <= p_lock_days THEN
     RAISE EXCEPTION 'drop days must be more than lock days' USING ERRCODE = 'FFB04';
   END IF;
+  INSERT INTO db_admin.activity_policy AS p (id, lock_after_days, drop_after_days, updated_at, updated_by)
+  VALUES (true, p_lock_days, p_drop_days, pg_catalog.clock_timestamp(), session_user)
+  ON CONFLICT (id) DO UPDATE SET lock_after_days = EXCLUDED.lock_after_days, drop_after_days = EXCLUDED.drop_after_days,
+    updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+  WHERE (p.lock_after_days, p.drop_after_days) IS DISTINCT FROM (EXCLUDED.lock_after_days, EXCLUDED.drop_after_days);
+  RETURN QUERY SELECT p.lock_after_days, p.drop_after_days FROM db_admin.activity_policy p WHERE p.id;
+END
+$fn$;
+
+-- The policy in force, for the job's report and its own check.
+CREATE OR REPLACE FUNCTION db_admin.activity_policy()
+RETURNS TABLE (lock_after_days integer, drop_after_days integer, updated_at timestamptz)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT p.lock_after_days, p.drop_after_days, p.updated_at FROM db_admin.activity_policy p WHERE p.id;
+$fn$;
+
+-- Internal: refuses policy arguments out of range (FFB04) and thresholds looser
+-- than the admin's policy (FFB11): a threshold must be 0 (never) or at least the
+-- policy's, and the policy's 0 (never) admits only 0. No policy row: FFB11.
+CREATE OR REPLACE FUNCTION db_admin.activity_check_policy(p_lock_days integer, p_drop_days integer, p_exclude text[])
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_policy db_admin.activity_policy%ROWTYPE;
+BEGIN
+  IF p_lock_days IS NULL OR p_drop_days IS NULL OR p_lock_days NOT BETWEEN 0 AND 36500
+     OR p_drop_days NOT BETWEEN 0 AND 36500 THEN
+    RAISE EXCEPTION 'lock and drop days must be 0 (off) to 36500' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_lock_days > 0 AND p_drop_days > 0 AND p_drop_days <= p_lock_days THEN
+    RAISE EXCEPTION 'drop days must be more than lock days' USING ERRCODE = 'FFB04';
+  END IF;
   IF p_exclude IS NULL OR pg_catalog.cardinality(p_exclude) > 1000 OR pg_catalog.array_position(p_exclude, NULL) IS NOT NULL THEN
     RAISE EXCEPTION 'the exclude list must be an array of at most 1000 names' USING ERRCODE = 'FFB04';
+  END IF;
+  SELECT p.* INTO v_policy FROM db_admin.activity_policy p WHERE p.id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no activity policy: the admin sets it with db_admin.activity_set_policy' USING ERRCODE = 'FFB11';
+  END IF;
+  IF p_lock_days > 0 AND (v_policy.lock_after_days = 0 OR p_lock_days < v_policy.lock_after_days) THEN
+    RAISE EXCEPTION 'lock after % days is looser than the policy''s % (0: never)', p_lock_days, v_policy.lock_after_days
+      USING ERRCODE = 'FFB11';
+  END IF;
+  IF p_drop_days > 0 AND (v_policy.drop_after_days = 0 OR p_drop_days < v_policy.drop_after_days) THEN
+    RAISE EXCEPTION 'drop after % days is looser than the policy''s % (0: never)', p_drop_days, v_policy.drop_after_days
+      USING ERRCODE = 'FFB11';
   END IF;
 END
 $fn$;
@@ -248,24 +333,37 @@ BEGIN
 END
 $fn$;
 
+-- Functions whose arguments or results changed: the old forms go (once).
+DROP FUNCTION IF EXISTS db_admin.activity_commit_page(text, bigint, bigint, text[], integer, integer);
+DROP FUNCTION IF EXISTS db_admin.activity_record_logins(text, text[], text[], timestamptz[], text[]);
+SELECT pg_catalog.format('DROP FUNCTION %s', p.oid::pg_catalog.regprocedure)
+FROM pg_catalog.pg_proc p
+WHERE p.oid IN (pg_catalog.to_regprocedure('db_admin.activity_checkpoint(text)'),
+                pg_catalog.to_regprocedure('db_admin.activity_plan(integer, integer, text[])'),
+                pg_catalog.to_regprocedure('db_admin.activity_decide(integer, integer, text[], oid)'))
+  AND NOT (p.proargnames @> ARRAY['pending'] OR p.proargnames @> ARRAY['last_attempt']) \gexec
+
 -- The reader's checkpoint for one log group; no row before the first commit.
 CREATE OR REPLACE FUNCTION db_admin.activity_checkpoint(p_source text)
-RETURNS TABLE (through_ms bigint, ids_at_through text[], version bigint, events bigint, logins bigint, updated_at timestamptz)
+RETURNS TABLE (through_ms bigint, ids_at_through text[], version bigint, events bigint, logins bigint, updated_at timestamptz,
+               pending jsonb)
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-  SELECT c.through_ms, c.ids_at_through, c.version, c.events, c.logins, c.updated_at
+  SELECT c.through_ms, c.ids_at_through, c.version, c.events, c.logins, c.updated_at, c.pending
   FROM db_admin.activity_checkpoint c WHERE c.source = p_source;
 $fn$;
 
 -- Moves the checkpoint of p_source after a page, if it is still at p_version (0: no
 -- checkpoint yet), and returns the new version. Call it in the transaction that
 -- records the page's logins: both commit, or neither. Raises FFB09 when another run
--- moved the checkpoint, FFB04 for bad arguments or a move backwards.
+-- moved the checkpoint, FFB04 for bad arguments or a move backwards. p_pending is
+-- the reader's sessions not settled yet (a JSON array of at most 10000).
 CREATE OR REPLACE FUNCTION db_admin.activity_commit_page(
-  p_source text, p_version bigint, p_through_ms bigint, p_ids text[], p_events integer, p_logins integer)
+  p_source text, p_version bigint, p_through_ms bigint, p_ids text[], p_events integer, p_logins integer,
+  p_pending jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -277,7 +375,8 @@ BEGIN
   IF p_source IS NULL OR pg_catalog.length(p_source) NOT BETWEEN 1 AND 512 OR p_version IS NULL OR p_version < 0
      OR p_through_ms IS NULL OR p_through_ms < 0 OR p_ids IS NULL OR pg_catalog.cardinality(p_ids) > 100000
      OR pg_catalog.array_position(p_ids, NULL) IS NOT NULL
-     OR p_events IS NULL OR p_events < 0 OR p_logins IS NULL OR p_logins < 0 THEN
+     OR p_events IS NULL OR p_events < 0 OR p_logins IS NULL OR p_logins < 0
+     OR p_pending IS NULL OR pg_catalog.jsonb_typeof(p_pending) <> 'array' OR pg_catalog.jsonb_array_length(p_pending) > 10000 THEN
     RAISE EXCEPTION 'malformed checkpoint' USING ERRCODE = 'FFB04';
   END IF;
   SELECT c.* INTO v_row FROM db_admin.activity_checkpoint c WHERE c.source = p_source FOR UPDATE;
@@ -285,8 +384,8 @@ BEGIN
     IF p_version <> 0 THEN
       RAISE EXCEPTION 'checkpoint of % is gone', p_source USING ERRCODE = 'FFB09';
     END IF;
-    INSERT INTO db_admin.activity_checkpoint AS c (source, through_ms, ids_at_through, version, events, logins, updated_at)
-    VALUES (p_source, p_through_ms, p_ids, 1, p_events, p_logins, pg_catalog.clock_timestamp())
+    INSERT INTO db_admin.activity_checkpoint AS c (source, through_ms, ids_at_through, version, events, logins, updated_at, pending)
+    VALUES (p_source, p_through_ms, p_ids, 1, p_events, p_logins, pg_catalog.clock_timestamp(), p_pending)
     ON CONFLICT (source) DO NOTHING;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'checkpoint of % moved: another run committed first', p_source USING ERRCODE = 'FFB09';
@@ -301,21 +400,23 @@ BEGIN
   END IF;
   UPDATE db_admin.activity_checkpoint c
   SET through_ms = p_through_ms, ids_at_through = p_ids, version = c.version + 1,
-      events = c.events + p_events, logins = c.logins + p_logins, updated_at = pg_catalog.clock_timestamp()
+      events = c.events + p_events, logins = c.logins + p_logins, updated_at = pg_catalog.clock_timestamp(),
+      pending = p_pending
   WHERE c.source = p_source;
   RETURN v_row.version + 1;
 END
 $fn$;
 
 -- Records logins read from the log (parallel arrays, at most 20000): for each role
--- that exists under exactly that name, the newest login becomes its last login (a
--- login while the job has it locked is only an attempt: the server refused it), and
--- its client host is kept. Logins dated in the future count as now. Returns the
+-- that exists under exactly that name, the newest login whose session opened
+-- (p_opened) becomes its last login (a login while the job has it locked is only
+-- an attempt: the server refused it), and its client host is kept. A session the
+-- server refused after authorizing it (p_opened false) is only an attempt. Logins dated in the future count as now. Returns the
 -- firefighter logins not recorded before, each with the grant that was live at that
 -- moment (activated, not yet expired or closed; the latest activated wins; the log's
 -- whole seconds are allowed for) or NULLs when none was.
 CREATE OR REPLACE FUNCTION db_admin.activity_record_logins(
-  p_source text, p_event_ids text[], p_roles text[], p_times timestamptz[], p_hosts text[])
+  p_source text, p_event_ids text[], p_roles text[], p_times timestamptz[], p_hosts text[], p_opened boolean[])
 RETURNS TABLE (event_id text, role name, login_at timestamptz, host text, grant_id uuid, incident_id text,
                requester text, approver text, expires_at timestamptz)
 LANGUAGE plpgsql
@@ -327,24 +428,25 @@ DECLARE
 BEGIN
   IF p_source IS NULL OR pg_catalog.length(p_source) NOT BETWEEN 1 AND 512 OR v_n IS NULL OR v_n > 20000
      OR pg_catalog.cardinality(p_roles) IS DISTINCT FROM v_n OR pg_catalog.cardinality(p_times) IS DISTINCT FROM v_n
-     OR pg_catalog.cardinality(p_hosts) IS DISTINCT FROM v_n THEN
+     OR pg_catalog.cardinality(p_hosts) IS DISTINCT FROM v_n OR pg_catalog.cardinality(p_opened) IS DISTINCT FROM v_n
+     OR pg_catalog.array_position(p_opened, NULL) IS NOT NULL THEN
     RAISE EXCEPTION 'logins must be parallel arrays of at most 20000 entries' USING ERRCODE = 'FFB04';
   END IF;
   PERFORM db_admin.activity_sync();
   RETURN QUERY
   WITH l AS (
-    SELECT u.e, r.oid, r.rolname, LEAST(u.t, pg_catalog.clock_timestamp()) AS t, pg_catalog.left(NULLIF(u.h, ''), 255) AS h
+    SELECT u.e, r.oid, r.rolname, LEAST(u.t, pg_catalog.clock_timestamp()) AS t, pg_catalog.left(NULLIF(u.h, ''), 255) AS h, u.o
     FROM ROWS FROM (pg_catalog.unnest(p_event_ids), pg_catalog.unnest(p_roles), pg_catalog.unnest(p_times),
-                    pg_catalog.unnest(p_hosts)) AS u(e, n, t, h)
+                    pg_catalog.unnest(p_hosts), pg_catalog.unnest(p_opened)) AS u(e, n, t, h, o)
     JOIN pg_catalog.pg_roles r ON r.rolname::text = u.n
     WHERE u.e IS NOT NULL AND u.t IS NOT NULL
   ),
   n AS (
     SELECT a.role_oid,
-           pg_catalog.max(l.t) FILTER (WHERE a.locked_at IS NULL OR l.t < a.locked_at) AS before_lock,
-           pg_catalog.max(l.t) FILTER (WHERE a.locked_at IS NOT NULL AND l.t >= a.locked_at) AS after_lock,
-           pg_catalog.max(l.t) AS newest,
-           (pg_catalog.array_agg(l.h ORDER BY l.t DESC))[1] AS host
+           pg_catalog.max(l.t) FILTER (WHERE l.o AND (a.locked_at IS NULL OR l.t < a.locked_at)) AS before_lock,
+           pg_catalog.max(l.t) FILTER (WHERE NOT l.o OR (a.locked_at IS NOT NULL AND l.t >= a.locked_at)) AS after_lock,
+           pg_catalog.max(l.t) FILTER (WHERE l.o) AS newest,
+           (pg_catalog.array_agg(l.h ORDER BY l.t DESC) FILTER (WHERE l.o))[1] AS host
     FROM l JOIN db_admin.role_activity a ON a.role_oid = l.oid
     GROUP BY a.role_oid
   ),
@@ -352,7 +454,8 @@ BEGIN
     UPDATE db_admin.role_activity a
     SET last_login = GREATEST(a.last_login, n.before_lock),
         last_log_login = GREATEST(a.last_log_login, n.newest),
-        last_host = CASE WHEN a.last_log_login IS NULL OR n.newest >= a.last_log_login THEN n.host ELSE a.last_host END,
+        last_host = CASE WHEN n.newest IS NOT NULL AND (a.last_log_login IS NULL OR n.newest >= a.last_log_login)
+                         THEN n.host ELSE a.last_host END,
         last_attempt = GREATEST(a.last_attempt, n.after_lock)
     FROM n WHERE a.role_oid = n.role_oid
     RETURNING a.role_oid
@@ -367,6 +470,7 @@ BEGIN
        ORDER BY g.activated_at DESC LIMIT 1),
       pg_catalog.clock_timestamp()
     FROM l JOIN db_admin.firefighter_role fr ON fr.role = l.rolname
+    WHERE l.o
     ON CONFLICT ON CONSTRAINT firefighter_login_pkey DO NOTHING
     RETURNING f.event_id, f.role, f.login_at, f.host, f.grant_id
   )
@@ -398,7 +502,8 @@ $fn$;
 -- drop that has dependents (activity_dependents) is marked instead.
 CREATE OR REPLACE FUNCTION db_admin.activity_decide(p_lock_days integer, p_drop_days integer, p_exclude text[], p_role_oid oid)
 RETURNS TABLE (role_oid oid, role name, action text, intended text, last_login timestamptz, last_log_login timestamptz,
-               inactive_days double precision, status text, connection_limit integer, previous_conn_limit integer, reason text)
+               inactive_days double precision, status text, connection_limit integer, previous_conn_limit integer, reason text,
+               last_attempt timestamptz)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -409,7 +514,7 @@ BEGIN
   PERFORM pg_catalog.pg_stat_clear_snapshot();
   RETURN QUERY
   WITH s AS (
-    SELECT a.role_oid, r.rolname, a.last_login, a.last_log_login, a.status, r.rolconnlimit, a.previous_conn_limit,
+    SELECT a.role_oid, r.rolname, a.last_login, a.last_log_login, a.last_attempt, a.status, r.rolconnlimit, a.previous_conn_limit,
            db_admin.activity_exclusion(r.oid, p_exclude) AS excluded,
            v_now - a.last_login AS idle
     FROM db_admin.role_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.role_oid
@@ -458,7 +563,8 @@ BEGIN
       WHEN 'cannot_manage' THEN CASE WHEN pg_catalog.current_setting('server_version_num')::integer >= 160000
         THEN 'the admin has no ADMIN OPTION on this role' ELSE 'a REPLICATION or BYPASSRLS role needs a superuser' END
       WHEN 'live_session' THEN 'the role has a live session'
-    END
+    END,
+    b.last_attempt
   FROM b ORDER BY b.rolname;
 END
 $fn$;
@@ -467,7 +573,8 @@ $fn$;
 -- activity_decide), after bringing the tracking up to date. Changes no role.
 CREATE OR REPLACE FUNCTION db_admin.activity_plan(p_lock_days integer, p_drop_days integer, p_exclude text[] DEFAULT '{}')
 RETURNS TABLE (role name, action text, intended text, last_login timestamptz, last_log_login timestamptz,
-               inactive_days double precision, status text, connection_limit integer, previous_conn_limit integer, reason text)
+               inactive_days double precision, status text, connection_limit integer, previous_conn_limit integer, reason text,
+               last_attempt timestamptz)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -477,7 +584,7 @@ BEGIN
   PERFORM db_admin.activity_sync();
   RETURN QUERY
   SELECT d.role, d.action, d.intended, d.last_login, d.last_log_login, d.inactive_days, d.status,
-         d.connection_limit, d.previous_conn_limit, d.reason
+         d.connection_limit, d.previous_conn_limit, d.reason, d.last_attempt
   FROM db_admin.activity_decide(p_lock_days, p_drop_days, p_exclude, NULL) AS d;
 END
 $fn$;
@@ -633,6 +740,16 @@ $fn$;
 -- EXECUTE: nobody by default; the activity monitor gets exactly its functions.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA db_admin FROM PUBLIC;
 
+-- The policy row: written by the first run (or when the variables are given).
+\if :activity_policy_given
+SELECT (SELECT pg_catalog.count(*) FROM db_admin.activity_set_policy(:'activity_lock_days'::integer,
+  :'activity_drop_days'::integer)) AS activity_policy_rows \gset
+\else
+SELECT CASE WHEN NOT EXISTS (SELECT FROM db_admin.activity_policy)
+  THEN (SELECT pg_catalog.count(*) FROM db_admin.activity_set_policy(:'activity_lock_days'::integer,
+        :'activity_drop_days'::integer)) END AS activity_policy_rows \gset
+\endif
+
 RESET ROLE;
 SET ROLE :"admin_role";
 SELECT pg_catalog.format('GRANT USAGE ON SCHEMA db_admin TO %I', :'activity_role') \gexec
@@ -640,9 +757,10 @@ SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'activity_rol
 FROM unnest(ARRAY[
   'db_admin.activity_now()',
   'db_admin.activity_clock_shift()',
+  'db_admin.activity_policy()',
   'db_admin.activity_checkpoint(text)',
-  'db_admin.activity_commit_page(text, bigint, bigint, text[], integer, integer)',
-  'db_admin.activity_record_logins(text, text[], text[], timestamp with time zone[], text[])',
+  'db_admin.activity_commit_page(text, bigint, bigint, text[], integer, integer, jsonb)',
+  'db_admin.activity_record_logins(text, text[], text[], timestamp with time zone[], text[], boolean[])',
   'db_admin.activity_log_proof()',
   'db_admin.activity_plan(integer, integer, text[])',
   'db_admin.activity_enforce(name, text, integer, integer, text[])',

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -62,8 +63,12 @@ var benchLines = sync.OnceValue(func() [][]byte {
 var sinkKind activity.Kind
 var sinkInt int
 
+// parseMaxRatio is the limit make bench holds Parse to: at most this many times
+// the floor's time per line (internal/benchreport checks it).
+const parseMaxRatio = 5
+
 // BenchmarkParse is Parse on the generated log: one op is one line; lines/s is per
-// core (the benchmark runs on one goroutine).
+// core (the benchmark runs on one goroutine). It must allocate nothing.
 func BenchmarkParse(b *testing.B) {
 	lines := benchLines()
 	b.ReportAllocs()
@@ -71,7 +76,67 @@ func BenchmarkParse(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sinkKind = activity.Parse(lines[i%len(lines)]).Kind
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	if n := testing.AllocsPerRun(100, func() { sinkKind = activity.Parse(lines[7]).Kind }); n != 0 {
+		b.Fatalf("Parse allocates %v times a line; want 0", n)
+	}
+}
+
+// BenchmarkParsePaired measures Parse and its floor in alternating blocks of the
+// same lines, so that a machine shared with other work slows both alike, and
+// reports the median over the blocks of Parse's time as a multiple of the
+// floor's ("x-floor"), which make bench holds to parseMaxRatio: a block that
+// another process interrupted does not move a median. One op is one line parsed
+// and scanned.
+func BenchmarkParsePaired(b *testing.B) {
+	lines := benchLines()
+	const block = 1024
+	var parse, floor time.Duration
+	var ratios []float64
+	b.ResetTimer()
+	for done := 0; done < b.N; done += block {
+		n := min(block, b.N-done)
+		start := done % (len(lines) - block)
+		blk := lines[start : start+n]
+		// Whichever runs first reads the block from memory: take turns.
+		var p, f time.Duration
+		if (done/block)%2 == 0 {
+			p = timeParse(blk)
+			f = timeFloor(blk)
+		} else {
+			f = timeFloor(blk)
+			p = timeParse(blk)
+		}
+		parse, floor = parse+p, floor+f
+		if n == block && f > 0 {
+			ratios = append(ratios, float64(p)/float64(f))
+		}
+	}
+	b.StopTimer()
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], "x-floor")
+	}
+	b.ReportMetric(float64(parse.Nanoseconds())/float64(b.N), "parse-ns/line")
+	b.ReportMetric(float64(floor.Nanoseconds())/float64(b.N), "floor-ns/line")
+	b.ReportMetric(parseMaxRatio, "max-ratio")
+}
+
+func timeParse(lines [][]byte) time.Duration {
+	t0 := time.Now()
+	for _, l := range lines {
+		sinkKind = activity.Parse(l).Kind
+	}
+	return time.Since(t0)
+}
+
+func timeFloor(lines [][]byte) time.Duration {
+	t0 := time.Now()
+	for _, l := range lines {
+		sinkInt += bytes.IndexByte(l, '\n')
+	}
+	return time.Since(t0)
 }
 
 // BenchmarkParseFloor is the floor Parse is compared with: one bytes.IndexByte scan

@@ -10,8 +10,15 @@
 //
 //   - Parse reads one log line (Aurora's log_line_prefix %t:%r:%u@%d:[%p]:,
 //     "connection received", "connection authorized" and its replication form,
-//     PostgreSQL 17+'s "connection authenticated") without allocating, and reads a
-//     user name only when the prefix and the message agree on it.
+//     PostgreSQL 17+'s "connection authenticated", 18's "connection ready", and
+//     the FATAL lines that refuse a session) without allocating. A prefixed line
+//     is read from its own message only, and a user name only when the prefix
+//     and the message agree on it.
+//   - The job settles every authorized session: refused when a FATAL of the same
+//     backend (same stream, same %r:%u@%d:[%p]: prefix) follows it, opened when
+//     PostgreSQL 18 writes "connection ready" or when nothing refuses it within
+//     SettleWindow. Only opened sessions are logins; refused ones are attempts.
+//     Sessions not settled at a commit wait in the checkpoint.
 //   - The reader pages through FilterLogEvents with a server-side filter pattern
 //     (FilterPattern) and backs off while CloudWatch Logs throttles.
 //   - Store calls the db_admin functions of sql/008_activity.sql as the job's own
@@ -26,6 +33,9 @@
 // counting a line twice. The policy runs only after the log has been read to the end
 // of the run's window and only when the job's own last login appears in it (the proof
 // that the log reaches the job); otherwise nobody could be proved inactive.
+//
+// The thresholds the job asks for are checked in the database against the admin's
+// policy row (db_admin.activity_policy): stricter is allowed, looser is refused.
 //
 // Time: the policy's clock is db_admin.activity_now() in the database, never the
 // Lambda's; tests move it with the admin-only shift in db_admin.activity_clock.

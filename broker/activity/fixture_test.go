@@ -52,6 +52,9 @@ func newEnv(t testing.TB, prefix string) *env {
 	if err := shared.Cluster.SetPassword(ctx, e.Activity, e.activityPassword); err != nil {
 		t.Fatal(err)
 	}
+	// The tests move the policy's clock by days: the admin's policy floor is one
+	// day to lock and two to drop (the bootstrap's default is 90 and 180).
+	mustExec(t, e.super(t), `SELECT db_admin.activity_set_policy(1, 2)`)
 	e.store = activity.NewStore(e.connector(t))
 	t.Cleanup(func() { e.store.Close(context.Background()) })
 	if _, err := e.logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(e.group)}); err != nil {
@@ -158,7 +161,8 @@ func (e *env) put(t testing.TB, stream string, events []logEvent) {
 		for _, ev := range batch {
 			in.LogEvents = append(in.LogEvents, types.InputLogEvent{Message: aws.String(ev.msg), Timestamp: aws.Int64(ev.at.UnixMilli())})
 		}
-		if _, err := e.logs.PutLogEvents(ctx, in); err != nil {
+		// No SDK retry: a retried batch that moto had stored would be stored twice.
+		if _, err := e.logs.PutLogEvents(ctx, in, func(o *cloudwatchlogs.Options) { o.RetryMaxAttempts = 1 }); err != nil {
 			t.Fatalf("put %d log events: %v", len(batch), err)
 		}
 	}
@@ -177,7 +181,13 @@ var entryStart = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+:`)
 // one event per entry, continuation lines included, at the entry's %t.
 func serverLog(t testing.TB, offset int) []logEvent {
 	t.Helper()
-	b, err := os.ReadFile(shared.Cluster.LogPath)
+	return serverLogOf(t, shared.Cluster.LogPath, offset)
+}
+
+// serverLogOf is serverLog of the server log at path.
+func serverLogOf(t testing.TB, path string, offset int) []logEvent {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,8 +71,9 @@ func TestHostileLogContent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if !rep.Logs.CaughtUp || rep.Logs.Events != len(events) || rep.Logs.Ambiguous < 2 || rep.Logs.Invalid != 2 {
-		t.Errorf("run read %+v; want all %d events, the forged and truncated lines ambiguous, 2 invalid names", rep.Logs, len(events))
+	if !rep.Logs.CaughtUp || rep.Logs.Events != len(events) || rep.Logs.Ambiguous < 2 || rep.Logs.Invalid != 1 {
+		// The 74-byte name is no reading at all (the server cuts names to 63 bytes).
+		t.Errorf("run read %+v; want all %d events, the forged and truncated lines ambiguous, 1 invalid name (the NUL)", rep.Logs, len(events))
 	}
 	p := plan(t, e, opts)
 	for _, h := range hostile {

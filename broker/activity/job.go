@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -112,7 +111,9 @@ func (j *Job) Report(ctx context.Context, opts Options) (Report, error) {
 	return rep, err
 }
 
-// readLogs reads and commits the pages of the run's window.
+// readLogs reads and commits the pages of the run's window. The reader also reads
+// SettleWindow past the window's end, to learn what became of the sessions
+// authorized just before it; those later events are not recorded.
 func (j *Job) readLogs(ctx context.Context, opts Options) (*LogReport, error) {
 	now := j.now()
 	end := now.Add(-opts.LogDelay).UnixMilli()
@@ -136,23 +137,28 @@ func (j *Job) readLogs(ctx context.Context, opts Options) (*LogReport, error) {
 	for _, id := range ck.IDs {
 		done[id] = true
 	}
-	p := pageState{through: ck.ThroughMs, ids: append([]string(nil), ck.IDs...), version: ck.Version, hosts: map[string]string{}}
+	p := newPageState(ck, end)
 	token := ""
 	for {
 		if j.budget(ctx, opts) <= 0 {
 			rep.Stopped = "time budget: the context's deadline is near"
 			return rep, nil
 		}
-		out, err := r.page(ctx, ck.ThroughMs, end, token)
+		out, err := r.page(ctx, ck.ThroughMs, end+SettleWindow.Milliseconds(), token)
 		if err != nil {
 			rep.Stopped = "reading the log failed"
 			return rep, logsError(ctx, err)
 		}
 		rep.Pages++
-		logins, fresh := p.read(out.Events, ck.ThroughMs, done, rep)
-		if fresh > 0 {
+		token = aws.ToString(out.NextToken)
+		fresh := p.read(out.Events, ck.ThroughMs, done, rep)
+		if token == "" {
+			p.settleAll()
+		}
+		logins := p.takeResolved(rep)
+		if fresh > 0 || len(logins) > 0 {
 			v, err := j.store.CommitPage(ctx, PageCommit{Source: opts.LogGroup, Version: p.version, ThroughMs: p.through,
-				IDs: p.ids, Events: fresh, Logins: logins}, func(ctx context.Context, ff []FirefighterLogin) error {
+				IDs: p.ids, Events: fresh, Logins: logins, Pending: p.pendingList()}, func(ctx context.Context, ff []FirefighterLogin) error {
 				return j.observe(ctx, opts, rep, ff)
 			})
 			if err != nil {
@@ -163,7 +169,6 @@ func (j *Job) readLogs(ctx context.Context, opts Options) (*LogReport, error) {
 			rep.Events += fresh
 			rep.Checkpoint = time.UnixMilli(p.through).UTC()
 		}
-		token = aws.ToString(out.NextToken)
 		if token == "" {
 			rep.CaughtUp = true
 			return rep, nil
@@ -216,27 +221,135 @@ func (j *Job) observe(ctx context.Context, opts Options, rep *LogReport, ff []Fi
 	return nil
 }
 
-// pageState is the reader's position while a run goes through its pages.
+// SettleWindow is how long after a session's authorized line the job waits, in
+// log time, for the FATAL that refuses it (or, on PostgreSQL 18, the "connection
+// ready" that opens it). The server writes either within milliseconds; the
+// window is wide for the whole-second %t of the log.
+const SettleWindow = 5 * time.Second
+
+// maxPending bounds the sessions waiting for their fate; beyond it the oldest is
+// taken as opened (a login: never lose one).
+const maxPending = 10_000
+
+// pendKey names a backend: its log stream and pid.
+type pendKey struct {
+	stream string
+	pid    int
+}
+
+// pageState is the reader's position while a run goes through its pages, and
+// the authorized sessions whose fate is not known yet.
 type pageState struct {
 	through int64
 	ids     []string
 	version int64
-	// hosts remembers the client of each connection received (by stream and pid)
-	// for authorized lines that do not carry it themselves.
-	hosts map[string]string
+	end     int64
+	pending map[pendKey]*PendingSession
+	order   []*PendingSession
+	// ready marks the streams whose server writes "connection ready"
+	// (PostgreSQL 18 with setup_durations): there a session without one did not
+	// open.
+	ready    map[string]bool
+	resolved []Login
 }
 
-// maxRememberedHosts bounds pageState.hosts.
-const maxRememberedHosts = 4096
+func newPageState(ck Checkpoint, end int64) *pageState {
+	p := &pageState{through: ck.ThroughMs, ids: append([]string(nil), ck.IDs...), version: ck.Version, end: end,
+		pending: map[pendKey]*PendingSession{}, ready: map[string]bool{}}
+	for i := range ck.Pending {
+		p.add(&ck.Pending[i])
+	}
+	return p
+}
+
+func (p *pageState) add(s *PendingSession) {
+	k := pendKey{s.Stream, s.PID}
+	if old := p.pending[k]; old != nil {
+		p.settle(old, !p.ready[old.Stream]) // the pid logs in again: the old backend is gone
+	}
+	p.pending[k] = s
+	p.order = append(p.order, s)
+	if len(p.pending) > maxPending {
+		p.expire(0, true)
+	}
+}
+
+// settle decides a pending session: opened (a login) or not (an attempt).
+func (p *pageState) settle(s *PendingSession, opened bool) {
+	k := pendKey{s.Stream, s.PID}
+	if p.pending[k] != s {
+		return
+	}
+	delete(p.pending, k)
+	l := s.Login
+	l.Refused = !opened
+	p.resolved = append(p.resolved, l)
+}
+
+// expire settles, oldest first, the sessions authorized more than the settle
+// window before nowMs (and, with oldest, at least the oldest one): no FATAL came,
+// so they opened, unless their server writes "connection ready" and wrote none.
+func (p *pageState) expire(nowMs int64, oldest bool) {
+	i := 0
+	for ; i < len(p.order); i++ {
+		s := p.order[i]
+		if p.pending[pendKey{s.Stream, s.PID}] != s {
+			continue
+		}
+		if !oldest && s.EventMs+SettleWindow.Milliseconds() >= nowMs {
+			break
+		}
+		oldest = false
+		p.settle(s, !p.ready[s.Stream])
+	}
+	p.order = p.order[i:]
+}
+
+// settleAll settles every pending session: the log was read to SettleWindow past
+// the window's end.
+func (p *pageState) settleAll() { p.expire(1<<62, false) }
+
+// takeResolved returns the logins and attempts settled since the last call.
+func (p *pageState) takeResolved(rep *LogReport) []Login {
+	out := p.resolved
+	p.resolved = nil
+	for _, l := range out {
+		if l.Refused {
+			rep.Attempts++
+		} else {
+			rep.Opened++
+		}
+	}
+	return out
+}
+
+// pendingList is what the checkpoint keeps for the next run.
+func (p *pageState) pendingList() []PendingSession {
+	out := make([]PendingSession, 0, len(p.pending))
+	for _, s := range p.order {
+		if p.pending[pendKey{s.Stream, s.PID}] == s {
+			out = append(out, *s)
+		}
+	}
+	return out
+}
 
 // read parses a page's events, skipping those the checkpoint (at startMs, done)
-// already covers, and moves the position. It returns the logins and the number of
-// new events.
-func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, rep *LogReport) ([]Login, int) {
-	var logins []Login
+// already covers, and moves the position. Events after the window's end only
+// settle pending sessions. It returns the number of new events.
+func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, rep *LogReport) int {
 	fresh := 0
 	for _, ev := range events {
 		ts, id := aws.ToInt64(ev.Timestamp), aws.ToString(ev.EventId)
+		stream := aws.ToString(ev.LogStreamName)
+		if ts > p.end {
+			rep.Lookahead++
+			p.expire(ts, false)
+			if l := Parse([]byte(aws.ToString(ev.Message))); l.Kind == KindReady || l.Kind == KindRefused {
+				p.match(stream, l)
+			}
+			continue
+		}
 		if !text(id, 512) || ts < startMs || (ts == startMs && done[id]) {
 			rep.Skipped++
 			continue
@@ -248,33 +361,37 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 		if ts == p.through {
 			p.ids = append(p.ids, id)
 		}
+		p.expire(ts, false)
 		line := Parse([]byte(aws.ToString(ev.Message)))
 		switch line.Kind {
 		case KindReceived:
 			rep.Received++
-			if line.PID > 0 && len(line.Host) > 0 {
-				if len(p.hosts) >= maxRememberedHosts {
-					clear(p.hosts)
-				}
-				p.hosts[hostKey(ev, line.PID)] = string(line.Host)
-			}
 		case KindAuthorized:
 			rep.Authorized++
 			if line.Replication {
 				rep.Replication++
+			}
+			if !line.Prefixed {
+				rep.Unprefixed++
+				continue
 			}
 			if !roleName(line.User) {
 				rep.Invalid++
 				continue
 			}
 			host := string(line.Host)
-			if host == "" && line.PID > 0 {
-				host = p.hosts[hostKey(ev, line.PID)]
-			}
 			if !text(host, 255) {
 				host = ""
 			}
-			logins = append(logins, Login{EventID: id, Role: string(line.User), Time: loginTime(line.Time, ts), Host: host})
+			p.add(&PendingSession{Stream: stream, Key: bytes.Clone(line.Session), PID: line.PID, EventMs: ts,
+				Login: Login{EventID: id, Role: string(line.User), Time: loginTime(line.Time, ts), Host: host}})
+		case KindReady:
+			rep.Ready++
+			p.ready[stream] = true
+			p.match(stream, line)
+		case KindRefused:
+			rep.Refused++
+			p.match(stream, line)
 		case KindAuthenticated:
 			rep.Authenticated++
 		case KindAmbiguous:
@@ -283,11 +400,23 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 			rep.Other++
 		}
 	}
-	return logins, fresh
+	return fresh
 }
 
-func hostKey(ev cwEvent, pid int) string {
-	return aws.ToString(ev.LogStreamName) + "\x00" + strconv.Itoa(pid)
+// match settles the pending session a ready or refused line belongs to: same
+// stream, one of the pids the line may carry, and its exact prefix (SameSession).
+func (p *pageState) match(stream string, l Line) {
+	if !l.Prefixed {
+		return
+	}
+	sessionPIDs(l.Session, func(pid int) bool {
+		s := p.pending[pendKey{stream, pid}]
+		if s != nil && SameSession(l, s.Key) {
+			p.settle(s, l.Kind == KindReady)
+			return false
+		}
+		return true
+	})
 }
 
 // loginTime is the line's own time, or the event's when the line has none; the

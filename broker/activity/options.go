@@ -38,10 +38,13 @@ type Options struct {
 	// /aws/rds/cluster/<cluster id>/postgresql. Required by Run and Apply.
 	LogGroup string
 	// LockAfterDays locks a role after this many days without a login; 0 never.
+	// The database refuses (CodeForbidden) a value looser than the admin's policy
+	// (db_admin.activity_policy): it must be 0 or at least the policy's.
 	LockAfterDays int
 	// DropAfterDays drops a role after this many days without a login when it owns
 	// nothing and holds no privilege, and marks it ready to delete otherwise; 0
-	// never. Must exceed LockAfterDays when both are set.
+	// never. Must exceed LockAfterDays when both are set, and be 0 or at least
+	// the admin's policy.
 	DropAfterDays int
 	// Apply makes the policy change roles; false (the default) is a dry run,
 	// which still records logins and writes dry_run audit records.

@@ -2,6 +2,8 @@ package activity
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"time"
 )
 
@@ -17,7 +19,8 @@ const (
 	// the server; the user is not known yet.
 	KindReceived
 	// KindAuthorized is "connection authorized: user=... database=..." or
-	// "replication connection authorized: user=...": a login.
+	// "replication connection authorized: user=...": the server accepted the
+	// credentials. The session may still be refused (see KindRefused).
 	KindAuthorized
 	// KindAuthenticated is PostgreSQL 17+'s "connection authenticated:
 	// identity=... method=..." line, which precedes the authorized line.
@@ -26,6 +29,14 @@ const (
 	// certainty (several readings fit, or none does); it is never counted as a
 	// login of anybody.
 	KindAmbiguous
+	// KindReady is PostgreSQL 18's "connection ready: setup total=..." line
+	// (log_connections with setup_durations): the session opened.
+	KindReady
+	// KindRefused is a FATAL line that refuses a session after its authorized
+	// line: too many connections for the role or the database, a role that may
+	// not log in, a database that does not exist or may not be connected to, no
+	// replication privilege, reserved slots.
+	KindRefused
 )
 
 // String returns the kind's name.
@@ -39,6 +50,10 @@ func (k Kind) String() string {
 		return "authenticated"
 	case KindAmbiguous:
 		return "ambiguous"
+	case KindReady:
+		return "ready"
+	case KindRefused:
+		return "refused"
 	default:
 		return "other"
 	}
@@ -49,29 +64,44 @@ func (k Kind) String() string {
 // is KindOther without being scanned.
 const MaxLineBytes = 4 << 10
 
+// maxName is the longest user or database name the server writes: it cuts both
+// to NAMEDATALEN-1 bytes when it reads the startup packet, before it logs them.
+const maxName = 63
+
+// maxUserAt is the longest "%u@%d" of a real prefix.
+const maxUserAt = 2*maxName + 1
+
 // Line is one parsed log line. Its byte slices point into the message given to
 // Parse: copy them before the message's buffer is reused.
 type Line struct {
 	// Kind says what the line is; the other fields are set as far as it allows.
 	Kind Kind
-	// Prefixed reports that the line carries Aurora's log_line_prefix
-	// %t:%r:%u@%d:[%p]:, so its user name was checked against the prefix.
+	// Prefixed reports that the line starts with Aurora's log_line_prefix
+	// %t:%r: (so it is read as %t:%r:%u@%d:[%p]: and never from its message
+	// alone); an authorized line's user name was checked against the prefix.
 	Prefixed bool
 	// Time is the line's %t (or %m) timestamp in UTC; zero when the line has
 	// none or its time zone is not UTC, GMT or a numeric offset.
 	Time time.Time
 	// Host and Port are the client's address (%r, or the received line's own
-	// host= and port=); Host is "[local]" for a Unix socket.
+	// host= and port=); Host is "[local]" for a Unix socket. %r is an IPv4 or
+	// IPv6 address (zone included), or a host name with log_hostname.
 	Host, Port []byte
 	// PID is the backend's process id (%p); 0 when unknown.
 	PID int
+	// Session ties the lines of one backend together. For an authorized or
+	// received line it is the prefix's "%r:%u@%d:[%p]:" as written; for a ready
+	// or refused line it is the text from %r on, whose end of prefix is not
+	// known: SameSession tells whether such a line follows an authorized one.
+	Session []byte
 	// User is the login role of an authorized line (and, when the prefix leaves
 	// no doubt, of an authenticated one).
 	User []byte
 	// Database is the database of an authorized line (from the prefix for a
 	// replication connection).
 	Database []byte
-	// Application is the application_name of an authorized line, when logged.
+	// Application is the application_name of an authorized line, when logged
+	// (best effort: a name that imitates the SSL or GSS fields is cut there).
 	Application []byte
 	// Replication reports a "replication connection authorized" line.
 	Replication bool
@@ -89,54 +119,87 @@ var (
 	msgAuthorized    = []byte("connection authorized: user=")
 	msgReplAuth      = []byte("replication connection authorized: user=")
 	msgAuthenticated = []byte("connection authenticated: ")
+	msgReady         = []byte("connection ready: ")
 	fieldDatabase    = []byte(" database=")
 	fieldApplication = []byte(" application_name=")
 	fieldSSL         = []byte(" SSL enabled (")
+	fieldSSLStrict   = []byte(" SSL enabled (protocol=")
 	fieldGSS         = []byte(" GSS (")
+	fieldGSSStrict   = []byte(" GSS (authenticated=")
 	fieldHost        = []byte("host=")
 	fieldPort        = []byte(" port=")
 	fieldIdentity    = []byte(`identity="`)
 	fieldUserQuoted  = []byte(`user="`)
 	fieldMethod      = []byte(`" method=`)
 	levelLog         = []byte("LOG:  ")
+	levelFatal       = []byte("FATAL:  ")
 	colonBracket     = []byte(":[")
+	unknownUserAt    = []byte("[unknown]@[unknown]:[")
 	localHost        = []byte("[local]")
 )
+
+// refusals are the FATAL messages with which the server refuses a session after
+// writing its authorized line (miscinit.c and postinit.c of PostgreSQL 13 to 18).
+// A FATAL that ends an open session (terminated, lost, timed out) is not one.
+var refusals = [][]byte{
+	[]byte(`too many connections for role "`),
+	[]byte(`too many connections for database "`),
+	[]byte(`role "`),     // ... is not permitted to log in / does not exist
+	[]byte(`database "`), // ... does not exist / is not currently accepting connections / has disappeared
+	[]byte(`permission denied for database "`),
+	[]byte(`cannot connect to invalid database "`),
+	[]byte(`remaining connection slots are reserved`),
+	[]byte(`must be superuser or replication role to start walsender`),
+	[]byte(`permission denied to start WAL sender`),
+	[]byte(`must be superuser to connect in binary upgrade mode`),
+	[]byte(`sorry, too many clients already`),
+	[]byte(`database locale is incompatible with operating system`),
+}
 
 // Parse reads one PostgreSQL log line (one CloudWatch Logs event) without
 // allocating. It never fails: a line it cannot read is KindOther, and an
 // authorized line whose user cannot be told for certain is KindAmbiguous.
 //
-// With Aurora's prefix %t:%r:%u@%d:[%p]: the user name appears twice, in the
-// prefix (%u) and in the message (user=...). Parse accepts a reading only when
-// both agree, so user names with spaces, quotes, '@', ':', '=', newlines or
-// text that imitates the prefix or the message are read exactly, or refused
-// when two readings would fit; never misread. Lines with other prefixes are
-// read from the message alone and are refused when a name could be split in
-// more than one way.
-func Parse(msg []byte) Line {
-	var l Line
+// A line that starts with Aurora's %t:%r: is read as %t:%r:%u@%d:[%p]:LEVEL:
+// message and only so: it is a connection line only if its own message is one,
+// never because text inside it (a statement, an identifier, a name in the prefix
+// of another message) looks like one. The user name appears twice in an
+// authorized line, in the prefix (%u) and in the message (user=...); Parse
+// accepts a reading only when both agree, the names fit the server's 63 bytes,
+// and the message ends as the server ends it (its known fields, then the end of
+// the event or the next line of the same entry). So user names with spaces,
+// quotes, '@', ':', '=', newlines or text that imitates the prefix or the message
+// are read exactly, or refused when two readings would fit; never misread.
+// Lines with other prefixes are read from the message alone and are refused
+// when a name could be split in more than one way (Line.Prefixed false: the
+// activity job counts no login from them).
+func Parse(msg []byte) (l Line) {
 	parse(&l, msg)
 	return l
 }
 
-func parse(l *Line, msg []byte) {
+// parse reads msg into l and returns a measure of the work done: the candidate
+// ends of the prefix tried plus the bytes compared for them. It is bounded by
+// a constant (the prefix's names are at most 63 bytes), whatever the line.
+func parse(l *Line, msg []byte) int {
 	msg = trimEOL(msg)
 	if len(msg) == 0 || len(msg) > MaxLineBytes {
-		return
+		return 0
 	}
 	t, rest, tsOK := parseTimestamp(msg)
 	if tsOK && rest[0] == ':' {
-		if host, port, after, ok := parseRemote(rest[1:]); ok && parsePrefixed(l, after) {
+		sess := rest[1:]
+		if host, port, after, form := parseRemote(sess); form != remoteNone {
 			l.Time, l.Prefixed = t, true
-			if l.Kind != KindAmbiguous && l.Kind != KindReceived && len(l.Host) == 0 {
-				l.Host, l.Port = host, port
+			if form == remoteEmpty {
+				return 1 // no client: a background process, never a connection line
 			}
-			return
+			return parsePrefixed(l, msg, sess, after, host, port)
 		}
 	}
 	parseBare(l, msg)
 	l.Time = t
+	return len(msg)
 }
 
 // trimEOL drops one trailing "\n" or "\r\n".
@@ -158,14 +221,26 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 	if len(b) < layoutLen+3 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, nil, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 ||
-		hour > 23 || minute > 59 || sec > 60 {
+	_ = b[21]
+	// The digits, eight bytes at a time: a byte is a digit when its high nibble
+	// is 3 and stays 3 after adding 6 (no carry crosses a byte: a byte that
+	// would carry fails the first test).
+	const (
+		nibbles = 0xF0F0F0F0F0F0F0F0
+		threes  = 0x3030303030303030
+		sixes   = 0x0606060606060606
+		m1      = 0x00FFFF00FFFFFFFF // "2006-01-": digits at 0-3, 5, 6
+		m2      = 0xFFFF00FFFF00FFFF // "02 15:04": digits at 0, 1, 3, 4, 6, 7
+	)
+	w1, w2 := binary.LittleEndian.Uint64(b[0:8]), binary.LittleEndian.Uint64(b[8:16])
+	if w1&m1&nibbles != threes&m1 || (w1+sixes)&m1&nibbles != threes&m1 ||
+		w2&m2&nibbles != threes&m2 || (w2+sixes)&m2&nibbles != threes&m2 || !isDigit(b[17]) || !isDigit(b[18]) {
+		return time.Time{}, nil, false
+	}
+	year := int(b[0]-'0')*1000 + int(b[1]-'0')*100 + int(b[2]-'0')*10 + int(b[3]-'0')
+	month, day := int(b[5]-'0')*10+int(b[6]-'0'), int(b[8]-'0')*10+int(b[9]-'0')
+	hour, minute, sec := int(b[11]-'0')*10+int(b[12]-'0'), int(b[14]-'0')*10+int(b[15]-'0'), int(b[17]-'0')*10+int(b[18]-'0')
+	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, nil, false
 	}
 	i := layoutLen
@@ -187,6 +262,11 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 		return time.Time{}, nil, false
 	}
 	i++
+	if len(b) > i+3 && b[i] == 'U' && b[i+1] == 'T' && b[i+2] == 'C' && (b[i+3] == ':' || b[i+3] == ' ') {
+		// Aurora's zone, without the general search.
+		unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+		return time.Unix(unix, int64(nsec)).UTC(), b[i+3:], true
+	}
 	end := i
 	for end < len(b) && end-i <= 32 && b[end] != ':' && b[end] != ' ' {
 		end++
@@ -194,13 +274,39 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 	if end == i || end >= len(b) || end-i > 32 {
 		return time.Time{}, nil, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if offset, known := zoneOffset(b[i:end]); known {
-		t = t.Add(-offset)
-	} else {
-		t = time.Time{}
+	offset, known := zoneOffset(b[i:end])
+	if !known {
+		return time.Time{}, b[end:], true
 	}
-	return t, b[end:], true
+	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(offset/time.Second)
+	return time.Unix(unix, int64(nsec)).UTC(), b[end:], true
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to y-m-d (y from 1000 to
+// 9999; a day 31 of a short month rolls over as time.Date does), after H.
+// Hinnant's days_from_civil, in unsigned arithmetic.
+func daysFromCivil(y, m, d int) int64 {
+	if y >= 2000 && y < 2100 && m >= 1 && m <= 12 {
+		// Every fourth year is a leap year in this century: no division.
+		const before = "\x00\x00\x1f\x00\x3b\x00\x5a\x00\x78\x00\x97\x00\xb5\x00\xd4\x00\xf3\x00\x11\x01\x30\x01\x4e\x01"
+		yy := uint(y - 2000)
+		cum := uint(before[2*(m-1)]) | uint(before[2*(m-1)+1])<<8
+		days := 10957 + 365*yy + (yy+3)>>2 + cum + uint(d) - 1
+		if m > 2 && yy&3 == 0 {
+			days++
+		}
+		return int64(days)
+	}
+	yy, mm := uint(y), uint(m)
+	if mm <= 2 {
+		yy--
+		mm += 12
+	}
+	era := yy / 400
+	yoe := yy - era*400
+	doy := (153*(mm-3)+2)/5 + uint(d) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097+doe) - 719468
 }
 
 // zoneOffset returns the offset east of UTC of a %t zone: UTC, GMT, Z, or a
@@ -213,11 +319,11 @@ func zoneOffset(z []byte) (time.Duration, bool) {
 	if len(z) != 3 && len(z) != 5 || (z[0] != '+' && z[0] != '-') {
 		return 0, false
 	}
-	h, ok := digits(z[1:3])
+	h, ok := digits2(z[1:3])
 	m := 0
 	if len(z) == 5 {
 		var okm bool
-		if m, okm = digits(z[3:5]); !okm {
+		if m, okm = digits2(z[3:5]); !okm {
 			return 0, false
 		}
 	}
@@ -231,112 +337,226 @@ func zoneOffset(z []byte) (time.Duration, bool) {
 	return d, true
 }
 
-// parseRemote reads %r and its colon: "[local]:", ":" (no client), or
-// "host(port):" where host has no '(' and no space (an IP address, IPv6
-// included, or a DNS name).
-func parseRemote(b []byte) (host, port, rest []byte, ok bool) {
-	if len(b) > 0 && b[0] == ':' {
-		return nil, nil, b[1:], true
+// Forms of %r.
+const (
+	remoteNone  = iota // not a %r: the line does not have Aurora's prefix
+	remoteEmpty        // empty: a process without a client
+	remoteLocal        // [local]: a Unix socket
+	remoteHost         // host(port)
+)
+
+// Bytes of a host in %r: IPv4 and IPv6 addresses (with a %zone), host names.
+const (
+	hostCharsLo = 1<<'%' | 1<<'-' | 1<<'.' | 0x3FF<<'0' | 1<<':'
+	hostCharsHi = 0x3FFFFFF<<('A'-64) | 1<<('_'-64) | 0x3FFFFFF<<('a'-64)
+)
+
+// hostTable has a 1 at every host byte (see hostCharsLo and hostCharsHi).
+const hostTable = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x01\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x01\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+
+// isHostChar is hostTable as bit masks (TestHostTable keeps them in step).
+func isHostChar(c byte) bool {
+	if c < 64 {
+		return hostCharsLo>>c&1 != 0
 	}
-	if bytes.HasPrefix(b, localHost) && len(b) > len(localHost) && b[len(localHost)] == ':' {
-		return b[:len(localHost)], nil, b[len(localHost)+1:], true
-	}
-	open := bytes.IndexByte(b, '(')
-	if open <= 0 || open > 255 || bytes.IndexByte(b[:open], ' ') >= 0 {
-		return nil, nil, nil, false
-	}
-	i := open + 1
-	for i < len(b) && isDigit(b[i]) && i-open <= 5 {
-		i++
-	}
-	if i == open+1 || i+1 >= len(b) || b[i] != ')' || b[i+1] != ':' {
-		return nil, nil, nil, false
-	}
-	return b[:open], b[open+1 : i], b[i+2:], true
+	return c < 128 && hostCharsHi>>(c-64)&1 != 0
 }
 
-// parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" into l. The user and database
-// are free text that may contain anything, even ":[123]:LOG:  ", so every place
-// where the ":[%p]:" part could end them is tried, and an authorized line is
-// accepted only when exactly one reading agrees with its message. A line
+// parseRemote reads %r and its colon: "host(port):" where host is an IP address
+// (IPv6 included: "::1", "::ffff:10.0.0.5", "fe80::1%eth0") or a host name,
+// "[local]:", or ":" (no client). It returns the form, remoteNone for none.
+func parseRemote(b []byte) (host, port, rest []byte, form int) {
+	i := 0
+	for i < len(b) && i <= 255 && hostTable[b[i]] == 1 {
+		i++
+	}
+	if i > 0 && i < len(b) && b[i] == '(' {
+		j := i + 1
+		for j < len(b) && isDigit(b[j]) && j-i <= 5 {
+			j++
+		}
+		if j > i+1 && j+1 < len(b) && b[j] == ')' && b[j+1] == ':' {
+			return b[:i], b[i+1 : j], b[j+2:], remoteHost
+		}
+	}
+	if len(b) > len(localHost) && b[len(localHost)] == ':' && bytes.HasPrefix(b, localHost) {
+		return b[:len(localHost)], nil, b[len(localHost)+1:], remoteLocal
+	}
+	if len(b) > 0 && b[0] == ':' {
+		return nil, nil, b[1:], remoteEmpty
+	}
+	return nil, nil, nil, remoteNone
+}
+
+// parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" (ud) into l; line is the whole
+// event and sess the text from %r on. The user and database are free text that
+// may contain anything, even ":[123]:LOG:  ", so every place within the longest
+// "%u@%d" where the ":[%p]:" part could end them is tried, and an authorized line
+// is accepted only when exactly one reading agrees with its message. A line
 // where an authorized message follows a pid but no reading agrees is
-// KindAmbiguous: it is never read again from its message alone.
-func parsePrefixed(l *Line, b []byte) bool {
-	authAt, otherAt := -1, -1
-	auths, authMsgs := 0, 0
-	for off := 0; off < len(b); {
-		i := bytes.Index(b[off:], colonBracket)
+// KindAmbiguous. It returns the work done (see parse).
+func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
+	otherAt, otherPID, otherLevel := -1, 0, 0
+	var otherMsg []byte
+	auths, authMsgs, work := 0, 0, 0
+	window := ud[:min(len(ud), maxUserAt+len(colonBracket))]
+	base := len(line) - len(ud)
+	t := l.Time
+	var authPID, authKey int
+	off := 0
+	if bytes.HasPrefix(ud, unknownUserAt) {
+		// A received line's "[unknown]@[unknown]:[": its first two '[' cannot
+		// end a prefix (no ':' before them).
+		off = len(unknownUserAt) - 1
+	}
+	brackets := 0
+	for off < len(window) {
+		i := bytes.IndexByte(window[off:], '[')
 		if i < 0 {
 			break
 		}
-		k := off + i
-		off = k + 1
-		_, msg, ok := parsePIDLevel(b[k+2:])
+		brackets++
+		k := off + i - 1 // where ":[" would start
+		off += i + 1
+		if k < 1 || ud[k] != ':' {
+			continue
+		}
+		work++
+		pid, level, msg, ok := parsePIDLevel(ud[k+2:])
 		if !ok {
 			continue
 		}
-		if bytes.HasPrefix(msg, msgAuthorized) || bytes.HasPrefix(msg, msgReplAuth) {
+		if level == levelLogID && (bytes.HasPrefix(msg, msgAuthorized) || bytes.HasPrefix(msg, msgReplAuth)) {
 			authMsgs++
-			if readAuthorized(nil, b[:k], msg) {
-				authAt = k
-				auths++
+			keyEnd := k + 2 + pidLen(ud[k+2:]) + 2
+			dst := l
+			if auths > 0 {
+				dst = nil // a second reading: only whether it fits matters
 			}
-		} else if otherAt < 0 && readOther(nil, b[:k], msg) {
-			otherAt = k
+			ok, w, rest := readAuthorized(dst, ud[:k], msg, line[:base+keyEnd])
+			work += w
+			if ok {
+				auths++
+				authPID, authKey = pid, len(sess)-len(ud)+keyEnd
+				if brackets == 1 && off < len(ud)-rest {
+					// The first '[' of the window: the names hold none, nor do
+					// their copies in the message; what may still end a prefix
+					// lies after them.
+					off = len(ud) - rest
+				}
+			}
+			continue
+		}
+		if otherAt < 0 && otherKind(level, msg) != KindOther && bytes.IndexByte(ud[:k], '@') >= 0 {
+			otherAt, otherPID, otherLevel, otherMsg = k, pid, level, msg
 		}
 	}
-	k := authAt
 	switch {
 	case auths > 1 || (auths == 0 && authMsgs > 0):
-		*l = Line{Kind: KindAmbiguous}
-		return true
-	case auths == 0 && otherAt < 0:
-		return false
-	case auths == 0:
-		k = otherAt
+		*l = Line{Kind: KindAmbiguous, Prefixed: true, Time: t}
+		return work
+	case auths == 1:
+		l.Session, l.PID, l.Host, l.Port = sess[:authKey], authPID, host, port
+	case otherAt < 0:
+		return work
+	default:
+		k := otherAt
+		readOther(l, ud[:k], otherLevel, otherMsg)
+		l.Session, l.PID = sess, otherPID
+		if l.Kind == KindReceived {
+			l.Session = sess[:len(sess)-len(ud)+k+2+pidLen(ud[k+2:])+2]
+		} else {
+			l.Host, l.Port = host, port
+		}
 	}
-	pid, msg, _ := parsePIDLevel(b[k+2:])
-	if auths == 1 {
-		readAuthorized(l, b[:k], msg)
-	} else {
-		readOther(l, b[:k], msg)
-	}
-	l.PID = pid
-	return true
+	l.Prefixed, l.Time = true, t
+	return work
 }
 
-// parsePIDLevel reads "123]:LOG:  " (the level may also be followed by a
-// SQLSTATE, "LOG:  00000: ", with log_error_verbosity = verbose) and returns
-// the pid and the message. Only LOG lines are connection lines.
-func parsePIDLevel(b []byte) (int, []byte, bool) {
+// Levels parsePIDLevel tells apart.
+const (
+	levelOtherID = iota
+	levelLogID
+	levelFatalID
+)
+
+// pidLen is the number of digits at the start of b.
+func pidLen(b []byte) int {
+	i := 0
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	return i
+}
+
+// parsePIDLevel reads "123]:LEVEL:  " (the level may also be followed by a
+// SQLSTATE, "LOG:  00000: ", with log_error_verbosity = verbose) and returns the
+// pid, the level (LOG, FATAL or another) and the message.
+func parsePIDLevel(b []byte) (int, int, []byte, bool) {
 	i, pid := 0, 0
 	for i < len(b) && isDigit(b[i]) && i < 10 {
 		pid = pid*10 + int(b[i]-'0')
 		i++
 	}
 	if i == 0 || i+2 > len(b) || b[i] != ']' || b[i+1] != ':' {
-		return 0, nil, false
+		return 0, 0, nil, false
 	}
 	b = b[i+2:]
-	if !bytes.HasPrefix(b, levelLog) {
-		return 0, nil, false
+	level := levelOtherID
+	switch {
+	case len(b) >= 6 && string(b[:6]) == "LOG:  ": // compared in place, no call
+		level, b = levelLogID, b[6:]
+	case len(b) >= 8 && string(b[:8]) == "FATAL:  ":
+		level, b = levelFatalID, b[8:]
+	default:
+		// Another level ("ERROR:  ", "STATEMENT:  ", ...): a place where the
+		// prefix may end, whose message is never a connection line.
+		c := bytes.IndexByte(b[:min(len(b), 16)], ':')
+		if c <= 0 || c+3 > len(b) || b[c+1] != ' ' || b[c+2] != ' ' {
+			return 0, 0, nil, false
+		}
+		return pid, levelOtherID, b[c+3:], true
 	}
-	b = b[len(levelLog):]
 	if len(b) >= 7 && b[5] == ':' && b[6] == ' ' && isSQLState(b[:5]) {
 		b = b[7:]
 	}
-	return pid, b, true
+	return pid, level, b, true
 }
 
-// readAuthorized reads an authorized message against the prefix's "%u@%d" (r).
-// The message repeats the user (and the database) exactly, except that the
-// server indents a newline in the message with a tab. Where the message reads
-// user=U database=D (or, for replication, user=U and then nothing, a newline or a
-// known field), the message has ' ', '\n' or its end where r has the '@' after U:
-// so the one split that can fit is at the first byte where r and the message part
-// ways, and only if r has an '@' there. With a nil l it only reports whether the
-// reading fits.
-func readAuthorized(l *Line, r, msg []byte) bool {
+// otherKind is the kind of a message that is not an authorized one.
+func otherKind(level int, msg []byte) Kind {
+	switch level {
+	case levelLogID:
+		switch {
+		case bytes.HasPrefix(msg, msgReceived):
+			return KindReceived
+		case bytes.HasPrefix(msg, msgAuthenticated):
+			return KindAuthenticated
+		case bytes.HasPrefix(msg, msgReady):
+			return KindReady
+		}
+	case levelFatalID:
+		for _, r := range refusals {
+			if bytes.HasPrefix(msg, r) {
+				return KindRefused
+			}
+		}
+	}
+	return KindOther
+}
+
+// readAuthorized reads an authorized message against the prefix's "%u@%d" (r);
+// prefix is the whole line up to the message's level. The message repeats the
+// user (and the database) exactly, except that the server indents a newline in
+// the message with a tab. Where the message reads user=U database=D (or, for
+// replication, user=U and then nothing or a known field), the message has ' ' or
+// its end where r has the '@' after U: so the one split that can fit is at the
+// first byte where r and the message part ways, and only if r has an '@' there.
+// After the names the message must end as the server ends it: the known fields,
+// then the end of the event or a newline and the same prefix (the next line of
+// the entry). With a nil l it only reports whether the reading fits. It also
+// returns the bytes compared.
+func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int, int) {
 	repl := false
 	switch {
 	case bytes.HasPrefix(msg, msgAuthorized):
@@ -344,38 +564,71 @@ func readAuthorized(l *Line, r, msg []byte) bool {
 	case bytes.HasPrefix(msg, msgReplAuth):
 		msg, repl = msg[len(msgReplAuth):], true
 	default:
-		return false
+		return false, 0, 0
 	}
 	at, n := commonIndented(r, msg)
-	if at >= len(r) || r[at] != '@' {
-		return false
+	work := at
+	if at == 0 || at > maxName || at >= len(r) || r[at] != '@' {
+		return false, work, 0
 	}
 	user, db, tail := r[:at], r[at+1:], msg[n:]
+	if len(db) == 0 || len(db) > maxName {
+		return false, work, 0
+	}
 	if !repl {
 		if !bytes.HasPrefix(tail, fieldDatabase) {
-			return false
+			return false, work, 0
 		}
 		m, ok := matchIndented(tail[len(fieldDatabase):], db)
+		work += len(db)
 		if !ok {
-			return false
+			return false, work, 0
 		}
 		tail = tail[len(fieldDatabase)+m:]
 	}
+	rest := len(tail)
+	if nl := bytes.IndexByte(tail, '\n'); nl >= 0 {
+		next := tail[nl+1:]
+		if !bytes.HasPrefix(next, prefix) {
+			return false, work, 0
+		}
+		tail = tail[:nl]
+	}
 	if !knownTail(tail) {
-		return false
+		return false, work, 0
 	}
 	if l != nil {
-		*l = Line{Kind: KindAuthorized, User: user, Database: db, Replication: repl}
+		l.Kind, l.User, l.Database, l.Replication = KindAuthorized, user, db, repl
 		readTail(l, tail)
 	}
-	return true
+	return true, work, rest
 }
 
 // commonIndented returns how many bytes of r the message repeats from its start,
 // as the server writes r in a message (each "\n" followed by a tab), and how many
 // bytes of msg that took.
 func commonIndented(r, msg []byte) (int, int) {
-	i, n := 0, 0
+	// Fast path: compare eight bytes at a time; names rarely hold a newline.
+	i, n := 0, min(len(r), len(msg))
+	nl := false
+	for i+8 <= n {
+		w := binary.LittleEndian.Uint64(r[i:])
+		if x := w ^ binary.LittleEndian.Uint64(msg[i:]); x != 0 {
+			d := bits.TrailingZeros64(x) / 8
+			nl = nl || hasNewline(w&(1<<(8*d)-1)|^uint64(0)<<(8*d)&0x0101010101010101*'x')
+			i += d
+			break
+		}
+		nl = nl || hasNewline(w)
+		i += 8
+	}
+	for ; i < n && r[i] == msg[i]; i++ {
+		nl = nl || r[i] == '\n'
+	}
+	if !nl {
+		return i, i
+	}
+	i, n = 0, 0
 	for i < len(r) && n < len(msg) && r[i] == msg[n] {
 		if r[i] == '\n' {
 			if n+1 >= len(msg) || msg[n+1] != '\t' {
@@ -389,35 +642,54 @@ func commonIndented(r, msg []byte) (int, int) {
 	return i, n
 }
 
-// readOther reads the received and authenticated messages, whose user is not
-// in the message (or not reliably); with a nil l it only reports whether msg is
-// one of them.
-func readOther(l *Line, r, msg []byte) bool {
-	switch {
-	case bytes.HasPrefix(msg, msgReceived):
-		if l != nil {
-			*l = Line{Kind: KindReceived}
-			readReceived(l, msg[len(msgReceived):])
+// hasNewline reports whether one of the eight bytes of w is '\n' (the classic
+// has-zero-byte test on w XOR '\n' in every byte).
+func hasNewline(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := w ^ ones*'\n'
+	return (x-ones)&^x&highs != 0
+}
+
+// readOther reads the received, authenticated, ready and refused messages,
+// whose user is not in the message (or not reliably).
+func readOther(l *Line, r []byte, level int, msg []byte) {
+	l.Kind = otherKind(level, msg)
+	switch l.Kind {
+	case KindReceived:
+		readReceived(l, msg[len(msgReceived):])
+	case KindAuthenticated:
+		readAuthenticated(l, msg[len(msgAuthenticated):])
+		if at := bytes.IndexByte(r, '@'); at >= 0 && bytes.IndexByte(r[at+1:], '@') < 0 {
+			l.User, l.Database = r[:at], r[at+1:]
 		}
-		return true
-	case bytes.HasPrefix(msg, msgAuthenticated):
-		if l != nil {
-			*l = Line{Kind: KindAuthenticated}
-			readAuthenticated(l, msg[len(msgAuthenticated):])
-			if at := bytes.IndexByte(r, '@'); at >= 0 && bytes.IndexByte(r[at+1:], '@') < 0 {
-				l.User, l.Database = r[:at], r[at+1:]
-			}
-		}
-		return true
 	}
-	return false
+}
+
+// SameSession reports whether l, a ready or refused line, was written by the
+// backend whose authorized line has Session key: l's text from %r on starts with
+// key and then l's own message. An attacker cannot write such a line for another
+// client's session: %r holds the client's port.
+func SameSession(l Line, key []byte) bool {
+	if l.Kind != KindReady && l.Kind != KindRefused || !bytes.HasPrefix(l.Session, key) || len(key) < 4 {
+		return false
+	}
+	// key ends with ":[%p]:"; re-read the level and message after it.
+	open := bytes.LastIndex(key, colonBracket)
+	if open < 0 {
+		return false
+	}
+	_, level, msg, ok := parsePIDLevel(l.Session[open+2:])
+	return ok && pidLen(key[open+2:])+open+4 == len(key) && otherKind(level, msg) == l.Kind
 }
 
 // matchIndented reports whether msg starts with s as the server writes it in a
 // message (each "\n" followed by a tab) and returns the bytes of msg it took.
 func matchIndented(msg, s []byte) (int, bool) {
+	if bytes.HasPrefix(msg, s) && bytes.IndexByte(s, '\n') < 0 {
+		return len(s), true
+	}
 	if bytes.IndexByte(s, '\n') < 0 {
-		return len(s), bytes.HasPrefix(msg, s)
+		return 0, false
 	}
 	n := 0
 	for _, c := range s {
@@ -436,26 +708,26 @@ func matchIndented(msg, s []byte) (int, bool) {
 }
 
 // knownTail reports whether t can follow the user (replication) or the
-// database in an authorized message.
+// database in an authorized message, up to its end: nothing, the application
+// name (anything, it is last but for the SSL and GSS fields), or the SSL and GSS
+// fields alone, which end with ')'.
 func knownTail(t []byte) bool {
-	return len(t) == 0 || t[0] == '\n' || bytes.HasPrefix(t, fieldApplication) ||
-		bytes.HasPrefix(t, fieldSSL) || bytes.HasPrefix(t, fieldGSS)
+	return len(t) == 0 || bytes.HasPrefix(t, fieldApplication) ||
+		(bytes.HasPrefix(t, fieldSSLStrict) || bytes.HasPrefix(t, fieldGSSStrict)) && t[len(t)-1] == ')'
 }
 
 // readTail reads application_name and the SSL flag after the database.
 func readTail(l *Line, t []byte) {
-	if nl := bytes.IndexByte(t, '\n'); nl >= 0 {
-		t = t[:nl]
-	}
-	l.SSL = bytes.Contains(t, fieldSSL)
 	if !bytes.HasPrefix(t, fieldApplication) {
+		l.SSL = bytes.HasPrefix(t, fieldSSLStrict) // knownTail: SSL or GSS first
 		return
 	}
 	app := t[len(fieldApplication):]
-	for _, f := range [][]byte{fieldSSL, fieldGSS} {
-		if i := bytes.Index(app, f); i >= 0 {
-			app = app[:i]
-		}
+	if i := bytes.Index(app, fieldSSLStrict); i >= 0 {
+		l.SSL, app = true, app[:i]
+	}
+	if i := bytes.Index(app, fieldGSSStrict); i >= 0 {
+		app = app[:i]
 	}
 	l.Application = app
 }
@@ -466,7 +738,7 @@ func readReceived(l *Line, m []byte) {
 		return
 	}
 	m = m[len(fieldHost):]
-	if i := bytes.Index(m, fieldPort); i >= 0 {
+	if i := bytes.IndexByte(m, ' '); i >= 0 && bytes.HasPrefix(m[i:], fieldPort) {
 		l.Host, l.Port = m[:i], m[i+len(fieldPort):]
 		return
 	}
@@ -569,16 +841,9 @@ func bareOther(l *Line, msg []byte) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// digits reads a short run of ASCII digits.
-func digits(b []byte) (int, bool) {
-	n := 0
-	for _, c := range b {
-		if !isDigit(c) {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, len(b) > 0
+// digits2 reads two ASCII digits.
+func digits2(b []byte) (int, bool) {
+	return int(b[0]-'0')*10 + int(b[1]-'0'), isDigit(b[0]) && isDigit(b[1])
 }
 
 // isSQLState reports five characters of [0-9A-Z].
@@ -589,4 +854,22 @@ func isSQLState(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// sessionPIDs calls yield with every pid that may end the prefix of a line whose
+// text from %r on is sess (a ready or refused line's Session), in order, until
+// yield returns false.
+func sessionPIDs(sess []byte, yield func(pid int) bool) {
+	window := sess[:min(len(sess), 256+2+maxUserAt+len(colonBracket))]
+	for off := 0; off < len(window); {
+		i := bytes.Index(window[off:], colonBracket)
+		if i < 0 {
+			return
+		}
+		k := off + i
+		off = k + 1
+		if pid, _, _, ok := parsePIDLevel(sess[k+2:]); ok && !yield(pid) {
+			return
+		}
+	}
 }

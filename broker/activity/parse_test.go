@@ -58,10 +58,14 @@ func TestParse(t *testing.T) {
 		{"=", line("=", "=", "=", "="), auth("=", "=")},
 		{"unicode", line("ユーザー", "データ", "ユーザー", "データ"), auth("ユーザー", "データ")},
 		{"newline, indented in the message", line("nl\nx", "app", "nl\n\tx", "app"), auth("nl\nx", "app")},
+		{"newline in the first word of a long name", line("abcdefg\nhijklmnop", "app", "abcdefg\n\thijklmnop", "app"), auth("abcdefg\nhijklmnop", "app")},
+		{"newline past the first word", line("abcdefghij\nk", "app", "abcdefghij\n\tk", "app"), auth("abcdefghij\nk", "app")},
+		{"newline past the first word, not indented", line("abcdefghij\nk", "app", "abcdefghij\nk", "app"), want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
 		{"newline not indented: not the server's line", line("nl\nx", "app", "nl\nx", "app"), want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
 		{"prefix and message disagree", line("alice", "app", "mallory", "app"), want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
-		{"two readings fit", ts + ":10.0.0.1(5432):u@d:[9]:LOG:  connection authorized: user=u database=d application_name=" + ambigApp,
-			want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		// The second reading would need a database name of more than 63 bytes.
+		{"application name imitating the message", ts + ":10.0.0.1(5432):u@d:[9]:LOG:  connection authorized: user=u database=d application_name=" + ambigApp,
+			with(auth("u", "d"), func(w *want) { w.pid, w.app = 9, ambigApp })},
 		{"verbose (SQLSTATE)", strings.Replace(line("alice", "app", "alice", "app"), "LOG:  ", "LOG:  00000: ", 1), auth("alice", "app")},
 		{"milliseconds (%m)", strings.Replace(line("alice", "app", "alice", "app"), " UTC", ".250 UTC", 1),
 			with(auth("alice", "app"), func(w *want) { w.time = at.Add(250 * time.Millisecond) })},
@@ -69,12 +73,32 @@ func TestParse(t *testing.T) {
 			with(auth("alice", "app"), func(w *want) { w.time = at.Add(-5*time.Hour - 30*time.Minute) })},
 		{"unknown zone: no time", strings.Replace(line("alice", "app", "alice", "app"), " UTC", " CET", 1),
 			with(auth("alice", "app"), func(w *want) { w.time, w.noTime = time.Time{}, true })},
-		{"IPv6 client", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "2001:db8::1(5432)", 1),
+		{"IPv6 client", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "2001:db8::1"+"(5432)", 1),
 			with(auth("alice", "app"), func(w *want) { w.host = "2001:db8::1" })},
+		{"IPv6 loopback", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "::1"+"(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "::1" })},
+		{"IPv4-mapped IPv6", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "::ffff:10.0.0.5"+"(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "::ffff:10.0.0.5" })},
+		{"IPv6 unspecified", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "::"+"(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "::" })},
+		{"IPv6 with a zone", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "fe80::1%eth0"+"(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "fe80::1%eth0" })},
+		{"IPv6 in full", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "2001:0db8:0000:0000:0000:ff00:0042:8329"+"(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "2001:0db8:0000:0000:0000:ff00:0042:8329" })},
+		{"host name (log_hostname)", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "ip-10-0-0-5.eu-west-1.compute.internal"+"(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "ip-10-0-0-5.eu-west-1.compute.internal" })},
+		{"short host name", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "localhost"+"(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "localhost" })},
+		{"host name with underscore", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "db_client-1"+"(5432)", 1),
+			with(auth("alice", "app"), func(w *want) { w.host = "db_client-1" })},
 		{"unix socket", strings.Replace(line("alice", "app", "alice", "app"), "10.0.0.1(5432)", "[local]", 1),
 			with(auth("alice", "app"), func(w *want) { w.host, w.port = "[local]", "" })},
 		{"trailing newline", line("alice", "app", "alice", "app") + "\r\n", auth("alice", "app")},
-		{"continuation line", line("alice", "app", "alice", "app") + "\n\tmore", auth("alice", "app")},
+		{"next line of the same entry (verbose)", line("alice", "app", "alice", "app") + "\n" + ts + ":10.0.0.1(5432):alice@app:[77]:LOCATION:  PerformAuthentication, postinit.c:300",
+			auth("alice", "app")},
+		{"continuation the server does not write", line("alice", "app", "alice", "app") + "\n\tmore", want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"a newline and another prefix", line("alice", "app", "alice", "app") + "\n" + ts + ":10.0.0.1(5432):bob@app:[78]:LOG:  x",
+			want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
 		{"logical replication", ts + ":10.0.0.1(5432):repl@app:[77]:LOG:  replication connection authorized: user=repl application_name=sub",
 			with(auth("repl", "app"), func(w *want) { w.repl, w.app = true, "sub" })},
 		{"physical replication", ts + ":10.0.0.1(5432):repl@[unknown]:[77]:LOG:  replication connection authorized: user=repl" + sslPG14,
@@ -90,9 +114,36 @@ func TestParse(t *testing.T) {
 			want{kind: activity.KindAuthenticated, user: "postgres", db: "postgres", host: "[local]", pid: 77, prefixed: true, time: at,
 				ident: "postgres", method: "trust"}},
 		{"too many connections", ts + `:10.0.0.1(5432):alice@app:[77]:FATAL:  too many connections for role "alice"`,
-			want{kind: activity.KindOther, time: at}},
+			want{kind: activity.KindRefused, prefixed: true, time: at}},
+		{"not permitted to log in", ts + `:[local]:alice@app:[77]:FATAL:  role "alice" is not permitted to log in`,
+			want{kind: activity.KindRefused, prefixed: true, time: at}},
+		{"no such database", ts + `:::1(5432):alice@nodb:[77]:FATAL:  database "nodb" does not exist`,
+			want{kind: activity.KindRefused, prefixed: true, time: at}},
+		{"no replication privilege, 16+", ts + `:10.0.0.1(5432):alice@[unknown]:[77]:FATAL:  permission denied to start WAL sender`,
+			want{kind: activity.KindRefused, prefixed: true, time: at}},
+		{"terminated session: not a refusal", ts + `:10.0.0.1(5432):alice@app:[77]:FATAL:  terminating connection due to administrator command`,
+			want{kind: activity.KindOther, prefixed: true, time: at}},
+		{"connection ready, 18", ts + `:10.0.0.1(5432):alice@app:[77]:LOG:  connection ready: setup total=8.123 ms, fork=0.512 ms, authentication=4.100 ms`,
+			want{kind: activity.KindReady, prefixed: true, time: at}},
 		{"other message", ts + ":10.0.0.1(5432):alice@app:[77]:LOG:  disconnection: session time: 0:00:01.002 user=alice database=app host=10.0.0.1 port=5432",
 			want{kind: activity.KindOther, time: at}},
+		{"empty %r (a background process)", ts + "::@:[77]:LOG:  connection authorized: user=alice database=app",
+			want{kind: activity.KindOther, prefixed: true, time: at}},
+		// Spoofs: a prefixed line is read from its own message, never from text in it.
+		{"spoof: a statement", ts + ":10.0.0.1(5432):mallory@app:[77]:LOG:  statement: SELECT 'LOG:  connection authorized: user=victim database=app'",
+			want{kind: activity.KindOther, prefixed: true, time: at}},
+		{"spoof: a statement with the prefix", ts + ":10.0.0.1(5432):mallory@app:[77]:LOG:  statement: SELECT '" + ts + ":10.0.0.1(5432):victim@app:[1]:LOG:  connection authorized: user=victim database=app'",
+			want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"spoof: an identifier in an error", ts + `:10.0.0.1(5432):mallory@app:[77]:ERROR:  relation "x:[1]:LOG:  connection authorized: user=victim database=app" does not exist at character 15`,
+			want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"spoof: a failed login's database name", ts + `:10.0.0.1(5432):victim@x:[1]:LOG:  connection authorized: user=victim database=x:[77]:FATAL:  password authentication failed for user "victim"`,
+			want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"spoof: a failed login's database name with a newline", ts + ":10.0.0.1(5432):victim@x:[1]:LOG:  connection authorized: user=victim database=x\n:[77]:FATAL:  password authentication failed for user \"victim\"",
+			want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"spoof: a failed login's database name ending in a GSS field", ts + `:10.0.0.1(5432):victim@:[1]:LOG:  connection authorized: user=victim database= GSS (:[77]:FATAL:  password authentication failed for user "victim"`,
+			want{kind: activity.KindAmbiguous, prefixed: true, time: at}},
+		{"spoof: a refusal in a database name", ts + `:10.0.0.1(5432):victim@x:[1]:FATAL:  role "y:[77]:LOG:  statement: SELECT 1`,
+			want{kind: activity.KindRefused, prefixed: true, time: at}},
 		{"default prefix (%m [%p])", "2026-11-21 18:54:34.500 UTC [77] LOG:  connection authorized: user=bob database=app application_name=psql",
 			want{kind: activity.KindAuthorized, user: "bob", db: "app", app: "psql", time: at.Add(500 * time.Millisecond)}},
 		{"no prefix at all", "LOG:  connection authorized: user=bob database=app", want{kind: activity.KindAuthorized, user: "bob", db: "app", noTime: true}},
@@ -195,20 +246,6 @@ func TestParseTruncatedAndCorrupted(t *testing.T) {
 		if l.Kind == activity.KindAuthorized && !bytes.Contains(b, append([]byte("user="), l.User...)) {
 			t.Fatalf("Parse(%q) read user %q, which the line does not name", b, l.User)
 		}
-	}
-}
-
-// A line of the maximum length, full of prefix imitations, is still read quickly.
-func TestParseAdversarialCost(t *testing.T) {
-	hdr := ":[1]:LOG:  connection authorized: user="
-	b := []byte(ts + ":10.0.0.1(1):" + strings.Repeat("a@"+hdr, activity.MaxLineBytes/(len(hdr)+2)))
-	b = b[:activity.MaxLineBytes]
-	start := time.Now()
-	for range 100 {
-		activity.Parse(b)
-	}
-	if d := time.Since(start) / 100; d > 2*time.Millisecond {
-		t.Errorf("Parse of a %d-byte adversarial line took %v; want well under 2ms", len(b), d)
 	}
 }
 

@@ -40,7 +40,22 @@ func (j *Job) plan(ctx context.Context, opts Options) (*PolicyReport, []RolePlan
 	if ok {
 		pr.LogProof = proof
 	}
+	if dbp, ok, err := j.store.Policy(ctx); err != nil {
+		return pr, nil, err
+	} else if ok {
+		pr.FloorLockDays, pr.FloorDropDays = dbp.LockAfterDays, dbp.DropAfterDays
+	}
 	plan, err := j.store.Plan(ctx, opts.policy())
+	if broker.ErrorCode(err) == broker.CodeForbidden {
+		// Options looser than the admin's policy: refused, nothing changed.
+		r := audit.Record{Event: audit.EventRequestRejected, Outcome: audit.OutcomeRejected, RequestID: opts.RequestID,
+			Source: opts.Source, ErrorCode: string(broker.CodeForbidden),
+			Message: fmt.Sprintf("activity thresholds lock %d / drop %d days refused: looser than the database's policy (%d / %d)",
+				opts.LockAfterDays, opts.DropAfterDays, pr.FloorLockDays, pr.FloorDropDays)}
+		if werr := j.writeAudit(ctx, []audit.Record{r}); werr != nil {
+			return pr, nil, errors.Join(err, werr)
+		}
+	}
 	return pr, plan, err
 }
 

@@ -13,9 +13,10 @@ import (
 )
 
 // FilterPattern is the server-side filter of FilterLogEvents: only the connection
-// lines travel (the replication form matches too). Lines it lets through that are
-// not connection lines are counted and ignored.
-const FilterPattern = `?"connection authorized" ?"connection received"`
+// lines travel (the replication form matches too), PostgreSQL 18's "connection
+// ready", and the FATAL lines that may refuse an authorized session. Lines it lets
+// through that are not connection lines are counted and ignored.
+const FilterPattern = `?"connection authorized" ?"connection received" ?"connection ready" ?"FATAL"`
 
 // LogsAPI is the part of the CloudWatch Logs client the job calls;
 // *cloudwatchlogs.Client implements it.

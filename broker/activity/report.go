@@ -90,8 +90,26 @@ type LogReport struct {
 	Skipped int `json:"skipped"`
 	// Received counts the new "connection received" lines.
 	Received int `json:"received"`
-	// Authorized counts the new logins ("connection authorized").
+	// Authorized counts the new "connection authorized" lines; each is a login
+	// (Opened) or an attempt (Attempts) once its session's fate is known.
 	Authorized int `json:"authorized"`
+	// Opened counts the sessions settled as opened: logins recorded.
+	Opened int `json:"opened"`
+	// Attempts counts the sessions settled as refused (a FATAL of the same
+	// backend followed their authorized line) or, where the server writes
+	// "connection ready", never ready: recorded as attempts, not logins.
+	Attempts int `json:"attempts"`
+	// Ready counts PostgreSQL 18's "connection ready" lines.
+	Ready int `json:"ready"`
+	// Refused counts the FATAL lines that refuse a session after its
+	// authorization (whether or not its authorized line was read).
+	Refused int `json:"refused"`
+	// Unprefixed counts authorized lines without Aurora's log_line_prefix: no
+	// login is counted from them (their user cannot be checked).
+	Unprefixed int `json:"unprefixed"`
+	// Lookahead counts the events read past the window's end to settle the
+	// sessions authorized just before it; they are read again by the next run.
+	Lookahead int `json:"lookahead"`
 	// Replication counts the replication logins among Authorized.
 	Replication int `json:"replication"`
 	// Authenticated counts "connection authenticated" lines.
@@ -120,6 +138,10 @@ type PolicyReport struct {
 	LockAfterDays int `json:"lock_after_days"`
 	// DropAfterDays is the policy's drop threshold; 0 never.
 	DropAfterDays int `json:"drop_after_days"`
+	// FloorLockDays and FloorDropDays are the admin's policy in the database
+	// (db_admin.activity_policy), below which the thresholds are refused.
+	FloorLockDays int `json:"floor_lock_days,omitempty"`
+	FloorDropDays int `json:"floor_drop_days,omitempty"`
 	// Applied reports that actions were carried out (not a dry run).
 	Applied bool `json:"applied"`
 	// Skipped says why the policy did not run (then Roles is empty).

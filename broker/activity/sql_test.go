@@ -24,12 +24,13 @@ func TestActivityRoleCanOnlyExecuteItsFunctions(t *testing.T) {
 	own := []string{
 		"db_admin.activity_checkpoint(text)",
 		"db_admin.activity_clock_shift()",
-		"db_admin.activity_commit_page(text,bigint,bigint,text[],integer,integer)",
+		"db_admin.activity_commit_page(text,bigint,bigint,text[],integer,integer,jsonb)",
 		"db_admin.activity_enforce(name,text,integer,integer,text[])",
 		"db_admin.activity_log_proof()",
 		"db_admin.activity_now()",
 		"db_admin.activity_plan(integer,integer,text[])",
-		"db_admin.activity_record_logins(text,text[],text[],timestamp with time zone[],text[])",
+		"db_admin.activity_policy()",
+		"db_admin.activity_record_logins(text,text[],text[],timestamp with time zone[],text[],boolean[])",
 		"db_admin.activity_unlock(name)",
 	}
 	rows, err := s.Query(ctx, `

@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,18 +57,39 @@ type Checkpoint struct {
 	Events, Logins int64
 	// UpdatedAt is the database time of the last commit.
 	UpdatedAt time.Time
+	// Pending are the sessions authorized before ThroughMs whose fate (opened or
+	// refused) the log after ThroughMs tells.
+	Pending []PendingSession
 }
 
-// Login is one login read from the log.
+// PendingSession is an authorized line whose session may still be refused: the
+// job waits for the lines that follow it (SettleWindow).
+type PendingSession struct {
+	// Stream is the log stream (one per instance).
+	Stream string `json:"stream"`
+	// Key is the line's Session: "%r:%u@%d:[%p]:" as written.
+	Key []byte `json:"key"`
+	// PID is the backend's pid.
+	PID int `json:"pid"`
+	// EventMs is the event's timestamp.
+	EventMs int64 `json:"event_ms"`
+	// Login is what is recorded once the session is settled.
+	Login Login `json:"login"`
+}
+
+// Login is one login read from the log: a session that opened, or with Refused
+// an attempt that the server refused after authorizing it.
 type Login struct {
-	// EventID is the CloudWatch Logs event id.
-	EventID string
+	// EventID is the CloudWatch Logs event id of the authorized line.
+	EventID string `json:"event_id"`
 	// Role is the user name as logged.
-	Role string
+	Role string `json:"role"`
 	// Time is when the login happened.
-	Time time.Time
+	Time time.Time `json:"time"`
 	// Host is the client's address, or empty.
-	Host string
+	Host string `json:"host,omitempty"`
+	// Refused marks an attempt: the session did not open.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // FirefighterLogin is a login of a firefighter role and the grant that was live
@@ -99,8 +121,10 @@ type PageCommit struct {
 	IDs []string
 	// Events counts the page's new events.
 	Events int
-	// Logins are the page's logins.
+	// Logins are the logins and attempts settled with the page.
 	Logins []Login
+	// Pending are the sessions not settled yet, kept in the checkpoint.
+	Pending []PendingSession
 }
 
 // Policy is the inactivity policy the database applies.
@@ -126,6 +150,9 @@ type RolePlan struct {
 	LastLogin time.Time `json:"last_login"`
 	// LastLogLogin is the newest login seen in the log; zero if none.
 	LastLogLogin time.Time `json:"last_log_login,omitzero"`
+	// LastAttempt is the newest session seen in the log that did not open (the
+	// server refused it after authorizing it, or the job had locked the role).
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	// InactiveDays is the policy's clock minus LastLogin, in days.
 	InactiveDays float64 `json:"inactive_days"`
 	// Status is the job's state of the role: active, locked or ready_to_delete.
@@ -155,10 +182,14 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (Checkpoint, bool
 	var c Checkpoint
 	found := false
 	err := s.with(ctx, "read checkpoint", func(conn *pgx.Conn) error {
-		err := conn.QueryRow(ctx, `SELECT through_ms, ids_at_through, version, events, logins, updated_at FROM db_admin.activity_checkpoint($1)`,
-			source).Scan(&c.ThroughMs, &c.IDs, &c.Version, &c.Events, &c.Logins, &c.UpdatedAt)
+		var pending []byte
+		err := conn.QueryRow(ctx, `SELECT through_ms, ids_at_through, version, events, logins, updated_at, pending FROM db_admin.activity_checkpoint($1)`,
+			source).Scan(&c.ThroughMs, &c.IDs, &c.Version, &c.Events, &c.Logins, &c.UpdatedAt, &pending)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
+		}
+		if err == nil {
+			err = json.Unmarshal(pending, &c.Pending)
 		}
 		found = err == nil
 		return err
@@ -173,23 +204,35 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (Checkpoint, bool
 // It returns the checkpoint's new version.
 func (s *Store) CommitPage(ctx context.Context, p PageCommit, observe func(context.Context, []FirefighterLogin) error) (int64, error) {
 	ids, roles, hosts := make([]string, len(p.Logins)), make([]string, len(p.Logins)), make([]string, len(p.Logins))
-	times := make([]time.Time, len(p.Logins))
+	times, opened := make([]time.Time, len(p.Logins)), make([]bool, len(p.Logins))
+	logins := 0
 	for i, l := range p.Logins {
-		ids[i], roles[i], times[i], hosts[i] = l.EventID, l.Role, l.Time, l.Host
+		ids[i], roles[i], times[i], hosts[i], opened[i] = l.EventID, l.Role, l.Time, l.Host, !l.Refused
+		if !l.Refused {
+			logins++
+		}
+	}
+	pending := p.Pending
+	if pending == nil {
+		pending = []PendingSession{}
+	}
+	pendingJSON, err := json.Marshal(pending)
+	if err != nil {
+		return 0, dbError("commit page", err)
 	}
 	pageIDs := p.IDs
 	if pageIDs == nil {
 		pageIDs = []string{}
 	}
 	var version int64
-	err := s.with(ctx, "commit page", func(conn *pgx.Conn) error {
+	err = s.with(ctx, "commit page", func(conn *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, `SELECT db_admin.activity_commit_page($1, $2, $3, $4, $5, $6)`,
-				p.Source, p.Version, p.ThroughMs, pageIDs, p.Events, len(p.Logins)).Scan(&version); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT db_admin.activity_commit_page($1, $2, $3, $4, $5, $6, $7)`,
+				p.Source, p.Version, p.ThroughMs, pageIDs, p.Events, logins, string(pendingJSON)).Scan(&version); err != nil {
 				return err
 			}
 			rows, err := tx.Query(ctx, `SELECT event_id, role::text, login_at, host, grant_id, incident_id, requester, approver, expires_at
-				FROM db_admin.activity_record_logins($1, $2, $3, $4, $5)`, p.Source, ids, roles, times, hosts)
+				FROM db_admin.activity_record_logins($1, $2, $3, $4, $5, $6)`, p.Source, ids, roles, times, hosts, opened)
 			if err != nil {
 				return err
 			}
@@ -245,6 +288,32 @@ func (s *Store) LogProof(ctx context.Context) (time.Time, bool, error) {
 	return t.Time, t.Valid, err
 }
 
+// DBPolicy is the admin's inactivity policy (db_admin.activity_policy): the floor
+// of the job's thresholds.
+type DBPolicy struct {
+	// LockAfterDays and DropAfterDays are the policy's thresholds; 0 never.
+	LockAfterDays, DropAfterDays int
+	// UpdatedAt is when the admin last set it.
+	UpdatedAt time.Time
+}
+
+// Policy reads the admin's policy; ok is false when there is none (then every
+// plan is refused).
+func (s *Store) Policy(ctx context.Context) (DBPolicy, bool, error) {
+	var p DBPolicy
+	found := false
+	err := s.with(ctx, "read policy", func(conn *pgx.Conn) error {
+		err := conn.QueryRow(ctx, `SELECT lock_after_days, drop_after_days, updated_at FROM db_admin.activity_policy()`).
+			Scan(&p.LockAfterDays, &p.DropAfterDays, &p.UpdatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return p, found, err
+}
+
 // Clock returns the policy's clock (db_admin.activity_now()) and the admin's shift
 // of it (zero in production).
 func (s *Store) Clock(ctx context.Context) (time.Time, time.Duration, error) {
@@ -264,7 +333,7 @@ func (s *Store) Plan(ctx context.Context, p Policy) ([]RolePlan, error) {
 	var plan []RolePlan
 	err := s.with(ctx, "plan", func(conn *pgx.Conn) error {
 		rows, err := conn.Query(ctx, `SELECT role::text, action, intended, last_login, last_log_login, inactive_days, status,
-			connection_limit, previous_conn_limit, reason FROM db_admin.activity_plan($1, $2, $3)`,
+			connection_limit, previous_conn_limit, reason, last_attempt FROM db_admin.activity_plan($1, $2, $3)`,
 			p.LockAfterDays, p.DropAfterDays, exclude(p.Exclude))
 		if err != nil {
 			return err
@@ -272,11 +341,14 @@ func (s *Store) Plan(ctx context.Context, p Policy) ([]RolePlan, error) {
 		plan, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (RolePlan, error) {
 			var r RolePlan
 			var intended, reason pgtype.Text
-			var logLogin pgtype.Timestamptz
+			var logLogin, attempt pgtype.Timestamptz
 			var prev pgtype.Int4
 			err := row.Scan(&r.Role, &r.Action, &intended, &r.LastLogin, &logLogin, &r.InactiveDays, &r.Status,
-				&r.ConnectionLimit, &prev, &reason)
+				&r.ConnectionLimit, &prev, &reason, &attempt)
 			r.Intended, r.Reason = Action(intended.String), reason.String
+			if attempt.Valid {
+				r.LastAttempt = attempt.Time
+			}
 			if logLogin.Valid {
 				r.LastLogLogin = logLogin.Time
 			}
@@ -379,6 +451,8 @@ func dbError(op string, err error) error {
 			e.Code, e.Message = broker.CodeConflict, "the role is not locked by the activity job"
 		case code == "FFB08":
 			e.Code, e.Message = broker.CodeForbidden, "the admin cannot manage this role"
+		case code == "FFB11":
+			e.Code, e.Message = broker.CodeForbidden, "the activity options are looser than the database's policy: "+pgErr.Message
 		case code == "FFB09":
 			e.Code, e.Message = broker.CodeConflict, "another activity run moved the checkpoint first"
 		case code == "42704":

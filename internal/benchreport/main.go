@@ -1,6 +1,10 @@
 // Command benchreport reads `go test -bench -benchmem` output on stdin and prints, for
 // every benchmark X that has a baseline XFloor measured in the same run, the median
-// time of each and their ratio, with memory and allocations per operation.
+// time of each and their ratio, with memory and allocations per operation. A
+// benchmark that reports a "max-ratio" metric (b.ReportMetric(5, "max-ratio")) has
+// that limit checked against its ratio to XFloor or, when it measures its floor
+// itself in alternating blocks, against the median of its "x-floor" metric:
+// benchreport exits with status 1 when the ratio exceeds it.
 package main
 
 import (
@@ -18,9 +22,14 @@ var (
 	line   = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
 	bytes  = regexp.MustCompile(`\s([\d.]+) B/op`)
 	allocs = regexp.MustCompile(`\s([\d.]+) allocs/op`)
+	limit  = regexp.MustCompile(`\s([\d.]+) max-ratio`)
+	xfloor = regexp.MustCompile(`\s([\d.]+) x-floor`)
 )
 
-type sample struct{ ns, bytes, allocs []float64 }
+type sample struct {
+	ns, bytes, allocs, xfloor []float64
+	maxRatio                  float64
+}
 
 // dur formats nanoseconds with a unit that fits.
 func dur(ns float64) string {
@@ -70,25 +79,49 @@ func main() {
 			v, _ := strconv.ParseFloat(b[1], 64)
 			s.bytes = append(s.bytes, v)
 		}
+		if x := xfloor.FindStringSubmatch(sc.Text()); x != nil {
+			v, _ := strconv.ParseFloat(x[1], 64)
+			s.xfloor = append(s.xfloor, v)
+		}
+		if l := limit.FindStringSubmatch(sc.Text()); l != nil {
+			s.maxRatio, _ = strconv.ParseFloat(l[1], 64)
+		}
 		if a := allocs.FindStringSubmatch(sc.Text()); a != nil {
 			v, _ := strconv.ParseFloat(a[1], 64)
 			s.allocs = append(s.allocs, v)
 		}
 	}
-	fmt.Printf("%-44s %12s %12s %8s %10s %8s\n", "benchmark (median of runs)", "time/op", "floor/op", "ratio", "B/op", "allocs/op")
+	fmt.Printf("%-44s %12s %12s %8s %10s %8s  %s\n", "benchmark (median of runs)", "time/op", "floor/op", "ratio", "B/op", "allocs/op", "limit")
+	over := 0
 	for _, name := range order {
 		if isFloor(name) {
 			continue
 		}
 		s := samples[name]
 		floor, hasFloor := samples[floorName(name)]
-		ratio, floorText := "-", "-"
-		if hasFloor {
-			ratio = fmt.Sprintf("%.2f", median(s.ns)/median(floor.ns))
-			floorText = dur(median(floor.ns))
+		ratio, floorText, limitText := "-", "-", ""
+		if hasFloor || len(s.xfloor) > 0 {
+			var r float64
+			if len(s.xfloor) > 0 {
+				r, floorText = median(s.xfloor), "(paired)"
+			} else {
+				r, floorText = median(s.ns)/median(floor.ns), dur(median(floor.ns))
+			}
+			ratio = fmt.Sprintf("%.2f", r)
+			if s.maxRatio > 0 {
+				limitText = fmt.Sprintf("<= %.2f ok", s.maxRatio)
+				if r > s.maxRatio {
+					limitText = fmt.Sprintf("<= %.2f EXCEEDED", s.maxRatio)
+					over++
+				}
+			}
 		}
-		fmt.Printf("%-44s %12s %12s %8s %10.0f %8.0f\n", strings.TrimPrefix(name, "Benchmark"),
-			dur(median(s.ns)), floorText, ratio, median(s.bytes), median(s.allocs))
+		fmt.Printf("%-44s %12s %12s %8s %10.0f %8.0f  %s\n", strings.TrimPrefix(name, "Benchmark"),
+			dur(median(s.ns)), floorText, ratio, median(s.bytes), median(s.allocs), limitText)
+	}
+	if over > 0 {
+		fmt.Printf("\n%d benchmark(s) over their limit\n", over)
+		os.Exit(1)
 	}
 }
 

@@ -37,6 +37,11 @@ type Options struct {
 	// TLS turns on TLS with a test CA (see Cluster.CAFile); logins over TCP
 	// may then use it or not, both with scram-sha-256.
 	TLS bool
+	// ExtraListen are more addresses to listen on besides 127.0.0.1, e.g. "::1".
+	ExtraListen []string
+	// HBA are pg_hba.conf lines placed before the default ones (after the
+	// bootstrap superuser's), e.g. for IPv6, the socket or replication.
+	HBA []string
 }
 
 // Cluster is a running throwaway PostgreSQL server.
@@ -56,9 +61,13 @@ type Cluster struct {
 	// WrongCAFile is the PEM file of another CA that signed nothing, for
 	// tests that must see verification fail, with Options.TLS; else empty.
 	WrongCAFile string
+	// SocketDir is the directory of the server's Unix socket.
+	SocketDir string
 
 	dir     string
 	dataDir string
+	listen  []string
+	hba     []string
 	cred    *syscall.Credential
 	ca      *testCA
 }
@@ -72,7 +81,7 @@ func New(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{BinDir: bin, Host: "127.0.0.1"}
+	c := &Cluster{BinDir: bin, Host: "127.0.0.1", listen: append([]string{"127.0.0.1"}, opts.ExtraListen...), hba: opts.HBA}
 	if c.Major, err = serverMajor(bin); err != nil {
 		return nil, err
 	}
@@ -87,6 +96,7 @@ func New(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.dataDir = filepath.Join(c.dir, "data")
+	c.SocketDir = c.dir
 	c.LogPath = filepath.Join(c.dir, "postgres.log")
 	settings := opts.Settings
 	if opts.TLS {
@@ -281,8 +291,11 @@ func (c *Cluster) initdb(ctx context.Context, extra map[string]string, tls bool)
 	}
 	// The bootstrap superuser logs in over the unix socket only; every TCP login,
 	// the master's included, needs a scram-sha-256 password.
-	hba := "local all " + superUser + " trust\n" +
-		"local all all reject\n" +
+	hba := "local all " + superUser + " trust\n"
+	for _, l := range c.hba {
+		hba += l + "\n"
+	}
+	hba += "local all all reject\n" +
 		"host all " + superUser + " 0.0.0.0/0 reject\n" +
 		"host all " + superUser + " ::/0 reject\n"
 	if tls {
@@ -312,7 +325,7 @@ func (c *Cluster) start(ctx context.Context) error {
 			return err
 		}
 		c.Port = port
-		opts := fmt.Sprintf("-p %d -c listen_addresses=%s -c unix_socket_directories=%s", port, c.Host, c.dir)
+		opts := fmt.Sprintf("-p %d -c listen_addresses=%s -c unix_socket_directories=%s", port, strings.Join(c.listen, ","), c.dir)
 		lastErr = c.run(ctx, "pg_ctl", "-D", c.dataDir, "-l", c.LogPath, "-o", opts, "-w", "-t", "60", "start")
 		if lastErr == nil {
 			return nil
