@@ -132,7 +132,6 @@ var (
 	fieldUserQuoted  = []byte(`user="`)
 	fieldMethod      = []byte(`" method=`)
 	levelLog         = []byte("LOG:  ")
-	levelFatal       = []byte("FATAL:  ")
 	colonBracket     = []byte(":[")
 	unknownUserAt    = []byte("[unknown]@[unknown]:[")
 	localHost        = []byte("[local]")
