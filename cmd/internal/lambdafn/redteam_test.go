@@ -9,11 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+	"github.com/ffbroker/ffbroker/identity"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -237,5 +239,100 @@ func TestRedTeamForeignSSOSessionImpersonatesForRevoke(t *testing.T) {
 	}
 	if status, body := apiAnswer(t, out); status != 401 && status != 403 {
 		t.Errorf("mallory as arn:aws:sts::999999999999:assumed-role/AWSReservedSSO_Fake_1/alice revokes alice's ro grant = %d %v; want 401 or 403", status, body)
+	}
+}
+
+// proofOf is the identity proof and body of a signed API event: what the broker's
+// login reads back from the request ledger, or what who signs without ever sending.
+func proofOf(t *testing.T, signed json.RawMessage) (proof, body string) {
+	t.Helper()
+	var req events.APIGatewayProxyRequest
+	if err := json.Unmarshal(signed, &req); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, identity.Header) {
+			return v, req.Body
+		}
+	}
+	t.Fatal("the signed event carries no identity proof")
+	return "", ""
+}
+
+// fileRequest records a request through the broker's login with the given requester,
+// key, reason, proof and body, as whoever holds that login can.
+func (f *flow) fileRequest(t *testing.T, incident, reason, requester, key, proof, body string) string {
+	t.Helper()
+	var id string
+	if err := f.dbLogin(t, f.names.Broker).QueryRow(context.Background(),
+		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, $2, 1, $3, $4, $5, $6, $7)`,
+		f.names.FirefighterRW, incident, reason, requester, key, proof, body).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Red team 2, attack 1 (high). The approve function checks the kept requester proof
+// for the person key, role, incident and hours, but not the requester ARN nor the
+// reason the ledger shows the approver. Mallory, an IAM user holding the broker's
+// login, signs her own POST /access proof (never sending it) and files it with
+// requester = carol's ARN, or with a reason of her choice: bob approves "carol's"
+// request (GET /approvals shows carol), and the issue step writes password.issued
+// naming carol as requester.
+func TestRedTeam2BrokerLoginRelabelsRequesterAndReason(t *testing.T) {
+	ctx := context.Background()
+	f := newFlow(t, "rt2_relabel", 3600)
+	const carolARN = "arn:aws:iam::123456789012:user/carol"
+	const malloryKey = "arn:aws:iam::123456789012:user/mallory"
+	sign := func(incident string) (string, string) {
+		body, _ := json.Marshal(broker.Request{Role: "rw", IncidentID: incident, Hours: 1, Reason: "cancel stuck order"})
+		return proofOf(t, f.sign(t, "mallory", withBody(t, readEvent(t, "issue-api-rw.json"), string(body))))
+	}
+	cases := []struct{ name, incident, requester, reason string }{
+		{"requester ARN of another person", "INC-RL-ARN", carolARN, "cancel stuck order"},
+		{"reason not the one signed", "INC-RL-WHY", "arn:aws:iam::123456789012:user/mallory", "CAB-4711 approved schema migration"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			proof, body := sign(c.incident)
+			id := f.fileRequest(t, c.incident, c.reason, c.requester, malloryKey, proof, body)
+			status, answer := f.decide(t, "bob", id, "approve")
+			if status != 200 {
+				return // refused: the kept proof must match what the ledger shows
+			}
+			t.Errorf("bob approved request %s (requester %s, reason %q) backed by mallory's proof for reason %q: %v",
+				id, c.requester, c.reason, "cancel stuck order", answer)
+			if _, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, json.RawMessage(`{"action":"issue","request_id":"`+id+`"}`)); err != nil {
+				return
+			}
+			for _, r := range f.audit.records(t) {
+				if r["event"] == "password.issued" && r["grant_id"] == id {
+					t.Errorf("rw issued on it; password.issued names requester %v, reason unchecked (the proof is mallory's)", r["requester"])
+				}
+			}
+		})
+	}
+}
+
+// Red team 2, attack 2 (medium). A POST /access proof binds no request id: the
+// broker's login copies alice's kept proof and body onto a new request row. Bob denied
+// alice's request; within the proof's 14 minutes the login files it again, behind
+// alice's back, and carol approves it: one request of alice's became two decisions.
+func TestRedTeam2RequesterProofCopiedToAnotherRow(t *testing.T) {
+	ctx := context.Background()
+	f := newFlow(t, "rt2_copy", 3600)
+	first, arn := f.submit(t, "alice", "INC-COPY")
+	f.await(t, arn)
+	if status, body := f.decide(t, "bob", first, "deny"); status != 200 {
+		t.Fatalf("bob denies = %d %v", status, body)
+	}
+	var proof, body string
+	if err := f.dbLogin(t, f.names.Broker).QueryRow(ctx,
+		`SELECT requester_proof, request_body FROM db_admin.firefighter_request_status($1)`, first).Scan(&proof, &body); err != nil {
+		t.Fatal(err)
+	}
+	second := f.fileRequest(t, "INC-COPY", "cancel stuck order", aliceARN, "arn:aws:iam::123456789012:user/alice", proof, body)
+	if status, answer := f.decide(t, "carol", second, "approve"); status == 200 {
+		t.Errorf("carol approved request %s, a copy of alice's denied request %s with its kept proof: %v", second, first, answer)
 	}
 }
