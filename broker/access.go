@@ -456,7 +456,7 @@ func (b *Broker) checkRequester(ctx context.Context, req AccessRequest) error {
 		return refused
 	}
 	v, err := b.cfg.Policy.Validate(r)
-	if err != nil || v.RoleName != req.Role || v.IncidentID != req.IncidentID || v.Hours != req.Hours || !sameKey(c.Key, req.RequesterKey) {
+	if err != nil || v.RoleName != req.Role || v.IncidentID != req.IncidentID || v.Hours != req.Hours || v.Reason != req.Reason || c.ARN != req.Requester || !sameKey(c.Key, req.RequesterKey) {
 		return refused
 	}
 	return nil
