@@ -278,7 +278,10 @@ func (f *flow) fileRequest(t *testing.T, incident, reason, requester, key, proof
 // login, signs her own POST /access proof (never sending it) and files it with
 // requester = carol's ARN, or with a reason of her choice: bob approves "carol's"
 // request (GET /approvals shows carol), and the issue step writes password.issued
-// naming carol as requester.
+// naming carol as requester. Fixed: checkRequester also compares the proof's ARN with
+// the ledger's requester and the signed reason with the ledger's. Left: a re-ask from
+// another session of a non-trusted role refreshes the proof but keeps the old ARN, so
+// the request is then refused (submit_firefighter_request should refuse or update it).
 func TestRedTeam2BrokerLoginRelabelsRequesterAndReason(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt2_relabel", 3600)
@@ -317,7 +320,10 @@ func TestRedTeam2BrokerLoginRelabelsRequesterAndReason(t *testing.T) {
 // Red team 2, attack 2 (medium). A POST /access proof binds no request id: the
 // broker's login copies alice's kept proof and body onto a new request row. Bob denied
 // alice's request; within the proof's 14 minutes the login files it again, behind
-// alice's back, and carol approves it: one request of alice's became two decisions.
+// alice's back, and carol approves it: one request of alice's became two decisions
+// (approver shopping); the login then sets the password of the grant. Fix: a kept
+// proof backs one row only (a unique index on sha256(requester_proof), or
+// submit_firefighter_request refusing a proof another row keeps).
 func TestRedTeam2RequesterProofCopiedToAnotherRow(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt2_copy", 3600)
