@@ -423,7 +423,8 @@ func (b *Broker) checkApprover(ctx context.Context, req AccessRequest) error {
 		return refused
 	}
 	d, err := decodeDecision(req.DecisionBody)
-	if err != nil || d.Decision != "approve" || !c.CanApprove || !sameKey(c.Key, req.ApproverKey) || sameKey(c.Key, req.RequesterKey) {
+	if err != nil || d.Decision != "approve" || d.Comment != req.Comment || !c.CanApprove || c.ARN != req.Approver ||
+		!sameKey(c.Key, req.ApproverKey) || sameKey(c.Key, req.RequesterKey) {
 		return refused
 	}
 	return nil
