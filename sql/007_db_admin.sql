@@ -84,6 +84,10 @@ ALTER TABLE db_admin.firefighter_request ADD COLUMN IF NOT EXISTS requester_proo
   CHECK (pg_catalog.length(requester_proof) <= 16384);
 ALTER TABLE db_admin.firefighter_request ADD COLUMN IF NOT EXISTS request_body text
   CHECK (pg_catalog.length(request_body) <= 8192);
+-- A proof backs one request only: the broker's login cannot copy a requester's kept
+-- proof onto another row (a POST /access proof names no request id).
+CREATE UNIQUE INDEX IF NOT EXISTS firefighter_request_proof_once
+  ON db_admin.firefighter_request (pg_catalog.md5(requester_proof)) WHERE requester_proof IS NOT NULL;
 CREATE INDEX IF NOT EXISTS firefighter_request_pending_idx
   ON db_admin.firefighter_request (role, incident_id) WHERE state = 'pending';
 
