@@ -743,8 +743,11 @@ BEGIN
   ORDER BY r.created_at DESC LIMIT 1;
   IF FOUND THEN
     -- The same person asking again confirms the request with a fresh proof.
+    -- The row then shows what that proof says: the ARN (another session of the same
+    -- person), the reason and the validity asked for.
     IF p_requester_proof IS NOT NULL THEN
-      UPDATE db_admin.firefighter_request r SET requester_proof = p_requester_proof, request_body = p_request_body
+      UPDATE db_admin.firefighter_request r SET requester_proof = p_requester_proof, request_body = p_request_body,
+        requester = p_requester, reason = coalesce(p_reason, ''), hours = p_hours
       WHERE r.request_id = v_row.request_id;
     END IF;
     RETURN QUERY SELECT v_row.request_id, v_row.state, v_row.created_at, v_row.decide_by, true;

@@ -41,7 +41,7 @@ var globalEnv = map[string]any{
 	"FFB_CLUSTER_ID":            map[string]any{"Ref": "ClusterIdentifier"},
 	"FFB_TARGET_HOST":           map[string]any{"Fn::If": []any{"HasFirefighterEndpoint", map[string]any{"Ref": "FirefighterEndpoint"}, map[string]any{"Ref": "AWS::NoValue"}}},
 	"FFB_SECRET_KMS_KEY_ID":     map[string]any{"Fn::If": []any{"HasSecretsKmsKey", map[string]any{"Ref": "SecretsKmsKeyArn"}, map[string]any{"Ref": "AWS::NoValue"}}},
-	"FFB_SERVER_ID":             map[string]any{"Ref": "AWS::StackName"},
+	"FFB_SERVER_ID":             map[string]any{"Ref": "AWS::StackId"},
 	"FFB_APPROVERS":             map[string]any{"Ref": "Approvers"},
 	"FFB_ACCOUNTS":              map[string]any{"Fn::If": []any{"HasCallerAccounts", map[string]any{"Ref": "CallerAccounts"}, map[string]any{"Ref": "AWS::AccountId"}}},
 	"FFB_TRUSTED_SESSION_ROLES": map[string]any{"Ref": "TrustedSessionRoles"},

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -47,13 +49,16 @@ func newWorkflow(t *testing.T, timeoutSeconds int) *workflow {
 	cfg := srv.Config(ctx)
 	w := &workflow{srv: srv, sfn: sfn.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg)}
 
-	role, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{
+	// An SDK retry of a CreateRole that did reach a loaded moto answers EntityAlreadyExists.
+	var exists *iamtypes.EntityAlreadyExistsException
+	_, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{
 		RoleName:                 aws.String("ffbroker-test"),
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","states.amazonaws.com"]},"Action":"sts:AssumeRole"}]}`),
 	})
-	if err != nil {
+	if err != nil && !errors.As(err, &exists) {
 		t.Fatal(err)
 	}
+	roleARN := aws.String("arn:aws:iam::" + awstest.AccountID + ":role/ffbroker-test")
 	fns := lambda.NewFromConfig(cfg)
 	for _, name := range []string{"ffbroker-issue", "ffbroker-expire"} {
 		out, err := fns.CreateFunction(ctx, &lambda.CreateFunctionInput{
@@ -61,7 +66,7 @@ func newWorkflow(t *testing.T, timeoutSeconds int) *workflow {
 			Runtime:       lambdatypes.RuntimeProvidedal2023,
 			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64},
 			Handler:       aws.String("bootstrap"),
-			Role:          role.Role.Arn,
+			Role:          roleARN,
 			Code:          &lambdatypes.FunctionCode{ZipFile: bootstrapZip(t)},
 		})
 		if err != nil {
@@ -85,7 +90,7 @@ func newWorkflow(t *testing.T, timeoutSeconds int) *workflow {
 		def = strings.ReplaceAll(def, placeholder, arn)
 	}
 	sm, err := w.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("ffbroker-approval"),
-		Definition: aws.String(def), RoleArn: role.Role.Arn, Type: sfntypes.StateMachineTypeStandard})
+		Definition: aws.String(def), RoleArn: roleARN, Type: sfntypes.StateMachineTypeStandard})
 	if err != nil {
 		t.Fatalf("CreateStateMachine: %v", err)
 	}
