@@ -662,15 +662,25 @@ AS $fn$
   ORDER BY g.activated_at DESC LIMIT 1;
 $fn$;
 
+-- Functions whose result columns changed since an earlier bootstrap: CREATE OR REPLACE
+-- cannot change a result type, so the old form is dropped once (it has not the column).
+DO $d$
+DECLARE
+  f record;
+BEGIN
+  FOR f IN SELECT * FROM (VALUES
+    ('db_admin.live_firefighter_grants()', 'requester_key'),
+    ('db_admin.attach_firefighter_task_token(uuid, text, text)', 'state'),
+    ('db_admin.firefighter_request_status(uuid)', 'requester_proof')) AS v(sig, col) LOOP
+    IF EXISTS (SELECT FROM pg_catalog.pg_proc p
+               WHERE p.oid = pg_catalog.to_regprocedure(f.sig) AND NOT (f.col = ANY (p.proargnames))) THEN
+      EXECUTE 'DROP FUNCTION ' || f.sig;
+    END IF;
+  END LOOP;
+END $d$;
+
 -- The live grants, for status answers, revoke authority and the sweep's repair of
 -- half-done issues. The role's password is the one of the grant activated last.
-DO $d$ BEGIN
-  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
-             WHERE p.oid = pg_catalog.to_regprocedure('db_admin.live_firefighter_grants()')
-               AND NOT ('requester_key' = ANY (p.proargnames))) THEN
-    DROP FUNCTION db_admin.live_firefighter_grants();
-  END IF;
-END $d$;
 CREATE OR REPLACE FUNCTION db_admin.live_firefighter_grants()
 RETURNS TABLE (grant_id uuid, role name, incident_id text, requester text, approver text,
                issued_at timestamptz, expires_at timestamptz, activated_at timestamptz,
@@ -769,13 +779,6 @@ $fn$;
 -- id>, started by the broker at submit): another execution is refused, and a retry of
 -- the wait (a new token from the same execution) replaces the token. Returns the request
 -- for the notification.
-DO $d$ BEGIN
-  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
-             WHERE p.oid = pg_catalog.to_regprocedure('db_admin.attach_firefighter_task_token(uuid, text, text)')
-               AND NOT ('state' = ANY (p.proargnames))) THEN
-    DROP FUNCTION db_admin.attach_firefighter_task_token(uuid, text, text);
-  END IF;
-END $d$;
 CREATE OR REPLACE FUNCTION db_admin.attach_firefighter_task_token(
   p_request_id uuid,
   p_task_token text,
@@ -842,13 +845,6 @@ $fn$;
 
 -- One request and its decision with both identity proofs, without the task token
 -- (broker and approver logins).
-DO $d$ BEGIN
-  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
-             WHERE p.oid = pg_catalog.to_regprocedure('db_admin.firefighter_request_status(uuid)')
-               AND NOT ('requester_proof' = ANY (p.proargnames))) THEN
-    DROP FUNCTION db_admin.firefighter_request_status(uuid);
-  END IF;
-END $d$;
 CREATE OR REPLACE FUNCTION db_admin.firefighter_request_status(p_request_id uuid)
 RETURNS TABLE (request_id uuid, role name, incident_id text, hours integer, reason text,
                requester text, requester_key text, state text, created_at timestamptz,
