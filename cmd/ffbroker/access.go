@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -18,10 +20,16 @@ import (
 func init() {
 	register("issue", command{
 		summary: "ask for firefighter access for an incident (rw waits for a second person's approval)",
-		usage: "--role ro|rw --incident ID [--hours 1|2] [--reason TEXT]\n" +
+		usage: "--role ro|rw --incident ID [--hours 1|2] --reason TEXT [--wait]\n" +
 			"example: ffbroker issue --role ro --incident INC-1234 --reason 'checkout latency'\n" +
-			"The password is never printed: read it with 'ffbroker connect'.",
+			"Read-write answers with a request id; --wait (the default on a terminal) follows it until it is\n" +
+			"issued, denied or timed out. The password is never printed: use 'ffbroker connect'.",
 		run: runIssue,
+	})
+	register("request", command{
+		summary: "show one access request (pending, approved, denied, expired, issued); --wait follows it",
+		usage:   "REQUEST_ID [--wait]\nexample: ffbroker request 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --wait",
+		run:     runRequest,
 	})
 	register("revoke", command{
 		summary: "take a role back now: expire, end every grant and session, tombstone the secret",
@@ -33,17 +41,98 @@ func init() {
 		usage:   "\nexample: ffbroker status --json",
 		run:     runStatus,
 	})
+	register("requests", command{
+		summary: "list the pending requests you may decide (approvers; never your own)",
+		usage:   "\nexample: ffbroker requests",
+		run:     runRequests,
+	})
+	register("approvals", command{
+		summary: "the same list as 'requests'",
+		usage:   "\nexample: ffbroker approvals --json",
+		run:     runRequests,
+	})
 	register("approve", command{
-		summary: "approve or deny a read-write request waiting in the approval workflow",
-		usage: "REQUEST_ID [--deny] [--comment TEXT]\nexample: ffbroker approve 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'matches INC-1234'\n" +
-			"Runs as the approve function: FFB_DB_USER must be the approver's login (<prefix>_password_approver).",
-		run: runApprove,
+		summary: "approve another person's pending read-write request",
+		usage:   "REQUEST_ID [--comment TEXT]\nexample: ffbroker approve 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'matches INC-1234'",
+		run:     func(ctx context.Context, c *cli, args []string) error { return runDecide(ctx, c, "approve", args) },
+	})
+	register("deny", command{
+		summary: "deny a pending read-write request, saying why",
+		usage:   "REQUEST_ID --comment TEXT\nexample: ffbroker deny 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'use read-only first'",
+		run:     func(ctx context.Context, c *cli, args []string) error { return runDecide(ctx, c, "deny", args) },
 	})
 	register("sweep", command{
-		summary: "expire every role with no live grant left and repair half-done issues (what the schedule runs)",
-		usage:   "\nexample: ffbroker sweep",
+		summary: "expire every role with no live grant left and repair half-done issues (what the schedule runs; local only)",
+		usage:   "\nexample: ffbroker --local sweep",
 		run:     runSweep,
 	})
+}
+
+// call is the API call a command stands for: the route with its parameters filled
+// (the path the identity proof binds), and which function serves it.
+type call struct {
+	fn     lambdafn.Function
+	method string
+	route  string
+	query  url.Values
+	body   []byte
+	// anonymous marks a local call that needs no caller (status, for a DBA).
+	anonymous bool
+}
+
+// localCall runs a call's use case in-process, as the function would.
+type localCall func(ctx context.Context, d *lambdafn.Deps, me broker.Caller) (any, error)
+
+// do runs k through the API in client mode, or its use case in-process in local mode;
+// either way out receives the answer as the API's JSON gives it, and the HTTP status
+// (local mode: 200, or 202 for a pending request) is returned.
+func (c *cli) do(ctx context.Context, k call, out any, local localCall) (int, error) {
+	api, err := c.clientMode()
+	if err != nil {
+		return 0, err
+	}
+	if api {
+		cl, err := c.newAPIClient(ctx)
+		if err != nil {
+			return 0, err
+		}
+		c.announce("via the API at " + cl.base.Redacted())
+		return cl.do(ctx, k.method, k.route, k.query, k.body, out)
+	}
+	c.announce("local mode: the functions' code runs in this process against FFB_DB_HOST " + c.getenv("FFB_DB_HOST"))
+	var d *lambdafn.Deps
+	var me broker.Caller
+	var done func()
+	if k.anonymous {
+		d, done, err = c.open(ctx, k.fn)
+	} else {
+		d, me, done, err = c.caller(ctx, k.fn, identity.Request{Method: k.method, Path: k.route, Query: k.query, Body: k.body})
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	v, err := local(ctx, d, me)
+	if err != nil {
+		return 0, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, err
+	}
+	if p, ok := v.(*broker.PendingAnswer); ok && p != nil {
+		return 202, json.Unmarshal(b, out)
+	}
+	return 200, json.Unmarshal(b, out)
+}
+
+// announce says once, on stderr and only for people, which mode the command runs in.
+func (c *cli) announce(s string) {
+	if c.json || c.announced {
+		return
+	}
+	c.announced = true
+	fmt.Fprintln(c.stderr, "ffbroker: "+s)
 }
 
 func runIssue(ctx context.Context, c *cli, args []string) error {
@@ -51,7 +140,8 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 	role := fs.String("role", "", "ro or rw")
 	incident := fs.String("incident", "", "the incident id, e.g. INC-1234")
 	hours := fs.Int("hours", 0, "1 or 2 (default 1)")
-	reason := fs.String("reason", "", "why, for the audit trail")
+	reason := fs.String("reason", "", "why, for the audit trail and the approver")
+	wait := fs.Bool("wait", c.terminal(), "follow a read-write request until it is decided (default on a terminal)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -59,35 +149,181 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, me, done, err := c.caller(ctx, lambdafn.FunctionIssue, identity.Request{Method: "POST", Path: "/access", Body: body})
+	var ans json.RawMessage // a grant (201) or a pending request (202)
+	status, err := c.do(ctx, call{fn: lambdafn.FunctionIssue, method: "POST", route: "/access", body: body}, &ans,
+		func(ctx context.Context, d *lambdafn.Deps, me broker.Caller) (any, error) {
+			if d.Config.ApprovalRequired[broker.Role(*role)] {
+				if err := requireWorkflow(d); err != nil {
+					return nil, err
+				}
+			}
+			res, err := d.Broker.Submit(ctx, broker.SubmitInput{Body: body, Caller: me, Source: audit.SourceCLI})
+			if err != nil {
+				return nil, err
+			}
+			if res.Pending != nil {
+				return res.Pending, nil
+			}
+			return res.Grant, nil
+		})
 	if err != nil {
 		return err
 	}
-	defer done()
-	if d.Config.ApprovalRequired[broker.Role(*role)] {
-		if err := requireWorkflow(d); err != nil {
+	if status != 202 {
+		var out broker.IssueOutput
+		if err := json.Unmarshal(ans, &out); err != nil {
 			return err
 		}
+		return c.emit(out, func(w io.Writer) { printGrant(w, out, *role) })
 	}
-	res, err := d.Broker.Submit(ctx, broker.SubmitInput{Body: body, Caller: me, Source: audit.SourceCLI})
+	var pending broker.PendingAnswer
+	if err := json.Unmarshal(ans, &pending); err != nil {
+		return err
+	}
+	if !*wait {
+		return c.emit(pending, func(w io.Writer) {
+			fmt.Fprintf(w, "waiting for a second person's approval until %s\n  request:  %s\n  approver: ffbroker approve %s --comment '...'\n  follow:   ffbroker request %s --wait\n",
+				pending.DecideBy.Local().Format(time.RFC3339), pending.RequestID, pending.RequestID, pending.RequestID)
+		})
+	}
+	if !c.json {
+		fmt.Fprintf(c.stderr, "request %s waits for a second person's approval until %s\n  an approver runs: ffbroker approve %s --comment '...'\n",
+			pending.RequestID, pending.DecideBy.Local().Format(time.RFC3339), pending.RequestID)
+	}
+	return c.follow(ctx, pending.RequestID)
+}
+
+// printGrant prints an issued grant and how to use it.
+func printGrant(w io.Writer, out broker.IssueOutput, kind string) {
+	verb := "issued"
+	if out.Reused {
+		verb = "already live for this incident (not rotated)"
+	}
+	fmt.Fprintf(w, "access %s: %s until %s (%s)\n  grant:   %s\n  connect: ffbroker connect --role %s\n",
+		verb, out.Role, out.ExpiresAt.Local().Format(time.RFC3339), until(out.ExpiresAt), out.GrantID, kind)
+}
+
+// terminal reports whether stdout is a terminal (a person watching).
+func (c *cli) terminal() bool {
+	f, ok := c.stdout.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func runRequest(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("request")
+	wait := fs.Bool("wait", false, "follow the request until it is issued, denied or timed out")
+	id, args := leadingArg(args)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if id == "" {
+		return &usageError{msg: "the request id is required (ffbroker request REQUEST_ID)"}
+	}
+	if *wait {
+		return c.follow(ctx, id)
+	}
+	req, err := c.getRequest(ctx, id)
 	if err != nil {
 		return err
 	}
-	if pending := res.Pending; pending != nil {
-		return c.emit(pending, func(w io.Writer) {
-			fmt.Fprintf(w, "waiting for approval by a second person until %s\n  request:  %s\n  workflow: %s\n  approver: ffbroker approve %s\n",
-				pending.DecideBy.Local().Format(time.RFC3339), pending.RequestID, pending.ExecutionARN, pending.RequestID)
+	return c.emit(req, func(w io.Writer) { printRequest(w, req) })
+}
+
+// getRequest is GET /requests/{request_id}.
+func (c *cli) getRequest(ctx context.Context, id string) (broker.AccessRequest, error) {
+	var req broker.AccessRequest
+	_, err := c.do(ctx, call{fn: lambdafn.FunctionIssue, method: "GET", route: "/requests/" + url.PathEscape(id)}, &req,
+		func(ctx context.Context, d *lambdafn.Deps, me broker.Caller) (any, error) {
+			return d.Broker.AccessRequestStatus(ctx, me, id)
 		})
+	return req, err
+}
+
+func printRequest(w io.Writer, r broker.AccessRequest) {
+	fmt.Fprintf(w, "request %s: %s\n  role %s, incident %s, %d hour(s), requested by %s %s ago\n  reason: %s\n",
+		r.ID, r.State, r.Role, r.IncidentID, r.Hours, r.Requester, age(r.CreatedAt), or(r.Reason, "(none)"))
+	if r.Decision != "" {
+		fmt.Fprintf(w, "  %s by %s: %s\n", r.Decision, r.Approver, or(r.Comment, "(no comment)"))
 	}
-	out := res.Grant
-	return c.emit(out, func(w io.Writer) {
-		verb := "issued"
-		if out.Reused {
-			verb = "already live for this incident (not rotated)"
+	if r.State == "pending" {
+		fmt.Fprintf(w, "  decide by %s\n", r.DecideBy.Local().Format(time.RFC3339))
+	}
+	if r.GrantID != "" {
+		fmt.Fprintf(w, "  grant %s\n", r.GrantID)
+	}
+}
+
+// errWaitEnded is a followed request that ended without access.
+var errWaitEnded = errors.New("no access")
+
+// follow shows request id's state on stderr until it is issued, denied or timed out,
+// then prints the outcome (the request as JSON with --json). Only an issued request
+// succeeds.
+func (c *cli) follow(ctx context.Context, id string) error {
+	interval := 3 * time.Second
+	if d, err := time.ParseDuration(c.getenv("FFB_WAIT_INTERVAL")); err == nil && d > 0 {
+		interval = d
+	}
+	last := ""
+	for {
+		req, err := c.getRequest(ctx, id)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "access %s: %s until %s (%s)\n  grant:  %s\n  secret: %s\n  connect: ffbroker connect --role %s\n",
-			verb, out.Role, out.ExpiresAt.Local().Format(time.RFC3339), until(out.ExpiresAt), out.GrantID, out.SecretARN, *role)
-	})
+		if req.State != last && !c.json {
+			fmt.Fprintf(c.stderr, "  %s  %s\n", time.Now().Format("15:04:05"), stateText(req))
+		}
+		last = req.State
+		switch req.State {
+		case "issued":
+			return c.emit(req, func(w io.Writer) {
+				kind := kindOf(req.Role)
+				fmt.Fprintf(w, "access issued: %s for incident %s (grant %s), approved by %s\n  connect: ffbroker connect --role %s\n",
+					req.Role, req.IncidentID, req.GrantID, req.Approver, kind)
+			})
+		case "denied", "expired":
+			_ = c.emit(req, func(w io.Writer) { printRequest(w, req) })
+			if req.State == "denied" {
+				return fmt.Errorf("request %s was denied by %s: %s: %w", id, req.Approver, or(req.Comment, "(no comment)"), errWaitEnded)
+			}
+			return fmt.Errorf("request %s timed out: nobody approved it by %s; ask again: %w", id, req.DecideBy.Local().Format(time.RFC3339), errWaitEnded)
+		}
+		select {
+		case <-ctx.Done():
+			if !c.json {
+				fmt.Fprintf(c.stderr, "stopped following; the request goes on: ffbroker request %s --wait\n", id)
+			}
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+func stateText(r broker.AccessRequest) string {
+	switch r.State {
+	case "pending":
+		return "pending: waiting for a second person (until " + r.DecideBy.Local().Format("15:04:05") + ")"
+	case "approved":
+		return "approved by " + r.Approver + ": issuing"
+	case "issued":
+		return "issued"
+	case "denied":
+		return "denied by " + r.Approver
+	case "expired":
+		return "timed out: nobody decided in time"
+	}
+	return r.State
+}
+
+func kindOf(role string) string {
+	if strings.HasSuffix(role, "_rw") {
+		return "rw"
+	}
+	return "ro"
 }
 
 func until(t time.Time) string {
@@ -98,6 +334,17 @@ func until(t time.Time) string {
 	return "in " + d.String()
 }
 
+func age(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return d.Round(time.Minute).String()
+}
+
 func runRevoke(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("revoke")
 	role := fs.String("role", "", "ro or rw")
@@ -105,13 +352,12 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, me, done, err := c.caller(ctx, lambdafn.FunctionExpire, identity.Request{Method: "DELETE", Path: "/access/" + url.PathEscape(*role),
-		Query: url.Values{"incident_id": {*incident}}})
-	if err != nil {
-		return err
-	}
-	defer done()
-	out, err := d.Broker.Revoke(ctx, broker.RevokeInput{Role: *role, IncidentID: *incident, Caller: me, Source: audit.SourceCLI})
+	var out broker.RevokeOutput
+	_, err := c.do(ctx, call{fn: lambdafn.FunctionExpire, method: "DELETE", route: "/access/" + url.PathEscape(*role),
+		query: url.Values{"incident_id": {*incident}}}, &out,
+		func(ctx context.Context, d *lambdafn.Deps, me broker.Caller) (any, error) {
+			return d.Broker.Revoke(ctx, broker.RevokeInput{Role: *role, IncidentID: *incident, Caller: me, Source: audit.SourceCLI})
+		})
 	if err != nil {
 		return err
 	}
@@ -126,12 +372,9 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, done, err := c.open(ctx, lambdafn.FunctionIssue)
-	if err != nil {
-		return err
-	}
-	defer done()
-	out, err := d.Broker.Status(ctx)
+	var out broker.StatusOutput
+	_, err := c.do(ctx, call{fn: lambdafn.FunctionIssue, method: "GET", route: "/access", anonymous: true}, &out,
+		func(ctx context.Context, d *lambdafn.Deps, _ broker.Caller) (any, error) { return d.Broker.Status(ctx) })
 	if err != nil {
 		return err
 	}
@@ -141,7 +384,7 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 			if r.Valid && r.ValidUntil != nil {
 				state = "valid until " + r.ValidUntil.Local().Format(time.RFC3339) + " (" + until(*r.ValidUntil) + ")"
 			} else if r.Valid {
-				state = "VALID WITH NO EXPIRY (not set by ffbroker; run 'ffbroker sweep')"
+				state = "VALID WITH NO EXPIRY (not set by ffbroker; run 'ffbroker --local sweep')"
 			}
 			fmt.Fprintf(w, "%-28s %s, %d session(s)\n", r.Role, state, r.Sessions)
 			for _, g := range r.Grants {
@@ -159,41 +402,61 @@ func or(s, def string) string {
 	return s
 }
 
-func runApprove(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("approve")
-	deny := fs.Bool("deny", false, "deny instead of approve")
-	comment := fs.String("comment", "", "why, for the audit trail")
+func runRequests(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("requests")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var out broker.PendingOutput
+	_, err := c.do(ctx, call{fn: lambdafn.FunctionApprove, method: "GET", route: "/approvals"}, &out,
+		func(ctx context.Context, d *lambdafn.Deps, me broker.Caller) (any, error) {
+			return d.Broker.Pending(ctx, me, "")
+		})
+	if err != nil {
+		return err
+	}
+	return c.emit(out, func(w io.Writer) {
+		if len(out.Requests) == 0 {
+			fmt.Fprintln(w, "no pending request you may decide (your own never show: another approver decides them)")
+			return
+		}
+		for _, r := range out.Requests {
+			fmt.Fprintf(w, "%s  %s for %s, %dh, by %s, %s ago (decide by %s)\n  reason: %s\n  ffbroker approve %s --comment '...'   |   ffbroker deny %s --comment '...'\n",
+				r.ID, kindOf(r.Role), r.IncidentID, r.Hours, r.Requester, age(r.CreatedAt), r.DecideBy.Local().Format("15:04"),
+				or(r.Reason, "(none)"), r.ID, r.ID)
+		}
+	})
+}
+
+func runDecide(ctx context.Context, c *cli, decision string, args []string) error {
+	fs := c.flags(decision)
+	comment := fs.String("comment", "", "why, for the audit trail and the requester (required to deny)")
 	id, args := leadingArg(args)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if id == "" && fs.NArg() == 1 {
-		id = fs.Arg(0)
-	}
 	if id == "" {
-		return &usageError{msg: "approve: the request id is required (ffbroker approve REQUEST_ID)"}
+		return &usageError{msg: fmt.Sprintf("the request id is required (ffbroker %s REQUEST_ID)", decision)}
 	}
-	decision := "approve"
-	if *deny {
-		decision = "deny"
+	if decision == "deny" && strings.TrimSpace(*comment) == "" {
+		return &usageError{msg: "deny needs --comment: the requester is told why"}
 	}
 	body, _ := json.Marshal(map[string]string{"decision": decision, "comment": *comment})
-	d, me, done, err := c.caller(ctx, lambdafn.FunctionApprove, identity.Request{Method: "POST", Path: "/approvals/" + url.PathEscape(id), Body: body})
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := requireWorkflow(d); err != nil {
-		return err
-	}
-	out, err := d.Broker.Decide(ctx, broker.DecideInput{AccessRequestID: id, Body: body, Caller: me, Source: audit.SourceCLI})
+	var out broker.DecideOutput
+	_, err := c.do(ctx, call{fn: lambdafn.FunctionApprove, method: "POST", route: "/approvals/" + url.PathEscape(id), body: body}, &out,
+		func(ctx context.Context, d *lambdafn.Deps, me broker.Caller) (any, error) {
+			if err := requireWorkflow(d); err != nil {
+				return nil, err
+			}
+			return d.Broker.Decide(ctx, broker.DecideInput{AccessRequestID: id, Body: body, Caller: me, Source: audit.SourceCLI})
+		})
 	if err != nil {
 		return err
 	}
 	return c.emit(out, func(w io.Writer) {
 		fmt.Fprintf(w, "%s: request %s is %s\n", out.Decision, out.RequestID, out.State)
 		if !out.WorkflowResumed {
-			fmt.Fprintln(w, "  the decision is recorded, but no workflow waits for it yet: the issue step runs only once the workflow's wait step took it")
+			fmt.Fprintln(w, "  the decision is recorded; the workflow takes it as soon as its wait step runs")
 		}
 	})
 }

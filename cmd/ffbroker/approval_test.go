@@ -148,9 +148,9 @@ func TestTwoPersonRule(t *testing.T) {
 		}
 		f.as(t, "bob")
 		f.asApprover(t)
-		code, out, errOut := ffb(t, "approve", p.RequestID, "--deny", "--comment", "not needed")
+		code, out, errOut := ffb(t, "deny", p.RequestID, "--comment", "not needed")
 		if code != exitOK || !strings.Contains(out, "deny: request "+p.RequestID+" is denied") {
-			t.Fatalf("bob: ffbroker approve --deny = exit %d\n%s\n%s", code, out, errOut)
+			t.Fatalf("bob: ffbroker deny = exit %d\n%s\n%s", code, out, errOut)
 		}
 		if got := f.request(t, p.RequestID); got.state != broker.StateDenied || got.decision != "deny" || got.approver != bob {
 			t.Errorf("ledger after the denial = %+v; want denied by %s", got, bob)
@@ -173,7 +173,7 @@ func TestDecisionBeforeTheWaitStep(t *testing.T) {
 	f.as(t, "bob")
 	f.asApprover(t)
 	code, out, errOut := ffb(t, "approve", p.RequestID)
-	if code != exitOK || !strings.Contains(out, "is approved") || !strings.Contains(out, "no workflow waits for it yet") {
+	if code != exitOK || !strings.Contains(out, "is approved") || !strings.Contains(out, "the workflow takes it as soon as its wait step runs") {
 		t.Errorf("bob: ffbroker approve before the wait step = exit %d\n%s\n%s\nwant approved, with the workflow not resumed", code, out, errOut)
 	}
 	if got := f.request(t, p.RequestID); got.state != broker.StateApproved || got.approver != f.users["bob"].ARN || got.taskToken {

@@ -2,23 +2,27 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/ffbroker/ffbroker/broker"
 )
 
 func init() {
 	register("connect", command{
-		summary: "read the role's secret with your own AWS credentials and start psql (password via the environment only)",
-		usage: "--role ro|rw [--psql PATH] [-- PSQL-ARGS...]\n" +
-			"example: ffbroker connect --role ro -- -c 'SELECT count(*) FROM \"my-pg-db-schema\".orders'",
+		summary: "read the role's secret with your own AWS credentials and start psql (the password through a private passfile)",
+		usage: "--role ro|rw [--ca-file PEM] [--psql PATH] [-- PSQL-ARGS...]\n" +
+			"example: ffbroker connect --role ro --ca-file ~/rds-global-bundle.pem -- -c 'SELECT count(*) FROM \"my-pg-db-schema\".orders'\n" +
+			"The CA bundle (--ca-file, FFB_CA_FILE or PGSSLROOTCERT) lets psql verify the server (sslmode verify-full):\n" +
+			"https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem for Aurora.",
 		run: runConnect,
 	})
 }
@@ -34,20 +38,24 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("connect")
 	kind := fs.String("role", "", "ro or rw")
 	psql := fs.String("psql", "psql", "the psql to run")
+	caFile := fs.String("ca-file", "", "PEM bundle of the CA that signed the server's certificate (default FFB_CA_FILE, then PGSSLROOTCERT)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	prefix := or(c.getenv("FFB_ROLE_PREFIX"), broker.DefaultRolePrefix)
-	policy := broker.DefaultPolicy(prefix)
-	role, err := policy.ParseRole(*kind)
+	saved, err := c.savedConfig()
+	if err != nil {
+		return err
+	}
+	prefix := or(c.getenv("FFB_ROLE_PREFIX"), or(saved.RolePrefix, broker.DefaultRolePrefix))
+	role, err := broker.DefaultPolicy(prefix).ParseRole(*kind)
 	if err != nil {
 		return &usageError{msg: broker.ErrorMessage(err)}
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := c.awsConfig(ctx, or(c.g.region, saved.Region))
 	if err != nil {
-		return &configError{err: err}
+		return err
 	}
-	name := or(c.getenv("FFB_SECRET_PREFIX"), broker.DefaultSecretPrefix) + "/" + role
+	name := or(c.getenv("FFB_SECRET_PREFIX"), or(saved.SecretPrefix, broker.DefaultSecretPrefix)) + "/" + role
 	out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(name), VersionStage: aws.String("AWSCURRENT")})
 	if err != nil {
@@ -63,22 +71,90 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	if !v.ExpiresAt.IsZero() && time.Now().After(v.ExpiresAt) {
 		return fmt.Errorf("the %s password expired at %s; ask for access again", role, v.ExpiresAt.Local().Format(time.RFC3339))
 	}
+	sslMode := or(v.SSLMode, "verify-full")
+	ca, err := c.caBundle(*caFile, sslMode)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "ffbroker-connect-")
+	if err != nil {
+		return err
+	}
+	// The passfile goes when psql does, also when psql fails or the command is
+	// interrupted (the context ends psql first).
+	defer os.RemoveAll(dir)
+	passfile := filepath.Join(dir, "pgpass")
+	line := strings.Join([]string{passEscape(v.Host), strconv.Itoa(v.Port), passEscape(v.DBName), passEscape(v.Username),
+		passEscape(v.Password.Reveal())}, ":") + "\n"
+	if err := os.WriteFile(passfile, []byte(line), 0o600); err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, *psql, extra...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
-	// Connection details, the password included, go through the environment: never on
-	// the command line, where other users could read it.
-	cmd.Env = append(os.Environ(), "PGHOST="+v.Host, "PGPORT="+strconv.Itoa(v.Port), "PGDATABASE="+v.DBName,
-		"PGUSER="+v.Username, "PGPASSWORD="+v.Password.Reveal(), "PGSSLMODE="+or(v.SSLMode, "verify-full"),
-		"PGAPPNAME=ffbroker-connect "+v.IncidentID)
+	// The password is in the passfile only: never on the command line, where other
+	// users could read it, nor in the environment, which psql's children (\!, pagers)
+	// inherit.
+	env := make([]string, 0, len(os.Environ())+8)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PGPASSWORD=") && !strings.HasPrefix(kv, "PGPASSFILE=") && !strings.HasPrefix(kv, "PGSSLROOTCERT=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PGHOST="+v.Host, "PGPORT="+strconv.Itoa(v.Port), "PGDATABASE="+v.DBName, "PGUSER="+v.Username,
+		"PGPASSFILE="+passfile, "PGSSLMODE="+sslMode, "PGAPPNAME=ffbroker-connect "+v.IncidentID)
+	if ca != "" {
+		env = append(env, "PGSSLROOTCERT="+ca)
+	}
+	cmd.Env = env
 	if !c.json {
-		fmt.Fprintf(c.stderr, "connecting as %s to %s:%d/%s (incident %s, until %s)\n", v.Username, v.Host, v.Port, v.DBName,
-			v.IncidentID, v.ExpiresAt.Local().Format(time.RFC3339))
+		fmt.Fprintf(c.stderr, "connecting as %s to %s:%d/%s (sslmode %s, incident %s, until %s)\n", v.Username, v.Host, v.Port, v.DBName,
+			sslMode, v.IncidentID, v.ExpiresAt.Local().Format(time.RFC3339))
 	}
 	if err := cmd.Run(); err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			return fmt.Errorf("psql exited with %d", ee.ExitCode())
 		}
 		return fmt.Errorf("run psql: %w", err)
 	}
 	return nil
+}
+
+// caBundle is the CA file psql verifies the server with: --ca-file, FFB_CA_FILE or
+// PGSSLROOTCERT (absolute, readable). Without one, a mode that verifies the server
+// needs psql's default ~/.postgresql/root.crt; if that is missing too, say where to
+// get the bundle rather than let psql fail later.
+func (c *cli) caBundle(flagValue, sslMode string) (string, error) {
+	p := or(flagValue, or(c.getenv("FFB_CA_FILE"), c.getenv("PGSSLROOTCERT")))
+	verifies := sslMode == "verify-full" || sslMode == "verify-ca"
+	if p == "" {
+		if !verifies {
+			return "", nil
+		}
+		if home := c.getenv("HOME"); home != "" {
+			if _, err := os.Stat(filepath.Join(home, ".postgresql", "root.crt")); err == nil {
+				return "", nil
+			}
+		}
+		return "", &configError{err: fmt.Errorf("sslmode %s needs the CA bundle that signed the database's certificate: "+
+			"pass --ca-file PEM or set FFB_CA_FILE (Aurora: https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)", sslMode)}
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", &configError{err: err}
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return "", &configError{err: fmt.Errorf("the CA bundle: %w", err)}
+	}
+	if !strings.Contains(string(b), "-----BEGIN CERTIFICATE-----") {
+		return "", &configError{err: fmt.Errorf("the CA bundle %s holds no PEM certificate", abs)}
+	}
+	return abs, nil
+}
+
+// passEscape escapes a passfile field: backslash and colon are escaped with a
+// backslash (PostgreSQL's "The Password File").
+func passEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(s)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
@@ -19,9 +18,9 @@ func (c *cli) deps(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, e
 	if err != nil {
 		return nil, &configError{err: err}
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := c.awsConfig(ctx, c.g.region)
 	if err != nil {
-		return nil, &configError{err: fmt.Errorf("aws: %w", err)}
+		return nil, err
 	}
 	d, err := lambdafn.BuildWith(fn, cfg, awsCfg, c.stderrAudit())
 	if err != nil {

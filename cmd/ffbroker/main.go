@@ -1,9 +1,21 @@
-// Command ffbroker is the operator CLI of ffbroker: bootstrap the role model, ask for
-// and take back firefighter access, approve, sweep, connect with psql, verify the role
-// model for drift, and run the Lambda handlers locally (invoke).
+// Command ffbroker is the client of ffbroker for on-call engineers, approvers and
+// DBAs: ask for, follow, extend and take back firefighter access, list and decide
+// pending requests, connect with psql; and, for DBAs and local work, bootstrap and
+// verify the role model, sweep, run the Lambda handlers in-process (--local, invoke)
+// and serve the API locally (local-api).
 //
-// Exit codes: 0 success; 1 the operation failed (the error is printed, as JSON with
-// --json); 2 usage error; 3 configuration error.
+// Client mode is the default: with an API URL (--api, FFB_API_URL or the file that
+// 'ffbroker configure' writes) every command calls the deployed REST API with the
+// caller's own AWS credentials (SigV4 and an identity proof). Local mode (--local, or
+// no API but FFB_DB_HOST set) runs the functions' code in this process.
+//
+// Global flags, anywhere on the command line: --json, --profile NAME, --region NAME,
+// --api URL, --local, --version.
+//
+// Exit codes: 0 success; 1 the operation failed or was refused (the error is printed
+// on stderr, as {"error":{"code","message"}} with --json); 2 usage error;
+// 3 configuration error (no API configured, no AWS credentials); 4 the API, the
+// database or AWS could not be reached or is busy: try again.
 package main
 
 import (
@@ -28,6 +40,7 @@ const (
 	exitFailed = 1
 	exitUsage  = 2
 	exitConfig = 3
+	exitRetry  = 4
 )
 
 // command is one subcommand.
@@ -43,6 +56,13 @@ type cli struct {
 	stdin          io.Reader
 	getenv         func(string) string
 	json           bool
+	// g are the global flags of this run.
+	g globals
+	// announced is set once the mode was said.
+	announced bool
+	// help is set when the command line asks for a command's help: it goes to
+	// stdout, as the answer.
+	help bool
 }
 
 // errSilent is a failure already reported on stderr.
@@ -71,6 +91,15 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, c *cli) int {
+	g, args, err := splitGlobals(args)
+	if err != nil {
+		return c.finish("", err)
+	}
+	c.g, c.json = g, g.json
+	if g.version {
+		printVersion(c.stdout)
+		return exitOK
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printHelp(c.stdout)
 		if len(args) == 0 {
@@ -84,7 +113,8 @@ func run(ctx context.Context, args []string, c *cli) int {
 		printHelp(c.stderr)
 		return exitUsage
 	}
-	err := cmd.run(ctx, c, args[1:])
+	c.help = wantsHelp(args[1:])
+	err = cmd.run(ctx, c, args[1:])
 	return c.finish(args[0], err)
 }
 
@@ -98,20 +128,29 @@ func (c *cli) finish(name string, err error) int {
 	}
 	var ue *usageError
 	var ce *configError
+	var ae *apiError
 	code := exitFailed
 	switch {
 	case errors.As(err, &ue):
 		code = exitUsage
 	case errors.As(err, &ce):
 		code = exitConfig
+	case errors.As(err, &ae) && ae.Code == "unavailable",
+		errors.As(err, &ae) && ae.Status == 503,
+		ae == nil && broker.Retryable(err):
+		code = exitRetry
 	}
 	if c.json {
 		e := map[string]any{"error": map[string]string{"code": errorCode(err, code), "message": jsonMessage(err)}}
 		b, _ := json.Marshal(e)
 		fmt.Fprintln(c.stderr, string(b))
 	} else {
-		fmt.Fprintf(c.stderr, "ffbroker %s: %s\n", name, errorText(err))
-		if code == exitUsage {
+		prefix := "ffbroker"
+		if name != "" {
+			prefix += " " + name
+		}
+		fmt.Fprintf(c.stderr, "%s: %s\n", prefix, errorText(err))
+		if code == exitUsage && name != "" {
 			fmt.Fprintf(c.stderr, "run 'ffbroker %s --help' for usage\n", name)
 		}
 	}
@@ -125,12 +164,23 @@ func errorCode(err error, exit int) string {
 	case exitConfig:
 		return "configuration"
 	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	if errors.Is(err, errWaitEnded) {
+		return "no_access"
+	}
 	return string(broker.ErrorCode(err))
 }
 
 // errorText is what an operator sees: the broker's user-facing message and code for
 // broker errors, the text of anything else (never a secret: see broker.Error).
 func errorText(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Error()
+	}
 	var be *broker.Error
 	if errors.As(err, &be) {
 		return fmt.Sprintf("%s (%s)", broker.ErrorMessage(err), broker.ErrorCode(err))
@@ -141,6 +191,10 @@ func errorText(err error) string {
 // jsonMessage is the message of --json's error answer, as the API gives it: the broker's
 // user-facing message (with its category) without the code, which has its own field.
 func jsonMessage(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Message
+	}
 	var be *broker.Error
 	if errors.As(err, &be) {
 		return broker.ErrorMessage(err)
@@ -159,24 +213,44 @@ func printHelp(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nevery command takes --help. Exit codes: 0 ok, 1 failed, 2 usage, 3 configuration.")
-	fmt.Fprintln(w, "Configuration: FFB_* environment variables (see README), AWS credentials of the caller.")
+	fmt.Fprintln(w, "\nglobal flags (anywhere): --json, --profile NAME, --region NAME, --api URL, --local, --version")
+	fmt.Fprintln(w, "every command takes --help. Exit codes: 0 ok, 1 failed or refused, 2 usage, 3 configuration, 4 unreachable or busy: try again.")
+	fmt.Fprintln(w, "Client mode (default): the API from 'ffbroker configure' or FFB_API_URL, with your AWS credentials.")
+	fmt.Fprintln(w, "Local mode (--local, or FFB_DB_HOST without an API): the functions' code in-process, FFB_* variables (see README).")
 }
 
 // flags returns a flag set for command name with the shared --json flag.
 func (c *cli) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	fs.BoolVar(&c.json, "json", false, "print JSON for scripts")
+	if c.help {
+		fs.SetOutput(c.stdout)
+	}
+	fs.BoolVar(&c.json, "json", c.json, "print JSON for scripts")
 	fs.Usage = func() {
 		cmd := commands[name]
-		fmt.Fprintf(c.stderr, "usage: ffbroker %s %s\n\n%s\n\nflags:\n", name, strings.SplitN(cmd.usage, "\n", 2)[0], cmd.summary)
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: ffbroker %s %s\n\n%s\n\nflags:\n", name, strings.SplitN(cmd.usage, "\n", 2)[0], cmd.summary)
 		fs.PrintDefaults()
+		fmt.Fprintln(w, "\nglobal flags: --json, --profile NAME, --region NAME, --api URL, --local, --version")
 		if parts := strings.SplitN(cmd.usage, "\n", 2); len(parts) == 2 {
-			fmt.Fprintf(c.stderr, "\n%s\n", parts[1])
+			fmt.Fprintf(w, "\n%s\n", parts[1])
 		}
 	}
 	return fs
+}
+
+// wantsHelp reports whether a command's arguments ask for its help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 // parse parses args, turning flag errors into usage errors.
