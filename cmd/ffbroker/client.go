@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/ffbroker/ffbroker/identity"
 )
 
@@ -124,14 +125,22 @@ type apiClient struct {
 }
 
 // awsConfig loads the caller's AWS configuration: the SDK's default chain with
-// --profile and --region applied.
+// --profile and --region applied. The variables the SDK reads itself (credentials,
+// region, endpoint, profile) are taken from this run's environment, so that a
+// command sees exactly the environment it was given.
 func (c *cli) awsConfig(ctx context.Context, region string) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
-	if c.g.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(c.g.profile))
+	profile := or(c.g.profile, c.getenv("AWS_PROFILE"))
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	} else if id, secret := c.getenv("AWS_ACCESS_KEY_ID"), c.getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, c.getenv("AWS_SESSION_TOKEN"))))
 	}
-	if region != "" {
+	if region = or(region, or(c.getenv("AWS_REGION"), c.getenv("AWS_DEFAULT_REGION"))); region != "" {
 		opts = append(opts, config.WithRegion(region))
+	}
+	if ep := c.getenv("AWS_ENDPOINT_URL"); ep != "" {
+		opts = append(opts, config.WithBaseEndpoint(ep))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"reflect"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/identity"
 )
@@ -116,9 +115,9 @@ func runEvent(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return &configError{err: err}
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := c.awsConfig(ctx, c.g.region)
 	if err != nil {
-		return &configError{err: fmt.Errorf("aws: %w", err)}
+		return err
 	}
 	if cfg.ServerID == "" {
 		return &configError{err: errors.New("FFB_SERVER_ID: required to sign an API event (the deployment's name)")}
