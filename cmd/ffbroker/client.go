@@ -21,6 +21,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/ffbroker/ffbroker/identity"
 )
 
@@ -141,6 +142,9 @@ func (c *cli) awsConfig(ctx context.Context, region string) (aws.Config, error) 
 	}
 	if ep := c.getenv("AWS_ENDPOINT_URL"); ep != "" {
 		opts = append(opts, config.WithBaseEndpoint(ep))
+	}
+	if strings.EqualFold(c.getenv("AWS_EC2_METADATA_DISABLED"), "true") {
+		opts = append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -303,12 +307,12 @@ func answerError(status int, b []byte) error {
 
 // printable cuts s to n bytes of printable text.
 func printable(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
-	}, strings.TrimSpace(s))
+	}, s))
 	if len(s) > n {
 		s = s[:n] + "…"
 	}
