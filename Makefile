@@ -32,7 +32,8 @@ build-lambdas:
 
 ## test: everything a clean checkout must pass (CI runs this and test-matrix): the
 ## linters, proof that each of them fails on a broken copy of its file, then the Go
-## tests (under the race detector where it fits the time budget).
+## tests (under the race detector where it fits the time budget). The bootstrap tests
+## run the built functions under the AWS Lambda Runtime Interface Emulator, a go.mod tool.
 test: lint lint-catches test-go
 
 ## RACE_PACKAGES run under the race detector, the others without. Measured on 2 cores:

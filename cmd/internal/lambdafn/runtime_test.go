@@ -5,64 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/internal/awstest"
-	"github.com/ffbroker/ffbroker/internal/lambdart"
 )
-
-// buildBootstrap builds a function's main as Lambda's bootstrap is built (static,
-// -tags lambda.norpc, stripped), for this machine's architecture so it can run here.
-func buildBootstrap(tb testing.TB, pkg string) string {
-	tb.Helper()
-	binMu.Lock()
-	defer binMu.Unlock()
-	if p, ok := bins[pkg]; ok {
-		return p
-	}
-	if binDir == "" {
-		dir, err := os.MkdirTemp("", "ffbroker-bootstrap-")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		binDir = dir
-	}
-	out := filepath.Join(binDir, strings.ReplaceAll(strings.Trim(pkg, "./"), "/", "-"), "bootstrap")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Dir = "../../.."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	bins[pkg] = out
-	return out
-}
-
-var (
-	binMu sync.Mutex
-	bins  = map[string]string{}
-	// binDir holds the built bootstraps; TestMain removes it (removeBootstraps).
-	binDir string
-)
-
-// removeBootstraps deletes the bootstraps the tests built.
-func removeBootstraps() {
-	binMu.Lock()
-	defer binMu.Unlock()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-}
 
 // functionEnv is the environment the template gives function fn, pointed at the test
 // cluster and moto.
@@ -84,85 +35,153 @@ var runtimeCases = []struct {
 	fn, pkg, event string
 	kind           lambdafn.Function
 	signer         string // who signs an API event's identity proof
-	want           func(a lambdart.Answer) error
+	want           func(a invocation) error
+	// auditRequestID, when set, is the request id of an audit record the function
+	// writes: API Gateway's for an API event, else the one the Runtime API gave.
+	auditRequestID string
 }{
-	{"issue", "./cmd/issue", "status-api.json", lambdafn.FunctionIssue, "alice", wantStatus(200)},
-	{"expire", "./cmd/expire", "expire-schedule.json", lambdafn.FunctionExpire, "", func(a lambdart.Answer) error {
-		if a.Error || !strings.Contains(string(a.Body), `"expired"`) {
+	{"issue", "./cmd/issue", "status-api.json", lambdafn.FunctionIssue, "alice", wantStatus(200), ""},
+	{"expire", "./cmd/expire", "expire-schedule.json", lambdafn.FunctionExpire, "", func(a invocation) error {
+		var out map[string]json.RawMessage
+		if err := wantAnswer(a); err != nil {
+			return err
+		}
+		if json.Unmarshal(a.Body, &out) != nil || out["expired"] == nil {
 			return fmt.Errorf("answer %s; want a sweep result", a.Body)
 		}
 		return nil
-	}},
-	{"approve", "./cmd/approve", "approve-api.json", lambdafn.FunctionApprove, "bob", wantStatus(404)},
-	{"activity", "./cmd/activity", "invalid/wrong-shape.json", lambdafn.FunctionActivity, "", func(a lambdart.Answer) error {
-		if !a.Error || !strings.Contains(string(a.Body), `"errorType":"InvalidInputError"`) {
-			return fmt.Errorf("answer %s; want an InvalidInputError", a.Body)
-		}
-		return nil
-	}},
+	}, ""},
+	{"approve", "./cmd/approve", "approve-api.json", lambdafn.FunctionApprove, "bob", wantStatus(404), "req-approve"},
+	{"activity", "./cmd/activity", "invalid/wrong-shape.json", lambdafn.FunctionActivity, "", wantFunctionError("InvalidInputError"), "req-1"},
 }
 
-func wantStatus(code int) func(lambdart.Answer) error {
-	return func(a lambdart.Answer) error {
+// functionError is the document Lambda answers a function error with (the handler's
+// error, which Step Functions matches on errorType).
+type functionError struct {
+	ErrorType    string `json:"errorType"`
+	ErrorMessage string `json:"errorMessage"`
+}
+
+// wantAnswer requires a successful invocation: 200, no function error.
+func wantAnswer(a invocation) error {
+	var fe functionError
+	if a.Status != http.StatusOK || a.FunctionError != "" || (json.Unmarshal(a.Body, &fe) == nil && fe.ErrorType != "") {
+		return fmt.Errorf("invocation %d (X-Amz-Function-Error %q) %s; want a 200 answer", a.Status, a.FunctionError, a.Body)
+	}
+	return nil
+}
+
+// wantFunctionError requires the handler's error: the invocation succeeds (200) and
+// answers the error document with the given errorType and a message.
+func wantFunctionError(errorType string) func(invocation) error {
+	return func(a invocation) error {
+		var fe functionError
+		if a.Status != http.StatusOK || json.Unmarshal(a.Body, &fe) != nil || fe.ErrorType != errorType || fe.ErrorMessage == "" {
+			return fmt.Errorf("invocation %d %s; want 200 with errorType %s and an errorMessage", a.Status, a.Body, errorType)
+		}
+		return nil
+	}
+}
+
+func wantStatus(code int) func(invocation) error {
+	return func(a invocation) error {
 		var resp struct {
 			StatusCode int `json:"statusCode"`
 		}
-		if a.Error || json.Unmarshal(a.Body, &resp) != nil || resp.StatusCode != code {
-			return fmt.Errorf("answer %s (error %v); want an API answer with status %d", a.Body, a.Error, code)
+		if err := wantAnswer(a); err != nil {
+			return err
+		}
+		if json.Unmarshal(a.Body, &resp) != nil || resp.StatusCode != code {
+			return fmt.Errorf("answer %s; want an API answer with status %d", a.Body, code)
 		}
 		return nil
 	}
 }
 
 // The shipped artefact itself answers through the Lambda Runtime API: each built
-// bootstrap is started as Lambda would start it and given a sample event.
+// bootstrap is run under the AWS Lambda Runtime Interface Emulator, as the Lambda
+// container image runs it, and invoked with a sample event through Lambda's Invoke API.
 func TestBootstrapAnswersThroughRuntimeAPI(t *testing.T) {
 	e := sharedEnv(t)
 	srv := shared.Moto(t)
 	for _, tc := range runtimeCases {
 		t.Run(tc.fn, func(t *testing.T) {
 			bin := buildBootstrap(t, tc.pkg)
-			rt, err := lambdart.Start()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rt.Close()
-			p, err := rt.Run(context.Background(), bin, functionEnv(e, srv, tc.kind))
-			if err != nil {
-				t.Fatal(err)
-			}
 			ev := readEvent(t, tc.event)
 			if tc.signer != "" {
 				ev = e.sign(t, tc.signer, ev)
 			}
-			rt.Invoke("req-1", ev)
-			a, err := rt.Wait(20 * time.Second)
-			out := p.Stop()
+			r := startRIE(t, bin, functionEnv(e, srv, tc.kind))
+			a, err := r.invoke(context.Background(), "req-1", ev)
+			logs, internal := r.stop()
 			if err != nil {
-				t.Fatalf("%v\noutput:\n%s", err, out)
-			}
-			if a.RequestID != "req-1" {
-				t.Errorf("answer for request %q; want req-1", a.RequestID)
+				t.Fatalf("invoke: %v\nfunction log:\n%s\nemulator log:\n%s", err, logs, internal)
 			}
 			if err := tc.want(a); err != nil {
-				t.Errorf("%s: %v\noutput:\n%s", tc.fn, err, out)
+				t.Errorf("%s: %v\nfunction log:\n%s\nemulator log:\n%s", tc.fn, err, logs, internal)
+			}
+			// The emulator reports the invocation by the id it was given; the function
+			// logs only JSON lines, its audit records among them.
+			if !strings.Contains(logs, "END RequestId: req-1\n") {
+				t.Errorf("function log has no END line for req-1:\n%s", logs)
+			}
+			lines, err := functionLogLines(logs)
+			if err != nil {
+				t.Errorf("%v\nfunction log:\n%s", err, logs)
+			}
+			if tc.auditRequestID != "" && !slices.ContainsFunc(lines, func(m map[string]any) bool {
+				return m["schema"] == "ffbroker.audit/v1" && m["request_id"] == tc.auditRequestID
+			}) {
+				t.Errorf("function log has no audit record for request %s:\n%s", tc.auditRequestID, logs)
 			}
 		})
 	}
-	t.Run("invalid configuration fails the cold start naming the variable", func(t *testing.T) {
-		bin := buildBootstrap(t, "./cmd/issue")
-		cmd := exec.Command(bin)
-		cmd.Env = append(functionEnv(e, srv, lambdafn.FunctionIssue), "FFB_DB_PORT=70000", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1")
-		out, err := cmd.CombinedOutput()
-		if err == nil || !strings.Contains(string(out), "FFB_DB_PORT") {
-			t.Errorf("bootstrap with FFB_DB_PORT=70000: %v, %q; want a failed start naming FFB_DB_PORT", err, out)
-		}
-	})
+	// The emulator reports a failed init as Lambda's service does: the invocation
+	// fails (502 from the emulator, Runtime.ExitError), and the function's log stream
+	// holds the message that names the cause.
+	initFailures := []struct {
+		name, want string
+		env        []string
+	}{
+		{"invalid configuration fails the cold start naming the variable", "ffbroker: configuration: FFB_DB_PORT", []string{"FFB_DB_PORT=70000"}},
+		{"a missing AWS profile fails the init", "ffbroker: init: aws config", []string{"AWS_PROFILE=ffbroker-missing-profile"}},
+	}
+	for _, tt := range initFailures {
+		t.Run(tt.name, func(t *testing.T) {
+			r := startRIE(t, buildBootstrap(t, "./cmd/issue"), append(functionEnv(e, srv, lambdafn.FunctionIssue), tt.env...))
+			a, err := r.invoke(context.Background(), "req-1", e.signed(t, "alice", "status-api.json"))
+			logs, internal := r.stop()
+			if err != nil {
+				t.Fatalf("invoke: %v\nfunction log:\n%s\nemulator log:\n%s", err, logs, internal)
+			}
+			if a.Status != http.StatusBadGateway || !strings.Contains(logs, tt.want) || !strings.Contains(internal, "Runtime.ExitError") {
+				t.Errorf("invocation %d %s; want 502, %q in the function log and Runtime.ExitError in the emulator's\nfunction log:\n%s\nemulator log:\n%s",
+					a.Status, a.Body, tt.want, logs, internal)
+			}
+		})
+	}
 }
 
-// BenchmarkColdStart measures each bootstrap from process start to its first answer
-// through the Runtime API (dependencies built as in Lambda's init phase), and reports
-// the binary's size.
+// functionLogLines parses the function's lines of a log stream, all of which must be
+// JSON objects; the emulator's START, END and REPORT lines are left out.
+func functionLogLines(logs string) ([]map[string]any, error) {
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSuffix(logs, "\n"), "\n") {
+		if strings.HasPrefix(line, "START RequestId: ") || strings.HasPrefix(line, "END RequestId: ") || strings.HasPrefix(line, "REPORT RequestId: ") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return out, fmt.Errorf("function log line %q is not a JSON object: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// BenchmarkColdStart measures each bootstrap from its first invocation through the
+// Runtime Interface Emulator (process start, dependencies built as in Lambda's init
+// phase, the handler) to the answer, and reports the binary's size.
 func BenchmarkColdStart(b *testing.B) {
 	coldStart(b, func(tc string) string { return tc })
 }
@@ -170,7 +189,7 @@ func BenchmarkColdStart(b *testing.B) {
 // BenchmarkColdStartFloor is the baseline: the smallest aws-lambda-go function, built
 // and started the same way, answering the same event.
 func BenchmarkColdStartFloor(b *testing.B) {
-	coldStart(b, func(string) string { return "./internal/lambdart/testdata/floor" })
+	coldStart(b, func(string) string { return "./cmd/internal/lambdafn/testdata/floor" })
 }
 
 func coldStart(b *testing.B, pkgFor func(string) string) {
@@ -185,23 +204,16 @@ func coldStart(b *testing.B, pkgFor func(string) string) {
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				rt, err := lambdart.Start()
-				if err != nil {
-					b.Fatal(err)
-				}
-				p, err := rt.Run(context.Background(), bin, functionEnv(e, srv, tc.kind))
-				if err != nil {
-					b.Fatal(err)
-				}
-				rt.Invoke("req", event)
-				a, err := rt.Wait(20 * time.Second)
-				if err != nil {
-					b.Fatalf("%v: %s", err, p.Stop())
-				}
-				b.ReportMetric(float64(a.At.Sub(p.Started).Microseconds())/1000, "ms-to-first-answer")
 				b.StopTimer()
-				p.Stop()
-				rt.Close()
+				r := startRIE(b, bin, functionEnv(e, srv, tc.kind))
+				b.StartTimer()
+				a, err := r.invoke(context.Background(), "req", event)
+				b.StopTimer()
+				logs, internal := r.stop()
+				if err != nil || a.Status != http.StatusOK {
+					b.Fatalf("invoke: %v %d %s\nfunction log:\n%s\nemulator log:\n%s", err, a.Status, a.Body, logs, internal)
+				}
+				b.ReportMetric(float64(a.Took.Microseconds())/1000, "ms-to-first-answer")
 				b.StartTimer()
 			}
 			if st, err := os.Stat(bin); err == nil {
@@ -254,20 +266,14 @@ func TestBootstrapNamesFailureCategories(t *testing.T) {
 	bin := buildBootstrap(t, "./cmd/issue")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rt, err := lambdart.Start()
+			r := startRIE(t, bin, append(functionEnv(e, srv, lambdafn.FunctionIssue), tt.env...))
+			a, err := r.invoke(context.Background(), "req-1", e.signed(t, "alice", "status-api.json"))
+			out, internal := r.stop()
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("invoke: %v\nfunction log:\n%s\nemulator log:\n%s", err, out, internal)
 			}
-			defer rt.Close()
-			p, err := rt.Run(context.Background(), bin, append(functionEnv(e, srv, lambdafn.FunctionIssue), tt.env...))
-			if err != nil {
-				t.Fatal(err)
-			}
-			rt.Invoke("req-1", e.signed(t, "alice", "status-api.json"))
-			a, err := rt.Wait(20 * time.Second)
-			out := p.Stop()
-			if err != nil {
-				t.Fatalf("%v\noutput:\n%s", err, out)
+			if err := wantAnswer(a); err != nil {
+				t.Fatalf("%v\nfunction log:\n%s", err, out)
 			}
 			var resp struct {
 				StatusCode int    `json:"statusCode"`
@@ -276,7 +282,7 @@ func TestBootstrapNamesFailureCategories(t *testing.T) {
 			var body struct {
 				Error struct{ Code, Message string } `json:"error"`
 			}
-			if a.Error || json.Unmarshal(a.Body, &resp) != nil || json.Unmarshal([]byte(resp.Body), &body) != nil {
+			if json.Unmarshal(a.Body, &resp) != nil || json.Unmarshal([]byte(resp.Body), &body) != nil {
 				t.Fatalf("answer %s; want an API answer\noutput:\n%s", a.Body, out)
 			}
 			if want := "(category " + tt.category + ")"; resp.StatusCode != 503 || body.Error.Code != tt.code || !strings.HasSuffix(body.Error.Message, want) {
@@ -299,8 +305,8 @@ func TestBootstrapNamesFailureCategories(t *testing.T) {
 			if !logged {
 				t.Errorf("output has no log line with error_code %s, category %s and a cause:\n%s", tt.code, tt.category, out)
 			}
-			if strings.Contains(out, tt.secret) || strings.Contains(string(a.Body), tt.secret) {
-				t.Errorf("output or answer holds the password:\n%s\n%s", out, a.Body)
+			if strings.Contains(out, tt.secret) || strings.Contains(internal, tt.secret) || strings.Contains(string(a.Body), tt.secret) {
+				t.Errorf("function log, emulator log or answer holds the password:\n%s\n%s\n%s", out, internal, a.Body)
 			}
 		})
 	}
