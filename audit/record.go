@@ -47,6 +47,12 @@ const (
 	EventRoleDropped Event = "role.dropped"
 	// EventRoleMarked records an inactive role that owns objects, marked ready to delete.
 	EventRoleMarked Event = "role.marked"
+	// EventAccessExtending is the intent record of an extension of a live grant,
+	// written before the database change.
+	EventAccessExtending Event = "access.extending"
+	// EventAccessExtended records a live grant given more time (password not rotated),
+	// with the old expiry (previous_expires_at) and the new one (expires_at).
+	EventAccessExtended Event = "access.extended"
 	// EventGrantRepaired records a grant whose secret the sweep brought in line with the ledger.
 	EventGrantRepaired Event = "grant.repaired"
 )
@@ -118,6 +124,8 @@ type Record struct {
 	TargetRole string `json:"target_role,omitempty"`
 	// ExpiresAt is when the grant's password stops working.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// PreviousExpiresAt is a grant's expiry before an extension.
+	PreviousExpiresAt time.Time `json:"previous_expires_at,omitzero"`
 	// GrantID is the ledger id of the grant; also the secret's ClientRequestToken.
 	GrantID string `json:"grant_id,omitempty"`
 	// SecretARN is the Secrets Manager secret that holds (or held) the password.
@@ -184,6 +192,9 @@ func (r Record) normalized() Record {
 	r.Time = r.Time.UTC()
 	if !r.ExpiresAt.IsZero() {
 		r.ExpiresAt = r.ExpiresAt.UTC()
+	}
+	if !r.PreviousExpiresAt.IsZero() {
+		r.PreviousExpiresAt = r.PreviousExpiresAt.UTC()
 	}
 	r.Message = truncate(r.Message, MaxMessageBytes)
 	return r

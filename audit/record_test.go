@@ -125,7 +125,7 @@ func TestRecordFields(t *testing.T) {
 		"IncidentID string incident_id,omitempty", "Requester string requester,omitempty",
 		"Approver string approver,omitempty", "RequesterKey string requester_key,omitempty",
 		"ApproverKey string approver_key,omitempty", "TargetRole string target_role,omitempty",
-		"ExpiresAt time.Time expires_at,omitzero", "GrantID string grant_id,omitempty",
+		"ExpiresAt time.Time expires_at,omitzero", "PreviousExpiresAt time.Time previous_expires_at,omitzero", "GrantID string grant_id,omitempty",
 		"SecretARN string secret_arn,omitempty", "SecretVersion string secret_version,omitempty",
 		"Source audit.Source source", "ErrorCode string error_code,omitempty",
 		"Message string message,omitempty", "GrantsClosed *int grants_closed,omitempty",

@@ -19,10 +19,21 @@ const (
 	StateIssued   = "issued"
 )
 
+// Request kinds (db_admin.firefighter_request.kind).
+const (
+	// KindIssue asks for a new grant (POST /access).
+	KindIssue = "issue"
+	// KindExtend asks for more time on a live grant (POST /access/{role}/extend).
+	KindExtend = "extend"
+)
+
 // AccessRequest is one request for a role that needs approval, as the request and
 // approval ledgers in the database record it. It never holds the workflow's task token.
 type AccessRequest struct {
-	ID           string    `json:"request_id"`
+	ID string `json:"request_id"`
+	// Kind is KindIssue or KindExtend; ExtendsGrant is the grant an extension is for.
+	Kind         string    `json:"kind"`
+	ExtendsGrant string    `json:"extends_grant_id,omitempty"`
 	Role         string    `json:"role"`
 	IncidentID   string    `json:"incident_id"`
 	Hours        int       `json:"hours"`
@@ -43,8 +54,11 @@ type AccessRequest struct {
 	// for POST /approvals/{request_id}. Never in an answer.
 	RequesterProof string `json:"-"`
 	RequestBody    []byte `json:"-"`
-	ApproverProof  string `json:"-"`
-	DecisionBody   []byte `json:"-"`
+	// RequestPath is the path the requester's proof is bound to ("/access" unless an
+	// extension).
+	RequestPath   string `json:"-"`
+	ApproverProof string `json:"-"`
+	DecisionBody  []byte `json:"-"`
 }
 
 // NewAccessRequest is what the database needs to record a request.
@@ -56,9 +70,11 @@ type NewAccessRequest struct {
 	Reason       string
 	Requester    string
 	RequesterKey string
-	// Proof and Body are the requester's identity proof and the body it is bound to.
+	// Proof and Body are the requester's identity proof and the body it is bound to;
+	// Path the request path, for an extension.
 	Proof string
 	Body  []byte
+	Path  string
 }
 
 // Submitted is the answer of Database.SubmitRequest.
@@ -69,6 +85,8 @@ type Submitted struct {
 	DecideBy  time.Time
 	// Reused reports that the same person's pending request was returned.
 	Reused bool
+	// GrantID is the grant an extension request is for.
+	GrantID string
 }
 
 // Decided is the answer of Approvals.Decide: the request after the decision, and the
@@ -147,6 +165,8 @@ const (
 	NotifyDenied         = "denied"
 	NotifyTimedOut       = "timed_out"
 	NotifyIssued         = "issued"
+	// NotifyExtended: a live grant was given more time (Grant holds the new expiry).
+	NotifyExtended = "extended"
 )
 
 // Notifier tells people what happened (SNS: chat and e-mail). A failed notification
@@ -306,6 +326,9 @@ func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (Issu
 			return IssueOutput{}, b.reject(ctx, rec, err)
 		}
 	}
+	if req.Kind == KindExtend {
+		return b.extendApproved(ctx, req, rec)
+	}
 	v, err := b.cfg.Policy.Validate(Request{Role: req.Role, IncidentID: req.IncidentID, Hours: req.Hours, Reason: req.Reason})
 	if err != nil {
 		return IssueOutput{}, b.reject(ctx, rec, err)
@@ -442,19 +465,34 @@ func (b *Broker) checkRequester(ctx context.Context, req AccessRequest) error {
 	if req.RequesterProof == "" {
 		return refused
 	}
-	c, err := b.cfg.Proofs.CheckProof(ctx, KeptProof{Proof: req.RequesterProof, Method: "POST", Path: "/access", Body: req.RequestBody})
+	path, pathRole, ok := requestPath(req)
+	if !ok {
+		return refused
+	}
+	c, err := b.cfg.Proofs.CheckProof(ctx, KeptProof{Proof: req.RequesterProof, Method: "POST", Path: path, Body: req.RequestBody})
 	switch {
 	case ErrorCode(err) == CodeUnavailable:
 		return err
 	case ErrorCode(err) == CodeConflict:
-		return Errorf(CodeConflict, "request %s was last confirmed too long ago for its proof to be checked: the requester confirms it by asking again (ffbroker issue with the same role and incident)", req.ID)
+		command := "issue"
+		if req.Kind == KindExtend {
+			command = "extend"
+		}
+		return Errorf(CodeConflict, "request %s was last confirmed too long ago for its proof to be checked: the requester confirms it by asking again (ffbroker %s with the same role and incident)", req.ID, command)
 	case err != nil:
 		refused.Err = err
 		return refused
 	}
-	r, err := DecodeRequest(req.RequestBody)
+	decode := DecodeRequest
+	if req.Kind == KindExtend {
+		decode = DecodeExtendRequest
+	}
+	r, err := decode(req.RequestBody)
 	if err != nil {
 		return refused
+	}
+	if req.Kind == KindExtend {
+		r.Role = pathRole
 	}
 	v, err := b.cfg.Policy.Validate(r)
 	if err != nil || v.RoleName != req.Role || v.IncidentID != req.IncidentID || v.Hours != req.Hours || v.Reason != req.Reason || c.ARN != req.Requester || !sameKey(c.Key, req.RequesterKey) {

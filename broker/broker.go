@@ -24,6 +24,8 @@ type Database interface {
 	Status(ctx context.Context) ([]RoleStatus, error)
 	WithRoleLock(ctx context.Context, role string, fn func(ctx context.Context, st RoleState) error) error
 	SubmitRequest(ctx context.Context, r NewAccessRequest) (Submitted, error)
+	SubmitExtension(ctx context.Context, r NewAccessRequest) (Submitted, error)
+	ExtendGrant(ctx context.Context, r ExtendRequest) (Extension, error)
 	AttachTaskToken(ctx context.Context, requestID string, token Token, executionARN string) (AccessRequest, error)
 	ExpireRequest(ctx context.Context, requestID string) (string, error)
 	AccessRequest(ctx context.Context, requestID string) (AccessRequest, error)
@@ -37,6 +39,7 @@ type Secrets interface {
 	Current(ctx context.Context, role string) (SecretValue, SecretRef, error)
 	PutTombstone(ctx context.Context, role string, v SecretValue) (SecretRef, error)
 	PendingVersions(ctx context.Context, role string) ([]string, error)
+	SetExpiry(ctx context.Context, role, grantID string, expiresAt time.Time) error
 }
 
 // Target is where a firefighter connects with the issued password; it is written into
@@ -139,6 +142,11 @@ type IssueOutput struct {
 	// Reused reports that a live grant for the same incident and role was returned
 	// and the password was not rotated.
 	Reused bool `json:"reused"`
+	// Extended reports an extension of a live grant (POST /access/{role}/extend): the
+	// password was not rotated, ExpiresAt is the new expiry and PreviousExpiresAt the
+	// old one.
+	Extended          bool       `json:"extended,omitempty"`
+	PreviousExpiresAt *time.Time `json:"previous_expires_at,omitempty"`
 }
 
 // Issue issues a password of a role that needs no approval to an authenticated

@@ -19,6 +19,35 @@ func (s *PGStore) SubmitRequest(ctx context.Context, r NewAccessRequest) (Submit
 	return out, err
 }
 
+// SubmitExtension calls db_admin.submit_firefighter_extension.
+func (s *PGStore) SubmitExtension(ctx context.Context, r NewAccessRequest) (Submitted, error) {
+	var out Submitted
+	err := s.with(ctx, "submit extension", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT request_id::text, state, created_at, decide_by, reused, grant_id::text
+			FROM db_admin.submit_firefighter_extension($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			r.ID, r.Role, r.IncidentID, r.Hours, r.Reason, r.Requester, r.RequesterKey, nullable(r.Proof), nullableBytes(r.Body), r.Path).
+			Scan(&out.ID, &out.State, &out.CreatedAt, &out.DecideBy, &out.Reused, &out.GrantID)
+	})
+	return out, err
+}
+
+// ExtendGrant calls db_admin.extend_firefighter_grant.
+func (s *PGStore) ExtendGrant(ctx context.Context, r ExtendRequest) (Extension, error) {
+	var out Extension
+	err := s.with(ctx, "extend grant", func(c *pgx.Conn) error {
+		var approver *string
+		err := c.QueryRow(ctx, `SELECT grant_id::text, previous_expires_at, expires_at, valid_until, approver, reused
+			FROM db_admin.extend_firefighter_grant($1, $2, $3, $4, $5, $6)`,
+			r.Role, r.IncidentID, r.Hours, r.Requester, r.RequesterKey, nullable(r.RequestID)).
+			Scan(&out.GrantID, &out.PreviousExpiresAt, &out.ExpiresAt, &out.ValidUntil, &approver, &out.Reused)
+		if approver != nil {
+			out.Approver = *approver
+		}
+		return err
+	})
+	return out, err
+}
+
 // AttachTaskToken calls db_admin.attach_firefighter_task_token.
 func (s *PGStore) AttachTaskToken(ctx context.Context, requestID string, token Token, executionARN string) (AccessRequest, error) {
 	var r AccessRequest
@@ -53,7 +82,8 @@ func (s *PGStore) AccessRequest(ctx context.Context, requestID string) (AccessRe
 
 const requestColumns = `request_id::text, role, incident_id, hours, reason, requester, requester_key, state, created_at, decide_by,
 	coalesce(grant_id::text, ''), coalesce(decision, ''), coalesce(approver, ''), coalesce(approver_key, ''), coalesce(comment, ''), decided_at,
-	coalesce(requester_proof, ''), coalesce(request_body, ''), coalesce(approver_proof, ''), coalesce(decision_body, '')`
+	coalesce(requester_proof, ''), coalesce(request_body, ''), coalesce(approver_proof, ''), coalesce(decision_body, ''),
+	coalesce(kind, 'issue'), coalesce(extends_grant::text, ''), coalesce(request_path, '')`
 
 func accessRequest(ctx context.Context, c *pgx.Conn, id string) (AccessRequest, error) {
 	rows, err := c.Query(ctx, `SELECT `+requestColumns+` FROM db_admin.firefighter_request_status($1)`, id)
@@ -73,7 +103,7 @@ func scanAccessRequest(row pgx.CollectableRow) (AccessRequest, error) {
 	var reqBody, decBody string
 	err := row.Scan(&r.ID, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &r.RequesterKey, &r.State,
 		&r.CreatedAt, &r.DecideBy, &r.GrantID, &r.Decision, &r.Approver, &r.ApproverKey, &r.Comment, &decided,
-		&r.RequesterProof, &reqBody, &r.ApproverProof, &decBody)
+		&r.RequesterProof, &reqBody, &r.ApproverProof, &decBody, &r.Kind, &r.ExtendsGrant, &r.RequestPath)
 	if decided.Valid {
 		r.DecidedAt = decided.Time
 	}
@@ -115,7 +145,8 @@ func (s *ApprovalStore) Pending(ctx context.Context) ([]AccessRequest, error) {
 	var out []AccessRequest
 	err := s.pg.with(ctx, "list pending requests", func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT request_id::text, role, incident_id, hours, reason, requester, requester_key, 'pending', created_at, decide_by,
-			'', '', '', '', '', NULL::timestamptz, '', '', '', '' FROM db_admin.pending_firefighter_requests()`)
+			'', '', '', '', '', NULL::timestamptz, '', '', '', '', kind, coalesce(extends_grant::text, ''), ''
+			FROM db_admin.pending_firefighter_requests()`)
 		if err != nil {
 			return err
 		}

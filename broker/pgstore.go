@@ -43,6 +43,31 @@ type GrantRequest struct {
 	RequestID string
 }
 
+// ExtendRequest is what the database needs to extend a live grant: the requester's
+// grant of Role for IncidentID gets Hours more from now; RequestID is the approved
+// extension request for a role that needs approval.
+type ExtendRequest struct {
+	Role         string
+	IncidentID   string
+	Hours        int
+	Requester    string
+	RequesterKey string
+	RequestID    string
+}
+
+// Extension is the answer of ExtendGrant.
+type Extension struct {
+	GrantID           string
+	PreviousExpiresAt time.Time
+	ExpiresAt         time.Time
+	// ValidUntil is the role's VALID UNTIL after the extension.
+	ValidUntil time.Time
+	// Approver approved the extension (or the grant), if anyone did.
+	Approver string
+	// Reused reports a retry of an extension already carried out.
+	Reused bool
+}
+
 // Reservation is the answer of ReserveGrant.
 type Reservation struct {
 	// GrantID is the reserved grant, or the live grant returned instead.
@@ -341,6 +366,9 @@ var sqlStateCodes = map[string]Code{
 	"FFB08": CodeConflict,
 	"FFB09": CodeConflict,
 	"FFB10": CodeNotFound,
+	"FFB12": CodeNotFound,
+	"FFB13": CodeForbidden,
+	"FFB14": CodeConflict,
 	"53300": CodeUnavailable, // too_many_connections
 	"57014": CodeUnavailable, // statement timeout
 	"55P03": CodeUnavailable, // lock_not_available

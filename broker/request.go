@@ -5,8 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
+)
+
+// requestFields and extendFields are the members a POST /access body and a
+// POST /access/{role}/extend body may hold.
+var (
+	requestFields = []string{"role", "incident_id", "hours", "reason"}
+	extendFields  = []string{"incident_id", "hours", "reason"}
 )
 
 // MaxBodyBytes is the largest request body DecodeRequest accepts (8 KiB).
@@ -35,6 +44,17 @@ type Request struct {
 // 2.5 and 1e2 are invalid_hours. The error is always an *Error; its message
 // names fields but never repeats the body.
 func DecodeRequest(body []byte) (Request, error) {
+	return decodeRequest(body, requestFields)
+}
+
+// DecodeExtendRequest decodes a POST /access/{role}/extend body strictly, as
+// DecodeRequest does, with the members incident_id, hours and reason only (the role is
+// in the path).
+func DecodeExtendRequest(body []byte) (Request, error) {
+	return decodeRequest(body, extendFields)
+}
+
+func decodeRequest(body []byte, fields []string) (Request, error) {
 	if len(body) > MaxBodyBytes {
 		return Request{}, Errorf(CodeBodyTooLarge, "request body is larger than %d bytes", MaxBodyBytes)
 	}
@@ -44,7 +64,7 @@ func DecodeRequest(body []byte) (Request, error) {
 	if !utf8.Valid(body) {
 		return Request{}, Errorf(CodeInvalidJSON, "request body is not valid utf-8")
 	}
-	members, err := decodeObject(body)
+	members, err := decodeObject(body, fields)
 	if err != nil {
 		return Request{}, err
 	}
@@ -74,7 +94,7 @@ func DecodeRequest(body []byte) (Request, error) {
 
 // decodeObject splits body, a single JSON object, into its raw members,
 // refusing unknown and repeated names and anything after the object.
-func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+func decodeObject(body []byte, fields []string) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -91,8 +111,9 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 			return nil, syntaxError(err)
 		}
 		name, _ := tok.(string)
-		if !isRequestField(name) {
-			return nil, Errorf(CodeInvalidRequest, "request body has an unknown field; allowed fields are role, incident_id, hours and reason")
+		if !slices.Contains(fields, name) {
+			return nil, Errorf(CodeInvalidRequest, "request body has an unknown field; allowed fields are %s and %s",
+				strings.Join(fields[:len(fields)-1], ", "), fields[len(fields)-1])
 		}
 		if _, dup := members[name]; dup {
 			return nil, Errorf(CodeInvalidRequest, "field %s appears more than once", name)
@@ -125,16 +146,6 @@ func syntaxError(err error) *Error {
 	}
 	e.Err = err
 	return e
-}
-
-// isRequestField reports whether name is a member of a Request, exactly as
-// spelled: names are case sensitive here, unlike in encoding/json.
-func isRequestField(name string) bool {
-	switch name {
-	case "role", "incident_id", "hours", "reason":
-		return true
-	}
-	return false
 }
 
 // jsonString decodes raw if it is a JSON string.

@@ -27,6 +27,28 @@ const DefaultSecretPrefix = "firefighter/my-pg"
 // IAM policies can match it as secretsmanager:ResourceTag/ffbroker:role.
 const SecretRoleTag = "ffbroker:role"
 
+// SecretGrantTag and SecretExpiresAtTag are the tags that carry an extended grant's
+// new expiry (RFC 3339) on its secret: a version cannot change, and an extension keeps
+// the version (the password) that its holders use. See EffectiveExpiry.
+const (
+	SecretGrantTag     = "ffbroker:grant_id"
+	SecretExpiresAtTag = "ffbroker:expires_at"
+)
+
+// EffectiveExpiry is when the password in v stops working: the expiry tag of its
+// secret when the tags name v's grant and say later (the grant was extended), else
+// v.ExpiresAt. tags are the secret's tags (DescribeSecret).
+func EffectiveExpiry(v SecretValue, tags map[string]string) time.Time {
+	if v.GrantID == "" || tags[SecretGrantTag] != v.GrantID {
+		return v.ExpiresAt
+	}
+	t, err := time.Parse(time.RFC3339, tags[SecretExpiresAtTag])
+	if err != nil || !t.After(v.ExpiresAt) {
+		return v.ExpiresAt
+	}
+	return t
+}
+
 // Staging labels.
 const (
 	stageCurrent = "AWSCURRENT"
@@ -50,6 +72,7 @@ type SecretsManagerAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
 }
 
 // SecretsStore keeps each firefighter role's password in its own Secrets Manager
@@ -286,6 +309,43 @@ func (s *SecretsStore) current(ctx context.Context, op, role string) (string, Se
 		return "", SecretRef{}, secretsError(op, name, "GetSecretValue", err)
 	}
 	return aws.ToString(out.SecretString), SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, nil
+}
+
+// SetExpiry records that grant grantID of role now ends at expiresAt, on the secret's
+// tags (SecretGrantTag, SecretExpiresAtTag): the versions, and so the password, stay as
+// they are. The code is CodeNotFound when the secret does not exist.
+func (s *SecretsStore) SetExpiry(ctx context.Context, role, grantID string, expiresAt time.Time) error {
+	const op = "secrets.SetExpiry"
+	name := s.SecretName(role)
+	if err := checkVersionID(op, grantID); err != nil {
+		return err
+	}
+	_, err := s.client.TagResource(ctx, &secretsmanager.TagResourceInput{
+		SecretId: aws.String(name),
+		Tags: []types.Tag{
+			{Key: aws.String(SecretGrantTag), Value: aws.String(grantID)},
+			{Key: aws.String(SecretExpiresAtTag), Value: aws.String(expiresAt.UTC().Format(time.RFC3339))},
+		},
+	})
+	if err != nil {
+		return secretsError(op, name, "TagResource", err)
+	}
+	return nil
+}
+
+// Tags returns the tags of role's secret.
+func (s *SecretsStore) Tags(ctx context.Context, role string) (map[string]string, error) {
+	const op = "secrets.Tags"
+	name := s.SecretName(role)
+	d, err := s.describe(ctx, name)
+	if err != nil {
+		return nil, secretsError(op, name, "DescribeSecret", err)
+	}
+	tags := make(map[string]string, len(d.Tags))
+	for _, t := range d.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return tags, nil
 }
 
 // PutTombstone makes v, which must have no password and Status SecretExpired,

@@ -10,6 +10,9 @@
 --   FFB06 approver is the requester       FFB07 no approval for a role that needs one
 --   FFB08 request already decided         FFB09 approval window closed
 --   FFB10 no such request
+--   FFB12 no live grant of the role for the incident (extend)
+--   FFB13 the caller is not the requester of that grant (extend)
+--   FFB14 the grant already ends later than the extension would (extend)
 
 SELECT pg_catalog.format('CREATE SCHEMA IF NOT EXISTS db_admin AUTHORIZATION %I', :'admin_role') \gexec
 
@@ -142,6 +145,61 @@ END $c$;
 CREATE INDEX IF NOT EXISTS firefighter_grant_open_idx
   ON db_admin.firefighter_grant (role, expires_at) WHERE closed_at IS NULL;
 
+-- Extensions (POST /access/{role}/extend): a live grant's expiry moves later, to at
+-- most 2 hours after the extension, never earlier; the password is not rotated.
+-- extended_at is the last extension: the cap is 2 hours from it (or from the issue).
+ALTER TABLE db_admin.firefighter_grant ADD COLUMN IF NOT EXISTS extended_at timestamptz;
+DO $c$
+DECLARE
+  c record;
+BEGIN
+  -- The first form capped a grant at 2 hours from its issue (an unnamed CHECK).
+  FOR c IN SELECT k.conname FROM pg_catalog.pg_constraint k
+           WHERE k.conrelid = 'db_admin.firefighter_grant'::pg_catalog.regclass AND k.contype = 'c'
+             AND k.conname <> 'firefighter_grant_validity'
+             AND pg_catalog.pg_get_constraintdef(k.oid) LIKE '%(issued_at + %' LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE db_admin.firefighter_grant DROP CONSTRAINT %I', c.conname);
+  END LOOP;
+  ALTER TABLE db_admin.firefighter_grant ADD CONSTRAINT firefighter_grant_validity
+    CHECK (expires_at > issued_at AND expires_at <= coalesce(extended_at, issued_at) + interval '2 hours');
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $c$;
+
+-- A request is for a new grant (issue) or for more time on a live one (extend, with
+-- the grant it extends and the path its requester's proof is bound to).
+ALTER TABLE db_admin.firefighter_request ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'issue'
+  CHECK (kind IN ('issue', 'extend'));
+ALTER TABLE db_admin.firefighter_request ADD COLUMN IF NOT EXISTS extends_grant uuid
+  REFERENCES db_admin.firefighter_grant (grant_id);
+ALTER TABLE db_admin.firefighter_request ADD COLUMN IF NOT EXISTS request_path text
+  CHECK (pg_catalog.length(request_path) <= 300);
+DO $c$ BEGIN
+  ALTER TABLE db_admin.firefighter_request ADD CONSTRAINT firefighter_request_kind_grant
+    CHECK ((kind = 'extend') = (extends_grant IS NOT NULL));
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $c$;
+
+-- The extension ledger: one row per extension, with the old and the new expiry, the
+-- requester, and the approver and request for a role that needs approval.
+CREATE TABLE IF NOT EXISTS db_admin.firefighter_extension (
+  extension_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  grant_id       uuid NOT NULL REFERENCES db_admin.firefighter_grant (grant_id),
+  request_id     uuid REFERENCES db_admin.firefighter_request (request_id),
+  requester      text NOT NULL,
+  requester_key  text NOT NULL,
+  approver       text,
+  approver_key   text,
+  extended_at    timestamptz NOT NULL,
+  old_expires_at timestamptz NOT NULL,
+  new_expires_at timestamptz NOT NULL,
+  recorded_by    name NOT NULL,
+  CHECK (new_expires_at > old_expires_at AND new_expires_at <= extended_at + interval '2 hours'),
+  CHECK (approver_key IS NULL OR pg_catalog.lower(approver_key) <> pg_catalog.lower(requester_key))
+);
+REVOKE ALL ON db_admin.firefighter_extension FROM PUBLIC;
+CREATE UNIQUE INDEX IF NOT EXISTS firefighter_extension_request_once
+  ON db_admin.firefighter_extension (request_id) WHERE request_id IS NOT NULL;
+
 -- Internal: resolves p_role against the allowlist and refuses anything privileged.
 CREATE OR REPLACE FUNCTION db_admin.firefighter_role_checked(p_role name)
 RETURNS name
@@ -262,6 +320,9 @@ BEGIN
   IF v_req.role <> p_role OR v_req.incident_id IS DISTINCT FROM p_incident_id OR v_req.hours <> p_hours
      OR pg_catalog.lower(v_req.requester_key) IS DISTINCT FROM pg_catalog.lower(p_requester_key) THEN
     RAISE EXCEPTION 'request % is for another role, incident, validity or requester', p_request_id USING ERRCODE = 'FFB05';
+  END IF;
+  IF v_req.kind <> 'issue' THEN
+    RAISE EXCEPTION 'request % asks to extend a grant, not for a new one', p_request_id USING ERRCODE = 'FFB05';
   END IF;
   IF v_req.state = 'issued' THEN
     RETURN QUERY SELECT v_req.state, v_req.grant_id, NULL::text, NULL::text;
@@ -671,7 +732,9 @@ BEGIN
   FOR f IN SELECT * FROM (VALUES
     ('db_admin.live_firefighter_grants()', 'requester_key'),
     ('db_admin.attach_firefighter_task_token(uuid, text, text)', 'state'),
-    ('db_admin.firefighter_request_status(uuid)', 'requester_proof')) AS v(sig, col) LOOP
+    ('db_admin.firefighter_request_status(uuid)', 'requester_proof'),
+    ('db_admin.firefighter_request_status(uuid)', 'kind'),
+    ('db_admin.pending_firefighter_requests()', 'kind')) AS v(sig, col) LOOP
     IF EXISTS (SELECT FROM pg_catalog.pg_proc p
                WHERE p.oid = pg_catalog.to_regprocedure(f.sig) AND NOT (f.col = ANY (p.proargnames))) THEN
       EXECUTE 'DROP FUNCTION ' || f.sig;
@@ -740,7 +803,8 @@ BEGIN
 
   SELECT r.* INTO v_row FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id;
   IF FOUND THEN
-    IF v_row.role <> v_role OR v_row.incident_id <> p_incident_id OR v_row.requester_key <> p_requester_key THEN
+    IF v_row.role <> v_role OR v_row.incident_id <> p_incident_id OR v_row.requester_key <> p_requester_key
+       OR v_row.kind <> 'issue' THEN
       RAISE EXCEPTION 'request id % belongs to another request', p_request_id USING ERRCODE = 'FFB05';
     END IF;
     RETURN QUERY SELECT v_row.request_id, v_row.state, v_row.created_at, v_row.decide_by, false;
@@ -749,7 +813,7 @@ BEGIN
 
   SELECT r.* INTO v_row FROM db_admin.firefighter_request r
   WHERE r.role = v_role AND r.incident_id = p_incident_id AND r.requester_key = p_requester_key
-    AND r.state = 'pending' AND r.decide_by > v_now
+    AND r.kind = 'issue' AND r.state = 'pending' AND r.decide_by > v_now
   ORDER BY r.created_at DESC LIMIT 1;
   IF FOUND THEN
     -- The same person asking again confirms the request with a fresh proof.
@@ -850,7 +914,8 @@ RETURNS TABLE (request_id uuid, role name, incident_id text, hours integer, reas
                requester text, requester_key text, state text, created_at timestamptz,
                decide_by timestamptz, grant_id uuid, decision text, approver text,
                approver_key text, comment text, decided_at timestamptz,
-               requester_proof text, request_body text, approver_proof text, decision_body text)
+               requester_proof text, request_body text, approver_proof text, decision_body text,
+               kind text, extends_grant uuid, request_path text)
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
@@ -859,7 +924,7 @@ AS $fn$
   SELECT r.request_id, r.role, r.incident_id, r.hours, r.reason, r.requester, r.requester_key,
          CASE WHEN r.state = 'pending' AND r.decide_by <= pg_catalog.clock_timestamp() THEN 'expired' ELSE r.state END,
          r.created_at, r.decide_by, r.grant_id, a.decision, a.approver, a.approver_key, a.comment, a.decided_at,
-         r.requester_proof, r.request_body, a.approver_proof, a.decision_body
+         r.requester_proof, r.request_body, a.approver_proof, a.decision_body, r.kind, r.extends_grant, r.request_path
   FROM db_admin.firefighter_request r
   LEFT JOIN db_admin.firefighter_approval a ON a.request_id = r.request_id
   WHERE r.request_id = p_request_id;
@@ -869,13 +934,15 @@ $fn$;
 -- GET /approvals), without task tokens.
 CREATE OR REPLACE FUNCTION db_admin.pending_firefighter_requests()
 RETURNS TABLE (request_id uuid, role name, incident_id text, hours integer, reason text,
-               requester text, requester_key text, created_at timestamptz, decide_by timestamptz)
+               requester text, requester_key text, created_at timestamptz, decide_by timestamptz,
+               kind text, extends_grant uuid)
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-  SELECT r.request_id, r.role, r.incident_id, r.hours, r.reason, r.requester, r.requester_key, r.created_at, r.decide_by
+  SELECT r.request_id, r.role, r.incident_id, r.hours, r.reason, r.requester, r.requester_key, r.created_at, r.decide_by,
+         r.kind, r.extends_grant
   FROM db_admin.firefighter_request r
   WHERE r.state = 'pending' AND r.decide_by > pg_catalog.clock_timestamp()
   ORDER BY r.created_at
@@ -951,6 +1018,245 @@ BEGIN
 END
 $fn$;
 
+-- Internal: the live grant of p_role for p_incident_id that p_requester_key may
+-- extend, locked. Raises FFB12 when there is none, FFB13 when it is another person's.
+-- The caller holds the role's lock.
+CREATE OR REPLACE FUNCTION db_admin.firefighter_extendable_grant(p_role name, p_incident_id text, p_requester_key text)
+RETURNS db_admin.firefighter_grant
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_row db_admin.firefighter_grant%ROWTYPE;
+BEGIN
+  SELECT g.* INTO v_row FROM db_admin.firefighter_grant g
+  WHERE g.role = p_role AND g.incident_id = p_incident_id AND g.activated_at IS NOT NULL
+    AND g.closed_at IS NULL AND g.expires_at > pg_catalog.clock_timestamp()
+  ORDER BY g.expires_at DESC LIMIT 1
+  FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no live grant of % for this incident', pg_catalog.quote_ident(p_role) USING ERRCODE = 'FFB12';
+  END IF;
+  IF v_row.requester_key IS NULL OR pg_catalog.lower(v_row.requester_key) <> pg_catalog.lower(p_requester_key) THEN
+    RAISE EXCEPTION 'only the requester of the live grant of % for this incident may extend it', pg_catalog.quote_ident(p_role)
+      USING ERRCODE = 'FFB13';
+  END IF;
+  RETURN v_row;
+END
+$fn$;
+
+-- Internal: the checks every extension call shares. Raises FFB03/FFB04.
+CREATE OR REPLACE FUNCTION db_admin.firefighter_check_extension(
+  p_hours integer, p_incident_id text, p_requester text, p_requester_key text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF p_hours IS NULL OR p_hours < 1 OR p_hours > 2 THEN
+    RAISE EXCEPTION 'an extension must be of 1 or 2 hours' USING ERRCODE = 'FFB03';
+  END IF;
+  IF p_incident_id IS NULL OR p_incident_id !~ '^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$' THEN
+    RAISE EXCEPTION 'missing or malformed incident id' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_requester IS NULL OR pg_catalog.length(p_requester) NOT BETWEEN 1 AND 2048
+     OR p_requester_key IS NULL OR pg_catalog.length(p_requester_key) NOT BETWEEN 1 AND 2048 THEN
+    RAISE EXCEPTION 'requester and requester key are required' USING ERRCODE = 'FFB04';
+  END IF;
+END
+$fn$;
+
+-- Records a request to extend a live grant of a role that needs approval (broker
+-- login, POST /access/{role}/extend). The grant is the caller's own live grant of the
+-- role for the incident (FFB12 none, FFB13 another person's); p_request_path is the
+-- path the requester's proof is bound to. The same person's pending extension of the
+-- same grant is returned instead (reused). Once approved by a second person through
+-- the approver's login, extend_firefighter_grant with p_request_id carries it out.
+CREATE OR REPLACE FUNCTION db_admin.submit_firefighter_extension(
+  p_request_id uuid,
+  p_role name,
+  p_incident_id text,
+  p_hours integer,
+  p_reason text,
+  p_requester text,
+  p_requester_key text,
+  p_requester_proof text,
+  p_request_body text,
+  p_request_path text
+)
+RETURNS TABLE (request_id uuid, state text, created_at timestamptz, decide_by timestamptz, reused boolean, grant_id uuid)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_role name;
+  v_now timestamptz;
+  v_timeout integer;
+  v_grant db_admin.firefighter_grant%ROWTYPE;
+  v_row db_admin.firefighter_request%ROWTYPE;
+BEGIN
+  v_role := db_admin.firefighter_role_checked(p_role);
+  IF p_request_id IS NULL THEN
+    RAISE EXCEPTION 'request id is required' USING ERRCODE = 'FFB04';
+  END IF;
+  PERFORM db_admin.firefighter_check_extension(p_hours, p_incident_id, p_requester, p_requester_key);
+  IF p_reason IS NOT NULL AND pg_catalog.length(p_reason) > 2000 THEN
+    RAISE EXCEPTION 'reason is too long' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_request_path IS NULL OR p_request_path !~ '^/access/[A-Za-z0-9_%.-]{1,80}/extend$' THEN
+    RAISE EXCEPTION 'request path must be /access/{role}/extend' USING ERRCODE = 'FFB04';
+  END IF;
+  IF NOT (SELECT f.needs_approval FROM db_admin.firefighter_role f WHERE f.role = v_role) THEN
+    RAISE EXCEPTION 'role % needs no approval: extend its grant directly', pg_catalog.quote_ident(v_role) USING ERRCODE = 'FFB04';
+  END IF;
+  PERFORM db_admin.firefighter_lock(v_role);
+  v_now := pg_catalog.clock_timestamp();
+  v_grant := db_admin.firefighter_extendable_grant(v_role, p_incident_id, p_requester_key);
+
+  SELECT r.* INTO v_row FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id;
+  IF FOUND THEN
+    IF v_row.role <> v_role OR v_row.incident_id <> p_incident_id OR v_row.requester_key <> p_requester_key
+       OR v_row.kind <> 'extend' THEN
+      RAISE EXCEPTION 'request id % belongs to another request', p_request_id USING ERRCODE = 'FFB05';
+    END IF;
+    RETURN QUERY SELECT v_row.request_id, v_row.state, v_row.created_at, v_row.decide_by, false, v_row.extends_grant;
+    RETURN;
+  END IF;
+
+  SELECT r.* INTO v_row FROM db_admin.firefighter_request r
+  WHERE r.role = v_role AND r.incident_id = p_incident_id AND r.requester_key = p_requester_key
+    AND r.kind = 'extend' AND r.extends_grant = v_grant.grant_id AND r.state = 'pending' AND r.decide_by > v_now
+  ORDER BY r.created_at DESC LIMIT 1;
+  IF FOUND THEN
+    -- The same person asking again confirms the request with a fresh proof.
+    IF p_requester_proof IS NOT NULL THEN
+      UPDATE db_admin.firefighter_request r SET requester_proof = p_requester_proof, request_body = p_request_body,
+        request_path = p_request_path, requester = p_requester, reason = coalesce(p_reason, ''), hours = p_hours
+      WHERE r.request_id = v_row.request_id;
+    END IF;
+    RETURN QUERY SELECT v_row.request_id, v_row.state, v_row.created_at, v_row.decide_by, true, v_grant.grant_id;
+    RETURN;
+  END IF;
+
+  SELECT s.value INTO v_timeout FROM db_admin.firefighter_setting s WHERE s.name = 'approval_timeout_seconds';
+  INSERT INTO db_admin.firefighter_request
+    (request_id, role, incident_id, hours, reason, requester, requester_key, state, created_at, decide_by,
+     requester_proof, request_body, kind, extends_grant, request_path)
+  VALUES (p_request_id, v_role, p_incident_id, p_hours, coalesce(p_reason, ''), p_requester, p_requester_key,
+          'pending', v_now, v_now + coalesce(v_timeout, 3600) * interval '1 second', p_requester_proof, p_request_body,
+          'extend', v_grant.grant_id, p_request_path);
+  RETURN QUERY SELECT p_request_id, 'pending'::text, v_now, v_now + coalesce(v_timeout, 3600) * interval '1 second',
+                      false, v_grant.grant_id;
+END
+$fn$;
+
+-- Extends the caller's live grant of p_role for p_incident_id (broker login): its
+-- expiry becomes now + p_hours (so never more than 2 hours from now, by the database
+-- clock), the role's VALID UNTIL follows (the latest live grant), and the password is
+-- not touched. Refuses FFB12 no live grant for the incident, FFB13 another person's
+-- grant, FFB14 a grant that already ends at or after the new expiry (an extension
+-- never shortens). For a role that needs approval, p_request_id must name an extension
+-- request for this grant approved by a second person through another login (FFB05,
+-- FFB07, FFB10 as for an issue); carried out once, a retry returns the same result with
+-- reused = true. Every extension is kept in db_admin.firefighter_extension.
+CREATE OR REPLACE FUNCTION db_admin.extend_firefighter_grant(
+  p_role name,
+  p_incident_id text,
+  p_hours integer,
+  p_requester text,
+  p_requester_key text,
+  p_request_id uuid DEFAULT NULL
+)
+RETURNS TABLE (grant_id uuid, previous_expires_at timestamptz, expires_at timestamptz, valid_until timestamptz,
+               approver text, reused boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  v_role name;
+  v_now timestamptz;
+  v_new timestamptz;
+  v_until timestamptz;
+  v_needs boolean;
+  v_grant db_admin.firefighter_grant%ROWTYPE;
+  v_req db_admin.firefighter_request%ROWTYPE;
+  v_appr db_admin.firefighter_approval%ROWTYPE;
+  v_ext db_admin.firefighter_extension%ROWTYPE;
+BEGIN
+  v_role := db_admin.firefighter_role_checked(p_role);
+  PERFORM db_admin.firefighter_check_extension(p_hours, p_incident_id, p_requester, p_requester_key);
+  PERFORM db_admin.firefighter_lock(v_role);
+  v_now := pg_catalog.clock_timestamp();
+  SELECT f.needs_approval INTO v_needs FROM db_admin.firefighter_role f WHERE f.role = v_role;
+
+  IF p_request_id IS NULL AND v_needs THEN
+    RAISE EXCEPTION 'role % needs an approved extension request', pg_catalog.quote_ident(v_role) USING ERRCODE = 'FFB07';
+  END IF;
+  IF p_request_id IS NOT NULL THEN
+    SELECT r.* INTO v_req FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id FOR UPDATE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';
+    END IF;
+    IF v_req.kind <> 'extend' OR v_req.role <> v_role OR v_req.incident_id IS DISTINCT FROM p_incident_id
+       OR v_req.hours <> p_hours OR pg_catalog.lower(v_req.requester_key) IS DISTINCT FROM pg_catalog.lower(p_requester_key) THEN
+      RAISE EXCEPTION 'request % is not an extension of this role, incident, validity and requester', p_request_id
+        USING ERRCODE = 'FFB05';
+    END IF;
+    IF v_req.state = 'issued' THEN
+      SELECT e.* INTO v_ext FROM db_admin.firefighter_extension e WHERE e.request_id = p_request_id;
+      SELECT g.* INTO v_grant FROM db_admin.firefighter_grant g WHERE g.grant_id = v_req.grant_id;
+      SELECT r.rolvaliduntil INTO v_until FROM pg_catalog.pg_roles r WHERE r.rolname = v_role;
+      RETURN QUERY SELECT v_grant.grant_id, v_ext.old_expires_at, v_grant.expires_at, v_until, v_ext.approver, true;
+      RETURN;
+    END IF;
+    IF v_req.state <> 'approved' THEN
+      RAISE EXCEPTION 'request % is not approved (it is %)', p_request_id, v_req.state USING ERRCODE = 'FFB07';
+    END IF;
+    SELECT a.* INTO v_appr FROM db_admin.firefighter_approval a WHERE a.request_id = p_request_id;
+    IF NOT FOUND OR v_appr.decision <> 'approve' OR pg_catalog.lower(v_appr.approver_key) = pg_catalog.lower(v_req.requester_key)
+       OR v_appr.recorded_by = session_user THEN
+      RAISE EXCEPTION 'request % has no approval by a second person', p_request_id USING ERRCODE = 'FFB07';
+    END IF;
+    IF v_appr.decided_at < v_now - interval '1 hour' THEN
+      RAISE EXCEPTION 'the approval of request % is older than an hour; ask again', p_request_id USING ERRCODE = 'FFB07';
+    END IF;
+  END IF;
+
+  v_grant := db_admin.firefighter_extendable_grant(v_role, p_incident_id, p_requester_key);
+  IF p_request_id IS NOT NULL AND v_req.extends_grant <> v_grant.grant_id THEN
+    RAISE EXCEPTION 'the grant request % extends has ended; ask again', p_request_id USING ERRCODE = 'FFB05';
+  END IF;
+  v_new := v_now + LEAST(p_hours, 2) * interval '1 hour';
+  IF v_new <= v_grant.expires_at THEN
+    RAISE EXCEPTION 'the grant already ends at %, later than an extension of % hours from now would',
+      pg_catalog.to_char(v_grant.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), p_hours USING ERRCODE = 'FFB14';
+  END IF;
+
+  UPDATE db_admin.firefighter_grant g SET expires_at = v_new, extended_at = v_now WHERE g.grant_id = v_grant.grant_id;
+  INSERT INTO db_admin.firefighter_extension
+    (grant_id, request_id, requester, requester_key, approver, approver_key, extended_at, old_expires_at,
+     new_expires_at, recorded_by)
+  VALUES (v_grant.grant_id, p_request_id, p_requester, p_requester_key, v_appr.approver, v_appr.approver_key, v_now,
+          v_grant.expires_at, v_new, session_user);
+  IF p_request_id IS NOT NULL THEN
+    UPDATE db_admin.firefighter_request r SET state = 'issued', issued_at = v_now, grant_id = v_grant.grant_id
+    WHERE r.request_id = p_request_id;
+  END IF;
+
+  SELECT pg_catalog.max(g.expires_at) INTO v_until FROM db_admin.firefighter_grant g
+  WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now;
+  EXECUTE pg_catalog.format('ALTER ROLE %I VALID UNTIL %L', v_role, v_until);
+
+  RETURN QUERY SELECT v_grant.grant_id, v_grant.expires_at, v_new, v_until,
+                      coalesce(v_appr.approver, v_grant.approver), false;
+END
+$fn$;
+
 -- EXECUTE: nobody by default; the broker and the approver get exactly their functions.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA db_admin FROM PUBLIC;
 
@@ -973,7 +1279,9 @@ FROM unnest(ARRAY[
   'db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text)',
   'db_admin.attach_firefighter_task_token(uuid, text, text)',
   'db_admin.expire_firefighter_request(uuid)',
-  'db_admin.firefighter_request_status(uuid)'
+  'db_admin.firefighter_request_status(uuid)',
+  'db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)',
+  'db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid)'
 ]) AS f \gexec
 SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'approver_role')
 FROM unnest(ARRAY[

@@ -144,6 +144,8 @@ var brokerFunctions = []string{
 	"db_admin.attach_firefighter_task_token(uuid, text, text)",
 	"db_admin.expire_firefighter_request(uuid)",
 	"db_admin.firefighter_request_status(uuid)",
+	"db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)",
+	"db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid)",
 }
 
 // approverFunctions are the db_admin functions the approver's login may execute, as

@@ -86,6 +86,7 @@ func TestOpenAPIMatchesTemplate(t *testing.T) {
 // The success statuses of each route, from the contract.
 var successStatuses = map[string][]string{
 	"POST /access":                 {"201", "202"},
+	"POST /access/{role}/extend":   {"200", "202"},
 	"GET /access":                  {"200"},
 	"DELETE /access/{role}":        {"200"},
 	"POST /approvals/{request_id}": {"200"},

@@ -53,6 +53,7 @@ var ownLogin = map[string]any{"ApproveFunction": map[string]any{"Ref": "Approver
 // apiRoutes is the contract's API: method and path to the function that serves it.
 var apiRoutes = map[string]string{
 	"POST /access":                 "IssueFunction",
+	"POST /access/{role}/extend":   "IssueFunction",
 	"GET /access":                  "IssueFunction",
 	"DELETE /access/{role}":        "ExpireFunction",
 	"GET /requests/{request_id}":   "IssueFunction",

@@ -10,8 +10,8 @@ import (
 	"github.com/ffbroker/ffbroker/broker"
 )
 
-// IssueHandler serves the issue function: POST /access, GET /access and
-// GET /requests/{request_id} from API Gateway, and the approval workflow's "await",
+// IssueHandler serves the issue function: POST /access, POST /access/{role}/extend,
+// GET /access and GET /requests/{request_id} from API Gateway, and the approval workflow's "await",
 // "issue" and "timeout" steps.
 type IssueHandler struct {
 	Broker *broker.Broker
@@ -92,7 +92,7 @@ func (h *IssueHandler) api(ctx context.Context, req events.APIGatewayProxyReques
 	}
 	route := req.HTTPMethod + " " + req.Resource
 	switch route {
-	case "POST /access", "GET /access", "GET /requests/{request_id}":
+	case "POST /access", "POST /access/{role}/extend", "GET /access", "GET /requests/{request_id}":
 	default:
 		return routeNotFound(ctx, h.Broker, req)
 	}
@@ -107,6 +107,16 @@ func (h *IssueHandler) api(ctx context.Context, req events.APIGatewayProxyReques
 				return respond(http.StatusAccepted, out.Pending)
 			}
 			return respond(http.StatusCreated, out.Grant)
+		case "POST /access/{role}/extend":
+			out, err := h.Broker.Extend(ctx, broker.ExtendInput{Role: req.PathParameters["role"], Body: raw, Path: req.Path,
+				Caller: c, RequestID: requestID(ctx, &req), Source: audit.SourceAPI})
+			switch {
+			case err != nil:
+				return respondError(err)
+			case out.Pending != nil:
+				return respond(http.StatusAccepted, out.Pending)
+			}
+			return respond(http.StatusOK, out.Grant)
 		case "GET /requests/{request_id}":
 			out, err := h.Broker.AccessRequestStatus(ctx, c, req.PathParameters["request_id"])
 			if err != nil {
