@@ -244,8 +244,8 @@ func (c *cli) getRequest(ctx context.Context, id string) (broker.AccessRequest, 
 }
 
 func printRequest(w io.Writer, r broker.AccessRequest) {
-	fmt.Fprintf(w, "request %s: %s\n  role %s, incident %s, %d hour(s), requested by %s %s ago\n  reason: %s\n",
-		r.ID, r.State, r.Role, r.IncidentID, r.Hours, r.Requester, age(r.CreatedAt), or(r.Reason, "(none)"))
+	fmt.Fprintf(w, "request %s (%s): %s\n  role %s, incident %s, %d hour(s), requested by %s %s ago\n  reason: %s\n",
+		r.ID, or(r.Kind, broker.KindIssue), r.State, r.Role, r.IncidentID, r.Hours, r.Requester, age(r.CreatedAt), or(r.Reason, "(none)"))
 	if r.Decision != "" {
 		fmt.Fprintf(w, "  %s by %s: %s\n", r.Decision, r.Approver, or(r.Comment, "(no comment)"))
 	}
@@ -282,6 +282,11 @@ func (c *cli) follow(ctx context.Context, id string) error {
 		case "issued":
 			return c.emit(req, func(w io.Writer) {
 				kind := kindOf(req.Role)
+				if req.Kind == broker.KindExtend {
+					fmt.Fprintf(w, "access extended: %s for incident %s (grant %s, password not rotated), approved by %s\n  status: ffbroker status\n",
+						req.Role, req.IncidentID, req.GrantID, req.Approver)
+					return
+				}
 				fmt.Fprintf(w, "access issued: %s for incident %s (grant %s), approved by %s\n  connect: ffbroker connect --role %s\n",
 					req.Role, req.IncidentID, req.GrantID, req.Approver, kind)
 			})
@@ -421,8 +426,12 @@ func runRequests(ctx context.Context, c *cli, args []string) error {
 			return
 		}
 		for _, r := range out.Requests {
+			what := kindOf(r.Role)
+			if r.Kind == broker.KindExtend {
+				what += " extension"
+			}
 			fmt.Fprintf(w, "%s  %s for %s, %dh, by %s, %s ago (decide by %s)\n  reason: %s\n  ffbroker approve %s --comment '...'   |   ffbroker deny %s --comment '...'\n",
-				r.ID, kindOf(r.Role), r.IncidentID, r.Hours, r.Requester, age(r.CreatedAt), r.DecideBy.Local().Format("15:04"),
+				r.ID, what, r.IncidentID, r.Hours, r.Requester, age(r.CreatedAt), r.DecideBy.Local().Format("15:04"),
 				or(r.Reason, "(none)"), r.ID, r.ID)
 		}
 	})

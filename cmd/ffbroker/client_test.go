@@ -91,9 +91,9 @@ func TestVersionAndHelp(t *testing.T) {
 	if code != exitOK || !strings.HasPrefix(out, "ffbroker ") || errOut != "" {
 		t.Errorf("--version = %d %q %q; want the version on stdout", code, out, errOut)
 	}
-	code, out, errOut = clientRun(t, e, "issue", "--help")
-	if code != exitOK || !strings.Contains(out, "usage: ffbroker issue") || !strings.Contains(out, "global flags") || errOut != "" {
-		t.Errorf("issue --help = %d\nstdout %q\nstderr %q; want the help on stdout", code, out, errOut)
+	code, out, errOut = clientRun(t, e, "extend", "--help")
+	if code != exitOK || !strings.Contains(out, "usage: ffbroker extend") || !strings.Contains(out, "global flags") || errOut != "" {
+		t.Errorf("extend --help = %d\nstdout %q\nstderr %q; want the help on stdout", code, out, errOut)
 	}
 }
 

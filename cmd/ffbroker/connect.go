@@ -56,7 +56,8 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	name := or(c.getenv("FFB_SECRET_PREFIX"), or(saved.SecretPrefix, broker.DefaultSecretPrefix)) + "/" + role
-	out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(name), VersionStage: aws.String("AWSCURRENT")})
 	if err != nil {
 		return fmt.Errorf("read secret %s with your credentials: %w", name, err)
@@ -68,8 +69,18 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	if v.Status == broker.SecretExpired || v.Password.Len() == 0 {
 		return fmt.Errorf("the %s password has expired or was revoked; ask for access again: ffbroker issue --role %s --incident ID", role, *kind)
 	}
-	if !v.ExpiresAt.IsZero() && time.Now().After(v.ExpiresAt) {
-		return fmt.Errorf("the %s password expired at %s; ask for access again", role, v.ExpiresAt.Local().Format(time.RFC3339))
+	// An extended grant keeps its password and secret version; the secret's tags
+	// carry the new expiry (DescribeSecret, allowed by the on-call policy).
+	expires := v.ExpiresAt
+	if d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)}); err == nil {
+		tags := map[string]string{}
+		for _, t := range d.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		expires = broker.EffectiveExpiry(v, tags)
+	}
+	if !expires.IsZero() && time.Now().After(expires) {
+		return fmt.Errorf("the %s password expired at %s; ask for access again", role, expires.Local().Format(time.RFC3339))
 	}
 	sslMode := or(v.SSLMode, "verify-full")
 	ca, err := c.caBundle(*caFile, sslMode)
@@ -108,7 +119,7 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	cmd.Env = env
 	if !c.json {
 		fmt.Fprintf(c.stderr, "connecting as %s to %s:%d/%s (sslmode %s, incident %s, until %s)\n", v.Username, v.Host, v.Port, v.DBName,
-			sslMode, v.IncidentID, v.ExpiresAt.Local().Format(time.RFC3339))
+			sslMode, v.IncidentID, expires.Local().Format(time.RFC3339))
 	}
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
