@@ -6,7 +6,7 @@ PG_MAJORS   ?= 13 14 15 16 17 18
 PG_PACKAGES ?= ./sql/... ./broker/...
 GOTEST      ?= $(GO) test -count=1
 
-.PHONY: all build test test-go test-matrix lint lint-go lint-template lint-catches npm-tools demo bench clean
+.PHONY: all build build-cli test test-go test-matrix lint lint-go lint-template lint-catches npm-tools demo bench clean
 
 all: build
 
@@ -101,9 +101,14 @@ lint-template: $(NPM_DIR)/.installed
 lint-catches: $(NPM_DIR)/.installed
 	GO=$(GO) NPM_BIN=$(CURDIR)/$(NPM_BIN) scripts/lint-catches
 
-## demo: the incident story end to end on this machine (throwaway PostgreSQL + moto_server).
-demo:
-	$(GO) build -o bin/ffbroker ./cmd/ffbroker
+## build-cli: the ffbroker client into bin/ffbroker, its version from git.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+build-cli:
+	$(GO) build -trimpath -ldflags='-X main.version=$(VERSION)' -o bin/ffbroker ./cmd/ffbroker
+
+## demo: the incident story end to end on this machine (throwaway PostgreSQL + moto_server),
+## told through the client and ffbroker local-api.
+demo: build-cli
 	$(GO) run ./internal/demo
 
 ## bench: Go benchmarks against real PostgreSQL and moto, then ratios to the floors measured in the same run.
