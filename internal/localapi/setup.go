@@ -45,7 +45,9 @@ type setupResult struct {
 	workflowFunctions map[string]string
 }
 
-func (s *setup) say(format string, args ...any) { fmt.Fprintf(s.out, "local-api: "+format+"\n", args...) }
+func (s *setup) say(format string, args ...any) {
+	fmt.Fprintf(s.out, "local-api: "+format+"\n", args...)
+}
 
 func (s *setup) run() (*setupResult, error) {
 	res := &setupResult{overlay: map[string]string{}, functionARNs: map[string]string{}, workflowFunctions: map[string]string{}}

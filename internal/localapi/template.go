@@ -273,4 +273,3 @@ func ParseParameters(pairs []string) (map[string]string, error) {
 	}
 	return out, nil
 }
-
