@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 
@@ -48,6 +49,8 @@ func runLocalAPI(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
+	// The functions' operational log, as their Lambdas write it (lambdafn.Start).
+	slog.SetDefault(lambdafn.NewLogger(c.stderr))
 	srv, err := localapi.New(ctx, localapi.Options{Template: *template, StackName: *stack, Parameters: overrides,
 		Getenv: c.getenv, Log: c.stderr, Audit: c.stderrAudit(), Functions: localFunctions()})
 	if err != nil {

@@ -2,12 +2,14 @@ package localapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -18,6 +20,9 @@ const MotoAccountHeader = "x-moto-account-id"
 
 // firstExecutionAccount is the first of the moto accounts that hold one execution each.
 const firstExecutionAccount = 900000000001
+
+// maxAccountTries bounds the search for an unused moto account.
+const maxAccountTries = 10000
 
 // accounts gives every execution of the approval workflow a moto account of its own.
 //
@@ -94,15 +99,40 @@ func (a *accounts) forStart(ctx context.Context, name string) (*slot, error) {
 	if s, ok := a.byName[name]; ok && name != "" {
 		return s, nil
 	}
-	account := fmt.Sprintf("%012d", a.next)
-	a.next++
 	smName := a.home[strings.LastIndex(a.home, ":")+1:]
-	out, err := a.create.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(smName),
-		Definition: aws.String(a.definition), RoleArn: aws.String(inAccount(a.roleARN, account))}, withAccount(account))
-	if err != nil {
-		return nil, fmt.Errorf("local-api: create the workflow's copy in moto account %s: %w", account, err)
+	var s *slot
+	// An account whose copy exists may be in use (an earlier local-api on this moto;
+	// moto answers CreateStateMachine with the existing one): a copy runs one
+	// execution only and must have this definition, else take the next account.
+	for tries := 0; s == nil; tries++ {
+		if tries == maxAccountTries {
+			return nil, fmt.Errorf("local-api: no unused moto account for the workflow's copy after %d tries", tries)
+		}
+		account := fmt.Sprintf("%012d", a.next)
+		a.next++
+		out, err := a.create.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(smName),
+			Definition: aws.String(a.definition), RoleArn: aws.String(inAccount(a.roleARN, account))}, withAccount(account))
+		var exists *sfntypes.StateMachineAlreadyExists
+		switch {
+		case errors.As(err, &exists):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("local-api: create the workflow's copy in moto account %s: %w", account, err)
+		}
+		arn := aws.ToString(out.StateMachineArn)
+		d, err := a.create.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)}, withAccount(account))
+		if err != nil {
+			return nil, fmt.Errorf("local-api: describe the workflow's copy in moto account %s: %w", account, err)
+		}
+		l, err := a.create.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(arn)}, withAccount(account))
+		if err != nil {
+			return nil, fmt.Errorf("local-api: list the executions of the workflow's copy in moto account %s: %w", account, err)
+		}
+		if aws.ToString(d.Definition) != a.definition || len(l.Executions) > 0 {
+			continue
+		}
+		s = &slot{account: account, arn: arn}
 	}
-	s := &slot{account: account, arn: aws.ToString(out.StateMachineArn)}
 	a.slots = append(a.slots, s)
 	if name != "" {
 		a.byName[name] = s

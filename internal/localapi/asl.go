@@ -70,6 +70,9 @@ func Rewrite(definition []byte) (*Plan, error) {
 		}
 		var resource string
 		_ = json.Unmarshal(st["Resource"], &resource)
+		if resource != lambdaInvoke && resource != lambdaInvokeWait {
+			return nil, fmt.Errorf("state %s: local-api does not run the Task resource %q (only %s and its .waitForTaskToken form)", name, resource, lambdaInvoke)
+		}
 		var params map[string]json.RawMessage
 		if err := json.Unmarshal(st["Parameters"], &params); err != nil || params == nil {
 			return nil, fmt.Errorf("state %s: a Lambda task needs Parameters with FunctionName and Payload", name)
@@ -91,7 +94,7 @@ func Rewrite(definition []byte) (*Plan, error) {
 			st["Parameters"] = mustJSON(params)
 			st["Resource"] = mustJSON(lambdaInvokeWait)
 			plan.Tasks[name] = TaskPlan{Rewritten: true, TokenField: TokenKey}
-		case lambdaInvokeWait:
+		default: // lambdaInvokeWait
 			field := ""
 			for k, v := range payload {
 				var path string
@@ -103,8 +106,6 @@ func Rewrite(definition []byte) (*Plan, error) {
 				return nil, fmt.Errorf("state %s: a .waitForTaskToken task whose payload carries no $$.Task.Token cannot be resumed", name)
 			}
 			plan.Tasks[name] = TaskPlan{TokenField: field}
-		default:
-			return nil, fmt.Errorf("state %s: local-api does not run the Task resource %q (only %s and its .waitForTaskToken form)", name, resource, lambdaInvoke)
 		}
 	}
 	def["States"] = mustJSON(states)

@@ -110,7 +110,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	for _, r := range tmpl.Routes {
 		kinds[r.Function] = true
 	}
-	for kind := range res.workflowFunctions {
+	for _, kind := range res.workflowFunctions {
 		kinds[kind] = true
 	}
 	for kind := range kinds {
