@@ -3,9 +3,13 @@
 // PostgreSQL and moto_server (AWS_ENDPOINT_URL); `ffbroker local-api` runs it.
 //
 // Routes come from template.yaml at start: every Api event of a function is served by
-// that function's handler (lambdafn), built as its Lambda builds it at cold start
-// (LoadConfig, Check, BuildWith) from the FFB_* environment, the approve function on
-// its own database login (FFB_APPROVER_DB_USER, FFB_APPROVER_DB_PASSWORD). Each HTTP
+// that function's handler, built once as its Lambda builds it at cold start from the
+// FFB_* environment plus what the stack would set (FFB_STATE_MACHINE_ARN,
+// FFB_NOTIFY_TOPIC_ARN, FFB_AUDIT_LOG_GROUP, and FFB_SERVER_ID and FFB_ACCOUNTS when
+// unset). The handlers come in through Options.Functions: cmd/ffbroker builds them
+// with lambdafn (LoadConfig, Check, BuildWith; the approve function on its own
+// database login), which Go's internal-package rule keeps this package from
+// importing. Each HTTP
 // call becomes the events.APIGatewayProxyRequest of API Gateway's REST proxy
 // integration (Resource, Path without the stage, path parameters, single- and
 // multi-valued query and headers, the body, base64 when it is not UTF-8, a
