@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
+	"github.com/ffbroker/ffbroker/internal/localapi"
+)
+
+func init() {
+	register("local-api", command{
+		summary: "serve the template's REST API locally with the functions' handlers (like sam local start-api)",
+		usage: "[--listen 127.0.0.1:3000] [--template template.yaml] [--stack-name ffbroker-local] [--parameter Name=Value ...]\n" +
+			"example: AWS_ENDPOINT_URL=http://127.0.0.1:5000 FFB_DB_HOST=127.0.0.1 ... ffbroker local-api --listen 127.0.0.1:3000\n" +
+			"Reads the functions' FFB_* configuration and AWS_ENDPOINT_URL (moto); the approve function logs in as\n" +
+			"FFB_APPROVER_DB_USER (default <FFB_ROLE_PREFIX>_password_approver) with FFB_APPROVER_DB_PASSWORD.\n" +
+			"Creates in moto what the stack would have, runs the approval workflow's Lambda steps in-process, prints\n" +
+			"\"local API on http://ADDR (server id ID)\" when ready and serves until interrupted. Clients may use\n" +
+			"http://ADDR or http://ADDR/prod as the API URL and must bind their identity proofs to the server id.",
+		run: runLocalAPI,
+	})
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runLocalAPI(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("local-api")
+	listen := fs.String("listen", "127.0.0.1:3000", "address to listen on")
+	template := fs.String("template", "template.yaml", "the SAM template whose API, functions and state machine to serve")
+	stack := fs.String("stack-name", "ffbroker-local", "the stack name the template's !Sub ${AWS::StackName} stands for")
+	var params multiFlag
+	fs.Var(&params, "parameter", "a template parameter override Name=Value (repeatable), e.g. ApprovalTimeoutSeconds=60")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	overrides, err := localapi.ParseParameters(params)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	// The functions' operational log, as their Lambdas write it (lambdafn.Start).
+	slog.SetDefault(lambdafn.NewLogger(c.stderr))
+	srv, err := localapi.New(ctx, localapi.Options{Template: *template, StackName: *stack, Parameters: overrides,
+		Getenv: c.getenv, Log: c.stderr, Audit: c.stderrAudit(), Functions: localFunctions()})
+	if err != nil {
+		return &configError{err: err}
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	fmt.Fprintf(c.stdout, "local API on http://%s (server id %s)\n", l.Addr(), srv.ServerID())
+	return srv.Serve(ctx, l)
+}
+
+// localFunctions are the functions local-api runs, built as their Lambdas are
+// (lambdafn.LoadConfig, Check, BuildWith); the approve function on its own login.
+func localFunctions() map[string]localapi.Function {
+	fns := map[string]localapi.Function{}
+	for name, kind := range functionKinds {
+		if kind == lambdafn.FunctionActivity {
+			continue
+		}
+		newHandler := functions[name]
+		fns[name] = localapi.Function{Build: func(getenv func(string) string, awsCfg aws.Config, audit io.Writer) (localapi.Handler, func(), error) {
+			if kind == lambdafn.FunctionApprove {
+				var err error
+				if getenv, err = approverEnv(getenv); err != nil {
+					return nil, nil, err
+				}
+			}
+			cfg, err := lambdafn.LoadConfig(getenv)
+			if err == nil {
+				err = cfg.Check(kind)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			d, err := lambdafn.BuildWith(kind, cfg, awsCfg, audit)
+			if err != nil {
+				return nil, nil, err
+			}
+			return localapi.Handler(newHandler(d)), func() { d.Close(context.Background()) }, nil
+		}}
+	}
+	return fns
+}
+
+// approverEnv is getenv with the approve function's own database login
+// (FFB_APPROVER_DB_USER, default <prefix>_password_approver, and
+// FFB_APPROVER_DB_PASSWORD), as the template gives that function FFB_DB_USER:
+// never the broker's login.
+func approverEnv(getenv func(string) string) (func(string) string, error) {
+	user := getenv("FFB_APPROVER_DB_USER")
+	if user == "" {
+		prefix := getenv("FFB_ROLE_PREFIX")
+		if prefix == "" {
+			prefix = broker.DefaultRolePrefix
+		}
+		user = prefix + "_password_approver"
+	}
+	password := getenv("FFB_APPROVER_DB_PASSWORD")
+	if getenv("FFB_DB_AUTH") == string(broker.AuthPassword) && password == "" {
+		return nil, errors.New("FFB_APPROVER_DB_PASSWORD: required with FFB_DB_AUTH=password (the approve function logs in as " + user + ", never as the broker)")
+	}
+	return func(k string) string {
+		switch k {
+		case "FFB_DB_USER":
+			return user
+		case "FFB_DB_PASSWORD":
+			return password
+		}
+		return getenv(k)
+	}, nil
+}
