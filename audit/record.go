@@ -49,6 +49,9 @@ const (
 	EventRoleMarked Event = "role.marked"
 	// EventGrantRepaired records a grant whose secret the sweep brought in line with the ledger.
 	EventGrantRepaired Event = "grant.repaired"
+	// EventNotificationFailed records a notification that was not published; what
+	// caused it took effect all the same.
+	EventNotificationFailed Event = "notification.failed"
 )
 
 // Outcome says how the event ended.
@@ -68,6 +71,9 @@ const (
 	OutcomeRejected Outcome = "rejected"
 	// OutcomeDryRun means the change would have happened but dry-run was on.
 	OutcomeDryRun Outcome = "dry_run"
+	// OutcomeWarning means something beside the change failed (a notification) and
+	// the change stands.
+	OutcomeWarning Outcome = "warning"
 )
 
 // Source names the entry point that caused the event.

@@ -144,6 +144,8 @@ var brokerFunctions = []string{
 	"db_admin.attach_firefighter_task_token(uuid, text, text)",
 	"db_admin.expire_firefighter_request(uuid)",
 	"db_admin.firefighter_request_status(uuid)",
+	"db_admin.claim_firefighter_notice(uuid, text)",
+	"db_admin.claim_firefighter_expiry_warnings(integer)",
 }
 
 // approverFunctions are the db_admin functions the approver's login may execute, as
