@@ -66,7 +66,9 @@ func TestNotificationClaims(t *testing.T) {
 		t.Error("claim_firefighter_notice: want true for a first claim of each kind, false for a second")
 	}
 
-	warn := func(seconds int) []string { return queryStrings(t, b, `SELECT grant_id::text FROM db_admin.claim_firefighter_expiry_warnings($1)`, seconds) }
+	warn := func(seconds int) []string {
+		return queryStrings(t, b, `SELECT grant_id::text FROM db_admin.claim_firefighter_expiry_warnings($1)`, seconds)
+	}
 	if got := warn(60); len(got) != 0 {
 		t.Errorf("warnings within a minute of a 1-hour grant = %v; want none", got)
 	}
