@@ -55,6 +55,9 @@ const (
 	EventAccessExtended Event = "access.extended"
 	// EventGrantRepaired records a grant whose secret the sweep brought in line with the ledger.
 	EventGrantRepaired Event = "grant.repaired"
+	// EventNotificationFailed records a notification that was not published; what
+	// caused it took effect all the same.
+	EventNotificationFailed Event = "notification.failed"
 )
 
 // Outcome says how the event ended.
@@ -74,6 +77,9 @@ const (
 	OutcomeRejected Outcome = "rejected"
 	// OutcomeDryRun means the change would have happened but dry-run was on.
 	OutcomeDryRun Outcome = "dry_run"
+	// OutcomeWarning means something beside the change failed (a notification) and
+	// the change stands.
+	OutcomeWarning Outcome = "warning"
 )
 
 // Source names the entry point that caused the event.

@@ -149,32 +149,6 @@ type Decision struct {
 	Body  []byte
 }
 
-// Notification is a message for the approvers or the requester.
-type Notification struct {
-	// Kind is one of the Notify* constants.
-	Kind    string
-	Request AccessRequest
-	// Grant is set when the request was issued.
-	Grant *IssueOutput
-}
-
-// Notification kinds.
-const (
-	NotifyApprovalNeeded = "approval_needed"
-	NotifyApproved       = "approved"
-	NotifyDenied         = "denied"
-	NotifyTimedOut       = "timed_out"
-	NotifyIssued         = "issued"
-	// NotifyExtended: a live grant was given more time (Grant holds the new expiry).
-	NotifyExtended = "extended"
-)
-
-// Notifier tells people what happened (SNS: chat and e-mail). A failed notification
-// never changes an outcome.
-type Notifier interface {
-	Notify(ctx context.Context, n Notification) error
-}
-
 // SubmitInput is a request for access from a verified caller.
 type SubmitInput struct {
 	// Body is the request as the caller sent it (POST /access), decoded strictly by
@@ -290,7 +264,8 @@ func (b *Broker) Await(ctx context.Context, in AwaitInput) (AccessRequest, error
 			return AccessRequest{}, err
 		}
 	default:
-		b.notify(ctx, Notification{Kind: NotifyApprovalNeeded, Request: req})
+		rec.IncidentID, rec.TargetRole, rec.Requester = req.IncidentID, req.Role, req.Requester
+		b.notifyOnce(ctx, rec, Notification{Kind: NotifyApprovalNeeded, Request: req})
 	}
 	return req, nil
 }
@@ -336,7 +311,8 @@ func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (Issu
 	out, err := b.issueValid(ctx, v, GrantRequest{GrantID: req.ID, Requester: req.Requester, RequesterKey: req.RequesterKey,
 		RequestID: req.ID}, rec)
 	if err == nil {
-		b.notify(ctx, Notification{Kind: NotifyIssued, Request: req, Grant: &out})
+		rec.GrantID, rec.ExpiresAt = out.GrantID, out.ExpiresAt
+		b.notifyOnce(ctx, rec, Notification{Kind: NotifyIssued, Request: req, Grant: &out})
 	}
 	return out, err
 }
@@ -367,7 +343,7 @@ func (b *Broker) ExpireRequest(ctx context.Context, in ExpireRequestInput) (Acce
 	if state == StateExpired {
 		rec.Event, rec.Outcome, rec.Message = audit.EventAccessDenied, audit.OutcomeDenied, "no approval: timeout"
 		b.writeBestEffort(ctx, rec)
-		b.notify(ctx, Notification{Kind: NotifyTimedOut, Request: req})
+		b.notifyOnce(ctx, rec, Notification{Kind: NotifyTimedOut, Request: req})
 	}
 	return req, nil
 }
@@ -398,15 +374,6 @@ func (b *Broker) AccessRequestStatus(ctx context.Context, caller Caller, id stri
 		return AccessRequest{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no such request"))
 	}
 	return req, nil
-}
-
-func (b *Broker) notify(ctx context.Context, n Notification) {
-	if b.cfg.Notifier == nil {
-		return
-	}
-	if err := b.cfg.Notifier.Notify(ctx, n); err != nil {
-		b.cfg.Logger.WarnContext(ctx, "notification not sent", "kind", n.Kind, "request_id", n.Request.ID, "error", err)
-	}
 }
 
 func (b *Broker) newID() (string, error) {

@@ -94,7 +94,9 @@ func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, erro
 	}
 	b.writeBestEffort(ctx, rec)
 	if !d.Retried {
-		b.notify(ctx, Notification{Kind: kind, Request: req})
+		// The decision's answer has no requester key: the same request read before has.
+		req.RequesterKey = pending.RequesterKey
+		b.notify(ctx, rec, Notification{Kind: kind, Request: req})
 	}
 	return out, nil
 }

@@ -29,6 +29,8 @@ type Database interface {
 	AttachTaskToken(ctx context.Context, requestID string, token Token, executionARN string) (AccessRequest, error)
 	ExpireRequest(ctx context.Context, requestID string) (string, error)
 	AccessRequest(ctx context.Context, requestID string) (AccessRequest, error)
+	ClaimNotice(ctx context.Context, requestID, kind string) (bool, error)
+	ClaimExpiryWarnings(ctx context.Context, within time.Duration) ([]Grant, error)
 }
 
 // Secrets is what the broker needs from Secrets Manager (SecretsStore in production).
@@ -64,6 +66,9 @@ type Config struct {
 	Workflow Workflow
 	// Notifier tells approvers and requesters; nil sends nothing.
 	Notifier Notifier
+	// ExpiryWarning is how long before a grant's end the sweep warns its requester
+	// (DefaultExpiryWarning in the functions); zero warns nobody.
+	ExpiryWarning time.Duration
 	// Proofs checks the identity proofs kept in the ledgers: the approve function
 	// checks the requester's, the issue function the approver's. Without it, nothing
 	// can be decided or issued that needs approval.

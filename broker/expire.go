@@ -45,6 +45,8 @@ type SweepOutput struct {
 	Expired []Expiry `json:"expired"`
 	// Repaired lists what the run fixed after an issue that stopped half-way.
 	Repaired []string `json:"repaired"`
+	// Warned lists the grants whose requesters this run warned of their expiry.
+	Warned []string `json:"warned"`
 }
 
 // Revoke takes the role back now: its password expires, every grant of the role is
@@ -106,7 +108,7 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 // its role has no live grant becomes a tombstone. It is safe to run from several places
 // at once and to repeat: a second run finds nothing to do.
 func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Source) (SweepOutput, error) {
-	out := SweepOutput{Expired: []Expiry{}, Repaired: []string{}}
+	out := SweepOutput{Expired: []Expiry{}, Repaired: []string{}, Warned: []string{}}
 	rec := audit.Record{RequestID: requestID, Source: source}
 	rows, err := b.cfg.DB.Sweep(ctx)
 	if err != nil {
@@ -126,6 +128,7 @@ func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Sourc
 	if err != nil {
 		errs = append(errs, err)
 	}
+	out.Warned = b.warnExpiring(ctx, rec)
 	return out, errors.Join(errs...)
 }
 

@@ -29,6 +29,9 @@ type Grant struct {
 	// ActivatedAt is when the grant's password was set: the role's password is the
 	// one of its live grant activated last.
 	ActivatedAt time.Time
+	// RequestID is the approved request the grant was issued against, if any (set by
+	// ClaimExpiryWarnings).
+	RequestID string
 }
 
 // SecretStatus values of SecretValue.Status.

@@ -146,6 +146,8 @@ var brokerFunctions = []string{
 	"db_admin.firefighter_request_status(uuid)",
 	"db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)",
 	"db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid)",
+	"db_admin.claim_firefighter_notice(uuid, text)",
+	"db_admin.claim_firefighter_expiry_warnings(integer)",
 }
 
 // approverFunctions are the db_admin functions the approver's login may execute, as

@@ -334,7 +334,9 @@ func (d *demo) prepareAWS() error {
 		return err
 	}
 	if _, err := sns.NewFromConfig(d.awsCfg).Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		Endpoint: aws.String(attrs.Attributes["QueueArn"]),
+		// The approvers' messages only, as README's approvers' e-mail subscription.
+		Attributes: map[string]string{"RawMessageDelivery": "true", "FilterPolicy": `{"audience":["approvers"]}`}}); err != nil {
 		return err
 	}
 	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ffbroker-demo"),

@@ -20,7 +20,7 @@ var functions = []struct {
 	env     []string // variables beyond the Globals ones
 }{
 	{"IssueFunction", "issue", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN"}},
-	{"ExpireFunction", "expire", nil},
+	{"ExpireFunction", "expire", []string{"FFB_NOTIFY_TOPIC_ARN", "FFB_EXPIRY_WARNING"}},
 	{"ApproveFunction", "approve", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN"}},
 	{"ActivityFunction", "activity", []string{"FFB_ACTIVITY_LOG_GROUP", "FFB_ACTIVITY_DB_USER",
 		"FFB_ACTIVITY_LOCK_DAYS", "FFB_ACTIVITY_DROP_DAYS", "FFB_ACTIVITY_APPLY", "FFB_ACTIVITY_EXCLUDE"}},

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -50,6 +51,10 @@ type Config struct {
 	// NotifyTopicARN is the SNS topic for approvers' and requesters' notifications
 	// (FFB_NOTIFY_TOPIC_ARN); empty sends none.
 	NotifyTopicARN string
+	// ExpiryWarning is how long before a grant ends the sweep warns its requester
+	// (FFB_EXPIRY_WARNING, a Go duration of whole seconds from 1m to 2h, default 15m;
+	// 0 or off warns nobody).
+	ExpiryWarning time.Duration
 	// Accounts are the AWS accounts whose principals may call (FFB_ACCOUNTS,
 	// comma-separated; the template sets the stack's own account).
 	Accounts []string
@@ -141,6 +146,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.NotifyTopicARN = getenv("FFB_NOTIFY_TOPIC_ARN")
+	if c.ExpiryWarning, err = expiryWarning(getenv("FFB_EXPIRY_WARNING")); err != nil {
+		return Config{}, fmt.Errorf("FFB_EXPIRY_WARNING: %v", err)
+	}
 	if c.Approvers, err = identity.ParsePatterns(getenv("FFB_APPROVERS")); err != nil {
 		return Config{}, fmt.Errorf("FFB_APPROVERS: %v", err)
 	}
@@ -168,6 +176,24 @@ func (c Config) Check(fn Function) error {
 		return fmt.Errorf("FFB_STATE_MACHINE_ARN: required (the approval workflow)")
 	}
 	return nil
+}
+
+// expiryWarning parses FFB_EXPIRY_WARNING.
+func expiryWarning(v string) (time.Duration, error) {
+	switch v {
+	case "":
+		return broker.DefaultExpiryWarning, nil
+	case "0", "off":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a duration such as 15m", v)
+	case d < time.Minute || d > 2*time.Hour || d%time.Second != 0:
+		return 0, fmt.Errorf("%q must be whole seconds from 1m to 2h, or 0 to warn nobody", v)
+	}
+	return d, nil
 }
 
 func or(v, def string) string {
@@ -262,8 +288,11 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*D
 		d.SFN = sfn.NewFromConfig(awsCfg)
 		bc.Workflow = NewWorkflow(d.SFN, cfg.StateMachineARN)
 	}
-	if cfg.NotifyTopicARN != "" && (fn == FunctionIssue || fn == FunctionApprove) {
+	if cfg.NotifyTopicARN != "" && fn != FunctionActivity {
 		bc.Notifier = NewNotifier(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN)
+	}
+	if fn == FunctionExpire {
+		bc.ExpiryWarning = cfg.ExpiryWarning
 	}
 	if fn != FunctionActivity {
 		d.Verifier = identity.NewVerifier(awsCfg, cfg.ServerID, cfg.TrustedSessionRoles)

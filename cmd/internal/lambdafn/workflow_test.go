@@ -37,10 +37,17 @@ type flow struct {
 	sqs   *sqs.Client
 	queue string
 	arn   string
+	topic string
 }
 
 // newFlow bootstraps a role model named prefix and deploys the workflow in a new moto.
 func newFlow(t *testing.T, prefix string, timeoutSeconds int) *flow {
+	t.Helper()
+	return newFlowWith(t, prefix, timeoutSeconds, nil)
+}
+
+// newFlowWith is newFlow with more of the functions' environment.
+func newFlowWith(t *testing.T, prefix string, timeoutSeconds int, overrides map[string]string) *flow {
 	t.Helper()
 	ctx := context.Background()
 	// A moto of its own: with moto 5.2, a StartExecution after another state machine's
@@ -69,7 +76,7 @@ func newFlow(t *testing.T, prefix string, timeoutSeconds int) *flow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.queue = aws.ToString(q.QueueUrl)
+	f.queue, f.topic = aws.ToString(q.QueueUrl), aws.ToString(topic.TopicArn)
 	attrs, err := f.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +102,11 @@ func newFlow(t *testing.T, prefix string, timeoutSeconds int) *flow {
 		t.Fatalf("create the approval state machine in moto: %v", err)
 	}
 	f.arn = aws.ToString(sm.StateMachineArn)
-	e, err := newEnv(srv, names, map[string]string{"FFB_STATE_MACHINE_ARN": f.arn, "FFB_NOTIFY_TOPIC_ARN": aws.ToString(topic.TopicArn)})
+	env := map[string]string{"FFB_STATE_MACHINE_ARN": f.arn, "FFB_NOTIFY_TOPIC_ARN": aws.ToString(topic.TopicArn)}
+	for k, v := range overrides {
+		env[k] = v
+	}
+	e, err := newEnv(srv, names, env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,137 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/jackc/pgx/v5"
+)
+
+// Notification is a message for the approvers or the requester.
+type Notification struct {
+	// Kind is one of the Notify* constants.
+	Kind    string
+	Request AccessRequest
+	// Grant is set when the request was issued, and for an approaching expiry.
+	Grant *IssueOutput
+}
+
+// Notification kinds. NotifyApprovalNeeded goes to the approvers; every other kind
+// goes to the request's (or the grant's) requester.
+const (
+	NotifyApprovalNeeded = "approval_needed"
+	NotifyApproved       = "approved"
+	NotifyDenied         = "denied"
+	NotifyTimedOut       = "timed_out"
+	NotifyIssued         = "issued"
+	// NotifyExpiring warns the requester of a live grant that it ends soon.
+	NotifyExpiring = "expiring"
+	// NotifyExtended tells the requester that a live grant's expiry moved later.
+	NotifyExtended = "extended"
+)
+
+// DefaultExpiryWarning is how long before a grant's end its requester is warned.
+const DefaultExpiryWarning = 15 * time.Minute
+
+// Notifier tells people what happened (SNS: chat and e-mail). A failed notification
+// never changes an outcome: it is logged and audited as a warning.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// ClaimNotice calls db_admin.claim_firefighter_notice: true when this caller is the
+// first to claim notice kind of request requestID, and so the one to publish it.
+func (s *PGStore) ClaimNotice(ctx context.Context, requestID, kind string) (bool, error) {
+	var first bool
+	err := s.with(ctx, "claim notice", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT db_admin.claim_firefighter_notice($1, $2)`, requestID, kind).Scan(&first)
+	})
+	return first, err
+}
+
+// ClaimExpiryWarnings calls db_admin.claim_firefighter_expiry_warnings: the live grants
+// ending within the window whose requester was not yet warned of their expiry, each
+// marked warned and returned to this caller only.
+func (s *PGStore) ClaimExpiryWarnings(ctx context.Context, within time.Duration) ([]Grant, error) {
+	var out []Grant
+	err := s.with(ctx, "claim expiry warnings", func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT grant_id::text, role, coalesce(incident_id, ''), requester, requester_key,
+			coalesce(request_id::text, ''), expires_at FROM db_admin.claim_firefighter_expiry_warnings($1)`, int(within/time.Second))
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Grant, error) {
+			var g Grant
+			err := r.Scan(&g.ID, &g.Role, &g.IncidentID, &g.Requester, &g.RequesterKey, &g.RequestID, &g.ExpiresAt)
+			return g, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// notify publishes n. A failure is logged and audited as a warning (rec gives the
+// record its context); it never fails the operation that caused the notification.
+func (b *Broker) notify(ctx context.Context, rec audit.Record, n Notification) bool {
+	if b.cfg.Notifier == nil {
+		return false
+	}
+	err := b.cfg.Notifier.Notify(ctx, n)
+	if err == nil {
+		return true
+	}
+	b.cfg.Logger.WarnContext(ctx, "notification not sent", "kind", n.Kind, "request_id", n.Request.ID, "error", err)
+	rec.Event, rec.Outcome, rec.ErrorCode = audit.EventNotificationFailed, audit.OutcomeWarning, string(ErrorCode(err))
+	rec.Message = "notification " + n.Kind + " not published"
+	if n.Request.ID != "" {
+		rec.AccessRequestID = n.Request.ID
+	}
+	b.writeBestEffort(ctx, rec)
+	return false
+}
+
+// notifyOnce publishes n unless the notice was claimed before (a retried workflow
+// step, a concurrent call): the database claim makes each notice go out once.
+func (b *Broker) notifyOnce(ctx context.Context, rec audit.Record, n Notification) {
+	if b.cfg.Notifier == nil || b.cfg.DB == nil {
+		return
+	}
+	first, err := b.cfg.DB.ClaimNotice(ctx, n.Request.ID, n.Kind)
+	if err != nil {
+		b.cfg.Logger.WarnContext(ctx, "notification not claimed", "kind", n.Kind, "request_id", n.Request.ID, "error", err)
+		rec.Event, rec.Outcome, rec.ErrorCode = audit.EventNotificationFailed, audit.OutcomeWarning, string(ErrorCode(err))
+		rec.AccessRequestID, rec.Message = n.Request.ID, "notification "+n.Kind+" not claimed"
+		b.writeBestEffort(ctx, rec)
+		return
+	}
+	if first {
+		b.notify(ctx, rec, n)
+	}
+}
+
+// warnExpiring warns the requesters of the live grants that end within the
+// configured window, once per grant and expiry, and returns the grants warned.
+func (b *Broker) warnExpiring(ctx context.Context, rec audit.Record) []string {
+	warned := []string{}
+	if b.cfg.Notifier == nil || b.cfg.ExpiryWarning <= 0 {
+		return warned
+	}
+	grants, err := b.cfg.DB.ClaimExpiryWarnings(ctx, b.cfg.ExpiryWarning)
+	if err != nil {
+		// The next sweep, a minute later, claims them.
+		b.cfg.Logger.WarnContext(ctx, "expiry warnings not claimed", "error", err)
+		return warned
+	}
+	for _, g := range grants {
+		r := rec
+		r.GrantID, r.TargetRole, r.IncidentID, r.Requester, r.RequesterKey, r.ExpiresAt = g.ID, g.Role, g.IncidentID, g.Requester, g.RequesterKey, g.ExpiresAt
+		n := Notification{Kind: NotifyExpiring,
+			Request: AccessRequest{ID: g.RequestID, Role: g.Role, IncidentID: g.IncidentID, Requester: g.Requester, RequesterKey: g.RequesterKey},
+			Grant:   &IssueOutput{GrantID: g.ID, Role: g.Role, ExpiresAt: g.ExpiresAt}}
+		if b.notify(ctx, r, n) {
+			warned = append(warned, g.ID)
+		}
+	}
+	return warned
+}
