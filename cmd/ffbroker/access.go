@@ -291,7 +291,6 @@ func (c *cli) follow(ctx context.Context, id string) error {
 					req.Role, req.IncidentID, req.GrantID, req.Approver, kind)
 			})
 		case "denied", "expired":
-			_ = c.emit(req, func(w io.Writer) { printRequest(w, req) })
 			if req.State == "denied" {
 				return fmt.Errorf("request %s was denied by %s: %s: %w", id, req.Approver, or(req.Comment, "(no comment)"), errWaitEnded)
 			}
