@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 
@@ -51,6 +52,9 @@ func (s *setup) say(format string, args ...any) {
 
 func (s *setup) run() (*setupResult, error) {
 	res := &setupResult{overlay: map[string]string{}, functionARNs: map[string]string{}, workflowFunctions: map[string]string{}}
+	if err := s.motoExecutes(); err != nil {
+		return nil, err
+	}
 	var err error
 	if res.roleARN, err = s.role(); err != nil {
 		return nil, err
@@ -110,6 +114,32 @@ func (s *setup) run() (*setupResult, error) {
 		res.overlay["FFB_ACCOUNTS"] = s.p.Account
 	}
 	return res, nil
+}
+
+// motoExecutes turns on moto's execution of state machines (off by default: moto
+// then only records executions) and its Lambda without Docker, through moto's own
+// configuration API at AWS_ENDPOINT_URL.
+func (s *setup) motoExecutes() error {
+	ep := s.getenv("AWS_ENDPOINT_URL")
+	if ep == "" {
+		return errors.New("AWS_ENDPOINT_URL: required (local-api runs against moto_server)")
+	}
+	body := `{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`
+	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, strings.TrimRight(ep, "/")+"/moto-api/config", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("configure moto at %s: %w", ep, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("configure moto at %s: HTTP %d (is it moto_server?)", ep, resp.StatusCode)
+	}
+	s.say("moto at %s executes state machines", ep)
+	return nil
 }
 
 // role is the IAM role the functions and the workflow run as in moto.
