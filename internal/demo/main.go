@@ -1,17 +1,20 @@
-// Command demo walks ffbroker's incident story end to end on this machine: it starts a
+// Command demo walks ffbroker's incident story end to end on this machine, told
+// through the client as the on-call engineer and the approver live it: it starts a
 // throwaway Aurora-like PostgreSQL and moto_server, bootstraps the role model as the
-// master user, and drives bin/ffbroker (the same handlers the Lambdas run) through an
-// incident with two real IAM users in moto: alice gets read-only access; her
-// read-write request waits in the request ledger while the approval workflow runs in
-// moto's Step Functions; she cannot approve it herself; bob approves it as the approve
-// function (its own database login); the workflow's issue step issues against the
-// approved request; then a data fix, revoke with a live session, the expiry sweep and
-// the audit trail. Everything it started is stopped at the end, also on Ctrl-C or
-// failure. Run it with make demo.
+// master user (the DBA's step, local), and starts `ffbroker local-api`, which serves
+// the template's REST API with the functions' handlers and runs the approval workflow
+// in moto. alice (on call) and bob (approver) are IAM users in moto whose clients have
+// their AWS keys and the API's address, nothing else: no database configuration.
+// alice gets read-only access and connects; her read-write request waits for a second
+// person (her own approval is refused); bob lists and approves it, the workflow issues
+// it, alice's waiting command prints it; she fixes a row, extends her read-only grant,
+// revokes it with a live session; the scheduled sweep takes read-write back; the
+// notifications each of them received and the audit trail are shown. Everything it
+// started is stopped at the end, also on Ctrl-C or failure. Run it with make demo.
 package main
 
 import (
-	"archive/zip"
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,10 +32,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -47,10 +46,8 @@ const (
 	approverPassword = "demo-approver-password-not-for-production-0123"
 	approverLogin    = "my_pg_password_approver"
 	auditGroup       = "/ffbroker/audit"
-	// issueFunction runs a workflow step as the issue function would: with the
-	// function's own AWS credentials, not a person's.
-	issueFunction = "issue function"
-	// schedule runs the sweep as EventBridge's schedule invokes the expire function.
+	// schedule runs the sweep as EventBridge's schedule invokes the expire function:
+	// the functions' own configuration and AWS credentials, in local mode.
 	schedule = "schedule"
 )
 
@@ -74,13 +71,19 @@ type demo struct {
 	bin     string
 	keys    map[string][2]string // user -> access key id, secret
 	arns    map[string]string    // user -> IAM user ARN
-	env     []string
-	inbox   string // the approvers' inbox (SQS queue URL)
-	// stateMachine is the approval workflow's ARN.
-	stateMachine string
-	step         int
-	seen         []string // passwords seen by the demo, searched for in the audit trail
-	token        string   // the workflow's task token, searched for in the audit trail
+	// env is the functions' environment (local-api and the schedule).
+	env []string
+	// homes are the people's home directories (their client configuration).
+	homes map[string]string
+	// inboxes are SQS queues subscribed to the notifications topic with the
+	// README's filter policies: "approvers" and "alice".
+	inboxes map[string]string
+	// api and serverID are where local-api serves and the server id proofs bind to.
+	api, serverID string
+	tmp           string
+	step          int
+	seen          []string // passwords seen by the demo, searched for in the audit trail
+	token         string   // the workflow's task token, searched for in the audit trail
 }
 
 func (d *demo) heading(s string) {
@@ -93,10 +96,17 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d := &demo{ctx: ctx, bin: filepath.Join(root, "bin", "ffbroker"), keys: map[string][2]string{}, arns: map[string]string{}}
+	d := &demo{ctx: ctx, bin: filepath.Join(root, "bin", "ffbroker"), keys: map[string][2]string{}, arns: map[string]string{},
+		homes: map[string]string{}, inboxes: map[string]string{}}
 	if _, err := os.Stat(d.bin); err != nil {
 		return fmt.Errorf("build the CLI first (make demo does): %w", err)
 	}
+	tmp, err := os.MkdirTemp("", "ffbroker-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	d.tmp = tmp
 
 	d.heading("Start a throwaway Aurora-like PostgreSQL (NOSUPERUSER master, rds_* roles) and moto_server")
 	if d.cluster, err = pgtest.New(ctx, pgtest.Options{}); err != nil {
@@ -124,11 +134,25 @@ func run(ctx context.Context) error {
 		return err
 	}
 
+	d.heading("The API: ffbroker local-api serves the template's routes with the functions' handlers (as sam local start-api would)")
+	stopAPI, err := d.startLocalAPI()
+	if err != nil {
+		return err
+	}
+	defer stopAPI()
+
+	d.heading("alice and bob configure their clients: only their AWS keys and the API's address, no database settings")
+	for _, who := range []string{"alice", "bob"} {
+		if _, err := d.ffb(who, "configure", "--api", d.api+"/prod", "--server-id", d.serverID); err != nil {
+			return err
+		}
+	}
+
 	d.heading("alice (on call) asks for read-only access for " + incident)
 	if _, err := d.ffb("alice", "issue", "--role", "ro", "--incident", incident, "--reason", "checkout errors: read the orders"); err != nil {
 		return err
 	}
-	d.heading("alice connects with the stored secret: SELECT works, UPDATE is refused")
+	d.heading("alice connects with the stored secret (psql gets the password through a private passfile): SELECT works, UPDATE is refused")
 	if _, err := d.ffb("alice", "connect", "--role", "ro", "--", "-X", "-c", `SELECT order_no, status FROM "my-pg-db-schema".orders ORDER BY id`); err != nil {
 		return err
 	}
@@ -136,31 +160,16 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	d.heading("alice asks for read-write: the request ledger records it and the approval workflow starts")
-	out, err = d.ffb("alice", "issue", "--role", "rw", "--incident", incident, "--reason", "cancel the stuck order ORD-1002")
+	d.heading("alice asks for read-write and waits: the request ledger records it, the approval workflow starts in moto")
+	waiting := d.ffbAsync("alice", "issue", "--role", "rw", "--incident", incident, "--reason", "cancel the stuck order ORD-1002", "--wait")
+	requestID, err := d.pendingFor("bob")
 	if err != nil {
 		return err
 	}
-	requestID := field(out, "request:")
-	if requestID == "" {
-		return fmt.Errorf("no request id in the answer of issue --role rw")
-	}
-	if err := d.showRequest(requestID, false); err != nil {
+	if err := d.showRequest(requestID); err != nil {
 		return err
 	}
-
-	d.heading("The workflow's wait step: the issue function keeps the task token with the request (moto cannot run Lambda: the demo hands the step's input to the same handler)")
-	await, err := d.stepInput(requestID, "await")
-	if err != nil {
-		return err
-	}
-	if _, err := d.ffbStdin(issueFunction, await, "invoke", "issue", "--event", "-"); err != nil {
-		return err
-	}
-	if err := d.showRequest(requestID, true); err != nil {
-		return err
-	}
-	if err := d.approverInbox(requestID); err != nil {
+	if err := d.inbox("approvers", requestID); err != nil {
 		return err
 	}
 
@@ -168,27 +177,24 @@ func run(ctx context.Context) error {
 	if _, err := d.ffbExpectFail("alice", "approve", requestID, "--comment", "I checked it myself"); err != nil {
 		return err
 	}
-	if err := d.showRequest(requestID, true); err != nil {
+
+	d.heading("bob lists what waits for him and approves it; the workflow's issue step issues it; alice's waiting command ends")
+	if _, err := d.ffb("bob", "requests"); err != nil {
 		return err
 	}
-
-	d.heading("bob approves as the second person, as the approve function (its own login, " + approverLogin + ")")
 	if _, err := d.ffb("bob", "approve", requestID, "--comment", "matches "+incident); err != nil {
+		return err
+	}
+	if err := waiting(); err != nil {
 		return err
 	}
 	if err := d.showApproval(requestID); err != nil {
 		return err
 	}
-
-	d.heading("The workflow goes on to its issue step, which carries only the request id: the issue function reads the approval from the database")
-	step, err := d.stepInput(requestID, "issue")
-	if err != nil {
-		return err
-	}
-	if _, err := d.ffbStdin(issueFunction, step, "invoke", "issue", "--event", "-"); err != nil {
-		return err
-	}
 	if err := d.showGrant(requestID); err != nil {
+		return err
+	}
+	if err := d.inbox("alice", requestID); err != nil {
 		return err
 	}
 
@@ -201,6 +207,14 @@ COMMIT;`
 		return err
 	}
 	if _, err := d.ffbExpectFail("alice", "connect", "--role", "rw", "--", "-X", "-v", "ON_ERROR_STOP=1", "-c", `TRUNCATE "my-pg-db-schema".orders`); err != nil {
+		return err
+	}
+
+	d.heading("alice needs more time to read: she extends her read-only grant (the password is not rotated); 3 hours is refused")
+	if _, err := d.ffb("alice", "extend", "--role", "ro", "--incident", incident, "--hours", "2", "--reason", "still reading the logs"); err != nil {
+		return err
+	}
+	if _, err := d.ffbExpectFail("alice", "extend", "--role", "ro", "--incident", incident, "--hours", "3"); err != nil {
 		return err
 	}
 	if _, err := d.ffb("alice", "status"); err != nil {
@@ -219,12 +233,12 @@ COMMIT;`
 	if _, err := session.Exec(ctx, "SELECT 1"); err == nil {
 		return errors.New("the open session survived the revoke")
 	}
-	fmt.Println("the open session was terminated")
+	fmt.Println("   the open session was terminated")
 	if c, err := d.cluster.Connect(ctx, "my_pg_firefighter_ro", old, "my-pg-db"); err == nil {
 		c.Close(ctx)
 		return errors.New("the revoked password still logs in")
 	}
-	fmt.Println("a new login with the old password is refused")
+	fmt.Println("   a new login with the old password is refused")
 	if _, err := d.ffbExpectFail("alice", "connect", "--role", "ro"); err != nil {
 		return err
 	}
@@ -238,17 +252,14 @@ COMMIT;`
 	if err := d.superExec(`UPDATE db_admin.firefighter_grant SET issued_at = issued_at - interval '2 hours', expires_at = expires_at - interval '2 hours' WHERE role = 'my_pg_firefighter_rw'`); err != nil {
 		return err
 	}
-	if _, err := d.ffb(schedule, "invoke", "expire", "--event", "events/expire-schedule.json"); err != nil {
+	if _, err := d.ffb(schedule, "--local", "invoke", "expire", "--event", "events/expire-schedule.json"); err != nil {
 		return err
 	}
 	if _, err := rwSession.Exec(ctx, "SELECT 1"); err == nil {
 		return errors.New("the read-write session survived the sweep")
 	}
-	fmt.Println("the read-write session was terminated by the sweep")
+	fmt.Println("   the read-write session was terminated by the sweep")
 	if _, err := d.ffb("alice", "status"); err != nil {
-		return err
-	}
-	if _, err := d.ffb("alice", "sweep"); err != nil {
 		return err
 	}
 
@@ -293,14 +304,12 @@ RESET ROLE;`)
 	return err
 }
 
-// prepareAWS creates the IAM users, the audit log group, the notifications topic with
-// a queue standing in for the approvers' inbox, the two functions the workflow invokes
-// (moto stores them; it cannot run them here) and the approval state machine.
+// prepareAWS creates the people (IAM users alice and bob with access keys) and the
+// notifications topic with two inboxes: an SQS queue for the approvers (filter
+// audience=approvers) and one for alice (filter recipient=her principal key), as the
+// README subscribes e-mail addresses. local-api creates the rest of the stack.
 func (d *demo) prepareAWS() error {
 	ctx := d.ctx
-	if err := d.moto.SetConfig(ctx, json.RawMessage(`{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}`)); err != nil {
-		return err
-	}
 	ic := iam.NewFromConfig(d.awsCfg)
 	for _, u := range []string{"alice", "bob"} {
 		out, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)})
@@ -313,86 +322,104 @@ func (d *demo) prepareAWS() error {
 			return err
 		}
 		d.keys[u] = [2]string{aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey)}
+		home := filepath.Join(d.tmp, u)
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return err
+		}
+		d.homes[u] = home
 	}
-	d.keys[issueFunction] = [2]string{awstest.AccessKeyID, awstest.SecretAccessKey}
-	d.keys[schedule] = d.keys[issueFunction]
-	if _, err := cloudwatchlogs.NewFromConfig(d.awsCfg).CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(auditGroup)}); err != nil {
-		return err
-	}
+	d.keys[schedule] = [2]string{awstest.AccessKeyID, awstest.SecretAccessKey}
 	topic, err := sns.NewFromConfig(d.awsCfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("ffbroker-notifications")})
 	if err != nil {
 		return err
 	}
 	sq := sqs.NewFromConfig(d.awsCfg)
-	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("approvers-inbox")})
-	if err != nil {
-		return err
-	}
-	d.inbox = aws.ToString(q.QueueUrl)
-	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
-	if err != nil {
-		return err
-	}
-	if _, err := sns.NewFromConfig(d.awsCfg).Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes["QueueArn"]),
-		// The approvers' messages only, as README's approvers' e-mail subscription.
-		Attributes: map[string]string{"RawMessageDelivery": "true", "FilterPolicy": `{"audience":["approvers"]}`}}); err != nil {
-		return err
-	}
-	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ffbroker-demo"),
-		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","states.amazonaws.com"]},"Action":"sts:AssumeRole"}]}`)})
-	if err != nil {
-		return err
-	}
-	functions := map[string]string{}
-	for _, fn := range []string{"issue", "expire"} {
-		out, err := lambda.NewFromConfig(d.awsCfg).CreateFunction(ctx, &lambda.CreateFunctionInput{
-			FunctionName: aws.String("ffbroker-" + fn), Runtime: lambdatypes.RuntimeProvidedal2023,
-			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64}, Handler: aws.String("bootstrap"),
-			Role: role.Role.Arn, Code: &lambdatypes.FunctionCode{ZipFile: placeholderZip()}})
+	for name, filter := range map[string]string{
+		"approvers": `{"audience":["approvers"]}`,
+		"alice":     `{"recipient":["` + d.arns["alice"] + `"]}`,
+	} {
+		q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-inbox")})
 		if err != nil {
 			return err
 		}
-		functions[fn] = aws.ToString(out.FunctionArn)
+		d.inboxes[name] = aws.ToString(q.QueueUrl)
+		attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
+		if err != nil {
+			return err
+		}
+		if _, err := sns.NewFromConfig(d.awsCfg).Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+			Endpoint:   aws.String(attrs.Attributes["QueueArn"]),
+			Attributes: map[string]string{"RawMessageDelivery": "true", "FilterPolicy": filter}}); err != nil {
+			return err
+		}
 	}
-	def, err := os.ReadFile("statemachine/approval.asl.json")
-	if err != nil {
-		return err
-	}
-	definition := strings.NewReplacer("${IssueFunctionArn}", functions["issue"], "${ExpireFunctionArn}", functions["expire"],
-		"${ApprovalTimeoutSeconds}", "3600").Replace(string(def))
-	sm, err := sfn.NewFromConfig(d.awsCfg).CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("ffbroker-approval"),
-		Definition: aws.String(definition), RoleArn: role.Role.Arn})
-	if err != nil {
-		return err
-	}
-	d.stateMachine = aws.ToString(sm.StateMachineArn)
 	d.env = []string{
 		"FFB_DB_HOST=" + d.cluster.Host, "FFB_DB_PORT=" + strconv.Itoa(d.cluster.Port), "FFB_DB_NAME=my-pg-db",
 		"FFB_DB_USER=my_pg_password_broker", "FFB_DB_AUTH=password", "FFB_DB_PASSWORD=" + brokerPassword,
+		"FFB_APPROVER_DB_PASSWORD=" + approverPassword,
 		"FFB_DB_SSLMODE=disable", "FFB_TARGET_SSLMODE=disable", "FFB_AUDIT_LOG_GROUP=" + auditGroup, "FFB_AUDIT_QUIET=1",
-		"FFB_STATE_MACHINE_ARN=" + d.stateMachine, "FFB_CLUSTER_ID=demo", "FFB_SERVER_ID=ffbroker-demo", "FFB_ACCOUNTS=123456789012",
+		"FFB_CLUSTER_ID=demo", "FFB_SERVER_ID=ffbroker-demo", "FFB_ACCOUNTS=" + awstest.AccountID,
 		"FFB_APPROVERS=" + d.arns["alice"] + "," + d.arns["bob"], "FFB_NOTIFY_TOPIC_ARN=" + aws.ToString(topic.TopicArn),
 		"FFB_TRUSTED_SESSION_ROLES=", "FFB_AUDIT_STDOUT=",
-		"AWS_ENDPOINT_URL=" + d.moto.Endpoint, "AWS_REGION=" + awstest.Region, "AWS_DEFAULT_REGION=" + awstest.Region,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_PROFILE=", "AWS_SESSION_TOKEN=",
 	}
-	fmt.Println("   IAM users alice and bob (FFB_APPROVERS names both: on-call engineers approve each other's requests),")
-	fmt.Println("   audit log group, notifications topic (an SQS queue stands in for the approvers' inbox), approval state machine")
+	fmt.Println("   IAM users alice and bob (FFB_APPROVERS names both: on-call engineers approve each other's requests);")
+	fmt.Println("   the notifications topic with two inboxes (SQS queues): the approvers' (audience=approvers) and alice's (recipient=alice)")
 	return nil
 }
 
-// placeholderZip is a deployment package for moto's Lambda, which stores it and never
-// runs it.
-func placeholderZip() []byte {
-	var buf bytes.Buffer
-	z := zip.NewWriter(&buf)
-	if w, err := z.Create("bootstrap"); err == nil {
-		_, _ = w.Write([]byte("#!/bin/sh\n"))
+// startLocalAPI starts bin/ffbroker local-api with the functions' configuration on a
+// free port, waits for its ready line and returns how to stop it.
+func (d *demo) startLocalAPI() (func(), error) {
+	args := []string{"local-api", "--listen", "127.0.0.1:0", "--stack-name", "ffbroker-demo"}
+	fmt.Printf("$ [functions] ffbroker %s\n", quoteArgs(args))
+	ctx, cancel := context.WithCancel(d.ctx)
+	cmd := exec.CommandContext(ctx, d.bin, args...)
+	cmd.Env = d.environ(schedule)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	logPath := filepath.Join(d.tmp, "local-api.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		cancel()
+		return nil, err
 	}
-	_ = z.Close()
-	return buf.Bytes()
+	cmd.Stderr = logFile
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, err
+	}
+	stop := func() {
+		cancel()
+		_ = cmd.Wait()
+		logFile.Close()
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		log, _ := os.ReadFile(logPath)
+		return nil, fmt.Errorf("local-api did not start: %v\n%s", err, log)
+	}
+	fmt.Print(indent(line))
+	if log, err := os.ReadFile(logPath); err == nil {
+		for _, l := range strings.Split(string(log), "\n") {
+			if strings.HasPrefix(l, "local-api: ") {
+				fmt.Println("   " + l)
+			}
+		}
+	}
+	// "local API on http://ADDR (server id ID)"
+	fields := strings.Fields(line)
+	if len(fields) < 7 || !strings.HasPrefix(fields[3], "http://") {
+		stop()
+		return nil, fmt.Errorf("unexpected ready line %q", line)
+	}
+	d.api, d.serverID = fields[3], strings.TrimSuffix(fields[6], ")")
+	return stop, nil
 }
 
 // ffb runs bin/ffbroker as user, printing the command and its output.
@@ -421,7 +448,7 @@ func (d *demo) ffbExpectFail(user string, args ...string) (string, error) {
 func (d *demo) runFFB(user, stdin string, args ...string) (string, error) {
 	fmt.Printf("$ [%s] ffbroker %s\n", user, quoteArgs(args))
 	cmd := exec.CommandContext(d.ctx, d.bin, args...)
-	cmd.Env = d.environ(user, args)
+	cmd.Env = d.environ(user)
 	cmd.Stdin = strings.NewReader(stdin)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -430,14 +457,40 @@ func (d *demo) runFFB(user, stdin string, args ...string) (string, error) {
 	return buf.String(), err
 }
 
-// environ is the environment of bin/ffbroker run as user: that user's AWS credentials,
-// and for approve the approve function's database login instead of the broker's.
-func (d *demo) environ(user string, args []string) []string {
-	env := append(os.Environ(), d.env...)
-	if len(args) > 0 && args[0] == "approve" {
-		env = append(env, "FFB_DB_USER="+approverLogin, "FFB_DB_PASSWORD="+approverPassword)
+// ffbAsync starts a command of user's that runs on (issue --wait) and returns a
+// function that waits for it to succeed and prints what it printed.
+func (d *demo) ffbAsync(user string, args ...string) func() error {
+	fmt.Printf("$ [%s] ffbroker %s &\n", user, quoteArgs(args))
+	cmd := exec.CommandContext(d.ctx, d.bin, args...)
+	cmd.Env = d.environ(user)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Start()
+	return func() error {
+		if err == nil {
+			err = cmd.Wait()
+		}
+		fmt.Printf("   [%s's ffbroker %s, which was waiting:]\n", user, args[0])
+		fmt.Print(indent(buf.String()))
+		if err != nil {
+			return fmt.Errorf("ffbroker %s: %w", strings.Join(args, " "), err)
+		}
+		return nil
 	}
-	return append(env, "AWS_ACCESS_KEY_ID="+d.keys[user][0], "AWS_SECRET_ACCESS_KEY="+d.keys[user][1])
+}
+
+// environ is the environment of bin/ffbroker run as user. A person's client gets
+// their AWS keys, the AWS endpoint (moto) and region, and a home of its own for the
+// configuration file: no FFB_* variable at all, no database configuration. The
+// functions (local-api, the schedule) get the functions' configuration.
+func (d *demo) environ(user string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "AWS_ENDPOINT_URL=" + d.moto.Endpoint, "AWS_REGION=" + awstest.Region,
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		"AWS_ACCESS_KEY_ID=" + d.keys[user][0], "AWS_SECRET_ACCESS_KEY=" + d.keys[user][1], "TMPDIR=" + os.TempDir()}
+	if home, ok := d.homes[user]; ok {
+		return append(env, "HOME="+home, "FFB_WAIT_INTERVAL=300ms")
+	}
+	return append(append(env, "HOME="+d.tmp), d.env...)
 }
 
 func quoteArgs(args []string) string {
@@ -461,85 +514,81 @@ func field(out, label string) string {
 	return ""
 }
 
-// stepInput waits until request id's workflow schedules its Lambda task with action,
-// and returns the payload Step Functions built for it (the execution history's
-// TaskScheduled parameters), the input the deployed function would receive.
-func (d *demo) stepInput(requestID, action string) (string, error) {
-	c := sfn.NewFromConfig(d.awsCfg)
-	arn := strings.Replace(d.stateMachine, ":stateMachine:", ":execution:", 1) + ":ffb-" + requestID
+// pendingFor waits until who's list of pending requests shows one, and returns its
+// id (as bob's client reads it: ffbroker requests --json).
+func (d *demo) pendingFor(who string) (string, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		h, err := c.GetExecutionHistory(d.ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
+		cmd := exec.CommandContext(d.ctx, d.bin, "requests", "--json")
+		cmd.Env = d.environ(who)
+		out, err := cmd.Output()
 		if err != nil {
+			return "", fmt.Errorf("ffbroker requests as %s: %w", who, err)
+		}
+		var list struct {
+			Requests []struct {
+				ID string `json:"request_id"`
+			} `json:"requests"`
+		}
+		if err := json.Unmarshal(out, &list); err != nil {
 			return "", err
 		}
-		for _, ev := range h.Events {
-			if ev.Type != sfntypes.HistoryEventTypeTaskScheduled || ev.TaskScheduledEventDetails == nil {
-				continue
-			}
-			var p struct {
-				Payload json.RawMessage `json:"Payload"`
-			}
-			var step map[string]any
-			if json.Unmarshal([]byte(aws.ToString(ev.TaskScheduledEventDetails.Parameters)), &p) == nil &&
-				json.Unmarshal(p.Payload, &step) == nil && step["action"] == action {
-				if _, ok := step["task_token"]; ok {
-					step["task_token"] = "[task token: kept in the database, shown to nobody]"
-				}
-				shown, _ := json.Marshal(step)
-				fmt.Printf("   execution %s scheduled its %s step with %s\n", arn[strings.LastIndex(arn, ":")+1:], action, shown)
-				return string(p.Payload), nil
-			}
+		if len(list.Requests) == 1 {
+			return list.Requests[0].ID, nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return "", fmt.Errorf("the workflow of request %s never reached its %s step", requestID, action)
+	return "", fmt.Errorf("no pending request reached %s's list", who)
 }
 
-// showRequest prints request id's row of the request ledger, as the superuser reads
-// it, and checks that it is pending with the task token stored (or not yet).
-func (d *demo) showRequest(requestID string, tokenStored bool) error {
+// showRequest waits for the workflow's wait step to keep its task token with the
+// request, then prints the request ledger's row as the superuser reads it and checks
+// it: pending, alice's, undecided.
+func (d *demo) showRequest(requestID string) error {
 	var state, requester string
 	var stored bool
 	var decisions int
-	err := d.superQueryRow(`SELECT r.state, r.requester, r.task_token IS NOT NULL,
-		(SELECT count(*) FROM db_admin.firefighter_approval a WHERE a.request_id = r.request_id)
-		FROM db_admin.firefighter_request r WHERE r.request_id = $1`, []any{requestID}, &state, &requester, &stored, &decisions)
-	if err != nil {
-		return err
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		err := d.superQueryRow(`SELECT r.state, r.requester, r.task_token IS NOT NULL,
+			(SELECT count(*) FROM db_admin.firefighter_approval a WHERE a.request_id = r.request_id)
+			FROM db_admin.firefighter_request r WHERE r.request_id = $1`, []any{requestID}, &state, &requester, &stored, &decisions)
+		if err != nil {
+			return err
+		}
+		if stored || time.Now().After(deadline) {
+			break
+		}
 	}
 	fmt.Printf("   request ledger: %s %s, requester %s, task token stored: %t, decisions: %d\n", requestID, state, requester, stored, decisions)
-	switch {
-	case state != "pending" || requester != d.arns["alice"] || decisions != 0:
-		return fmt.Errorf("request %s is %s by %s with %d decision(s); want pending, by alice, undecided", requestID, state, requester, decisions)
-	case stored != tokenStored:
-		return fmt.Errorf("request %s: task token stored = %t; want %t", requestID, stored, tokenStored)
+	if state != "pending" || requester != d.arns["alice"] || decisions != 0 || !stored {
+		return fmt.Errorf("request %s is %s by %s with %d decision(s), token stored %t; want pending, by alice, undecided, stored",
+			requestID, state, requester, decisions, stored)
 	}
-	if tokenStored {
-		fmt.Println("   the wait step stored its task token with the request: no person ever handles it")
-	}
-	return nil
+	fmt.Println("   the workflow's wait step (run by local-api as the issue function) stored its task token with the request: no person ever handles it")
+	return d.superQueryRow(`SELECT task_token FROM db_admin.firefighter_request WHERE request_id = $1`, []any{requestID}, &d.token)
 }
 
-// approverInbox shows the notification the approvers received, and checks that it
-// carries no task token.
-func (d *demo) approverInbox(requestID string) error {
+// inbox prints the notifications about requestID that reached the inbox name, and
+// checks that none holds the task token or a password.
+func (d *demo) inbox(name, requestID string) error {
 	sq := sqs.NewFromConfig(d.awsCfg)
-	var token string
-	if err := d.superQueryRow(`SELECT task_token FROM db_admin.firefighter_request WHERE request_id = $1`, []any{requestID}, &token); err != nil {
-		return err
+	owner := name + "'s"
+	if strings.HasSuffix(name, "s") {
+		owner = name + "'"
 	}
-	d.token = token
+	var titles []string
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		out, err := sq.ReceiveMessage(d.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(d.inbox), WaitTimeSeconds: 1})
+		out, err := sq.ReceiveMessage(d.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(d.inboxes[name]), WaitTimeSeconds: 1, MaxNumberOfMessages: 10})
 		if err != nil {
 			return err
 		}
 		for _, m := range out.Messages {
 			body := aws.ToString(m.Body)
-			if strings.Contains(body, token) {
-				return errors.New("the approvers' notification holds the task token")
+			for _, secret := range append([]string{d.token}, d.seen...) {
+				if secret != "" && strings.Contains(body, secret) {
+					return fmt.Errorf("a notification in the %s inbox holds a task token or a password", name)
+				}
 			}
 			var msg struct {
 				Content struct {
@@ -548,12 +597,19 @@ func (d *demo) approverInbox(requestID string) error {
 				} `json:"content"`
 			}
 			if json.Unmarshal([]byte(body), &msg) == nil && strings.Contains(body, requestID) {
-				fmt.Printf("   approvers' inbox: %q (no task token in it)\n", msg.Content.Title)
-				return nil
+				titles = append(titles, msg.Content.Title)
+				fmt.Printf("   %s inbox: %q; next: %s\n", owner, msg.Content.Title, strings.Join(msg.Content.NextSteps, " | "))
 			}
 		}
+		if len(titles) > 0 && len(out.Messages) == 0 {
+			break
+		}
 	}
-	return errors.New("no notification reached the approvers' inbox")
+	if len(titles) == 0 {
+		return fmt.Errorf("no notification reached %s's inbox", name)
+	}
+	fmt.Println("   (none holds a task token or a password)")
+	return nil
 }
 
 // showApproval prints and checks the approval ledger's row: bob's decision, written
@@ -566,7 +622,7 @@ func (d *demo) showApproval(requestID string) error {
 		return fmt.Errorf("read the approval ledger: %w", err)
 	}
 	fmt.Printf("   approval ledger: %s by %s (recorded by %s); request %s\n", decision, approver, recordedBy, state)
-	if decision != "approve" || approver != d.arns["bob"] || recordedBy != approverLogin || state != "approved" {
+	if decision != "approve" || approver != d.arns["bob"] || recordedBy != approverLogin || state != "issued" {
 		return fmt.Errorf("the approval ledger holds %s by %s recorded by %s; want approve by bob recorded by %s", decision, approver, recordedBy, approverLogin)
 	}
 	return nil
@@ -587,18 +643,18 @@ func (d *demo) showGrant(requestID string) error {
 	return nil
 }
 
-// openSession logs in with the role's current secret, as a firefighter's psql would.
+// openSession logs in with the role's current secret, as a firefighter's psql would
+// (the demo reads the passfile connect writes, to hold a session open).
 func (d *demo) openSession(role string) (*pgx.Conn, string, error) {
-	out, err := d.runQuiet("alice", "connect", "--role", strings.TrimPrefix(role, "my_pg_firefighter_"), "--psql", "/usr/bin/env", "--")
+	cmd := exec.CommandContext(d.ctx, d.bin, "connect", "--role", strings.TrimPrefix(role, "my_pg_firefighter_"), "--psql", "/bin/sh",
+		"--", "-c", `cat "$PGPASSFILE"`)
+	cmd.Env = d.environ("alice")
+	out, err := cmd.Output()
 	if err != nil {
 		return nil, "", err
 	}
-	var password string
-	for _, l := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(l, "PGPASSWORD="); ok {
-			password = v
-		}
-	}
+	fields := strings.Split(strings.TrimSpace(string(out)), ":")
+	password := fields[len(fields)-1]
 	if password == "" {
 		return nil, "", errors.New("no password in the secret")
 	}
@@ -609,14 +665,6 @@ func (d *demo) openSession(role string) (*pgx.Conn, string, error) {
 	}
 	fmt.Printf("   a session of %s is open (pid %d)\n", role, c.PgConn().PID())
 	return c, password, nil
-}
-
-// runQuiet runs bin/ffbroker without printing (the output holds a password).
-func (d *demo) runQuiet(user string, args ...string) (string, error) {
-	cmd := exec.CommandContext(d.ctx, d.bin, args...)
-	cmd.Env = d.environ(user, args)
-	out, err := cmd.Output()
-	return string(out), err
 }
 
 func (d *demo) superQueryRow(sql string, args []any, dest ...any) error {
