@@ -187,8 +187,12 @@ func (c *cli) newAPIClient(ctx context.Context) (*apiClient, error) {
 	}
 	signer := identity.NewSigner(cfg, serverID)
 	return &apiClient{base: base, region: cfg.Region, creds: cfg.Credentials, proofs: signer,
-		http: &http.Client{Timeout: 35 * time.Second}, now: time.Now}, nil
+		http: &http.Client{Timeout: 35 * time.Second, CheckRedirect: noRedirects}, now: time.Now}, nil
 }
+
+// noRedirects stops the client at a redirect: the API never redirects, and a
+// redirect would carry the identity proof and the signed call to another address.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // apiRegion is the region of an execute-api host name
 // (ID.execute-api.REGION.amazonaws.com), else "".
