@@ -225,11 +225,8 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 	// is 3 and stays 3 after adding 6 (no carry crosses a byte: a byte that
 	// would carry fails the first test).
 	const (
-		nibbles = 0xF0F0F0F0F0F0F0F0
-		threes  = 0x3030303030303030
-		sixes   = 0x0606060606060606
-		m1      = 0x00FFFF00FFFFFFFF // "2006-01-": digits at 0-3, 5, 6
-		m2      = 0xFFFF00FFFF00FFFF // "02 15:04": digits at 0, 1, 3, 4, 6, 7
+		m1 = 0x00FFFF00FFFFFFFF // "2006-01-": digits at 0-3, 5, 6
+		m2 = 0xFFFF00FFFF00FFFF // "02 15:04": digits at 0, 1, 3, 4, 6, 7
 	)
 	w1, w2 := binary.LittleEndian.Uint64(b[0:8]), binary.LittleEndian.Uint64(b[8:16])
 	if w1&m1&nibbles != threes&m1 || (w1+sixes)&m1&nibbles != threes&m1 ||
@@ -365,26 +362,80 @@ func isHostChar(c byte) bool {
 // (IPv6 included: "::1", "::ffff:10.0.0.5", "fe80::1%eth0") or a host name,
 // "[local]:", or ":" (no client). It returns the form, remoteNone for none.
 func parseRemote(b []byte) (host, port, rest []byte, form int) {
-	i := 0
+	i := addrRun(b)
+	// The host run stops at the first byte that is not a host byte, or at 256
+	// bytes (a longer run is no host: the next byte is not '(').
 	for i < len(b) && i <= 255 && hostTable[b[i]] == 1 {
 		i++
 	}
 	if i > 0 && i < len(b) && b[i] == '(' {
 		j := i + 1
-		for j < len(b) && isDigit(b[j]) && j-i <= 5 {
-			j++
+		if i+9 <= len(b) {
+			// The port's digits, eight bytes at once: 1 to 5 of them, then ')'.
+			j += digitRun(binary.LittleEndian.Uint64(b[i+1:]))
+			j = min(j, i+6) // as the loop below: at most five digits
+		} else {
+			for j < len(b) && isDigit(b[j]) && j-i <= 5 {
+				j++
+			}
 		}
 		if j > i+1 && j+1 < len(b) && b[j] == ')' && b[j+1] == ':' {
 			return b[:i], b[i+1 : j], b[j+2:], remoteHost
 		}
 	}
-	if len(b) > len(localHost) && b[len(localHost)] == ':' && bytes.HasPrefix(b, localHost) {
+	if len(b) > len(localHost) && b[len(localHost)] == ':' && string(b[:len(localHost)]) == "[local]" {
 		return b[:len(localHost)], nil, b[len(localHost)+1:], remoteLocal
 	}
 	if len(b) > 0 && b[0] == ':' {
 		return nil, nil, b[1:], remoteEmpty
 	}
 	return nil, nil, nil, remoteNone
+}
+
+// SWAR ("SIMD within a register") constants: a byte repeated in every lane of
+// a uint64 loaded little-endian (the first byte of the text is the lowest).
+const (
+	lanes   = 0x0101010101010101
+	highs   = 0x8080808080808080
+	nibbles = 0xF0F0F0F0F0F0F0F0
+	threes  = 0x3030303030303030
+	sixes   = 0x0606060606060606
+)
+
+// digitRun returns how many of the eight bytes of w (the first one in the low
+// byte) are ASCII digits before the first that is not; 8 if all are. A byte is
+// a digit when its high nibble is 3 and stays 3 after adding 6. Adding 6 carries
+// out of a byte only from 0xFA up, which fails the first test; a carry can only
+// spoil the lanes after the first non-digit, which are not looked at.
+func digitRun(w uint64) int {
+	nd := (w&nibbles ^ threes) | ((w+sixes)&nibbles ^ threes)
+	return bits.TrailingZeros64(nd) / 8
+}
+
+// addrRun returns how many bytes at the start of b, up to 256, are '.', ':' or
+// digits (the bytes of IPv4 and most IPv6 addresses), eight at a time; the
+// byte-wise host loop takes over from there (letters, '%', '-', '_').
+func addrRun(b []byte) int {
+	i := 0
+	for i+8 <= len(b) && i < 256 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		// A byte below 0x80 is in '.' (0x2E) .. ':' (0x3A) when adding 0x80-0x2E
+		// sets its high bit and adding 0x80-0x3B does not; neither sum carries
+		// out of such a byte. '/' (0x2F) is in the range but no host byte: it
+		// is the has-zero-byte test on w XOR '/'. A byte from 0x80 up fails
+		// (its own high bit), and any carry or borrow it causes only spoils
+		// the lanes after it.
+		ge := w + lanes*(0x80-0x2E)
+		gt := w + lanes*(0x80-0x3B)
+		slash := w ^ lanes*'/'
+		isSlash := (slash - lanes) &^ slash
+		ok := ge &^ gt &^ w &^ isSlash & highs
+		if ok != highs {
+			return i + bits.TrailingZeros64(^ok&highs)/8
+		}
+		i += 8
+	}
+	return i
 }
 
 // parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" (ud) into l; line is the whole
@@ -492,6 +543,23 @@ func pidLen(b []byte) int {
 // SQLSTATE, "LOG:  00000: ", with log_error_verbosity = verbose) and returns the
 // pid, the level (LOG, FATAL or another) and the message.
 func parsePIDLevel(b []byte) (int, int, []byte, bool) {
+	if len(b) >= 18 {
+		// Fast path, no byte loop: the pid's digits and "]:LOG:  " or
+		// "]:FATAL:  " compared eight bytes at a time. A pid has at most seven
+		// digits on Linux; a longer one takes the general path below.
+		w := binary.LittleEndian.Uint64(b)
+		if d := digitRun(w); d > 0 && d < 8 {
+			pid := digitsValue(w, d)
+			switch binary.LittleEndian.Uint64(b[d:]) {
+			case w64("]:LOG:  "):
+				return pid, levelLogID, sqlState(b[d+8:]), true
+			case w64("]:FATAL:"):
+				if b[d+8] == ' ' && b[d+9] == ' ' {
+					return pid, levelFatalID, sqlState(b[d+10:]), true
+				}
+			}
+		}
+	}
 	i, pid := 0, 0
 	for i < len(b) && isDigit(b[i]) && i < 10 {
 		pid = pid*10 + int(b[i]-'0')
@@ -516,10 +584,39 @@ func parsePIDLevel(b []byte) (int, int, []byte, bool) {
 		}
 		return pid, levelOtherID, b[c+3:], true
 	}
+	return pid, level, sqlState(b), true
+}
+
+// sqlState drops the "00000: " that log_error_verbosity = verbose writes
+// after the level.
+func sqlState(b []byte) []byte {
 	if len(b) >= 7 && b[5] == ':' && b[6] == ' ' && isSQLState(b[:5]) {
-		b = b[7:]
+		return b[7:]
 	}
-	return pid, level, b, true
+	return b
+}
+
+// digitsValue is the number the first d (1 to 7) bytes of w spell, all digits
+// (see digitRun). Shifting them to the top of the word puts zero lanes, read as
+// leading zeros, in front; then each step joins neighbouring lanes into one
+// twice as wide: 10*high+low, 100*high+low, 10000*high+low (the well-known
+// eight-digit multiply-and-shift).
+func digitsValue(w uint64, d int) int {
+	v := (w - threes) << (8 * (8 - d)) // digit values in the top d lanes, zeros below
+	v = v*10 + v>>8                    // byte lanes 0, 2, 4, 6: two digits, at most 99
+	v &= 0x00FF00FF00FF00FF
+	v = v*100 + v>>16 // 16-bit lanes 0, 2: four digits, at most 9999
+	v &= 0x0000FFFF0000FFFF
+	v = v*10000 + v>>32 // low 32 bits: eight digits
+	return int(v & 0xFFFFFFFF)
+}
+
+// w64 is the eight bytes of s as a little-endian word. For a constant s the
+// compiler reads the word out of the read-only string: no code runs.
+func w64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // otherKind is the kind of a message that is not an authorized one.
