@@ -446,7 +446,8 @@ func addrRun(b []byte) int {
 // where an authorized message follows a pid but no reading agrees is
 // KindAmbiguous. It returns the work done (see parse).
 func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
-	otherAt, otherPID, otherLevel := -1, 0, 0
+	otherAt, otherPID := -1, 0
+	otherKind := KindOther
 	var otherMsg []byte
 	auths, authMsgs, work := 0, 0, 0
 	window := ud[:min(len(ud), maxUserAt+len(colonBracket))]
@@ -454,9 +455,11 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 	t := l.Time
 	var authPID, authKey int
 	off := 0
-	if bytes.HasPrefix(ud, unknownUserAt) {
+	if len(ud) >= len(unknownUserAt) && string(ud[:16]) == "[unknown]@[unkno" && string(ud[16:21]) == "wn]:[" {
 		// A received line's "[unknown]@[unknown]:[": its first two '[' cannot
-		// end a prefix (no ':' before them).
+		// end a prefix (no ':' before them). (Compared in place, at most 16
+		// bytes at a time: the compiler loads eight bytes at once where
+		// bytes.HasPrefix would call memequal.)
 		off = len(unknownUserAt) - 1
 	}
 	brackets := 0
@@ -472,18 +475,25 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			continue
 		}
 		work++
-		pid, level, msg, ok := parsePIDLevel(ud[k+2:])
+		pid, digits, level, msg, ok := parsePIDLevel(ud[k+2:])
 		if !ok {
 			continue
 		}
-		if level == levelLogID && (bytes.HasPrefix(msg, msgAuthorized) || bytes.HasPrefix(msg, msgReplAuth)) {
+		kind, repl, fixed := messageKind(level, msg)
+		if level != levelOtherID {
+			// "123]:LOG:  " or "123]:FATAL:  " (and a SQLSTATE), then the
+			// fixed start of a known message: no '[' in them, so the next
+			// place that may end the prefix lies after them.
+			off = max(off, len(ud)-len(msg)+fixed)
+		}
+		if kind == KindAuthorized {
 			authMsgs++
-			keyEnd := k + 2 + pidLen(ud[k+2:]) + 2
+			keyEnd := k + 2 + digits + 2
 			dst := l
 			if auths > 0 {
 				dst = nil // a second reading: only whether it fits matters
 			}
-			ok, w, rest := readAuthorized(dst, ud[:k], msg, line[:base+keyEnd])
+			ok, w, rest := readAuthorized(dst, ud[:k], msg[fixed:], repl, line[:base+keyEnd])
 			work += w
 			if ok {
 				auths++
@@ -497,8 +507,8 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			}
 			continue
 		}
-		if otherAt < 0 && otherKind(level, msg) != KindOther && bytes.IndexByte(ud[:k], '@') >= 0 {
-			otherAt, otherPID, otherLevel, otherMsg = k, pid, level, msg
+		if otherAt < 0 && kind != KindOther && bytes.IndexByte(ud[:k], '@') >= 0 {
+			otherAt, otherPID, otherKind, otherMsg = k, pid, kind, msg
 		}
 	}
 	switch {
@@ -511,7 +521,7 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 		return work
 	default:
 		k := otherAt
-		readOther(l, ud[:k], otherLevel, otherMsg)
+		readOther(l, ud[:k], otherKind, otherMsg)
 		l.Session, l.PID = sess, otherPID
 		if l.Kind == KindReceived {
 			l.Session = sess[:len(sess)-len(ud)+k+2+pidLen(ud[k+2:])+2]
@@ -541,8 +551,8 @@ func pidLen(b []byte) int {
 
 // parsePIDLevel reads "123]:LEVEL:  " (the level may also be followed by a
 // SQLSTATE, "LOG:  00000: ", with log_error_verbosity = verbose) and returns the
-// pid, the level (LOG, FATAL or another) and the message.
-func parsePIDLevel(b []byte) (int, int, []byte, bool) {
+// pid, its number of digits, the level (LOG, FATAL or another) and the message.
+func parsePIDLevel(b []byte) (pid, digits, level int, msg []byte, ok bool) {
 	if len(b) >= 18 {
 		// Fast path, no byte loop: the pid's digits and "]:LOG:  " or
 		// "]:FATAL:  " compared eight bytes at a time. A pid has at most seven
@@ -552,24 +562,23 @@ func parsePIDLevel(b []byte) (int, int, []byte, bool) {
 			pid := digitsValue(w, d)
 			switch binary.LittleEndian.Uint64(b[d:]) {
 			case w64("]:LOG:  "):
-				return pid, levelLogID, sqlState(b[d+8:]), true
+				return pid, d, levelLogID, sqlState(b[d+8:]), true
 			case w64("]:FATAL:"):
 				if b[d+8] == ' ' && b[d+9] == ' ' {
-					return pid, levelFatalID, sqlState(b[d+10:]), true
+					return pid, d, levelFatalID, sqlState(b[d+10:]), true
 				}
 			}
 		}
 	}
-	i, pid := 0, 0
+	i := 0
 	for i < len(b) && isDigit(b[i]) && i < 10 {
 		pid = pid*10 + int(b[i]-'0')
 		i++
 	}
 	if i == 0 || i+2 > len(b) || b[i] != ']' || b[i+1] != ':' {
-		return 0, 0, nil, false
+		return 0, 0, 0, nil, false
 	}
 	b = b[i+2:]
-	level := levelOtherID
 	switch {
 	case len(b) >= 6 && string(b[:6]) == "LOG:  ": // compared in place, no call
 		level, b = levelLogID, b[6:]
@@ -580,11 +589,11 @@ func parsePIDLevel(b []byte) (int, int, []byte, bool) {
 		// prefix may end, whose message is never a connection line.
 		c := bytes.IndexByte(b[:min(len(b), 16)], ':')
 		if c <= 0 || c+3 > len(b) || b[c+1] != ' ' || b[c+2] != ' ' {
-			return 0, 0, nil, false
+			return 0, 0, 0, nil, false
 		}
-		return pid, levelOtherID, b[c+3:], true
+		return pid, i, levelOtherID, b[c+3:], true
 	}
-	return pid, level, sqlState(b), true
+	return pid, i, level, sqlState(b), true
 }
 
 // sqlState drops the "00000: " that log_error_verbosity = verbose writes
@@ -621,47 +630,58 @@ func w64(s string) uint64 {
 
 // otherKind is the kind of a message that is not an authorized one.
 func otherKind(level int, msg []byte) Kind {
-	switch level {
-	case levelLogID:
-		switch {
-		case bytes.HasPrefix(msg, msgReceived):
-			return KindReceived
-		case bytes.HasPrefix(msg, msgAuthenticated):
-			return KindAuthenticated
-		case bytes.HasPrefix(msg, msgReady):
-			return KindReady
-		}
-	case levelFatalID:
-		for _, r := range refusals {
-			if bytes.HasPrefix(msg, r) {
-				return KindRefused
-			}
-		}
+	if k, _, _ := messageKind(level, msg); k != KindAuthorized {
+		return k
 	}
 	return KindOther
 }
 
-// readAuthorized reads an authorized message against the prefix's "%u@%d" (r);
-// prefix is the whole line up to the message's level. The message repeats the
-// user (and the database) exactly, except that the server indents a newline in
-// the message with a tab. Where the message reads user=U database=D (or, for
-// replication, user=U and then nothing or a known field), the message has ' ' or
-// its end where r has the '@' after U: so the one split that can fit is at the
-// first byte where r and the message part ways, and only if r has an '@' there.
-// After the names the message must end as the server ends it: the known fields,
-// then the end of the event or a newline and the same prefix (the next line of
-// the entry). With a nil l it only reports whether the reading fits. It also
-// returns the bytes compared.
-func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int, int) {
-	repl := false
+// messageKind reads the fixed start of a LOG or FATAL message: it returns the
+// message's kind (KindOther for none), whether an authorized message is a
+// replication one, and the length of the fixed start, which holds no '['.
+// (Constants are compared in place at most 16 bytes at a time, which the
+// compiler turns into 8-byte loads and compares; bytes.HasPrefix, or a longer
+// constant, would call memequal.)
+func messageKind(level int, m []byte) (kind Kind, repl bool, fixed int) {
 	switch {
-	case bytes.HasPrefix(msg, msgAuthorized):
-		msg = msg[len(msgAuthorized):]
-	case bytes.HasPrefix(msg, msgReplAuth):
-		msg, repl = msg[len(msgReplAuth):], true
-	default:
-		return false, 0, 0
+	case level == levelFatalID:
+		for _, r := range refusals {
+			if bytes.HasPrefix(m, r) {
+				return KindRefused, false, 0
+			}
+		}
+	case level != levelLogID || len(m) < len(msgReady):
+	case string(m[:11]) == "connection ":
+		switch r := m[11:]; {
+		case len(r) >= 17 && string(r[:16]) == "authorized: user" && r[16] == '=':
+			return KindAuthorized, false, len(msgAuthorized)
+		case len(r) >= 15 && string(r[:15]) == "authenticated: ":
+			return KindAuthenticated, false, len(msgAuthenticated)
+		case len(r) >= 10 && string(r[:10]) == "received: ":
+			return KindReceived, false, len(msgReceived)
+		case string(r[:7]) == "ready: ":
+			return KindReady, false, len(msgReady)
+		}
+	case len(m) >= len(msgReplAuth) && string(m[:16]) == "replication conn" && string(m[16:32]) == "ection authorize" &&
+		string(m[32:40]) == "d: user=":
+		return KindAuthorized, true, len(msgReplAuth)
 	}
+	return KindOther, false, 0
+}
+
+// readAuthorized reads an authorized message, from "user=" on (msg), against
+// the prefix's "%u@%d" (r); repl tells a replication message, prefix is the
+// whole line up to the message's level. The message repeats the user (and the
+// database) exactly, except that the server indents a newline in the message
+// with a tab. Where the message reads user=U database=D (or, for replication,
+// user=U and then nothing or a known field), the message has ' ' or its end
+// where r has the '@' after U: so the one split that can fit is at the first
+// byte where r and the message part ways, and only if r has an '@' there. After
+// the names the message must end as the server ends it: the known fields, then
+// the end of the event or a newline and the same prefix (the next line of the
+// entry). With a nil l it only reports whether the reading fits. It also
+// returns the bytes compared and the length of what follows the names.
+func readAuthorized(l *Line, r, msg []byte, repl bool, prefix []byte) (bool, int, int) {
 	at, n := commonIndented(r, msg)
 	work := at
 	if at == 0 || at > maxName || at >= len(r) || r[at] != '@' {
@@ -672,12 +692,14 @@ func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int, int) {
 		return false, work, 0
 	}
 	if !repl {
-		if !bytes.HasPrefix(tail, fieldDatabase) {
+		if len(tail) < len(fieldDatabase) || string(tail[:len(fieldDatabase)]) != " database=" {
 			return false, work, 0
 		}
-		m, ok := matchIndented(tail[len(fieldDatabase):], db)
+		// The message repeats the whole database name, indented as the server
+		// writes it (the same reading as the user's, which must end at r's end).
+		d, m := commonIndented(db, tail[len(fieldDatabase):])
 		work += len(db)
-		if !ok {
+		if d != len(db) {
 			return false, work, 0
 		}
 		tail = tail[len(fieldDatabase)+m:]
@@ -746,11 +768,11 @@ func hasNewline(w uint64) bool {
 	return (x-ones)&^x&highs != 0
 }
 
-// readOther reads the received, authenticated, ready and refused messages,
-// whose user is not in the message (or not reliably).
-func readOther(l *Line, r []byte, level int, msg []byte) {
-	l.Kind = otherKind(level, msg)
-	switch l.Kind {
+// readOther reads the received, authenticated, ready and refused messages
+// (msg, of the kind given), whose user is not in the message (or not reliably).
+func readOther(l *Line, r []byte, kind Kind, msg []byte) {
+	l.Kind = kind
+	switch kind {
 	case KindReceived:
 		readReceived(l, msg[len(msgReceived):])
 	case KindAuthenticated:
@@ -774,33 +796,8 @@ func SameSession(l Line, key []byte) bool {
 	if open < 0 {
 		return false
 	}
-	_, level, msg, ok := parsePIDLevel(l.Session[open+2:])
+	_, _, level, msg, ok := parsePIDLevel(l.Session[open+2:])
 	return ok && pidLen(key[open+2:])+open+4 == len(key) && otherKind(level, msg) == l.Kind
-}
-
-// matchIndented reports whether msg starts with s as the server writes it in a
-// message (each "\n" followed by a tab) and returns the bytes of msg it took.
-func matchIndented(msg, s []byte) (int, bool) {
-	if bytes.HasPrefix(msg, s) && bytes.IndexByte(s, '\n') < 0 {
-		return len(s), true
-	}
-	if bytes.IndexByte(s, '\n') < 0 {
-		return 0, false
-	}
-	n := 0
-	for _, c := range s {
-		if n >= len(msg) || msg[n] != c {
-			return 0, false
-		}
-		n++
-		if c == '\n' {
-			if n >= len(msg) || msg[n] != '\t' {
-				return 0, false
-			}
-			n++
-		}
-	}
-	return n, true
 }
 
 // knownTail reports whether t can follow the user (replication) or the
@@ -964,7 +961,7 @@ func sessionPIDs(sess []byte, yield func(pid int) bool) {
 		}
 		k := off + i
 		off = k + 1
-		if pid, _, _, ok := parsePIDLevel(sess[k+2:]); ok && !yield(pid) {
+		if pid, _, _, _, ok := parsePIDLevel(sess[k+2:]); ok && !yield(pid) {
 			return
 		}
 	}
