@@ -805,33 +805,64 @@ func SameSession(l Line, key []byte) bool {
 // name (anything, it is last but for the SSL and GSS fields), or the SSL and GSS
 // fields alone, which end with ')'.
 func knownTail(t []byte) bool {
-	return len(t) == 0 || bytes.HasPrefix(t, fieldApplication) ||
-		(bytes.HasPrefix(t, fieldSSLStrict) || bytes.HasPrefix(t, fieldGSSStrict)) && t[len(t)-1] == ')'
+	return len(t) == 0 || isAppField(t) || (isSSLField(t) || isGSSField(t)) && t[len(t)-1] == ')'
+}
+
+// isAppField, isSSLField and isGSSField report t starting with
+// fieldApplication, fieldSSLStrict and fieldGSSStrict, compared in place at
+// most 16 bytes at a time (8-byte loads, no call; see messageKind).
+func isAppField(t []byte) bool {
+	return len(t) >= len(fieldApplication) && string(t[:16]) == " application_nam" && string(t[16:18]) == "e="
+}
+
+func isSSLField(t []byte) bool {
+	return len(t) >= len(fieldSSLStrict) && string(t[:16]) == " SSL enabled (pr" && string(t[16:23]) == "otocol="
+}
+
+func isGSSField(t []byte) bool {
+	return len(t) >= len(fieldGSSStrict) && string(t[:16]) == " GSS (authentica" && string(t[16:20]) == "ted="
 }
 
 // readTail reads application_name and the SSL flag after the database.
 func readTail(l *Line, t []byte) {
-	if !bytes.HasPrefix(t, fieldApplication) {
-		l.SSL = bytes.HasPrefix(t, fieldSSLStrict) // knownTail: SSL or GSS first
+	if !isAppField(t) {
+		l.SSL = isSSLField(t) // knownTail: SSL or GSS first
 		return
 	}
-	app := t[len(fieldApplication):]
-	if i := bytes.Index(app, fieldSSLStrict); i >= 0 {
-		l.SSL, app = true, app[:i]
+	l.Application, l.SSL = cutFields(t[len(fieldApplication):])
+}
+
+// cutFields returns app up to its first SSL or GSS field, and whether it holds
+// an SSL field. It is the same as cutting app at the first fieldSSLStrict and
+// then at the first fieldGSSStrict before that, in one scan of app's spaces
+// instead of two substring searches: both fields start with a space, and
+// neither can start inside the other (no space in one is followed by the
+// other's text), so the first space that starts either is where the name ends.
+func cutFields(app []byte) ([]byte, bool) {
+	for i := 0; i < len(app); i++ {
+		j := bytes.IndexByte(app[i:], ' ')
+		if j < 0 {
+			break
+		}
+		i += j
+		if isSSLField(app[i:]) {
+			return app[:i], true
+		}
+		if isGSSField(app[i:]) {
+			// An SSL field, if any, lies after this GSS field.
+			return app[:i], bytes.Contains(app[i+len(fieldGSSStrict):], fieldSSLStrict)
+		}
 	}
-	if i := bytes.Index(app, fieldGSSStrict); i >= 0 {
-		app = app[:i]
-	}
-	l.Application = app
+	return app, false
 }
 
 // readReceived reads "host=H port=P" (or "host=[local]").
 func readReceived(l *Line, m []byte) {
-	if !bytes.HasPrefix(m, fieldHost) {
+	if len(m) < len(fieldHost) || string(m[:len(fieldHost)]) != "host=" {
 		return
 	}
 	m = m[len(fieldHost):]
-	if i := bytes.IndexByte(m, ' '); i >= 0 && bytes.HasPrefix(m[i:], fieldPort) {
+	if i := bytes.IndexByte(m, ' '); i >= 0 && len(m)-i >= len(fieldPort) && string(m[i:i+len(fieldPort)]) == " port=" {
 		l.Host, l.Port = m[:i], m[i+len(fieldPort):]
 		return
 	}
@@ -842,14 +873,14 @@ func readReceived(l *Line, m []byte) {
 // quotes, so it ends at the last `" method=`.
 func readAuthenticated(l *Line, m []byte) {
 	switch {
-	case bytes.HasPrefix(m, fieldIdentity):
+	case len(m) >= len(fieldIdentity) && string(m[:len(fieldIdentity)]) == `identity="`:
 		m = m[len(fieldIdentity):]
-	case bytes.HasPrefix(m, fieldUserQuoted):
+	case len(m) >= len(fieldUserQuoted) && string(m[:len(fieldUserQuoted)]) == `user="`:
 		m = m[len(fieldUserQuoted):]
 	default:
 		return
 	}
-	i := bytes.LastIndex(m, fieldMethod)
+	i := lastMethod(m)
 	if i < 0 {
 		return
 	}
@@ -859,6 +890,22 @@ func readAuthenticated(l *Line, m []byte) {
 		method = method[:sp]
 	}
 	l.Method = method
+}
+
+// lastMethod is bytes.LastIndex(m, fieldMethod) without its rolling hash over
+// the whole of m: the last '"' that starts fieldMethod, trying each '"' from
+// the end (the text after the method has few or none).
+func lastMethod(m []byte) int {
+	for end := len(m); ; {
+		i := bytes.LastIndexByte(m[:end], '"')
+		if i < 0 {
+			return -1
+		}
+		if len(m)-i >= len(fieldMethod) && string(m[i:i+len(fieldMethod)]) == `" method=` {
+			return i
+		}
+		end = i
+	}
 }
 
 // parseBare reads a line with an unknown prefix from its message alone, which
