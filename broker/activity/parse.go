@@ -233,9 +233,14 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 		w2&m2&nibbles != threes&m2 || (w2+sixes)&m2&nibbles != threes&m2 || !isDigit(b[17]) || !isDigit(b[18]) {
 		return time.Time{}, nil, false
 	}
-	year := int(b[0]-'0')*1000 + int(b[1]-'0')*100 + int(b[2]-'0')*10 + int(b[3]-'0')
-	month, day := int(b[5]-'0')*10+int(b[6]-'0'), int(b[8]-'0')*10+int(b[9]-'0')
-	hour, minute, sec := int(b[11]-'0')*10+int(b[12]-'0'), int(b[14]-'0')*10+int(b[15]-'0'), int(b[17]-'0')*10+int(b[18]-'0')
+	// The values, two digits at a time: with every byte cut to its low nibble
+	// (a digit's value; at most 15 for the separators), lane k of
+	// 10*v + v>>8 is 10*digit(k) + digit(k+1), at most 165: no lane carries
+	// into the next.
+	p1, p2 := pairs(w1), pairs(w2)
+	year := int(p1&0xFF)*100 + int(p1>>16&0xFF)
+	month, day := int(p1>>40&0xFF), int(p2&0xFF)
+	hour, minute, sec := int(p2>>24&0xFF), int(p2>>48&0xFF), int(b[17]-'0')*10+int(b[18]-'0')
 	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, nil, false
 	}
@@ -276,6 +281,14 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 	}
 	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(offset/time.Second)
 	return time.Unix(unix, int64(nsec)).UTC(), b[end:], true
+}
+
+// pairs returns the eight bytes of w (all digits or separators) with lane k
+// holding 10*(w's lane k & 15) + (lane k+1 & 15): the two-digit number that
+// starts there (see parseTimestamp).
+func pairs(w uint64) uint64 {
+	v := w & (lanes * 0x0F)
+	return v*10 + v>>8
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to y-m-d (y from 1000 to
@@ -364,9 +377,12 @@ func isHostChar(c byte) bool {
 func parseRemote(b []byte) (host, port, rest []byte, form int) {
 	i := addrRun(b)
 	// The host run stops at the first byte that is not a host byte, or at 256
-	// bytes (a longer run is no host: the next byte is not '(').
-	for i < len(b) && i <= 255 && hostTable[b[i]] == 1 {
-		i++
+	// bytes (a longer run is no host: the next byte is not '('). An address
+	// in digits, '.' and ':' ends at '(', which is none.
+	if i < len(b) && b[i] != '(' {
+		for i < len(b) && i <= 255 && hostTable[b[i]] == 1 {
+			i++
+		}
 	}
 	if i > 0 && i < len(b) && b[i] == '(' {
 		j := i + 1
@@ -446,7 +462,7 @@ func addrRun(b []byte) int {
 // where an authorized message follows a pid but no reading agrees is
 // KindAmbiguous. It returns the work done (see parse).
 func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
-	otherAt, otherPID := -1, 0
+	otherAt, otherPID, otherDigits := -1, 0, 0
 	otherKind := KindOther
 	var otherMsg []byte
 	auths, authMsgs, work := 0, 0, 0
@@ -464,9 +480,11 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 	}
 	brackets := 0
 	for off < len(window) {
-		i := bytes.IndexByte(window[off:], '[')
-		if i < 0 {
-			break
+		i := 0
+		if window[off] != '[' { // a received line's next '[' is right there: no call
+			if i = bytes.IndexByte(window[off:], '['); i < 0 {
+				break
+			}
 		}
 		brackets++
 		k := off + i - 1 // where ":[" would start
@@ -508,7 +526,7 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			continue
 		}
 		if otherAt < 0 && kind != KindOther && bytes.IndexByte(ud[:k], '@') >= 0 {
-			otherAt, otherPID, otherKind, otherMsg = k, pid, kind, msg
+			otherAt, otherPID, otherDigits, otherKind, otherMsg = k, pid, digits, kind, msg
 		}
 	}
 	switch {
@@ -524,7 +542,7 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 		readOther(l, ud[:k], otherKind, otherMsg)
 		l.Session, l.PID = sess, otherPID
 		if l.Kind == KindReceived {
-			l.Session = sess[:len(sess)-len(ud)+k+2+pidLen(ud[k+2:])+2]
+			l.Session = sess[:len(sess)-len(ud)+k+2+otherDigits+2]
 		} else {
 			l.Host, l.Port = host, port
 		}

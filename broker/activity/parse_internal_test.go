@@ -122,3 +122,23 @@ func TestSWARHelpers(t *testing.T) {
 		t.Errorf("addrRun of %d address bytes = %d; want 256", len(long), got)
 	}
 }
+
+// parseTimestamp reads every second of random days of the years a log may
+// carry as the time package formats them, with and without fractions.
+func TestParseTimestamp(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 200000 {
+		want := time.Unix(r.Int64N(8000*365*86400)-1000*365*86400, int64(r.IntN(1000))*1e6).UTC()
+		for _, layout := range []string{"2006-01-02 15:04:05 MST", "2006-01-02 15:04:05.000 MST"} {
+			s := want.Format(layout) + ":x"
+			got, rest, ok := parseTimestamp([]byte(s))
+			if layout == "2006-01-02 15:04:05 MST" {
+				want = want.Truncate(time.Second)
+			}
+			if !ok || !got.Equal(want) || string(rest) != ":x" {
+				t.Fatalf("parseTimestamp(%q) = %v, %q, %v; want %v", s, got, rest, ok, want)
+			}
+			want = want.Add(time.Duration(r.IntN(1000)) * time.Millisecond)
+		}
+	}
+}
