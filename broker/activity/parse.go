@@ -478,10 +478,11 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 		// bytes.HasPrefix would call memequal.)
 		off = len(unknownUserAt) - 1
 	}
+	unknown := off > 0 // then ud[:k] holds an '@' for every candidate k
 	brackets := 0
 	for off < len(window) {
 		i := 0
-		if window[off] != '[' { // a received line's next '[' is right there: no call
+		if window[off] != '[' { // a received line's next '[' is right there
 			if i = bytes.IndexByte(window[off:], '['); i < 0 {
 				break
 			}
@@ -525,7 +526,7 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			}
 			continue
 		}
-		if otherAt < 0 && kind != KindOther && bytes.IndexByte(ud[:k], '@') >= 0 {
+		if otherAt < 0 && kind != KindOther && (unknown || bytes.IndexByte(ud[:k], '@') >= 0) {
 			otherAt, otherPID, otherDigits, otherKind, otherMsg = k, pid, digits, kind, msg
 		}
 	}
