@@ -225,20 +225,22 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 	// is 3 and stays 3 after adding 6 (no carry crosses a byte: a byte that
 	// would carry fails the first test).
 	const (
-		nibbles = 0xF0F0F0F0F0F0F0F0
-		threes  = 0x3030303030303030
-		sixes   = 0x0606060606060606
-		m1      = 0x00FFFF00FFFFFFFF // "2006-01-": digits at 0-3, 5, 6
-		m2      = 0xFFFF00FFFF00FFFF // "02 15:04": digits at 0, 1, 3, 4, 6, 7
+		m1 = 0x00FFFF00FFFFFFFF // "2006-01-": digits at 0-3, 5, 6
+		m2 = 0xFFFF00FFFF00FFFF // "02 15:04": digits at 0, 1, 3, 4, 6, 7
 	)
 	w1, w2 := binary.LittleEndian.Uint64(b[0:8]), binary.LittleEndian.Uint64(b[8:16])
 	if w1&m1&nibbles != threes&m1 || (w1+sixes)&m1&nibbles != threes&m1 ||
 		w2&m2&nibbles != threes&m2 || (w2+sixes)&m2&nibbles != threes&m2 || !isDigit(b[17]) || !isDigit(b[18]) {
 		return time.Time{}, nil, false
 	}
-	year := int(b[0]-'0')*1000 + int(b[1]-'0')*100 + int(b[2]-'0')*10 + int(b[3]-'0')
-	month, day := int(b[5]-'0')*10+int(b[6]-'0'), int(b[8]-'0')*10+int(b[9]-'0')
-	hour, minute, sec := int(b[11]-'0')*10+int(b[12]-'0'), int(b[14]-'0')*10+int(b[15]-'0'), int(b[17]-'0')*10+int(b[18]-'0')
+	// The values, two digits at a time: with every byte cut to its low nibble
+	// (a digit's value; at most 15 for the separators), lane k of
+	// 10*v + v>>8 is 10*digit(k) + digit(k+1), at most 165: no lane carries
+	// into the next.
+	p1, p2 := pairs(w1), pairs(w2)
+	year := int(p1&0xFF)*100 + int(p1>>16&0xFF)
+	month, day := int(p1>>40&0xFF), int(p2&0xFF)
+	hour, minute, sec := int(p2>>24&0xFF), int(p2>>48&0xFF), int(b[17]-'0')*10+int(b[18]-'0')
 	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, nil, false
 	}
@@ -279,6 +281,14 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 	}
 	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(offset/time.Second)
 	return time.Unix(unix, int64(nsec)).UTC(), b[end:], true
+}
+
+// pairs returns the eight bytes of w (all digits or separators) with lane k
+// holding 10*(w's lane k & 15) + (lane k+1 & 15): the two-digit number that
+// starts there (see parseTimestamp).
+func pairs(w uint64) uint64 {
+	v := w & (lanes * 0x0F)
+	return v*10 + v>>8
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to y-m-d (y from 1000 to
@@ -365,26 +375,83 @@ func isHostChar(c byte) bool {
 // (IPv6 included: "::1", "::ffff:10.0.0.5", "fe80::1%eth0") or a host name,
 // "[local]:", or ":" (no client). It returns the form, remoteNone for none.
 func parseRemote(b []byte) (host, port, rest []byte, form int) {
-	i := 0
-	for i < len(b) && i <= 255 && hostTable[b[i]] == 1 {
-		i++
+	i := addrRun(b)
+	// The host run stops at the first byte that is not a host byte, or at 256
+	// bytes (a longer run is no host: the next byte is not '('). An address
+	// in digits, '.' and ':' ends at '(', which is none.
+	if i < len(b) && b[i] != '(' {
+		for i < len(b) && i <= 255 && hostTable[b[i]] == 1 {
+			i++
+		}
 	}
 	if i > 0 && i < len(b) && b[i] == '(' {
 		j := i + 1
-		for j < len(b) && isDigit(b[j]) && j-i <= 5 {
-			j++
+		if i+9 <= len(b) {
+			// The port's digits, eight bytes at once: 1 to 5 of them, then ')'.
+			j += digitRun(binary.LittleEndian.Uint64(b[i+1:]))
+			j = min(j, i+6) // as the loop below: at most five digits
+		} else {
+			for j < len(b) && isDigit(b[j]) && j-i <= 5 {
+				j++
+			}
 		}
 		if j > i+1 && j+1 < len(b) && b[j] == ')' && b[j+1] == ':' {
 			return b[:i], b[i+1 : j], b[j+2:], remoteHost
 		}
 	}
-	if len(b) > len(localHost) && b[len(localHost)] == ':' && bytes.HasPrefix(b, localHost) {
+	if len(b) > len(localHost) && b[len(localHost)] == ':' && string(b[:len(localHost)]) == "[local]" {
 		return b[:len(localHost)], nil, b[len(localHost)+1:], remoteLocal
 	}
 	if len(b) > 0 && b[0] == ':' {
 		return nil, nil, b[1:], remoteEmpty
 	}
 	return nil, nil, nil, remoteNone
+}
+
+// SWAR ("SIMD within a register") constants: a byte repeated in every lane of
+// a uint64 loaded little-endian (the first byte of the text is the lowest).
+const (
+	lanes   = 0x0101010101010101
+	highs   = 0x8080808080808080
+	nibbles = 0xF0F0F0F0F0F0F0F0
+	threes  = 0x3030303030303030
+	sixes   = 0x0606060606060606
+)
+
+// digitRun returns how many of the eight bytes of w (the first one in the low
+// byte) are ASCII digits before the first that is not; 8 if all are. A byte is
+// a digit when its high nibble is 3 and stays 3 after adding 6. Adding 6 carries
+// out of a byte only from 0xFA up, which fails the first test; a carry can only
+// spoil the lanes after the first non-digit, which are not looked at.
+func digitRun(w uint64) int {
+	nd := (w&nibbles ^ threes) | ((w+sixes)&nibbles ^ threes)
+	return bits.TrailingZeros64(nd) / 8
+}
+
+// addrRun returns how many bytes at the start of b, up to 256, are '.', ':' or
+// digits (the bytes of IPv4 and most IPv6 addresses), eight at a time; the
+// byte-wise host loop takes over from there (letters, '%', '-', '_').
+func addrRun(b []byte) int {
+	i := 0
+	for i+8 <= len(b) && i < 256 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		// A byte below 0x80 is in '.' (0x2E) .. ':' (0x3A) when adding 0x80-0x2E
+		// sets its high bit and adding 0x80-0x3B does not; neither sum carries
+		// out of such a byte. '/' (0x2F) is in the range but no host byte: it
+		// is the has-zero-byte test on w XOR '/'. A byte from 0x80 up fails
+		// (its own high bit), and any carry or borrow it causes only spoils
+		// the lanes after it.
+		ge := w + lanes*(0x80-0x2E)
+		gt := w + lanes*(0x80-0x3B)
+		slash := w ^ lanes*'/'
+		isSlash := (slash - lanes) &^ slash
+		ok := ge &^ gt &^ w &^ isSlash & highs
+		if ok != highs {
+			return i + bits.TrailingZeros64(^ok&highs)/8
+		}
+		i += 8
+	}
+	return i
 }
 
 // parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" (ud) into l; line is the whole
@@ -395,7 +462,8 @@ func parseRemote(b []byte) (host, port, rest []byte, form int) {
 // where an authorized message follows a pid but no reading agrees is
 // KindAmbiguous. It returns the work done (see parse).
 func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
-	otherAt, otherPID, otherLevel := -1, 0, 0
+	otherAt, otherPID, otherDigits := -1, 0, 0
+	otherKind := KindOther
 	var otherMsg []byte
 	auths, authMsgs, work := 0, 0, 0
 	window := ud[:min(len(ud), maxUserAt+len(colonBracket))]
@@ -403,16 +471,21 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 	t := l.Time
 	var authPID, authKey int
 	off := 0
-	if bytes.HasPrefix(ud, unknownUserAt) {
+	if len(ud) >= len(unknownUserAt) && string(ud[:16]) == "[unknown]@[unkno" && string(ud[16:21]) == "wn]:[" {
 		// A received line's "[unknown]@[unknown]:[": its first two '[' cannot
-		// end a prefix (no ':' before them).
+		// end a prefix (no ':' before them). (Compared in place, at most 16
+		// bytes at a time: the compiler loads eight bytes at once where
+		// bytes.HasPrefix would call memequal.)
 		off = len(unknownUserAt) - 1
 	}
+	unknown := off > 0 // then ud[:k] holds an '@' for every candidate k
 	brackets := 0
 	for off < len(window) {
-		i := bytes.IndexByte(window[off:], '[')
-		if i < 0 {
-			break
+		i := 0
+		if window[off] != '[' { // a received line's next '[' is right there
+			if i = bytes.IndexByte(window[off:], '['); i < 0 {
+				break
+			}
 		}
 		brackets++
 		k := off + i - 1 // where ":[" would start
@@ -421,18 +494,25 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			continue
 		}
 		work++
-		pid, level, msg, ok := parsePIDLevel(ud[k+2:])
+		pid, digits, level, msg, ok := parsePIDLevel(ud[k+2:])
 		if !ok {
 			continue
 		}
-		if level == levelLogID && (bytes.HasPrefix(msg, msgAuthorized) || bytes.HasPrefix(msg, msgReplAuth)) {
+		kind, repl, fixed := messageKind(level, msg)
+		if level != levelOtherID {
+			// "123]:LOG:  " or "123]:FATAL:  " (and a SQLSTATE), then the
+			// fixed start of a known message: no '[' in them, so the next
+			// place that may end the prefix lies after them.
+			off = max(off, len(ud)-len(msg)+fixed)
+		}
+		if kind == KindAuthorized {
 			authMsgs++
-			keyEnd := k + 2 + pidLen(ud[k+2:]) + 2
+			keyEnd := k + 2 + digits + 2
 			dst := l
 			if auths > 0 {
 				dst = nil // a second reading: only whether it fits matters
 			}
-			ok, w, rest := readAuthorized(dst, ud[:k], msg, line[:base+keyEnd])
+			ok, w, rest := readAuthorized(dst, ud[:k], msg[fixed:], repl, line[:base+keyEnd])
 			work += w
 			if ok {
 				auths++
@@ -446,8 +526,8 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			}
 			continue
 		}
-		if otherAt < 0 && otherKind(level, msg) != KindOther && bytes.IndexByte(ud[:k], '@') >= 0 {
-			otherAt, otherPID, otherLevel, otherMsg = k, pid, level, msg
+		if otherAt < 0 && kind != KindOther && (unknown || bytes.IndexByte(ud[:k], '@') >= 0) {
+			otherAt, otherPID, otherDigits, otherKind, otherMsg = k, pid, digits, kind, msg
 		}
 	}
 	switch {
@@ -460,10 +540,10 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 		return work
 	default:
 		k := otherAt
-		readOther(l, ud[:k], otherLevel, otherMsg)
+		readOther(l, ud[:k], otherKind, otherMsg)
 		l.Session, l.PID = sess, otherPID
 		if l.Kind == KindReceived {
-			l.Session = sess[:len(sess)-len(ud)+k+2+pidLen(ud[k+2:])+2]
+			l.Session = sess[:len(sess)-len(ud)+k+2+otherDigits+2]
 		} else {
 			l.Host, l.Port = host, port
 		}
@@ -490,18 +570,34 @@ func pidLen(b []byte) int {
 
 // parsePIDLevel reads "123]:LEVEL:  " (the level may also be followed by a
 // SQLSTATE, "LOG:  00000: ", with log_error_verbosity = verbose) and returns the
-// pid, the level (LOG, FATAL or another) and the message.
-func parsePIDLevel(b []byte) (int, int, []byte, bool) {
-	i, pid := 0, 0
+// pid, its number of digits, the level (LOG, FATAL or another) and the message.
+func parsePIDLevel(b []byte) (pid, digits, level int, msg []byte, ok bool) {
+	if len(b) >= 18 {
+		// Fast path, no byte loop: the pid's digits and "]:LOG:  " or
+		// "]:FATAL:  " compared eight bytes at a time. A pid has at most seven
+		// digits on Linux; a longer one takes the general path below.
+		w := binary.LittleEndian.Uint64(b)
+		if d := digitRun(w); d > 0 && d < 8 {
+			pid := digitsValue(w, d)
+			switch binary.LittleEndian.Uint64(b[d:]) {
+			case w64("]:LOG:  "):
+				return pid, d, levelLogID, sqlState(b[d+8:]), true
+			case w64("]:FATAL:"):
+				if b[d+8] == ' ' && b[d+9] == ' ' {
+					return pid, d, levelFatalID, sqlState(b[d+10:]), true
+				}
+			}
+		}
+	}
+	i := 0
 	for i < len(b) && isDigit(b[i]) && i < 10 {
 		pid = pid*10 + int(b[i]-'0')
 		i++
 	}
 	if i == 0 || i+2 > len(b) || b[i] != ']' || b[i+1] != ':' {
-		return 0, 0, nil, false
+		return 0, 0, 0, nil, false
 	}
 	b = b[i+2:]
-	level := levelOtherID
 	switch {
 	case len(b) >= 6 && string(b[:6]) == "LOG:  ": // compared in place, no call
 		level, b = levelLogID, b[6:]
@@ -512,59 +608,99 @@ func parsePIDLevel(b []byte) (int, int, []byte, bool) {
 		// prefix may end, whose message is never a connection line.
 		c := bytes.IndexByte(b[:min(len(b), 16)], ':')
 		if c <= 0 || c+3 > len(b) || b[c+1] != ' ' || b[c+2] != ' ' {
-			return 0, 0, nil, false
+			return 0, 0, 0, nil, false
 		}
-		return pid, levelOtherID, b[c+3:], true
+		return pid, i, levelOtherID, b[c+3:], true
 	}
+	return pid, i, level, sqlState(b), true
+}
+
+// sqlState drops the "00000: " that log_error_verbosity = verbose writes
+// after the level.
+func sqlState(b []byte) []byte {
 	if len(b) >= 7 && b[5] == ':' && b[6] == ' ' && isSQLState(b[:5]) {
-		b = b[7:]
+		return b[7:]
 	}
-	return pid, level, b, true
+	return b
+}
+
+// digitsValue is the number the first d (1 to 7) bytes of w spell, all digits
+// (see digitRun). Shifting them to the top of the word puts zero lanes, read as
+// leading zeros, in front; then each step joins neighbouring lanes into one
+// twice as wide: 10*high+low, 100*high+low, 10000*high+low (the well-known
+// eight-digit multiply-and-shift).
+func digitsValue(w uint64, d int) int {
+	v := (w - threes) << (8 * (8 - d)) // digit values in the top d lanes, zeros below
+	v = v*10 + v>>8                    // byte lanes 0, 2, 4, 6: two digits, at most 99
+	v &= 0x00FF00FF00FF00FF
+	v = v*100 + v>>16 // 16-bit lanes 0, 2: four digits, at most 9999
+	v &= 0x0000FFFF0000FFFF
+	v = v*10000 + v>>32 // low 32 bits: eight digits
+	return int(v & 0xFFFFFFFF)
+}
+
+// w64 is the eight bytes of s as a little-endian word. For a constant s the
+// compiler reads the word out of the read-only string: no code runs.
+func w64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // otherKind is the kind of a message that is not an authorized one.
 func otherKind(level int, msg []byte) Kind {
-	switch level {
-	case levelLogID:
-		switch {
-		case bytes.HasPrefix(msg, msgReceived):
-			return KindReceived
-		case bytes.HasPrefix(msg, msgAuthenticated):
-			return KindAuthenticated
-		case bytes.HasPrefix(msg, msgReady):
-			return KindReady
-		}
-	case levelFatalID:
-		for _, r := range refusals {
-			if bytes.HasPrefix(msg, r) {
-				return KindRefused
-			}
-		}
+	if k, _, _ := messageKind(level, msg); k != KindAuthorized {
+		return k
 	}
 	return KindOther
 }
 
-// readAuthorized reads an authorized message against the prefix's "%u@%d" (r);
-// prefix is the whole line up to the message's level. The message repeats the
-// user (and the database) exactly, except that the server indents a newline in
-// the message with a tab. Where the message reads user=U database=D (or, for
-// replication, user=U and then nothing or a known field), the message has ' ' or
-// its end where r has the '@' after U: so the one split that can fit is at the
-// first byte where r and the message part ways, and only if r has an '@' there.
-// After the names the message must end as the server ends it: the known fields,
-// then the end of the event or a newline and the same prefix (the next line of
-// the entry). With a nil l it only reports whether the reading fits. It also
-// returns the bytes compared.
-func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int, int) {
-	repl := false
+// messageKind reads the fixed start of a LOG or FATAL message: it returns the
+// message's kind (KindOther for none), whether an authorized message is a
+// replication one, and the length of the fixed start, which holds no '['.
+// (Constants are compared in place at most 16 bytes at a time, which the
+// compiler turns into 8-byte loads and compares; bytes.HasPrefix, or a longer
+// constant, would call memequal.)
+func messageKind(level int, m []byte) (kind Kind, repl bool, fixed int) {
 	switch {
-	case bytes.HasPrefix(msg, msgAuthorized):
-		msg = msg[len(msgAuthorized):]
-	case bytes.HasPrefix(msg, msgReplAuth):
-		msg, repl = msg[len(msgReplAuth):], true
-	default:
-		return false, 0, 0
+	case level == levelFatalID:
+		for _, r := range refusals {
+			if bytes.HasPrefix(m, r) {
+				return KindRefused, false, 0
+			}
+		}
+	case level != levelLogID || len(m) < len(msgReady):
+	case string(m[:11]) == "connection ":
+		switch r := m[11:]; {
+		case len(r) >= 17 && string(r[:16]) == "authorized: user" && r[16] == '=':
+			return KindAuthorized, false, len(msgAuthorized)
+		case len(r) >= 15 && string(r[:15]) == "authenticated: ":
+			return KindAuthenticated, false, len(msgAuthenticated)
+		case len(r) >= 10 && string(r[:10]) == "received: ":
+			return KindReceived, false, len(msgReceived)
+		case string(r[:7]) == "ready: ":
+			return KindReady, false, len(msgReady)
+		}
+	case len(m) >= len(msgReplAuth) && string(m[:16]) == "replication conn" && string(m[16:32]) == "ection authorize" &&
+		string(m[32:40]) == "d: user=":
+		return KindAuthorized, true, len(msgReplAuth)
 	}
+	return KindOther, false, 0
+}
+
+// readAuthorized reads an authorized message, from "user=" on (msg), against
+// the prefix's "%u@%d" (r); repl tells a replication message, prefix is the
+// whole line up to the message's level. The message repeats the user (and the
+// database) exactly, except that the server indents a newline in the message
+// with a tab. Where the message reads user=U database=D (or, for replication,
+// user=U and then nothing or a known field), the message has ' ' or its end
+// where r has the '@' after U: so the one split that can fit is at the first
+// byte where r and the message part ways, and only if r has an '@' there. After
+// the names the message must end as the server ends it: the known fields, then
+// the end of the event or a newline and the same prefix (the next line of the
+// entry). With a nil l it only reports whether the reading fits. It also
+// returns the bytes compared and the length of what follows the names.
+func readAuthorized(l *Line, r, msg []byte, repl bool, prefix []byte) (bool, int, int) {
 	at, n := commonIndented(r, msg)
 	work := at
 	if at == 0 || at > maxName || at >= len(r) || r[at] != '@' {
@@ -575,12 +711,14 @@ func readAuthorized(l *Line, r, msg, prefix []byte) (bool, int, int) {
 		return false, work, 0
 	}
 	if !repl {
-		if !bytes.HasPrefix(tail, fieldDatabase) {
+		if len(tail) < len(fieldDatabase) || string(tail[:len(fieldDatabase)]) != " database=" {
 			return false, work, 0
 		}
-		m, ok := matchIndented(tail[len(fieldDatabase):], db)
+		// The message repeats the whole database name, indented as the server
+		// writes it (the same reading as the user's, which must end at r's end).
+		d, m := commonIndented(db, tail[len(fieldDatabase):])
 		work += len(db)
-		if !ok {
+		if d != len(db) {
 			return false, work, 0
 		}
 		tail = tail[len(fieldDatabase)+m:]
@@ -649,11 +787,11 @@ func hasNewline(w uint64) bool {
 	return (x-ones)&^x&highs != 0
 }
 
-// readOther reads the received, authenticated, ready and refused messages,
-// whose user is not in the message (or not reliably).
-func readOther(l *Line, r []byte, level int, msg []byte) {
-	l.Kind = otherKind(level, msg)
-	switch l.Kind {
+// readOther reads the received, authenticated, ready and refused messages
+// (msg, of the kind given), whose user is not in the message (or not reliably).
+func readOther(l *Line, r []byte, kind Kind, msg []byte) {
+	l.Kind = kind
+	switch kind {
 	case KindReceived:
 		readReceived(l, msg[len(msgReceived):])
 	case KindAuthenticated:
@@ -677,33 +815,8 @@ func SameSession(l Line, key []byte) bool {
 	if open < 0 {
 		return false
 	}
-	_, level, msg, ok := parsePIDLevel(l.Session[open+2:])
+	_, _, level, msg, ok := parsePIDLevel(l.Session[open+2:])
 	return ok && pidLen(key[open+2:])+open+4 == len(key) && otherKind(level, msg) == l.Kind
-}
-
-// matchIndented reports whether msg starts with s as the server writes it in a
-// message (each "\n" followed by a tab) and returns the bytes of msg it took.
-func matchIndented(msg, s []byte) (int, bool) {
-	if bytes.HasPrefix(msg, s) && bytes.IndexByte(s, '\n') < 0 {
-		return len(s), true
-	}
-	if bytes.IndexByte(s, '\n') < 0 {
-		return 0, false
-	}
-	n := 0
-	for _, c := range s {
-		if n >= len(msg) || msg[n] != c {
-			return 0, false
-		}
-		n++
-		if c == '\n' {
-			if n >= len(msg) || msg[n] != '\t' {
-				return 0, false
-			}
-			n++
-		}
-	}
-	return n, true
 }
 
 // knownTail reports whether t can follow the user (replication) or the
@@ -711,33 +824,64 @@ func matchIndented(msg, s []byte) (int, bool) {
 // name (anything, it is last but for the SSL and GSS fields), or the SSL and GSS
 // fields alone, which end with ')'.
 func knownTail(t []byte) bool {
-	return len(t) == 0 || bytes.HasPrefix(t, fieldApplication) ||
-		(bytes.HasPrefix(t, fieldSSLStrict) || bytes.HasPrefix(t, fieldGSSStrict)) && t[len(t)-1] == ')'
+	return len(t) == 0 || isAppField(t) || (isSSLField(t) || isGSSField(t)) && t[len(t)-1] == ')'
+}
+
+// isAppField, isSSLField and isGSSField report t starting with
+// fieldApplication, fieldSSLStrict and fieldGSSStrict, compared in place at
+// most 16 bytes at a time (8-byte loads, no call; see messageKind).
+func isAppField(t []byte) bool {
+	return len(t) >= len(fieldApplication) && string(t[:16]) == " application_nam" && string(t[16:18]) == "e="
+}
+
+func isSSLField(t []byte) bool {
+	return len(t) >= len(fieldSSLStrict) && string(t[:16]) == " SSL enabled (pr" && string(t[16:23]) == "otocol="
+}
+
+func isGSSField(t []byte) bool {
+	return len(t) >= len(fieldGSSStrict) && string(t[:16]) == " GSS (authentica" && string(t[16:20]) == "ted="
 }
 
 // readTail reads application_name and the SSL flag after the database.
 func readTail(l *Line, t []byte) {
-	if !bytes.HasPrefix(t, fieldApplication) {
-		l.SSL = bytes.HasPrefix(t, fieldSSLStrict) // knownTail: SSL or GSS first
+	if !isAppField(t) {
+		l.SSL = isSSLField(t) // knownTail: SSL or GSS first
 		return
 	}
-	app := t[len(fieldApplication):]
-	if i := bytes.Index(app, fieldSSLStrict); i >= 0 {
-		l.SSL, app = true, app[:i]
+	l.Application, l.SSL = cutFields(t[len(fieldApplication):])
+}
+
+// cutFields returns app up to its first SSL or GSS field, and whether it holds
+// an SSL field. It is the same as cutting app at the first fieldSSLStrict and
+// then at the first fieldGSSStrict before that, in one scan of app's spaces
+// instead of two substring searches: both fields start with a space, and
+// neither can start inside the other (no space in one is followed by the
+// other's text), so the first space that starts either is where the name ends.
+func cutFields(app []byte) ([]byte, bool) {
+	for i := 0; i < len(app); i++ {
+		j := bytes.IndexByte(app[i:], ' ')
+		if j < 0 {
+			break
+		}
+		i += j
+		if isSSLField(app[i:]) {
+			return app[:i], true
+		}
+		if isGSSField(app[i:]) {
+			// An SSL field, if any, lies after this GSS field.
+			return app[:i], bytes.Contains(app[i+len(fieldGSSStrict):], fieldSSLStrict)
+		}
 	}
-	if i := bytes.Index(app, fieldGSSStrict); i >= 0 {
-		app = app[:i]
-	}
-	l.Application = app
+	return app, false
 }
 
 // readReceived reads "host=H port=P" (or "host=[local]").
 func readReceived(l *Line, m []byte) {
-	if !bytes.HasPrefix(m, fieldHost) {
+	if len(m) < len(fieldHost) || string(m[:len(fieldHost)]) != "host=" {
 		return
 	}
 	m = m[len(fieldHost):]
-	if i := bytes.IndexByte(m, ' '); i >= 0 && bytes.HasPrefix(m[i:], fieldPort) {
+	if i := bytes.IndexByte(m, ' '); i >= 0 && len(m)-i >= len(fieldPort) && string(m[i:i+len(fieldPort)]) == " port=" {
 		l.Host, l.Port = m[:i], m[i+len(fieldPort):]
 		return
 	}
@@ -748,14 +892,14 @@ func readReceived(l *Line, m []byte) {
 // quotes, so it ends at the last `" method=`.
 func readAuthenticated(l *Line, m []byte) {
 	switch {
-	case bytes.HasPrefix(m, fieldIdentity):
+	case len(m) >= len(fieldIdentity) && string(m[:len(fieldIdentity)]) == `identity="`:
 		m = m[len(fieldIdentity):]
-	case bytes.HasPrefix(m, fieldUserQuoted):
+	case len(m) >= len(fieldUserQuoted) && string(m[:len(fieldUserQuoted)]) == `user="`:
 		m = m[len(fieldUserQuoted):]
 	default:
 		return
 	}
-	i := bytes.LastIndex(m, fieldMethod)
+	i := lastMethod(m)
 	if i < 0 {
 		return
 	}
@@ -765,6 +909,22 @@ func readAuthenticated(l *Line, m []byte) {
 		method = method[:sp]
 	}
 	l.Method = method
+}
+
+// lastMethod is bytes.LastIndex(m, fieldMethod) without its rolling hash over
+// the whole of m: the last '"' that starts fieldMethod, trying each '"' from
+// the end (the text after the method has few or none).
+func lastMethod(m []byte) int {
+	for end := len(m); ; {
+		i := bytes.LastIndexByte(m[:end], '"')
+		if i < 0 {
+			return -1
+		}
+		if len(m)-i >= len(fieldMethod) && string(m[i:i+len(fieldMethod)]) == `" method=` {
+			return i
+		}
+		end = i
+	}
 }
 
 // parseBare reads a line with an unknown prefix from its message alone, which
@@ -867,7 +1027,7 @@ func sessionPIDs(sess []byte, yield func(pid int) bool) {
 		}
 		k := off + i
 		off = k + 1
-		if pid, _, _, ok := parsePIDLevel(sess[k+2:]); ok && !yield(pid) {
+		if pid, _, _, _, ok := parsePIDLevel(sess[k+2:]); ok && !yield(pid) {
 			return
 		}
 	}
