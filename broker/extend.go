@@ -181,7 +181,7 @@ func (b *Broker) extendApproved(ctx context.Context, req AccessRequest, rec audi
 	out, err := b.extend(ctx, ExtendRequest{Role: v.RoleName, IncidentID: v.IncidentID, Hours: v.Hours,
 		Requester: req.Requester, RequesterKey: req.RequesterKey, RequestID: req.ID}, rec)
 	if err == nil {
-		b.notify(ctx, rec, Notification{Kind: NotifyExtended, Request: req, Grant: &out})
+		b.notifyOnce(ctx, rec, Notification{Kind: NotifyExtended, Request: req, Grant: &out})
 	}
 	return out, err
 }

@@ -369,6 +369,7 @@ var sqlStateCodes = map[string]Code{
 	"FFB12": CodeNotFound,
 	"FFB13": CodeForbidden,
 	"FFB14": CodeConflict,
+	"FFB15": CodeConflict,
 	"53300": CodeUnavailable, // too_many_connections
 	"57014": CodeUnavailable, // statement timeout
 	"55P03": CodeUnavailable, // lock_not_available

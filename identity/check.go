@@ -76,7 +76,7 @@ func decode(proof string) (wireProof, error) {
 	if len(proof) > MaxProofSize {
 		return wireProof{}, refuse(ReasonMalformed, fmt.Sprintf("the proof is larger than %d bytes", MaxProofSize))
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(proof, "="))
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(proof)
 	if err != nil {
 		return wireProof{}, refuse(ReasonMalformed, "the proof is not base64url")
 	}
@@ -88,6 +88,12 @@ func decode(proof string) (wireProof, error) {
 	}
 	if dec.More() {
 		return wireProof{}, refuse(ReasonMalformed, "the proof has data after its JSON object")
+	}
+	// A proof has one spelling, the one Signer makes: the ledgers keep one request
+	// per proof by its text, so no other spelling of the same signed request (padding,
+	// whitespace, key order, escapes) may pass for a new one.
+	if canon, err := json.Marshal(p); err != nil || !bytes.Equal(canon, raw) {
+		return wireProof{}, refuse(ReasonMalformed, "the proof is not in its canonical encoding")
 	}
 	return p, nil
 }

@@ -13,6 +13,7 @@
 --   FFB12 no live grant of the role for the incident (extend)
 --   FFB13 the caller is not the requester of that grant (extend)
 --   FFB14 the grant already ends later than the extension would (extend)
+--   FFB15 a pending request of the same person asks for other hours or another reason
 
 SELECT pg_catalog.format('CREATE SCHEMA IF NOT EXISTS db_admin AUTHORIZATION %I', :'admin_role') \gexec
 
@@ -816,9 +817,13 @@ BEGIN
     AND r.kind = 'issue' AND r.state = 'pending' AND r.decide_by > v_now
   ORDER BY r.created_at DESC LIMIT 1;
   IF FOUND THEN
-    -- The same person asking again confirms the request with a fresh proof.
-    -- The row then shows what that proof says: the ARN (another session of the same
-    -- person), the reason and the validity asked for.
+    -- The same person asking again confirms the request with a fresh proof and the
+    -- ARN of that session. What the approvers were shown (role, incident, hours,
+    -- reason) never changes under a pending request: a different ask is refused.
+    IF v_row.hours <> p_hours OR v_row.reason <> coalesce(p_reason, '') THEN
+      RAISE EXCEPTION 'request % of yours for this role and incident is pending with % hour(s) and its own reason; it keeps what the approvers were shown', v_row.request_id, v_row.hours
+        USING ERRCODE = 'FFB15';
+    END IF;
     IF p_requester_proof IS NOT NULL THEN
       UPDATE db_admin.firefighter_request r SET requester_proof = p_requester_proof, request_body = p_request_body,
         requester = p_requester, reason = coalesce(p_reason, ''), hours = p_hours
@@ -1132,7 +1137,12 @@ BEGIN
     AND r.kind = 'extend' AND r.extends_grant = v_grant.grant_id AND r.state = 'pending' AND r.decide_by > v_now
   ORDER BY r.created_at DESC LIMIT 1;
   IF FOUND THEN
-    -- The same person asking again confirms the request with a fresh proof.
+    -- The same person asking again confirms the request with a fresh proof; what
+    -- the approvers were shown never changes under a pending request.
+    IF v_row.hours <> p_hours OR v_row.reason <> coalesce(p_reason, '') THEN
+      RAISE EXCEPTION 'extension request % of yours is pending with % hour(s) and its own reason; it keeps what the approvers were shown', v_row.request_id, v_row.hours
+        USING ERRCODE = 'FFB15';
+    END IF;
     IF p_requester_proof IS NOT NULL THEN
       UPDATE db_admin.firefighter_request r SET requester_proof = p_requester_proof, request_body = p_request_body,
         request_path = p_request_path, requester = p_requester, reason = coalesce(p_reason, ''), hours = p_hours
@@ -1210,6 +1220,11 @@ BEGIN
     IF v_req.state = 'issued' THEN
       SELECT e.* INTO v_ext FROM db_admin.firefighter_extension e WHERE e.request_id = p_request_id;
       SELECT g.* INTO v_grant FROM db_admin.firefighter_grant g WHERE g.grant_id = v_req.grant_id;
+      -- A retried step answers the extension it made, while the grant lives; once
+      -- the grant ended (revoked, expired) a replay is refused, not re-announced.
+      IF v_grant.closed_at IS NOT NULL OR v_grant.expires_at <= v_now THEN
+        RAISE EXCEPTION 'extension request % was carried out and its grant has ended', p_request_id USING ERRCODE = 'FFB05';
+      END IF;
       SELECT r.rolvaliduntil INTO v_until FROM pg_catalog.pg_roles r WHERE r.rolname = v_role;
       RETURN QUERY SELECT v_grant.grant_id, v_ext.old_expires_at, v_grant.expires_at, v_until, v_ext.approver, true;
       RETURN;
@@ -1263,10 +1278,13 @@ $fn$;
 -- is logged and audited; it is not retried.
 CREATE TABLE IF NOT EXISTS db_admin.firefighter_notice (
   request_id uuid NOT NULL REFERENCES db_admin.firefighter_request (request_id),
-  kind       text NOT NULL CHECK (kind IN ('approval_needed', 'issued', 'timed_out')),
+  kind       text NOT NULL CHECK (kind IN ('approval_needed', 'issued', 'timed_out', 'extended')),
   claimed_at timestamptz NOT NULL,
   PRIMARY KEY (request_id, kind)
 );
+ALTER TABLE db_admin.firefighter_notice DROP CONSTRAINT IF EXISTS firefighter_notice_kind_check;
+ALTER TABLE db_admin.firefighter_notice ADD CONSTRAINT firefighter_notice_kind_check
+  CHECK (kind IN ('approval_needed', 'issued', 'timed_out', 'extended'));
 REVOKE ALL ON db_admin.firefighter_notice FROM PUBLIC;
 
 -- The expiry a grant's requester was warned of, so that the sweep warns once per
@@ -1283,8 +1301,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-  IF p_kind IS NULL OR p_kind NOT IN ('approval_needed', 'issued', 'timed_out') THEN
-    RAISE EXCEPTION 'notice kind must be approval_needed, issued or timed_out' USING ERRCODE = 'FFB04';
+  IF p_kind IS NULL OR p_kind NOT IN ('approval_needed', 'issued', 'timed_out', 'extended') THEN
+    RAISE EXCEPTION 'notice kind must be approval_needed, issued, timed_out or extended' USING ERRCODE = 'FFB04';
   END IF;
   IF p_request_id IS NULL OR NOT EXISTS (SELECT FROM db_admin.firefighter_request r WHERE r.request_id = p_request_id) THEN
     RAISE EXCEPTION 'no request %', p_request_id USING ERRCODE = 'FFB10';

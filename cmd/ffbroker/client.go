@@ -74,6 +74,11 @@ func (c *cli) savedConfig() (clientConfig, error) {
 	if err != nil {
 		return cc, &configError{err: fmt.Errorf("read %s: %w", p, err)}
 	}
+	// The file says where the identity proofs go: someone else able to write it
+	// could send them elsewhere.
+	if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o022 != 0 {
+		return cc, &configError{err: fmt.Errorf("%s is writable by others (mode %v): chmod 600 it, or run ffbroker configure again", p, fi.Mode().Perm())}
+	}
 	if err := json.Unmarshal(b, &cc); err != nil {
 		return cc, &configError{err: fmt.Errorf("%s is not valid: %w (run ffbroker configure again)", p, err)}
 	}

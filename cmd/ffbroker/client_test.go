@@ -132,6 +132,17 @@ func TestClientConfiguration(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("config file %s: %v, mode %v; want 0600", p, err, fi.Mode())
 	}
+	// A configuration file others may write is refused: it says where proofs go.
+	if err := os.Chmod(p, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = clientRun(t, e, "status")
+	if code != exitConfig || !strings.Contains(errOut, "is writable by others") {
+		t.Errorf("status with a world-writable config = %d %q; want exit 3", code, errOut)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Configured, but no credentials at all: a configuration error that says what to do.
 	code, _, errOut = clientRun(t, e, "status")
 	if code != exitConfig || !strings.Contains(errOut, "no usable AWS credentials") {

@@ -110,6 +110,16 @@ func (a *accounts) forStart(ctx context.Context, name string) (*slot, error) {
 		}
 		account := fmt.Sprintf("%012d", a.next)
 		a.next++
+		// moto's bug is per account and region, whatever the state machine: an
+		// account where any execution ran (another local-api's, another stack name's)
+		// is not fresh.
+		used, err := a.hasExecutions(ctx, account)
+		if err != nil {
+			return nil, err
+		}
+		if used {
+			continue
+		}
 		out, err := a.create.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(smName),
 			Definition: aws.String(a.definition), RoleArn: aws.String(inAccount(a.roleARN, account))}, withAccount(account))
 		var exists *sfntypes.StateMachineAlreadyExists
@@ -138,6 +148,24 @@ func (a *accounts) forStart(ctx context.Context, name string) (*slot, error) {
 		a.byName[name] = s
 	}
 	return s, nil
+}
+
+// hasExecutions reports whether any state machine of account has an execution.
+func (a *accounts) hasExecutions(ctx context.Context, account string) (bool, error) {
+	sms, err := a.create.ListStateMachines(ctx, &sfn.ListStateMachinesInput{}, withAccount(account))
+	if err != nil {
+		return false, fmt.Errorf("local-api: list the state machines of moto account %s: %w", account, err)
+	}
+	for _, sm := range sms.StateMachines {
+		l, err := a.create.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: sm.StateMachineArn}, withAccount(account))
+		if err != nil {
+			return false, fmt.Errorf("local-api: list the executions in moto account %s: %w", account, err)
+		}
+		if len(l.Executions) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // learnToken records which account a task token belongs to.

@@ -139,7 +139,7 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 	if r.ID != "" {
 		m.Metadata.AdditionalContext["request_id"] = r.ID
 	}
-	f := facts{{"Requester", r.Requester, false}, {"Incident", or(r.IncidentID, "(none)"), false}, {"Role", r.Role, false}}
+	f := facts{{"Requester", person(r.Requester, r.RequesterKey), true}, {"Incident", or(r.IncidentID, "(none)"), false}, {"Role", r.Role, false}}
 	if r.Hours > 0 {
 		f = append(f, fact{"Hours", fmt.Sprint(r.Hours), false})
 	}
@@ -154,11 +154,11 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 		m.Content.NextSteps = []string{"ffbroker approve " + r.ID + " --comment '...'", "ffbroker deny " + r.ID + " --comment '...'"}
 	case broker.NotifyApproved:
 		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s was approved", kind, r.IncidentID)
-		f = append(f, fact{"Approver", r.Approver, false}, fact{"Comment", or(r.Comment, "(none)"), true})
+		f = append(f, fact{"Approver", person(r.Approver, r.ApproverKey), true}, fact{"Comment", or(r.Comment, "(none)"), true})
 		m.Content.NextSteps = []string{"ffbroker status"}
 	case broker.NotifyDenied:
 		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s was denied", kind, r.IncidentID)
-		f = append(f, fact{"Approver", r.Approver, false}, fact{"Comment", or(r.Comment, "(none)"), true})
+		f = append(f, fact{"Approver", person(r.Approver, r.ApproverKey), true}, fact{"Comment", or(r.Comment, "(none)"), true})
 		m.Content.NextSteps = []string{again}
 	case broker.NotifyTimedOut:
 		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s: nobody approved in time", kind, r.IncidentID)
@@ -203,7 +203,22 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 	return m, mail
 }
 
-// fact is one line of a message; typed marks text a person typed.
+// person names a verified caller as the two-person rule counts them: the ARN STS
+// verified and, when it differs, the principal key. A session name of a role whose
+// session names AWS does not enforce is whatever the caller chose: the key (the
+// role, every session of it) is who it is. Names may hold "@": they are chat-safe'd
+// like typed text.
+func person(arn, key string) string {
+	switch {
+	case key == "" || strings.EqualFold(key, arn):
+		return arn
+	case strings.HasPrefix(key, "session/"):
+		return arn + " (counts as " + key + ")"
+	}
+	return arn + " (session name chosen by the caller; counts as " + key + ", every session of that role)"
+}
+
+// fact is one line of a message; typed marks text a person typed or chose.
 type fact struct {
 	label, value string
 	typed        bool
