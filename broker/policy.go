@@ -39,9 +39,10 @@ const (
 	HardMaxReasonLength = 2000
 	// MaxIncidentBytes bounds an incident id whatever IncidentPattern says.
 	MaxIncidentBytes = 128
-	// maxPrefixLength keeps <prefix>_firefighter_rw within PostgreSQL's
-	// 63-byte identifier limit.
-	maxPrefixLength = 63 - len("_firefighter_rw")
+	// maxPrefixLength is the bootstrap's limit (000_preflight.sql:
+	// ^[a-z][a-z0-9_]{0,30}$), which keeps the longest derived name,
+	// <prefix>_activity_monitor, within PostgreSQL's 63-byte identifier limit.
+	maxPrefixLength = 31
 )
 
 // Policy decides which access requests are acceptable. Build it with

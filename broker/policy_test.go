@@ -93,7 +93,7 @@ func TestPolicyCheck(t *testing.T) {
 	}{
 		{"default", func(*broker.Policy) {}, ""},
 		{"other prefix", func(p *broker.Policy) { p.RolePrefix = "acme_prod2" }, ""},
-		{"longest prefix", func(p *broker.Policy) { p.RolePrefix = "a" + strings.Repeat("b", 47) }, ""},
+		{"longest prefix", func(p *broker.Policy) { p.RolePrefix = "a" + strings.Repeat("b", 30) }, ""},
 		{"max hours 1", func(p *broker.Policy) { p.MaxHours = 1 }, ""},
 		{"empty prefix", func(p *broker.Policy) { p.RolePrefix = "" }, "prefix"},
 		{"upper-case prefix", func(p *broker.Policy) { p.RolePrefix = "My_pg" }, "prefix"},
@@ -105,6 +105,7 @@ func TestPolicyCheck(t *testing.T) {
 		{"reserved pg_ prefix", func(p *broker.Policy) { p.RolePrefix = "pg_my" }, "prefix"},
 		{"reserved pg prefix", func(p *broker.Policy) { p.RolePrefix = "pg" }, "prefix"},
 		{"prefix too long", func(p *broker.Policy) { p.RolePrefix = "a" + strings.Repeat("b", 48) }, "prefix"},
+		{"prefix longer than the bootstrap allows", func(p *broker.Policy) { p.RolePrefix = "a" + strings.Repeat("b", 31) }, "prefix"},
 		{"no incident pattern", func(p *broker.Policy) { p.IncidentPattern = nil }, "incident"},
 		{"max hours 3", func(p *broker.Policy) { p.MaxHours = 3 }, "max hours"},
 		{"max hours 0", func(p *broker.Policy) { p.MaxHours = 0 }, "max hours"},

@@ -69,6 +69,9 @@ type Roles struct {
 	FirefighterRO, FirefighterRW, Broker string
 	// Approver is the approve function's login: it records decisions and nothing else.
 	Approver string
+	// Activity is the activity job's login (008_activity.sql); it is not one of the
+	// seven, and All leaves it out.
+	Activity string
 }
 
 // Roles derives the role names from the prefix (the default when empty) exactly as
@@ -78,7 +81,7 @@ func (n Names) Roles() Roles {
 	return Roles{
 		Admin: p + "_admin", Owner: p + "_owner", Migrator: p + "_migrator", App: p + "_app",
 		FirefighterRO: p + "_firefighter_ro", FirefighterRW: p + "_firefighter_rw", Broker: p + "_password_broker",
-		Approver: p + "_password_approver",
+		Approver: p + "_password_approver", Activity: p + "_activity_monitor",
 	}
 }
 
@@ -158,6 +161,22 @@ var approverFunctions = []string{
 	"db_admin.firefighter_request_status(uuid)",
 	"db_admin.firefighter_status()",
 	"db_admin.live_firefighter_grants()",
+}
+
+// activityFunctions are the db_admin functions 008_activity.sql grants the activity
+// job's login: reading the log's checkpoint and policy, recording logins, planning and
+// enforcing within the database's floor, nothing else.
+var activityFunctions = []string{
+	"db_admin.activity_now()",
+	"db_admin.activity_clock_shift()",
+	"db_admin.activity_policy()",
+	"db_admin.activity_checkpoint(text)",
+	"db_admin.activity_commit_page(text, bigint, bigint, text[], integer, integer, jsonb)",
+	"db_admin.activity_record_logins(text, text[], text[], timestamp with time zone[], text[], boolean[])",
+	"db_admin.activity_log_proof()",
+	"db_admin.activity_plan(integer, integer, text[])",
+	"db_admin.activity_enforce(name, text, integer, integer, text[])",
+	"db_admin.activity_unlock(name)",
 }
 
 // Verify runs the seed's verification (section 11) and production checklist (section
@@ -291,3 +310,7 @@ func BrokerFunctions() []string { return slices.Clone(brokerFunctions) }
 // ApproverFunctions returns the signatures of the db_admin functions the approver's
 // login may execute.
 func ApproverFunctions() []string { return slices.Clone(approverFunctions) }
+
+// ActivityFunctions returns the signatures of the db_admin functions the activity
+// job's login may execute.
+func ActivityFunctions() []string { return slices.Clone(activityFunctions) }

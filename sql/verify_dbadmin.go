@@ -132,10 +132,10 @@ type dbLogin struct {
 	fns  []string
 }
 
-// broker checks that the broker's login and the approver's can do nothing but execute
-// their db_admin functions (invariants 1 and 8 of the design).
+// broker checks that the broker's login, the approver's and the activity job's can do
+// nothing but execute their db_admin functions (invariants 1 and 8 of the design).
 func (v *verifier) broker(ctx context.Context) error {
-	for _, l := range []dbLogin{{v.roles.Broker, brokerFunctions}, {v.roles.Approver, approverFunctions}} {
+	for _, l := range []dbLogin{{v.roles.Broker, brokerFunctions}, {v.roles.Approver, approverFunctions}, {v.roles.Activity, activityFunctions}} {
 		if !v.exists(l.name) {
 			for _, name := range []string{brokerSchemasCheck, brokerExecuteCheck, brokerTablesCheck, brokerGrantsCheck} {
 				v.add(secFirefight, l.name+name, v.missing(l.name), "")

@@ -42,7 +42,7 @@ func (v *verifier) loadRoles(ctx context.Context) error {
 	attrs, err := collect[roleAttrs](ctx, v.tx, `
 		SELECT rolname::text, rolcanlogin, rolsuper, rolinherit, rolcreaterole, rolcreatedb,
 		       rolreplication, rolbypassrls, rolconnlimit
-		FROM pg_catalog.pg_roles WHERE rolname::text = ANY($1::text[])`, v.roles.All())
+		FROM pg_catalog.pg_roles WHERE rolname::text = ANY($1::text[])`, append(v.roles.All(), v.roles.Activity))
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (v *verifier) loadRoles(ctx context.Context) error {
 		JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
 		JOIN pg_catalog.pg_roles m ON m.oid = a.member
 		WHERE r.rolname::text = ANY($1::text[]) OR m.rolname::text = ANY($1::text[])
-		ORDER BY 1, 2`, v.roles.All())
+		ORDER BY 1, 2`, append(v.roles.All(), v.roles.Activity))
 	return err
 }
 

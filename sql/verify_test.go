@@ -220,6 +220,14 @@ func TestVerifyDetectsDrift(t *testing.T) {
 			e.asRole(t, e.Admin, `GRANT EXECUTE ON FUNCTION db_admin.firefighter_role_checked(name) TO `+ident(e.Broker))
 			return e.Broker + ": EXECUTE on exactly its db_admin functions", []string{"db_admin.firefighter_role_checked(name)", "not one of its functions"}
 		}},
+		{"activity login given EXECUTE on a broker function", func(t *testing.T, e *env) (string, []string) {
+			e.asRole(t, e.Admin, `GRANT EXECUTE ON FUNCTION db_admin.expire_firefighter_password(name) TO `+ident(e.Activity))
+			return e.Activity + ": EXECUTE on exactly its db_admin functions", []string{"db_admin.expire_firefighter_password(name)", "not one of its functions"}
+		}},
+		{"activity login given SELECT on the grant ledger", func(t *testing.T, e *env) (string, []string) {
+			e.asRole(t, e.Admin, `GRANT SELECT ON db_admin.firefighter_grant TO `+ident(e.Activity))
+			return e.Activity + ": no privilege on any table", []string{"firefighter_grant"}
+		}},
 		{"broker made a member of the app role", func(t *testing.T, e *env) (string, []string) {
 			mustExec(t, e.master(t), `GRANT `+ident(e.App)+` TO `+ident(e.Broker))
 			return e.Broker + " is a member of no role", []string{e.Broker + " is a member of " + e.App}

@@ -80,7 +80,7 @@ func activityDBConfig(getenv func(string) string) (broker.DBConfig, error) {
 	if user == "" {
 		prefix := getenv("FFB_ROLE_PREFIX")
 		if prefix == "" {
-			prefix = "my_pg"
+			prefix = broker.DefaultRolePrefix
 		}
 		user = prefix + "_activity_monitor"
 	}

@@ -26,7 +26,8 @@ func (c *cli) deps(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, e
 	if err != nil {
 		return nil, &configError{err: err}
 	}
-	return d, nil
+	// The activity job reads more of the environment than Config: this command's.
+	return d.WithEnv(c.getenv), nil
 }
 
 // stderrAudit is where the CLI's audit records go when no log group is configured:

@@ -504,16 +504,6 @@ func quoteArgs(args []string) string {
 	return strings.Join(out, " ")
 }
 
-// field is the value after label on a line of a command's output.
-func field(out, label string) string {
-	for _, l := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), label); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
 // pendingFor waits until who's list of pending requests shows one, and returns its
 // id (as bob's client reads it: ffbroker requests --json).
 func (d *demo) pendingFor(who string) (string, error) {

@@ -23,9 +23,9 @@ type Vars struct {
 // Names are the role and database names a bootstrap with some Vars creates.
 type Names struct {
 	Admin, Owner, Migrator, App, FirefighterRO, FirefighterRW, Broker string
-	// Approver is the approve function's login.
-	Approver      string
-	DB, AppSchema string
+	// Approver is the approve function's login; Activity the activity job's.
+	Approver, Activity string
+	DB, AppSchema      string
 }
 
 // Names returns the names the bootstrap derives from v.
@@ -37,7 +37,7 @@ func (v Vars) Names() Names {
 	n := Names{
 		Admin: p + "_admin", Owner: p + "_owner", Migrator: p + "_migrator", App: p + "_app",
 		FirefighterRO: p + "_firefighter_ro", FirefighterRW: p + "_firefighter_rw", Broker: p + "_password_broker",
-		Approver: p + "_password_approver", DB: v.DBName, AppSchema: v.AppSchema,
+		Approver: p + "_password_approver", Activity: p + "_activity_monitor", DB: v.DBName, AppSchema: v.AppSchema,
 	}
 	if n.DB == "" {
 		n.DB = "my-pg-db"
