@@ -176,21 +176,28 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 		}
 		return c.emit(out, func(w io.Writer) { printGrant(w, out, *role) })
 	}
-	var pending broker.PendingAnswer
-	if err := json.Unmarshal(ans, &pending); err != nil {
+	return c.pending(ctx, ans, *wait, "request")
+}
+
+// pending handles a 202 answer (a request waiting for a second person; what is
+// "request" or "extension request"): with wait it follows the request until it is
+// decided, else it prints how to follow it.
+func (c *cli) pending(ctx context.Context, ans json.RawMessage, wait bool, what string) error {
+	var p broker.PendingAnswer
+	if err := json.Unmarshal(ans, &p); err != nil {
 		return err
 	}
-	if !*wait {
-		return c.emit(pending, func(w io.Writer) {
-			fmt.Fprintf(w, "waiting for a second person's approval until %s\n  request:  %s\n  approver: ffbroker approve %s --comment '...'\n  follow:   ffbroker request %s --wait\n",
-				pending.DecideBy.Local().Format(time.RFC3339), pending.RequestID, pending.RequestID, pending.RequestID)
+	if !wait {
+		return c.emit(p, func(w io.Writer) {
+			fmt.Fprintf(w, "the %s waits for a second person's approval until %s\n  request:  %s\n  approver: ffbroker approve %s --comment '...'\n  follow:   ffbroker request %s --wait\n",
+				what, p.DecideBy.Local().Format(time.RFC3339), p.RequestID, p.RequestID, p.RequestID)
 		})
 	}
 	if !c.json {
-		fmt.Fprintf(c.stderr, "request %s waits for a second person's approval until %s\n  an approver runs: ffbroker approve %s --comment '...'\n",
-			pending.RequestID, pending.DecideBy.Local().Format(time.RFC3339), pending.RequestID)
+		fmt.Fprintf(c.stderr, "%s %s waits for a second person's approval until %s\n  an approver runs: ffbroker approve %s --comment '...'\n",
+			what, p.RequestID, p.DecideBy.Local().Format(time.RFC3339), p.RequestID)
 	}
-	return c.follow(ctx, pending.RequestID)
+	return c.follow(ctx, p.RequestID)
 }
 
 // printGrant prints an issued grant and how to use it.

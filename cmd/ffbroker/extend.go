@@ -72,19 +72,5 @@ func runExtend(ctx context.Context, c *cli, args []string) error {
 				g.Role, g.ExpiresAt.Local().Format(time.RFC3339), until(g.ExpiresAt), from, g.GrantID)
 		})
 	}
-	var p broker.PendingAnswer
-	if err := json.Unmarshal(ans, &p); err != nil {
-		return err
-	}
-	if !*wait {
-		return c.emit(p, func(w io.Writer) {
-			fmt.Fprintf(w, "the extension waits for a second person's approval until %s\n  request:  %s\n  approver: ffbroker approve %s --comment '...'\n  follow:   ffbroker request %s --wait\n",
-				p.DecideBy.Local().Format(time.RFC3339), p.RequestID, p.RequestID, p.RequestID)
-		})
-	}
-	if !c.json {
-		fmt.Fprintf(c.stderr, "extension request %s waits for a second person's approval until %s\n  an approver runs: ffbroker approve %s --comment '...'\n",
-			p.RequestID, p.DecideBy.Local().Format(time.RFC3339), p.RequestID)
-	}
-	return c.follow(ctx, p.RequestID)
+	return c.pending(ctx, ans, *wait, "extension request")
 }
