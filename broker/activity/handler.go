@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	sqlscripts "github.com/ffbroker/ffbroker/sql"
 )
 
 // AuditStream is the log stream of the audit log group the job writes to.
@@ -78,11 +79,7 @@ func newFromEnv(opts Options, dbCfg broker.DBConfig, getenv func(string) string,
 func activityDBConfig(getenv func(string) string) (broker.DBConfig, error) {
 	user := getenv("FFB_ACTIVITY_DB_USER")
 	if user == "" {
-		prefix := getenv("FFB_ROLE_PREFIX")
-		if prefix == "" {
-			prefix = broker.DefaultRolePrefix
-		}
-		user = prefix + "_activity_monitor"
+		user = sqlscripts.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Activity
 	}
 	cfg, err := broker.DBConfigFromEnv(func(k string) string {
 		if k == "FFB_DB_USER" {

@@ -13,6 +13,7 @@ import (
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/internal/localapi"
+	sqlscripts "github.com/ffbroker/ffbroker/sql"
 )
 
 func init() {
@@ -105,11 +106,7 @@ func localFunctions() map[string]localapi.Function {
 func approverEnv(getenv func(string) string) (func(string) string, error) {
 	user := getenv("FFB_APPROVER_DB_USER")
 	if user == "" {
-		prefix := getenv("FFB_ROLE_PREFIX")
-		if prefix == "" {
-			prefix = broker.DefaultRolePrefix
-		}
-		user = prefix + "_password_approver"
+		user = sqlscripts.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Approver
 	}
 	password := getenv("FFB_APPROVER_DB_PASSWORD")
 	if getenv("FFB_DB_AUTH") == string(broker.AuthPassword) && password == "" {
