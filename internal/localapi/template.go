@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/ffbroker/ffbroker/internal/cfnyaml"
 )
 
 // Route is one REST route of the template's API: an Api event of a function.
@@ -47,22 +47,10 @@ type StateMachineResource struct {
 // LoadTemplate reads the SAM template at path and the state machine definition it
 // names (DefinitionUri, relative to the template).
 func LoadTemplate(path string) (*Template, error) {
-	raw, err := os.ReadFile(path)
+	top, err := cfnyaml.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("read the template: %w", err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	if len(doc.Content) != 1 {
-		return nil, fmt.Errorf("%s: want one YAML document", path)
-	}
-	v, err := plain(doc.Content[0])
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	top, _ := v.(map[string]any)
 	t := &Template{Functions: map[string]string{}, Defaults: map[string]string{}}
 	params, _ := top["Parameters"].(map[string]any)
 	for name, p := range params {
@@ -124,65 +112,6 @@ func LoadTemplate(path string) (*Template, error) {
 		}
 	}
 	return t, nil
-}
-
-// plain converts one YAML node to Go values, CloudFormation's short-form tags to
-// their long forms: !Ref X is {"Ref": "X"}, !GetAtt A.B is {"Fn::GetAtt": ["A","B"]},
-// any other !Name v is {"Fn::Name": v}.
-func plain(n *yaml.Node) (any, error) {
-	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
-		name := strings.TrimPrefix(n.Tag, "!")
-		inner := *n
-		inner.Tag = ""
-		if n.Kind == yaml.ScalarNode {
-			inner.Tag = "!!str"
-		}
-		v, err := plain(&inner)
-		if err != nil {
-			return nil, err
-		}
-		switch name {
-		case "Ref", "Condition":
-			return map[string]any{name: v}, nil
-		case "GetAtt":
-			if s, ok := v.(string); ok {
-				res, attr, _ := strings.Cut(s, ".")
-				v = []any{res, attr}
-			}
-		}
-		return map[string]any{"Fn::" + name: v}, nil
-	}
-	switch n.Kind {
-	case yaml.AliasNode:
-		return plain(n.Alias)
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			v, err := plain(n.Content[i+1])
-			if err != nil {
-				return nil, err
-			}
-			m[n.Content[i].Value] = v
-		}
-		return m, nil
-	case yaml.SequenceNode:
-		s := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := plain(c)
-			if err != nil {
-				return nil, err
-			}
-			s = append(s, v)
-		}
-		return s, nil
-	case yaml.ScalarNode:
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n.Line, err)
-		}
-		return v, nil
-	}
-	return nil, fmt.Errorf("line %d: unexpected YAML node", n.Line)
 }
 
 // pseudo are the values of CloudFormation's pseudo parameters in the local stack.
