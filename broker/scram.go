@@ -11,7 +11,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 )
 
 // SCRAM-SHA-256 parameters of generated verifiers, PostgreSQL's defaults.
@@ -68,42 +67,6 @@ func GenerateVerifier(r io.Reader, p Password) (Verifier, error) {
 		return Verifier{}, fmt.Errorf("generate verifier: read salt: %w", err)
 	}
 	return NewVerifier(p, salt, SCRAMIterations)
-}
-
-// ValidVerifier reports whether s has exactly the shape of a SCRAM-SHA-256
-// secret that PostgreSQL stores as such (rather than hashing it as a plaintext
-// password): the "SCRAM-SHA-256$" scheme, a positive decimal iteration count
-// without sign or leading zero that fits in 32 bits, a non-empty salt, and a
-// StoredKey and ServerKey of 32 bytes each, every part in canonical padded
-// standard base64 without whitespace.
-func ValidVerifier(s string) bool {
-	rest, ok := strings.CutPrefix(s, scramScheme+"$")
-	if !ok {
-		return false
-	}
-	iterations, rest, ok := strings.Cut(rest, ":")
-	if !ok || !validIterations(iterations) {
-		return false
-	}
-	salt, keys, ok := strings.Cut(rest, "$")
-	if !ok {
-		return false
-	}
-	stored, server, ok := strings.Cut(keys, ":")
-	if !ok {
-		return false
-	}
-	n, ok := canonicalBase64Len(salt)
-	if !ok || n == 0 {
-		return false
-	}
-	if n, ok := canonicalBase64Len(stored); !ok || n != sha256.Size {
-		return false
-	}
-	if n, ok := canonicalBase64Len(server); !ok || n != sha256.Size {
-		return false
-	}
-	return true
 }
 
 // scramKeys are the keys RFC 5802 derives from a salted password.

@@ -75,8 +75,8 @@ func TestNewVerifierRFC7677(t *testing.T) {
 		t.Fatalf("NewVerifier(pencil) error = %v", err)
 	}
 	text := v.Reveal()
-	if !ValidVerifier(text) {
-		t.Fatalf("ValidVerifier(NewVerifier(pencil)) = false for %q", text)
+	if !validVerifier(text) {
+		t.Fatalf("validVerifier(NewVerifier(pencil)) = false for %q", text)
 	}
 	prefix := "SCRAM-SHA-256$4096:" + rfcSalt + "$"
 	rest, ok := strings.CutPrefix(text, prefix)
@@ -142,8 +142,8 @@ func TestGenerateVerifier(t *testing.T) {
 		t.Fatalf("GenerateVerifier(nil, p) errors = %v, %v", err1, err2)
 	}
 	for _, v := range []Verifier{v1, v2} {
-		if !ValidVerifier(v.Reveal()) {
-			t.Errorf("ValidVerifier(GenerateVerifier()) = false for %q", v.Reveal())
+		if !validVerifier(v.Reveal()) {
+			t.Errorf("validVerifier(GenerateVerifier()) = false for %q", v.Reveal())
 		}
 		if !strings.HasPrefix(v.Reveal(), "SCRAM-SHA-256$4096:") {
 			t.Errorf("GenerateVerifier() = %q; want 4096 iterations", v.Reveal())
@@ -182,7 +182,7 @@ type failReader struct{ err error }
 
 func (r failReader) Read([]byte) (int, error) { return 0, r.err }
 
-func TestValidVerifier(t *testing.T) {
+func TestValidVerifierOracle(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xab}, 32))
 	key31 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xab}, 31))
 	key33 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xab}, 33))
@@ -238,9 +238,45 @@ func TestValidVerifier(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ValidVerifier(tt.s); got != tt.want {
-				t.Errorf("ValidVerifier(%q) = %v; want %v", tt.s, got, tt.want)
+			if got := validVerifier(tt.s); got != tt.want {
+				t.Errorf("validVerifier(%q) = %v; want %v", tt.s, got, tt.want)
 			}
 		})
 	}
+}
+
+// validVerifier, the test's oracle, reports whether s has exactly the shape of a SCRAM-SHA-256
+// secret that PostgreSQL stores as such (rather than hashing it as a plaintext
+// password): the "SCRAM-SHA-256$" scheme, a positive decimal iteration count
+// without sign or leading zero that fits in 32 bits, a non-empty salt, and a
+// StoredKey and ServerKey of 32 bytes each, every part in canonical padded
+// standard base64 without whitespace.
+func validVerifier(s string) bool {
+	rest, ok := strings.CutPrefix(s, scramScheme+"$")
+	if !ok {
+		return false
+	}
+	iterations, rest, ok := strings.Cut(rest, ":")
+	if !ok || !validIterations(iterations) {
+		return false
+	}
+	salt, keys, ok := strings.Cut(rest, "$")
+	if !ok {
+		return false
+	}
+	stored, server, ok := strings.Cut(keys, ":")
+	if !ok {
+		return false
+	}
+	n, ok := canonicalBase64Len(salt)
+	if !ok || n == 0 {
+		return false
+	}
+	if n, ok := canonicalBase64Len(stored); !ok || n != sha256.Size {
+		return false
+	}
+	if n, ok := canonicalBase64Len(server); !ok || n != sha256.Size {
+		return false
+	}
+	return true
 }

@@ -61,8 +61,19 @@ func TestHandlerFromEnv(t *testing.T) {
 	if r, ok := rep.Policy.Role(e.Activity); !ok || r.LastLogLogin.IsZero() {
 		t.Errorf("the activity monitor's own login = %+v; want it read from the log (it logged in as itself)", r)
 	}
-	if b, err := json.Marshal(rep); err != nil || !json.Valid(b) {
-		t.Errorf("the report does not encode as JSON: %v", err)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatalf("the report does not encode as JSON: %v", err)
+	}
+	var wire struct {
+		RequestID string `json:"request_id"`
+		DryRun    bool   `json:"dry_run"`
+		Logs      struct {
+			Authorized int `json:"authorized"`
+		} `json:"logs"`
+	}
+	if err := json.Unmarshal(b, &wire); err != nil || wire.RequestID != "lambda-req-1" || !wire.DryRun || wire.Logs.Authorized != rep.Logs.Authorized {
+		t.Errorf("the report on the wire = %s (%v); want request_id, dry_run and logs.authorized as in %+v", b, err, rep)
 	}
 }
 
