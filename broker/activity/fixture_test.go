@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/ffbroker/ffbroker/audit"
-	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
@@ -64,7 +64,7 @@ func newEnv(t testing.TB, prefix string) *env {
 }
 
 // connector logs in as the activity monitor (password mode, local use).
-func (e *env) connector(t testing.TB) *broker.Connector {
+func (e *env) connector(t testing.TB) *postgres.Connector {
 	return shared.Connector(t, e.Activity, e.activityPassword, e.DB)
 }
 

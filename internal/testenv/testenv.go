@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 
 	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
@@ -37,10 +38,10 @@ func Run(m *testing.M, opts pgtest.Options, env *Env) int {
 
 // Connector is the broker's real Connector logging in to the cluster as user with a
 // password (local mode, no TLS), as the broker and the activity job do in tests.
-func (e *Env) Connector(t testing.TB, user, password, db string) *broker.Connector {
+func (e *Env) Connector(t testing.TB, user, password, db string) *postgres.Connector {
 	t.Helper()
-	c, err := broker.NewConnector(broker.DBConfig{Host: e.Cluster.Host, Port: e.Cluster.Port, Database: db, User: user,
-		Auth: broker.AuthPassword, Password: broker.NewPassword(password), SSLMode: broker.SSLModeDisable}, aws.Config{})
+	c, err := postgres.NewConnector(postgres.Config{Host: e.Cluster.Host, Port: e.Cluster.Port, Database: db, User: user,
+		Auth: postgres.AuthPassword, Password: broker.NewPassword(password), SSLMode: postgres.SSLModeDisable}, aws.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
