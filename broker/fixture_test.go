@@ -72,10 +72,7 @@ func newFixture(t testing.TB, prefix string) *fixture {
 	ctx := context.Background()
 	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", Flavor: "aurora"}
-	if _, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	f := &fixture{Names: v.Names(), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
+	f := &fixture{Names: shared.Bootstrap(t, v), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
 		sm: secretsmanager.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
 	f.approverPassword = "approver-" + prefix + "-password-0123456789"
 	for role, pw := range map[string]string{f.Broker: f.brokerPassword, f.Approver: f.approverPassword} {

@@ -42,10 +42,7 @@ func newEnv(t testing.TB, prefix string) *env {
 	ctx := context.Background()
 	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", AppSchema: "app-schema", Flavor: "aurora"}
-	if out, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
-		t.Fatalf("bootstrap %s: %v\n%s", prefix, err, out)
-	}
-	e := &env{Names: v.Names(), vars: v, Activity: prefix + "_activity_monitor",
+	e := &env{Names: shared.Bootstrap(t, v), vars: v, Activity: prefix + "_activity_monitor",
 		activityPassword: "activity-" + prefix + "-password-0123456789",
 		logs:             cloudwatchlogs.NewFromConfig(srv.Config(ctx)),
 		group:            "/aws/rds/cluster/" + prefix + "/postgresql", audit: &auditBuffer{}}

@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"context"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,4 +47,24 @@ func (e *Env) Connector(t testing.TB, user, password, db string) *postgres.Conne
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Bootstrap runs the bootstrap scripts for v (its own prefix and database) in the
+// package's cluster and returns the names they create; it fails t on error.
+func (e *Env) Bootstrap(t testing.TB, v pgtest.Vars) pgtest.Names {
+	t.Helper()
+	if out, err := e.Cluster.Bootstrap(context.Background(), v); err != nil {
+		t.Fatalf("bootstrap %s: %v\n%s", v.Prefix, err, out)
+	}
+	return v.Names()
+}
+
+// Login sets the password of role, a login of the bootstrap, and returns the
+// Connector that logs in as it to db (see Connector).
+func (e *Env) Login(t testing.TB, role, password, db string) *postgres.Connector {
+	t.Helper()
+	if err := e.Cluster.SetPassword(context.Background(), role, password); err != nil {
+		t.Fatal(err)
+	}
+	return e.Connector(t, role, password, db)
 }
