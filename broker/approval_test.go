@@ -8,6 +8,7 @@ import (
 
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/google/uuid"
 )
 
@@ -15,7 +16,7 @@ import (
 // through the approver's own login, and nothing else of the database.
 func (f *fixture) approver(t testing.TB) *broker.Broker {
 	t.Helper()
-	store := broker.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
+	store := postgres.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
 	t.Cleanup(func() { store.Close(context.Background()) })
 	b, err := broker.New(broker.Config{Policy: broker.DefaultPolicy(f.vars.Prefix), Approvals: store, Audit: audit.NewJSONSink(f.audit),
 		Proofs: newProofs(t)})
@@ -45,7 +46,7 @@ func (f *fixture) asked(t testing.TB, who, incident string, now time.Time) strin
 
 func (f *fixture) submit(t testing.TB, r broker.NewAccessRequest) string {
 	t.Helper()
-	store := broker.NewPGStore(f.connector(t))
+	store := postgres.NewStore(f.connector(t))
 	defer store.Close(context.Background())
 	sub, err := store.SubmitRequest(context.Background(), r)
 	if err != nil {
@@ -175,7 +176,7 @@ func TestIssueApproved(t *testing.T) {
 	}
 	// The approver's login alone: an approval it wrote without bob's proof.
 	forged := f.asked(t, "alice", "INC-F", time.Now())
-	approvals := broker.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
+	approvals := postgres.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
 	defer approvals.Close(ctx)
 	if _, err := approvals.Decide(ctx, broker.Decision{RequestID: forged, Decision: "approve", Approver: bob, ApproverKey: bob}); err != nil {
 		t.Fatal(err)

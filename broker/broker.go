@@ -13,7 +13,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Database is what the broker needs from PostgreSQL (PGStore in production).
+// Database is what the broker needs from PostgreSQL (postgres.Store in production).
+// ActivateGrant reports a commit that failed after publish with a
+// *CommitUncertainError.
 type Database interface {
 	ReserveGrant(ctx context.Context, r GrantRequest) (Reservation, error)
 	ActivateGrant(ctx context.Context, r GrantRequest, v Verifier, publish func(context.Context) error) (Activation, error)
@@ -251,7 +253,7 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 		published, err = b.promoteVersion(ctx, greq.Role, greq.GrantID)
 		return err
 	})
-	var commitErr *commitError
+	var commitErr *CommitUncertainError
 	switch {
 	case errors.As(err, &commitErr):
 		b.repairCurrent(ctx, greq.Role)
@@ -373,4 +375,13 @@ func (b *Broker) Record(ctx context.Context, rec audit.Record) error {
 		return &Error{Code: CodeUnavailable, Op: "audit", Message: "the audit record could not be written", Err: err}
 	}
 	return nil
+}
+
+// withOp names op in err's *Error when it names no operation yet.
+func withOp(err error, op string) error {
+	var e *Error
+	if errors.As(err, &e) && e.Op == "" {
+		e.Op = op
+	}
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 )
 
 // faultySM is the real moto client with faults injected by operation name.
@@ -87,7 +88,7 @@ func (s *failingSink) Write(ctx context.Context, r audit.Record) error {
 // the activation, so the database refuses it.
 type revokingDB struct {
 	broker.Database
-	other *broker.PGStore
+	other *postgres.Store
 	on    bool
 }
 
@@ -102,7 +103,7 @@ func (d *revokingDB) ActivateGrant(ctx context.Context, r broker.GrantRequest, v
 
 // consistent checks invariant 4 for role: while the role has a live grant, AWSCURRENT
 // logs in; without one, AWSCURRENT is still the version it was before (old state intact).
-func consistent(t *testing.T, f *fixture, store *broker.PGStore, role, versionBefore string) {
+func consistent(t *testing.T, f *fixture, store *postgres.Store, role, versionBefore string) {
 	t.Helper()
 	ctx := context.Background()
 	grants, err := store.LiveGrants(ctx)

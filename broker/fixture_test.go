@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -71,10 +72,7 @@ func newFixture(t testing.TB, prefix string) *fixture {
 	ctx := context.Background()
 	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", Flavor: "aurora"}
-	if _, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	f := &fixture{Names: v.Names(), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
+	f := &fixture{Names: shared.Bootstrap(t, v), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
 		sm: secretsmanager.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
 	f.approverPassword = "approver-" + prefix + "-password-0123456789"
 	for role, pw := range map[string]string{f.Broker: f.brokerPassword, f.Approver: f.approverPassword} {
@@ -106,7 +104,7 @@ func (f *fixture) approvedRequest(t testing.TB, in broker.IssueInput) string {
 	if hours == 0 {
 		hours = 1
 	}
-	store := broker.NewPGStore(f.connector(t))
+	store := postgres.NewStore(f.connector(t))
 	defer store.Close(ctx)
 	sub, err := store.SubmitRequest(ctx, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW,
 		IncidentID: in.Request.IncidentID, Hours: hours, Reason: in.Request.Reason, Requester: in.Requester, RequesterKey: in.RequesterKey})
@@ -115,7 +113,7 @@ func (f *fixture) approvedRequest(t testing.TB, in broker.IssueInput) string {
 	}
 	body := []byte(`{"decision":"approve"}`)
 	approver := caller(t, "bob", "POST", "/approvals/"+sub.ID, body, time.Now())
-	approvals := broker.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
+	approvals := postgres.NewApprovalStore(shared.Connector(t, f.Approver, f.approverPassword, f.DB))
 	defer approvals.Close(ctx)
 	if _, err := approvals.Decide(ctx, broker.Decision{RequestID: sub.ID, Decision: "approve", Approver: approver.ARN, ApproverKey: approver.Key,
 		Proof: approver.Proof, Body: body}); err != nil {
@@ -125,7 +123,7 @@ func (f *fixture) approvedRequest(t testing.TB, in broker.IssueInput) string {
 }
 
 // connector logs in as the broker (password mode, local use).
-func (f *fixture) connector(t testing.TB) *broker.Connector {
+func (f *fixture) connector(t testing.TB) *postgres.Connector {
 	return shared.Connector(t, f.Broker, f.brokerPassword, f.DB)
 }
 
@@ -134,13 +132,13 @@ type deps struct {
 	db      broker.Database
 	secrets broker.Secrets
 	sink    audit.Sink
-	store   *broker.PGStore
+	store   *postgres.Store
 	sstore  *broker.SecretsStore
 }
 
 func (f *fixture) deps(t testing.TB) deps {
 	t.Helper()
-	store := broker.NewPGStore(f.connector(t))
+	store := postgres.NewStore(f.connector(t))
 	t.Cleanup(func() { store.Close(context.Background()) })
 	ss := broker.NewSecretsStore(f.sm, f.secretPrefix, map[string]string{"ffbroker:cluster": "test"})
 	return deps{db: store, secrets: ss, sink: audit.NewJSONSink(f.audit), store: store, sstore: ss}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ffbroker/ffbroker/audit"
-	"github.com/jackc/pgx/v5"
 )
 
 // Notification is a message for the approvers or the requester.
@@ -38,37 +37,6 @@ const DefaultExpiryWarning = 15 * time.Minute
 // never changes an outcome: it is logged and audited as a warning.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
-}
-
-// ClaimNotice calls db_admin.claim_firefighter_notice: true when this caller is the
-// first to claim notice kind of request requestID, and so the one to publish it.
-func (s *PGStore) ClaimNotice(ctx context.Context, requestID, kind string) (bool, error) {
-	var first bool
-	err := s.with(ctx, "claim notice", func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT db_admin.claim_firefighter_notice($1, $2)`, requestID, kind).Scan(&first)
-	})
-	return first, err
-}
-
-// ClaimExpiryWarnings calls db_admin.claim_firefighter_expiry_warnings: the live grants
-// ending within the window whose requester was not yet warned of their expiry, each
-// marked warned and returned to this caller only.
-func (s *PGStore) ClaimExpiryWarnings(ctx context.Context, within time.Duration) ([]Grant, error) {
-	var out []Grant
-	err := s.with(ctx, "claim expiry warnings", func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT grant_id::text, role, coalesce(incident_id, ''), requester, requester_key,
-			coalesce(request_id::text, ''), expires_at FROM db_admin.claim_firefighter_expiry_warnings($1)`, int(within/time.Second))
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Grant, error) {
-			var g Grant
-			err := r.Scan(&g.ID, &g.Role, &g.IncidentID, &g.Requester, &g.RequesterKey, &g.RequestID, &g.ExpiresAt)
-			return g, err
-		})
-		return err
-	})
-	return out, err
 }
 
 // notify publishes n. A failure is logged and audited as a warning (rec gives the

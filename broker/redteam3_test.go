@@ -11,6 +11,7 @@ import (
 
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/google/uuid"
 )
 
@@ -43,7 +44,7 @@ func TestRedTeam3ApprovalBindsWhatTheApproverReviewed(t *testing.T) {
 	// Alice asks again, for more and for something else, with a real proof of hers.
 	body, _ := json.Marshal(broker.Request{Role: "rw", IncidentID: incident, Hours: 2, Reason: "bulk update of orders"})
 	c := caller(t, "alice", "POST", "/access", body, time.Now())
-	store := broker.NewPGStore(f.connector(t))
+	store := postgres.NewStore(f.connector(t))
 	defer store.Close(ctx)
 	sub, err := store.SubmitRequest(ctx, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW, IncidentID: incident,
 		Hours: 2, Reason: "bulk update of orders", Requester: c.ARN, RequesterKey: c.Key, Proof: c.Proof, Body: c.Body})

@@ -23,7 +23,9 @@
 //     (FilterPattern) and backs off while CloudWatch Logs throttles.
 //   - Store calls the db_admin functions of sql/008_activity.sql as the job's own
 //     login (<prefix>_activity_monitor) and nothing else: the checkpoint, the
-//     logins, the plan, the enforcement of one action, unlock.
+//     logins, the plan, the enforcement of one action, unlock; it runs on a
+//     postgres.Session, which holds its connection and retries and classifies
+//     its errors as for the broker's own store.
 //   - Job ties them together: Run (read, then the policy), Apply (Run without dry
 //     run), Report (the plan only), Unlock, and Handler for the Lambda function.
 //

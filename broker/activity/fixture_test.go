@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/ffbroker/ffbroker/audit"
-	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
@@ -42,10 +42,7 @@ func newEnv(t testing.TB, prefix string) *env {
 	ctx := context.Background()
 	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", AppSchema: "app-schema", Flavor: "aurora"}
-	if out, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
-		t.Fatalf("bootstrap %s: %v\n%s", prefix, err, out)
-	}
-	e := &env{Names: v.Names(), vars: v, Activity: prefix + "_activity_monitor",
+	e := &env{Names: shared.Bootstrap(t, v), vars: v, Activity: prefix + "_activity_monitor",
 		activityPassword: "activity-" + prefix + "-password-0123456789",
 		logs:             cloudwatchlogs.NewFromConfig(srv.Config(ctx)),
 		group:            "/aws/rds/cluster/" + prefix + "/postgresql", audit: &auditBuffer{}}
@@ -64,7 +61,7 @@ func newEnv(t testing.TB, prefix string) *env {
 }
 
 // connector logs in as the activity monitor (password mode, local use).
-func (e *env) connector(t testing.TB) *broker.Connector {
+func (e *env) connector(t testing.TB) *postgres.Connector {
 	return shared.Connector(t, e.Activity, e.activityPassword, e.DB)
 }
 

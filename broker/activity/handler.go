@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/ffbroker/ffbroker/audit"
-	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	sqlscripts "github.com/ffbroker/ffbroker/sql"
 )
 
@@ -34,7 +34,7 @@ func (j *Job) Handler(ctx context.Context, ev events.CloudWatchEvent) (Report, e
 
 // NewFromEnv builds the Job that the activity Lambda function (and the CLI) run,
 // from the environment read through getenv: the Options of OptionsFromEnv; the
-// database settings of broker.DBConfigFromEnv, except that the login is
+// database settings of postgres.ConfigFromEnv, except that the login is
 // FFB_ACTIVITY_DB_USER (default <FFB_ROLE_PREFIX>_activity_monitor, prefix my_pg),
 // never the broker's FFB_DB_USER; the AWS SDK's own configuration; and audit
 // records as JSON lines on stdout plus, when FFB_AUDIT_LOG_GROUP is set, that log
@@ -61,8 +61,8 @@ func NewFromEnvWith(getenv func(string) string, awsCfg aws.Config, stdout io.Wri
 	return newFromEnv(opts, dbCfg, getenv, awsCfg, stdout)
 }
 
-func newFromEnv(opts Options, dbCfg broker.DBConfig, getenv func(string) string, awsCfg aws.Config, stdout io.Writer) (*Job, error) {
-	conn, err := broker.NewConnector(dbCfg, awsCfg)
+func newFromEnv(opts Options, dbCfg postgres.Config, getenv func(string) string, awsCfg aws.Config, stdout io.Writer) (*Job, error) {
+	conn, err := postgres.NewConnector(dbCfg, awsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -76,12 +76,12 @@ func newFromEnv(opts Options, dbCfg broker.DBConfig, getenv func(string) string,
 
 // activityDBConfig is the database configuration of FFB_DB_* with the activity role
 // (FFB_ACTIVITY_DB_USER, default <prefix>_activity_monitor) as the login.
-func activityDBConfig(getenv func(string) string) (broker.DBConfig, error) {
+func activityDBConfig(getenv func(string) string) (postgres.Config, error) {
 	user := getenv("FFB_ACTIVITY_DB_USER")
 	if user == "" {
 		user = sqlscripts.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Activity
 	}
-	cfg, err := broker.DBConfigFromEnv(func(k string) string {
+	cfg, err := postgres.ConfigFromEnv(func(k string) string {
 		if k == "FFB_DB_USER" {
 			return user
 		}

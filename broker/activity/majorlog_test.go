@@ -15,6 +15,7 @@ import (
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -153,8 +154,8 @@ func TestRealServerLogsOfThisMajor(t *testing.T) {
 	mustExec(t, super, `ALTER ROLE maj_mallory SET log_statement = 'all'`)
 
 	// The job's store, logged in once so that its own login is in the log.
-	conn, err := broker.NewConnector(broker.DBConfig{Host: m.c.Host, Port: m.c.Port, Database: m.db, User: activityRole,
-		Auth: broker.AuthPassword, Password: broker.NewPassword(activityPw), SSLMode: broker.SSLModeDisable}, aws.Config{})
+	conn, err := postgres.NewConnector(postgres.Config{Host: m.c.Host, Port: m.c.Port, Database: m.db, User: activityRole,
+		Auth: postgres.AuthPassword, Password: broker.NewPassword(activityPw), SSLMode: postgres.SSLModeDisable}, aws.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,46 +4,30 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// Dialer opens a new connection to the database as the job's login;
-// *broker.Connector configured with the activity monitor's user is one.
-type Dialer interface {
-	Connect(ctx context.Context) (*pgx.Conn, error)
-}
-
 // Store calls the db_admin activity functions of sql/008_activity.sql, and nothing
-// else, over one connection kept open between calls and reopened when it breaks.
-// Every value travels as a parameter; no SQL text is built from log content.
+// else, over one postgres.Session (one connection kept open between calls and
+// reopened when it breaks). Every value travels as a parameter; no SQL text is
+// built from log content.
 type Store struct {
-	dialer Dialer
-	mu     sync.Mutex
-	conn   *pgx.Conn
+	sess *postgres.Session
 }
 
-// NewStore returns a store that connects through d when it first needs to.
-func NewStore(d Dialer) *Store { return &Store{dialer: d} }
+// NewStore returns a store that connects through d (a *postgres.Connector with the
+// activity monitor's login) when it first needs to.
+func NewStore(d postgres.Dialer) *Store {
+	return &Store{sess: postgres.NewSession(d, postgres.ActivityFunctions)}
+}
 
 // Close closes the connection, if one is open.
-func (s *Store) Close(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn == nil {
-		return nil
-	}
-	err := s.conn.Close(ctx)
-	s.conn = nil
-	return err
-}
+func (s *Store) Close(ctx context.Context) error { return s.sess.Close(ctx) }
 
 // Checkpoint is the reader's progress in one log group.
 type Checkpoint struct {
@@ -218,7 +202,7 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit, observe func(conte
 	}
 	pendingJSON, err := json.Marshal(pending)
 	if err != nil {
-		return 0, dbError("commit page", err)
+		return 0, &broker.Error{Code: broker.CodeInternal, Op: "activity: commit page", Err: err}
 	}
 	pageIDs := p.IDs
 	if pageIDs == nil {
@@ -242,7 +226,7 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit, observe func(conte
 			}
 			if len(ff) > 0 && observe != nil {
 				if err := observe(ctx, ff); err != nil {
-					return &observeError{err: err}
+					return postgres.Passthrough(err)
 				}
 			}
 			return nil
@@ -250,15 +234,6 @@ func (s *Store) CommitPage(ctx context.Context, p PageCommit, observe func(conte
 	})
 	return version, err
 }
-
-// observeError marks an error of the caller's callback, which is passed on as it is.
-type observeError struct{ err error }
-
-// Error returns the callback's error text.
-func (e *observeError) Error() string { return e.err.Error() }
-
-// Unwrap returns the callback's error.
-func (e *observeError) Unwrap() error { return e.err }
 
 func scanFirefighterLogin(row pgx.CollectableRow) (FirefighterLogin, error) {
 	var f FirefighterLogin
@@ -402,67 +377,8 @@ func exclude(names []string) []string {
 	return names
 }
 
-// with runs fn on the open connection, opening one first if needed. A failure
-// that may have broken the connection (anything but an error the server sent)
-// closes it, so the next call starts afresh. Errors come back as *broker.Error.
+// with runs fn on the store's session (see postgres.Session.Do for its retry and
+// its errors, all *broker.Error but observe's).
 func (s *Store) with(ctx context.Context, op string, fn func(*pgx.Conn) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn == nil || s.conn.IsClosed() {
-		conn, err := s.dialer.Connect(ctx)
-		if err != nil {
-			return err // the Connector's *broker.Error
-		}
-		s.conn = conn
-	}
-	err := fn(s.conn)
-	if err == nil {
-		return nil
-	}
-	var obs *observeError
-	if errors.As(err, &obs) {
-		return obs.err
-	}
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		_ = s.conn.Close(context.Background())
-		s.conn = nil
-	}
-	return dbError(op, err)
-}
-
-// dbError maps an error of a db_admin function to a *broker.Error: the SQLSTATEs of
-// sql/008_activity.sql to their codes, a busy server to CodeUnavailable, the rest
-// to CodeInternal. The cause is kept for logs; no value the caller sent is in the
-// message.
-func dbError(op string, err error) error {
-	var be *broker.Error
-	if errors.As(err, &be) {
-		return err
-	}
-	e := &broker.Error{Code: broker.CodeInternal, Op: "activity: " + op, Err: err}
-	var pgErr *pgconn.PgError
-	switch {
-	case errors.As(err, &pgErr):
-		switch code := pgErr.Code; {
-		case code == "FFB04":
-			e.Code, e.Message = broker.CodeInvalidRequest, "invalid activity policy or checkpoint: "+pgErr.Message
-		case code == "FFB07":
-			e.Code, e.Message = broker.CodeConflict, "the role is not locked by the activity job"
-		case code == "FFB08":
-			e.Code, e.Message = broker.CodeForbidden, "the admin cannot manage this role"
-		case code == "FFB11":
-			e.Code, e.Message = broker.CodeForbidden, "the activity options are looser than the database's policy: "+pgErr.Message
-		case code == "FFB09":
-			e.Code, e.Message = broker.CodeConflict, "another activity run moved the checkpoint first"
-		case code == "42704":
-			e.Code, e.Message = broker.CodeNotFound, "no such role"
-		case code == "40001" || code == "40P01" || code == "55P03" || code == "57014" ||
-			strings.HasPrefix(code, "53") || strings.HasPrefix(code, "08"):
-			e.Code, e.Message = broker.CodeUnavailable, "the database is busy, retry later"
-		}
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		e.Code, e.Message = broker.CodeUnavailable, fmt.Sprintf("%s: time is up", op)
-	}
-	return e
+	return s.sess.Do(ctx, "activity: "+op, fn)
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/internal/localapi"
 	sqlscripts "github.com/ffbroker/ffbroker/sql"
@@ -109,7 +109,7 @@ func approverEnv(getenv func(string) string) (func(string) string, error) {
 		user = sqlscripts.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Approver
 	}
 	password := getenv("FFB_APPROVER_DB_PASSWORD")
-	if getenv("FFB_DB_AUTH") == string(broker.AuthPassword) && password == "" {
+	if getenv("FFB_DB_AUTH") == string(postgres.AuthPassword) && password == "" {
 		return nil, errors.New("FFB_APPROVER_DB_PASSWORD: required with FFB_DB_AUTH=password (the approve function logs in as " + user + ", never as the broker)")
 	}
 	return func(k string) string {

@@ -18,13 +18,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/identity"
 )
 
 // Config is everything a function reads from its environment (FFB_* variables plus
 // the AWS SDK's own: AWS_REGION, AWS_ENDPOINT_URL, credentials).
 type Config struct {
-	DB            broker.DBConfig
+	DB            postgres.Config
 	RolePrefix    string
 	SecretPrefix  string
 	AuditLogGroup string
@@ -81,7 +82,7 @@ const (
 // LoadConfig reads the configuration. An invalid value fails with one message that
 // names the variable.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	db, err := broker.DBConfigFromEnv(getenv)
+	db, err := postgres.ConfigFromEnv(getenv)
 	if err != nil {
 		return Config{}, err
 	}
@@ -100,7 +101,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ApprovalRequired: map[broker.Role]bool{broker.RoleRO: false, broker.RoleRW: true},
 	}
 	if c.Target.Port == 0 {
-		c.Target.Port = broker.DefaultDBPort
+		c.Target.Port = postgres.DefaultPort
 	}
 	if p := getenv("FFB_TARGET_PORT"); p != "" {
 		n, err := strconv.Atoi(p)
@@ -221,9 +222,9 @@ type Deps struct {
 	AWS      aws.Config
 	Broker   *broker.Broker
 	// Store is the broker's login (issue, expire, activity); nil in the approve function.
-	Store *broker.PGStore
+	Store *postgres.Store
 	// Approvals is the approver's login (approve function only).
-	Approvals *broker.ApprovalStore
+	Approvals *postgres.ApprovalStore
 	Secrets   *broker.SecretsStore
 	Audit     audit.Sink
 	SFN       *sfn.Client
@@ -266,17 +267,17 @@ func (d *Deps) Close(ctx context.Context) {
 // approvals ledger through its own login and no Secrets Manager; the others get the
 // broker's login and Secrets Manager, never the approvals ledger.
 func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
-	conn, err := broker.NewConnector(cfg.DB, awsCfg)
+	conn, err := postgres.NewConnector(cfg.DB, awsCfg)
 	if err != nil {
 		return nil, err
 	}
 	d := &Deps{Function: fn, Config: cfg, AWS: awsCfg, getenv: os.Getenv, stdout: stdout}
 	bc := broker.Config{Policy: cfg.policy(), Target: cfg.Target}
 	if fn == FunctionApprove {
-		d.Approvals = broker.NewApprovalStore(conn)
+		d.Approvals = postgres.NewApprovalStore(conn)
 		bc.Approvals = d.Approvals
 	} else {
-		d.Store = broker.NewPGStore(conn)
+		d.Store = postgres.NewStore(conn)
 		tags := map[string]string{}
 		if cfg.ClusterID != "" {
 			tags["ffbroker:cluster"] = cfg.ClusterID

@@ -1,16 +1,17 @@
-package broker
+package postgres
 
 import (
 	"context"
 
+	"github.com/ffbroker/ffbroker/broker"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // SubmitRequest calls db_admin.submit_firefighter_request.
-func (s *PGStore) SubmitRequest(ctx context.Context, r NewAccessRequest) (Submitted, error) {
-	var out Submitted
-	err := s.with(ctx, "submit request", func(c *pgx.Conn) error {
+func (s *Store) SubmitRequest(ctx context.Context, r broker.NewAccessRequest) (broker.Submitted, error) {
+	var out broker.Submitted
+	err := s.sess.Do(ctx, "submit request", func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT request_id::text, state, created_at, decide_by, reused
 			FROM db_admin.submit_firefighter_request($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			r.ID, r.Role, r.IncidentID, r.Hours, r.Reason, r.Requester, r.RequesterKey, nullable(r.Proof), nullableBytes(r.Body)).
@@ -20,9 +21,9 @@ func (s *PGStore) SubmitRequest(ctx context.Context, r NewAccessRequest) (Submit
 }
 
 // SubmitExtension calls db_admin.submit_firefighter_extension.
-func (s *PGStore) SubmitExtension(ctx context.Context, r NewAccessRequest) (Submitted, error) {
-	var out Submitted
-	err := s.with(ctx, "submit extension", func(c *pgx.Conn) error {
+func (s *Store) SubmitExtension(ctx context.Context, r broker.NewAccessRequest) (broker.Submitted, error) {
+	var out broker.Submitted
+	err := s.sess.Do(ctx, "submit extension", func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT request_id::text, state, created_at, decide_by, reused, grant_id::text
 			FROM db_admin.submit_firefighter_extension($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			r.ID, r.Role, r.IncidentID, r.Hours, r.Reason, r.Requester, r.RequesterKey, nullable(r.Proof), nullableBytes(r.Body), r.Path).
@@ -32,9 +33,9 @@ func (s *PGStore) SubmitExtension(ctx context.Context, r NewAccessRequest) (Subm
 }
 
 // ExtendGrant calls db_admin.extend_firefighter_grant.
-func (s *PGStore) ExtendGrant(ctx context.Context, r ExtendRequest) (Extension, error) {
-	var out Extension
-	err := s.with(ctx, "extend grant", func(c *pgx.Conn) error {
+func (s *Store) ExtendGrant(ctx context.Context, r broker.ExtendRequest) (broker.Extension, error) {
+	var out broker.Extension
+	err := s.sess.Do(ctx, "extend grant", func(c *pgx.Conn) error {
 		var approver *string
 		err := c.QueryRow(ctx, `SELECT grant_id::text, previous_expires_at, expires_at, valid_until, approver, reused
 			FROM db_admin.extend_firefighter_grant($1, $2, $3, $4, $5, $6)`,
@@ -49,9 +50,9 @@ func (s *PGStore) ExtendGrant(ctx context.Context, r ExtendRequest) (Extension, 
 }
 
 // AttachTaskToken calls db_admin.attach_firefighter_task_token.
-func (s *PGStore) AttachTaskToken(ctx context.Context, requestID string, token Token, executionARN string) (AccessRequest, error) {
-	var r AccessRequest
-	err := s.with(ctx, "attach task token", func(c *pgx.Conn) error {
+func (s *Store) AttachTaskToken(ctx context.Context, requestID string, token broker.Token, executionARN string) (broker.AccessRequest, error) {
+	var r broker.AccessRequest
+	err := s.sess.Do(ctx, "attach task token", func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT request_id::text, role, incident_id, hours, reason, requester, created_at, decide_by, state
 			FROM db_admin.attach_firefighter_task_token($1, $2, $3)`, requestID, string(token), executionARN).
 			Scan(&r.ID, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &r.CreatedAt, &r.DecideBy, &r.State)
@@ -61,20 +62,25 @@ func (s *PGStore) AttachTaskToken(ctx context.Context, requestID string, token T
 
 // ExpireRequest calls db_admin.expire_firefighter_request and returns the request's
 // state afterwards.
-func (s *PGStore) ExpireRequest(ctx context.Context, requestID string) (string, error) {
+func (s *Store) ExpireRequest(ctx context.Context, requestID string) (string, error) {
 	var state string
-	err := s.with(ctx, "expire request", func(c *pgx.Conn) error {
+	err := s.sess.Do(ctx, "expire request", func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT db_admin.expire_firefighter_request($1)`, requestID).Scan(&state)
 	})
 	return state, err
 }
 
-// AccessRequest calls db_admin.firefighter_request_status.
-func (s *PGStore) AccessRequest(ctx context.Context, requestID string) (AccessRequest, error) {
-	var r AccessRequest
-	err := s.with(ctx, "read request", func(c *pgx.Conn) error {
+// broker.AccessRequest calls db_admin.firefighter_request_status.
+func (s *Store) AccessRequest(ctx context.Context, requestID string) (broker.AccessRequest, error) {
+	return readRequest(ctx, s.sess, requestID)
+}
+
+// readRequest reads request id through sess.
+func readRequest(ctx context.Context, sess *Session, id string) (broker.AccessRequest, error) {
+	var r broker.AccessRequest
+	err := sess.Do(ctx, "read request", func(c *pgx.Conn) error {
 		var err error
-		r, err = accessRequest(ctx, c, requestID)
+		r, err = accessRequest(ctx, c, id)
 		return err
 	})
 	return r, err
@@ -85,20 +91,20 @@ const requestColumns = `request_id::text, role, incident_id, hours, reason, requ
 	coalesce(requester_proof, ''), coalesce(request_body, ''), coalesce(approver_proof, ''), coalesce(decision_body, ''),
 	coalesce(kind, 'issue'), coalesce(extends_grant::text, ''), coalesce(request_path, '')`
 
-func accessRequest(ctx context.Context, c *pgx.Conn, id string) (AccessRequest, error) {
+func accessRequest(ctx context.Context, c *pgx.Conn, id string) (broker.AccessRequest, error) {
 	rows, err := c.Query(ctx, `SELECT `+requestColumns+` FROM db_admin.firefighter_request_status($1)`, id)
 	if err != nil {
-		return AccessRequest{}, err
+		return broker.AccessRequest{}, err
 	}
 	r, err := pgx.CollectExactlyOneRow(rows, scanAccessRequest)
 	if err == pgx.ErrNoRows {
-		return AccessRequest{}, Errorf(CodeNotFound, "no request %s", id)
+		return broker.AccessRequest{}, broker.Errorf(broker.CodeNotFound, "no request %s", id)
 	}
 	return r, err
 }
 
-func scanAccessRequest(row pgx.CollectableRow) (AccessRequest, error) {
-	var r AccessRequest
+func scanAccessRequest(row pgx.CollectableRow) (broker.AccessRequest, error) {
+	var r broker.AccessRequest
 	var decided pgtype.Timestamptz
 	var reqBody, decBody string
 	err := row.Scan(&r.ID, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &r.RequesterKey, &r.State,
@@ -114,16 +120,18 @@ func scanAccessRequest(row pgx.CollectableRow) (AccessRequest, error) {
 // ApprovalStore calls the approver login's db_admin functions: it records decisions
 // and reads requests, over one connection kept open between calls.
 type ApprovalStore struct {
-	pg *PGStore
+	sess *Session
 }
 
 // NewApprovalStore returns a store that logs in through d (the approver's login).
-func NewApprovalStore(d Dialer) *ApprovalStore { return &ApprovalStore{pg: NewPGStore(d)} }
+func NewApprovalStore(d Dialer) *ApprovalStore {
+	return &ApprovalStore{sess: NewSession(d, BrokerFunctions)}
+}
 
 // Decide calls db_admin.decide_firefighter_request.
-func (s *ApprovalStore) Decide(ctx context.Context, d Decision) (Decided, error) {
-	var out Decided
-	err := s.pg.with(ctx, "decide request", func(c *pgx.Conn) error {
+func (s *ApprovalStore) Decide(ctx context.Context, d broker.Decision) (broker.Decided, error) {
+	var out broker.Decided
+	err := s.sess.Do(ctx, "decide request", func(c *pgx.Conn) error {
 		var token, execARN *string
 		var decidedAt pgtype.Timestamptz
 		r := &out.Request
@@ -132,7 +140,7 @@ func (s *ApprovalStore) Decide(ctx context.Context, d Decision) (Decided, error)
 			nullable(d.Proof), nullableBytes(d.Body)).
 			Scan(&r.ID, &r.State, &r.Role, &r.IncidentID, &r.Hours, &r.Reason, &r.Requester, &decidedAt, &token, &execARN, &out.Retried)
 		if token != nil {
-			out.TaskToken = Token(*token)
+			out.TaskToken = broker.Token(*token)
 		}
 		r.Decision, r.Approver, r.Comment, r.DecidedAt = d.Decision, d.Approver, d.Comment, decidedAt.Time
 		return err
@@ -141,9 +149,9 @@ func (s *ApprovalStore) Decide(ctx context.Context, d Decision) (Decided, error)
 }
 
 // Pending calls db_admin.pending_firefighter_requests.
-func (s *ApprovalStore) Pending(ctx context.Context) ([]AccessRequest, error) {
-	var out []AccessRequest
-	err := s.pg.with(ctx, "list pending requests", func(c *pgx.Conn) error {
+func (s *ApprovalStore) Pending(ctx context.Context) ([]broker.AccessRequest, error) {
+	var out []broker.AccessRequest
+	err := s.sess.Do(ctx, "list pending requests", func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT request_id::text, role, incident_id, hours, reason, requester, requester_key, 'pending', created_at, decide_by,
 			'', '', '', '', '', NULL::timestamptz, '', '', '', '', kind, coalesce(extends_grant::text, ''), ''
 			FROM db_admin.pending_firefighter_requests()`)
@@ -156,13 +164,13 @@ func (s *ApprovalStore) Pending(ctx context.Context) ([]AccessRequest, error) {
 	return out, err
 }
 
-// AccessRequest calls db_admin.firefighter_request_status.
-func (s *ApprovalStore) AccessRequest(ctx context.Context, id string) (AccessRequest, error) {
-	return s.pg.AccessRequest(ctx, id)
+// broker.AccessRequest calls db_admin.firefighter_request_status.
+func (s *ApprovalStore) AccessRequest(ctx context.Context, id string) (broker.AccessRequest, error) {
+	return readRequest(ctx, s.sess, id)
 }
 
 // Close closes the connection, if one is open.
-func (s *ApprovalStore) Close(ctx context.Context) error { return s.pg.Close(ctx) }
+func (s *ApprovalStore) Close(ctx context.Context) error { return s.sess.Close(ctx) }
 
 func nullableBytes(b []byte) any {
 	if len(b) == 0 {

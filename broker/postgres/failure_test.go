@@ -1,4 +1,4 @@
-package broker_test
+package postgres_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
 
@@ -24,7 +25,7 @@ import (
 // answers as Aurora does), with the code and category its error must carry.
 type failureCase struct {
 	name     string
-	connect  func(t *testing.T) (*broker.Connector, time.Duration)
+	connect  func(t *testing.T) (*postgres.Connector, time.Duration)
 	secret   string // what must appear nowhere: the password or the token
 	code     broker.Code
 	category broker.Category
@@ -54,10 +55,10 @@ func TestConnectFailureCategories(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Over verified TLS to the TLS cluster, in password mode.
-	passwordMode := func(user, pw, db string) func(t *testing.T) (*broker.Connector, time.Duration) {
-		return func(t *testing.T) (*broker.Connector, time.Duration) {
-			return connector(t, broker.DBConfig{Host: tlsCluster.Host, Port: tlsCluster.Port, Database: db, User: user,
-				Auth: broker.AuthPassword, Password: broker.NewPassword(pw), CAFile: tlsCluster.CAFile}, nil), 10 * time.Second
+	passwordMode := func(user, pw, db string) func(t *testing.T) (*postgres.Connector, time.Duration) {
+		return func(t *testing.T) (*postgres.Connector, time.Duration) {
+			return connector(t, postgres.Config{Host: tlsCluster.Host, Port: tlsCluster.Port, Database: db, User: user,
+				Auth: postgres.AuthPassword, Password: broker.NewPassword(pw), CAFile: tlsCluster.CAFile}, nil), 10 * time.Second
 		}
 	}
 	// IAM mode with the project's stand-in for Aurora's token check: a login
@@ -65,9 +66,9 @@ func TestConnectFailureCategories(t *testing.T) {
 	// any other login keeps its password, which Aurora compares the token
 	// with.
 	var lastToken string
-	iamMode := func(host string, port int, caFile, user string) func(t *testing.T) (*broker.Connector, time.Duration) {
-		return func(t *testing.T) (*broker.Connector, time.Duration) {
-			return connector(t, broker.DBConfig{Host: host, Port: port, Database: names.DB, User: user, Region: dbconnRegion, CAFile: caFile},
+	iamMode := func(host string, port int, caFile, user string) func(t *testing.T) (*postgres.Connector, time.Duration) {
+		return func(t *testing.T) (*postgres.Connector, time.Duration) {
+			return connector(t, postgres.Config{Host: host, Port: port, Database: names.DB, User: user, Region: dbconnRegion, CAFile: caFile},
 				func(real tokenSource) tokenSource {
 					return func(ctx context.Context, endpoint, region, u string) (string, error) {
 						tok, err := real(ctx, endpoint, region, u)
@@ -98,8 +99,8 @@ func TestConnectFailureCategories(t *testing.T) {
 			broker.CodeDatabaseUnavailable, broker.CategoryIAMGrant},
 		{"iam, token refused (policy, resource id)", iamMode("127.0.0.1", aurora, tlsCluster.CAFile, names.Broker), "",
 			broker.CodeDatabaseUnavailable, broker.CategoryIAMToken},
-		{"iam, no AWS credentials", func(t *testing.T) (*broker.Connector, time.Duration) {
-			return connector(t, broker.DBConfig{Host: tlsCluster.Host, Port: tlsCluster.Port, Database: names.DB, User: names.Broker,
+		{"iam, no AWS credentials", func(t *testing.T) (*postgres.Connector, time.Duration) {
+			return connector(t, postgres.Config{Host: tlsCluster.Host, Port: tlsCluster.Port, Database: names.DB, User: names.Broker,
 				Region: dbconnRegion, CAFile: tlsCluster.CAFile}, func(tokenSource) tokenSource {
 				return func(context.Context, string, string, string) (string, error) {
 					return "", errors.New("failed to refresh cached credentials, no EC2 IMDS role found")
@@ -114,17 +115,17 @@ func TestConnectFailureCategories(t *testing.T) {
 			broker.CodeDatabaseUnavailable, broker.CategoryDatabase},
 		{"database that does not exist", passwordMode("ffb_cat_noconnect", password, "no_such_db"), password,
 			broker.CodeDatabaseUnavailable, broker.CategoryDatabase},
-		{"connection limit", func(t *testing.T) (*broker.Connector, time.Duration) {
+		{"connection limit", func(t *testing.T) (*postgres.Connector, time.Duration) {
 			c, _ := passwordMode("ffb_cat_nolimit", password, names.DB)(t)
 			return c, time.Second
 		}, password, broker.CodeUnavailable, broker.CategoryConnectionLimit},
-		{"closed port", func(t *testing.T) (*broker.Connector, time.Duration) {
-			return connector(t, broker.DBConfig{Host: "127.0.0.1", Port: closedPort(t), Database: names.DB, User: names.Broker,
-				Auth: broker.AuthPassword, Password: broker.NewPassword(password), CAFile: tlsCluster.CAFile}, nil), 10 * time.Second
+		{"closed port", func(t *testing.T) (*postgres.Connector, time.Duration) {
+			return connector(t, postgres.Config{Host: "127.0.0.1", Port: closedPort(t), Database: names.DB, User: names.Broker,
+				Auth: postgres.AuthPassword, Password: broker.NewPassword(password), CAFile: tlsCluster.CAFile}, nil), 10 * time.Second
 		}, password, broker.CodeUnavailable, broker.CategoryNetwork},
-		{"nothing answers (security group)", func(t *testing.T) (*broker.Connector, time.Duration) {
-			return connector(t, broker.DBConfig{Host: "127.0.0.1", Port: silent, Database: names.DB, User: names.Broker,
-				Auth: broker.AuthPassword, Password: broker.NewPassword(password), CAFile: tlsCluster.CAFile,
+		{"nothing answers (security group)", func(t *testing.T) (*postgres.Connector, time.Duration) {
+			return connector(t, postgres.Config{Host: "127.0.0.1", Port: silent, Database: names.DB, User: names.Broker,
+				Auth: postgres.AuthPassword, Password: broker.NewPassword(password), CAFile: tlsCluster.CAFile,
 				ConnectTimeout: 500 * time.Millisecond}, nil), 10 * time.Second
 		}, password, broker.CodeUnavailable, broker.CategoryNetwork},
 	}
@@ -199,9 +200,9 @@ type tokenSource = func(ctx context.Context, endpoint, region, user string) (str
 
 // connector builds a Connector for cfg; wrap, if not nil, replaces its token
 // source (IAM mode) given the real one.
-func connector(t *testing.T, cfg broker.DBConfig, wrap func(tokenSource) tokenSource) *broker.Connector {
+func connector(t *testing.T, cfg postgres.Config, wrap func(tokenSource) tokenSource) *postgres.Connector {
 	t.Helper()
-	c, err := broker.NewConnector(cfg, dbconnAWSConfig())
+	c, err := postgres.NewConnector(cfg, dbconnAWSConfig())
 	if err != nil {
 		t.Fatalf("NewConnector error = %v", err)
 	}

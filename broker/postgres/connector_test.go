@@ -1,4 +1,4 @@
-package broker_test
+package postgres_test
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
 
@@ -80,13 +81,13 @@ func dbconnEnv(vars map[string]string) func(string) string {
 }
 
 func TestDBConfigFromEnvDefaults(t *testing.T) {
-	got, err := broker.DBConfigFromEnv(dbconnEnv(map[string]string{
+	got, err := postgres.ConfigFromEnv(dbconnEnv(map[string]string{
 		"FFB_DB_HOST": "db.example.com", "AWS_REGION": dbconnRegion,
 	}))
 	if err != nil {
 		t.Fatalf("DBConfigFromEnv(host, region) error = %v; want nil", err)
 	}
-	want := broker.DBConfig{
+	want := postgres.Config{
 		Host: "db.example.com", Port: 5432, Database: "my-pg-db", User: "my_pg_password_broker",
 		Auth: "iam", SSLMode: "verify-full", Region: dbconnRegion,
 		ConnectTimeout: 5 * time.Second, StatementTimeout: 15 * time.Second, ApplicationName: "ffbroker",
@@ -101,7 +102,7 @@ func TestDBConfigFromEnvDefaults(t *testing.T) {
 }
 
 func TestDBConfigFromEnvPasswordMode(t *testing.T) {
-	got, err := broker.DBConfigFromEnv(dbconnEnv(map[string]string{
+	got, err := postgres.ConfigFromEnv(dbconnEnv(map[string]string{
 		"FFB_DB_HOST": "localhost", "FFB_DB_PORT": "6543", "FFB_DB_NAME": "other", "FFB_DB_USER": "me",
 		"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": "pw-for-local-use", "FFB_DB_SSLMODE": "disable",
 	}))
@@ -151,7 +152,7 @@ func TestDBConfigFromEnvErrorsNameTheVariable(t *testing.T) {
 			for k, v := range tt.set {
 				vars[k] = v
 			}
-			_, err := broker.DBConfigFromEnv(dbconnEnv(vars))
+			_, err := postgres.ConfigFromEnv(dbconnEnv(vars))
 			if err == nil || !strings.HasPrefix(err.Error(), tt.wantVar+": ") {
 				t.Fatalf("DBConfigFromEnv(%v) error = %v; want one starting %q", tt.set, err, tt.wantVar+": ")
 			}
@@ -160,31 +161,31 @@ func TestDBConfigFromEnvErrorsNameTheVariable(t *testing.T) {
 			}
 		})
 	}
-	if _, err := broker.DBConfigFromEnv(dbconnEnv(map[string]string{"FFB_DB_HOST": "h", "AWS_REGION": "r", "FFB_DB_PORT": "70000"})); err == nil ||
+	if _, err := postgres.ConfigFromEnv(dbconnEnv(map[string]string{"FFB_DB_HOST": "h", "AWS_REGION": "r", "FFB_DB_PORT": "70000"})); err == nil ||
 		err.Error() != "FFB_DB_PORT: must be 1-65535" {
 		t.Errorf("DBConfigFromEnv(port 70000) error = %v; want \"FFB_DB_PORT: must be 1-65535\"", err)
 	}
 }
 
 func TestDBConfigValidateNamesTheField(t *testing.T) {
-	ok := broker.DBConfig{Host: "db.example.com", Database: "d", User: "u", Region: dbconnRegion}
+	ok := postgres.Config{Host: "db.example.com", Database: "d", User: "u", Region: dbconnRegion}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("Validate(minimal IAM config) = %v; want nil", err)
 	}
 	tests := []struct {
 		name      string
-		edit      func(*broker.DBConfig)
+		edit      func(*postgres.Config)
 		wantField string
 	}{
-		{"unix socket host", func(c *broker.DBConfig) { c.Host = "/tmp" }, "Host"},
-		{"port", func(c *broker.DBConfig) { c.Port = 70000 }, "Port"},
-		{"no database", func(c *broker.DBConfig) { c.Database = "" }, "Database"},
-		{"no user", func(c *broker.DBConfig) { c.User = "" }, "User"},
-		{"auth", func(c *broker.DBConfig) { c.Auth = "kerberos" }, "Auth"},
-		{"iam with require", func(c *broker.DBConfig) { c.SSLMode = broker.SSLModeRequire }, "SSLMode"},
-		{"negative connect timeout", func(c *broker.DBConfig) { c.ConnectTimeout = -time.Second }, "ConnectTimeout"},
-		{"sub-millisecond statement timeout", func(c *broker.DBConfig) { c.StatementTimeout = time.Microsecond }, "StatementTimeout"},
-		{"application name", func(c *broker.DBConfig) { c.ApplicationName = "a\nb" }, "ApplicationName"},
+		{"unix socket host", func(c *postgres.Config) { c.Host = "/tmp" }, "Host"},
+		{"port", func(c *postgres.Config) { c.Port = 70000 }, "Port"},
+		{"no database", func(c *postgres.Config) { c.Database = "" }, "Database"},
+		{"no user", func(c *postgres.Config) { c.User = "" }, "User"},
+		{"auth", func(c *postgres.Config) { c.Auth = "kerberos" }, "Auth"},
+		{"iam with require", func(c *postgres.Config) { c.SSLMode = postgres.SSLModeRequire }, "SSLMode"},
+		{"negative connect timeout", func(c *postgres.Config) { c.ConnectTimeout = -time.Second }, "ConnectTimeout"},
+		{"sub-millisecond statement timeout", func(c *postgres.Config) { c.StatementTimeout = time.Microsecond }, "StatementTimeout"},
+		{"application name", func(c *postgres.Config) { c.ApplicationName = "a\nb" }, "ApplicationName"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,7 +199,7 @@ func TestDBConfigValidateNamesTheField(t *testing.T) {
 }
 
 func TestNewConnectorRefusesIAMWithoutVerifyFull(t *testing.T) {
-	for _, mode := range []string{broker.SSLModeDisable, broker.SSLModeRequire, broker.SSLModeVerifyCA, "prefer", "allow"} {
+	for _, mode := range []string{postgres.SSLModeDisable, postgres.SSLModeRequire, postgres.SSLModeVerifyCA, "prefer", "allow"} {
 		t.Run(mode, func(t *testing.T) {
 			// A listener that would see any dial: there must be none.
 			l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -213,9 +214,9 @@ func TestNewConnectorRefusesIAMWithoutVerifyFull(t *testing.T) {
 					dialed <- struct{}{}
 				}
 			}()
-			cfg := broker.DBConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Database: "d", User: "u",
-				Auth: broker.AuthIAM, SSLMode: mode, Region: dbconnRegion}
-			conn, err := broker.NewConnector(cfg, dbconnAWSConfig())
+			cfg := postgres.Config{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Database: "d", User: "u",
+				Auth: postgres.AuthIAM, SSLMode: mode, Region: dbconnRegion}
+			conn, err := postgres.NewConnector(cfg, dbconnAWSConfig())
 			if err == nil || !strings.Contains(err.Error(), "SSLMode") {
 				t.Fatalf("NewConnector(iam, sslmode %s) = %v, %v; want an error naming SSLMode", mode, conn, err)
 			}
@@ -229,11 +230,11 @@ func TestNewConnectorRefusesIAMWithoutVerifyFull(t *testing.T) {
 }
 
 func TestNewConnectorIAMNeedsCredentials(t *testing.T) {
-	cfg := broker.DBConfig{Host: "db.example.com", Database: "d", User: "u"}
-	if _, err := broker.NewConnector(cfg, aws.Config{Region: dbconnRegion}); err == nil {
+	cfg := postgres.Config{Host: "db.example.com", Database: "d", User: "u"}
+	if _, err := postgres.NewConnector(cfg, aws.Config{Region: dbconnRegion}); err == nil {
 		t.Errorf("NewConnector(iam, no credentials) error = nil; want one")
 	}
-	c, err := broker.NewConnector(cfg, dbconnAWSConfig())
+	c, err := postgres.NewConnector(cfg, dbconnAWSConfig())
 	if err != nil || c.TokenSource == nil {
 		t.Errorf("NewConnector(iam, region from aws.Config) = %v, %v; want a connector with a token source", c, err)
 	}
@@ -253,8 +254,8 @@ func closedPort(t *testing.T) int {
 
 func TestIAMTokenIsPresignedConnectURL(t *testing.T) {
 	port := closedPort(t)
-	cfg := broker.DBConfig{Host: "127.0.0.1", Port: port, Database: "d", User: "my_pg_password_broker", Region: dbconnRegion}
-	c, err := broker.NewConnector(cfg, dbconnAWSConfig())
+	cfg := postgres.Config{Host: "127.0.0.1", Port: port, Database: "d", User: "my_pg_password_broker", Region: dbconnRegion}
+	c, err := postgres.NewConnector(cfg, dbconnAWSConfig())
 	if err != nil {
 		t.Fatalf("NewConnector(iam) error = %v", err)
 	}
@@ -311,9 +312,9 @@ func TestIAMConnectOverVerifiedTLS(t *testing.T) {
 	t.Parallel()
 	cluster := dbconnTLSCluster(t)
 	names := pgtest.Vars{}.Names()
-	cfg := broker.DBConfig{Host: cluster.Host, Port: cluster.Port, Database: names.DB, User: names.Broker,
+	cfg := postgres.Config{Host: cluster.Host, Port: cluster.Port, Database: names.DB, User: names.Broker,
 		Region: dbconnRegion, CAFile: cluster.CAFile}
-	c, err := broker.NewConnector(cfg, dbconnAWSConfig())
+	c, err := postgres.NewConnector(cfg, dbconnAWSConfig())
 	if err != nil {
 		t.Fatalf("NewConnector(iam, verify-full, cluster CA) error = %v", err)
 	}
@@ -385,7 +386,7 @@ func TestIAMConnectOverVerifiedTLS(t *testing.T) {
 
 	// The same server, verified against a CA that did not sign its certificate.
 	cfg.CAFile = cluster.WrongCAFile
-	wrong, err := broker.NewConnector(cfg, dbconnAWSConfig())
+	wrong, err := postgres.NewConnector(cfg, dbconnAWSConfig())
 	if err != nil {
 		t.Fatalf("NewConnector(iam, wrong CA) error = %v", err)
 	}
@@ -484,26 +485,26 @@ func TestConnectSendsNothingToUnverifiedServer(t *testing.T) {
 		answer     byte
 		wantVerify bool // the client accepts the server: the positive control
 	}{
-		{"iam, certificate from another CA", broker.AuthIAM, cluster.WrongCAFile, issue("localhost", "127.0.0.1"), 'S', false},
-		{"iam, certificate for another host", broker.AuthIAM, cluster.CAFile, issue("other.example"), 'S', false},
-		{"iam, server refuses TLS", broker.AuthIAM, cluster.CAFile, issue("127.0.0.1"), 'N', false},
-		{"password verify-full, certificate for another host", broker.AuthPassword, cluster.CAFile, issue("other.example"), 'S', false},
-		{"iam, verified server (control)", broker.AuthIAM, cluster.CAFile, issue("127.0.0.1"), 'S', true},
+		{"iam, certificate from another CA", postgres.AuthIAM, cluster.WrongCAFile, issue("localhost", "127.0.0.1"), 'S', false},
+		{"iam, certificate for another host", postgres.AuthIAM, cluster.CAFile, issue("other.example"), 'S', false},
+		{"iam, server refuses TLS", postgres.AuthIAM, cluster.CAFile, issue("127.0.0.1"), 'N', false},
+		{"password verify-full, certificate for another host", postgres.AuthPassword, cluster.CAFile, issue("other.example"), 'S', false},
+		{"iam, verified server (control)", postgres.AuthIAM, cluster.CAFile, issue("127.0.0.1"), 'S', true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := startFakeTLSServer(t, tt.cert, tt.answer)
-			cfg := broker.DBConfig{Host: "127.0.0.1", Port: srv.port, Database: "d", User: "my_pg_password_broker",
+			cfg := postgres.Config{Host: "127.0.0.1", Port: srv.port, Database: "d", User: "my_pg_password_broker",
 				Auth: tt.auth, CAFile: tt.caFile, Region: dbconnRegion}
 			secret := password
-			if tt.auth == broker.AuthPassword {
+			if tt.auth == postgres.AuthPassword {
 				cfg.Password = broker.NewPassword(password)
 			}
-			c, err := broker.NewConnector(cfg, dbconnAWSConfig())
+			c, err := postgres.NewConnector(cfg, dbconnAWSConfig())
 			if err != nil {
 				t.Fatalf("NewConnector error = %v", err)
 			}
-			if tt.auth == broker.AuthIAM {
+			if tt.auth == postgres.AuthIAM {
 				secret = ""
 				real := c.TokenSource
 				c.TokenSource = func(ctx context.Context, endpoint, region, user string) (string, error) {
@@ -570,9 +571,9 @@ func TestConnectRetriesOnTooManyConnections(t *testing.T) {
 		t.Fatalf("SetPassword(broker) error = %v", err)
 	}
 	dbconnSuperExec(t, cluster, fmt.Sprintf(`ALTER ROLE %s CONNECTION LIMIT 1`, names.Broker))
-	cfg := broker.DBConfig{Host: cluster.Host, Port: cluster.Port, Database: names.DB, User: names.Broker,
-		Auth: broker.AuthPassword, Password: broker.NewPassword(password), CAFile: cluster.CAFile}
-	c, err := broker.NewConnector(cfg, aws.Config{})
+	cfg := postgres.Config{Host: cluster.Host, Port: cluster.Port, Database: names.DB, User: names.Broker,
+		Auth: postgres.AuthPassword, Password: broker.NewPassword(password), CAFile: cluster.CAFile}
+	c, err := postgres.NewConnector(cfg, aws.Config{})
 	if err != nil {
 		t.Fatalf("NewConnector(password, verify-full) error = %v", err)
 	}

@@ -1,0 +1,231 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/ffbroker/ffbroker/broker"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Store is the broker's Database: it calls the db_admin functions of
+// sql/007_db_admin.sql as the broker's login, over one Session.
+type Store struct {
+	sess *Session
+}
+
+// NewStore returns a store that connects through d (the broker's login) when it
+// first needs to.
+func NewStore(d Dialer) *Store { return &Store{sess: NewSession(d, BrokerFunctions)} }
+
+// ReserveGrant calls db_admin.reserve_firefighter_grant.
+func (s *Store) ReserveGrant(ctx context.Context, r broker.GrantRequest) (broker.Reservation, error) {
+	var res broker.Reservation
+	var state string
+	err := s.sess.Do(ctx, "reserve grant", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT grant_id::text, expires_at, state FROM db_admin.reserve_firefighter_grant($1, $2, $3, $4, $5, $6, $7)`,
+			r.GrantID, r.Role, r.Hours, nullable(r.IncidentID), r.Requester, nullable(r.RequesterKey), nullable(r.RequestID)).Scan(&res.GrantID, &res.ExpiresAt, &state)
+	})
+	res.Active = state == "active"
+	return res, err
+}
+
+// ActivateGrant calls db_admin.issue_firefighter_password with the verifier in a
+// transaction that stays open while publish runs: the function takes the role's
+// advisory lock, so concurrent issues for one role set the password and publish its
+// secret in the same order, and a publish that fails rolls the password back. The
+// commit is the point where the grant exists. publish is not called when the grant
+// was already active (a retry) or another live grant was returned.
+func (s *Store) ActivateGrant(ctx context.Context, r broker.GrantRequest, v broker.Verifier, publish func(context.Context) error) (broker.Activation, error) {
+	var a broker.Activation
+	err := s.sess.Do(ctx, "activate grant", func(c *pgx.Conn) error {
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.Background())
+		err = tx.QueryRow(ctx, `SELECT grant_id::text, expires_at, valid_until, reused FROM db_admin.issue_firefighter_password($1, $2, $3, $4, $5, $6, $7, $8)`,
+			r.GrantID, r.Role, v.Reveal(), r.Hours, nullable(r.IncidentID), r.Requester, nullable(r.RequesterKey), nullable(r.RequestID)).Scan(&a.GrantID, &a.ExpiresAt, &a.ValidUntil, &a.Reused)
+		if err != nil {
+			return err
+		}
+		if !a.Reused && publish != nil {
+			if err := publish(ctx); err != nil {
+				return Passthrough(err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return &broker.CommitUncertainError{Err: err}
+		}
+		return nil
+	})
+	return a, err
+}
+
+// WithRoleLock runs fn while a transaction holds role's lock (the one every issue of
+// the role holds from its activation to its commit), passing the role's state as read
+// under the lock. fn changes the role's secret; no issue activates meanwhile.
+func (s *Store) WithRoleLock(ctx context.Context, role string, fn func(ctx context.Context, st broker.RoleState) error) error {
+	return s.sess.Do(ctx, "lock role", func(c *pgx.Conn) error {
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.Background())
+		if _, err := tx.Exec(ctx, `SELECT db_admin.lock_firefighter_role($1)`, role); err != nil {
+			return err
+		}
+		grants, err := liveGrants(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var st broker.RoleState
+		for _, g := range grants {
+			if g.Role == role {
+				st.Live = append(st.Live, g)
+			}
+		}
+		var current *string
+		if err := tx.QueryRow(ctx, `SELECT db_admin.current_firefighter_grant($1)::text`, role).Scan(&current); err != nil {
+			return err
+		}
+		if current != nil {
+			st.Current = *current
+		}
+		if err := fn(ctx, st); err != nil {
+			return Passthrough(err)
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+// LiveGrants lists the live grants of both roles.
+func (s *Store) LiveGrants(ctx context.Context) ([]broker.Grant, error) {
+	var out []broker.Grant
+	err := s.sess.Do(ctx, "list live grants", func(c *pgx.Conn) error {
+		var err error
+		out, err = liveGrants(ctx, c)
+		return err
+	})
+	return out, err
+}
+
+// querier is a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func liveGrants(ctx context.Context, q querier) ([]broker.Grant, error) {
+	rows, err := q.Query(ctx, `SELECT grant_id::text, role, coalesce(incident_id, ''), requester, coalesce(approver, ''), issued_at, expires_at, activated_at,
+		coalesce(requester_key, ''), coalesce(approver_key, '') FROM db_admin.live_firefighter_grants()`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.Grant, error) {
+		var g broker.Grant
+		err := r.Scan(&g.ID, &g.Role, &g.IncidentID, &g.Requester, &g.Approver, &g.IssuedAt, &g.ExpiresAt, &g.ActivatedAt, &g.RequesterKey, &g.ApproverKey)
+		return g, err
+	})
+}
+
+// Expire calls db_admin.expire_firefighter_password and returns the grants it closed.
+func (s *Store) Expire(ctx context.Context, role string) (int, error) {
+	var n int
+	err := s.sess.Do(ctx, "expire password", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT db_admin.expire_firefighter_password($1)`, role).Scan(&n)
+	})
+	return n, err
+}
+
+// Terminate calls db_admin.terminate_firefighter_sessions and returns the sessions it
+// ended.
+func (s *Store) Terminate(ctx context.Context, role string) (int, error) {
+	var n int
+	err := s.sess.Do(ctx, "terminate sessions", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT db_admin.terminate_firefighter_sessions($1)`, role).Scan(&n)
+	})
+	return n, err
+}
+
+// Sweep calls db_admin.sweep_expired_firefighters.
+func (s *Store) Sweep(ctx context.Context) ([]broker.SweepResult, error) {
+	var out []broker.SweepResult
+	err := s.sess.Do(ctx, "sweep", func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT role, grants_closed, sessions_terminated FROM db_admin.sweep_expired_firefighters()`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.SweepResult, error) {
+			var x broker.SweepResult
+			err := r.Scan(&x.Role, &x.GrantsClosed, &x.SessionsTerminated)
+			return x, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// Status calls db_admin.firefighter_status.
+func (s *Store) Status(ctx context.Context) ([]broker.RoleStatus, error) {
+	var out []broker.RoleStatus
+	err := s.sess.Do(ctx, "status", func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT role, valid_until, live_grants, sessions FROM db_admin.firefighter_status()`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.RoleStatus, error) {
+			var x broker.RoleStatus
+			var until pgtype.Timestamptz
+			err := r.Scan(&x.Role, &until, &x.LiveGrants, &x.Sessions)
+			x.NoExpiry = !until.Valid || until.InfinityModifier == pgtype.Infinity
+			if !x.NoExpiry {
+				x.ValidUntil = until.Time
+			}
+			return x, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// Close closes the connection, if one is open.
+func (s *Store) Close(ctx context.Context) error { return s.sess.Close(ctx) }
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// ClaimNotice calls db_admin.claim_firefighter_notice: true when this caller is the
+// first to claim notice kind of request requestID, and so the one to publish it.
+func (s *Store) ClaimNotice(ctx context.Context, requestID, kind string) (bool, error) {
+	var first bool
+	err := s.sess.Do(ctx, "claim notice", func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT db_admin.claim_firefighter_notice($1, $2)`, requestID, kind).Scan(&first)
+	})
+	return first, err
+}
+
+// ClaimExpiryWarnings calls db_admin.claim_firefighter_expiry_warnings: the live grants
+// ending within the window whose requester was not yet warned of their expiry, each
+// marked warned and returned to this caller only.
+func (s *Store) ClaimExpiryWarnings(ctx context.Context, within time.Duration) ([]broker.Grant, error) {
+	var out []broker.Grant
+	err := s.sess.Do(ctx, "claim expiry warnings", func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT grant_id::text, role, coalesce(incident_id, ''), requester, requester_key,
+			coalesce(request_id::text, ''), expires_at FROM db_admin.claim_firefighter_expiry_warnings($1)`, int(within/time.Second))
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.Grant, error) {
+			var g broker.Grant
+			err := r.Scan(&g.ID, &g.Role, &g.IncidentID, &g.Requester, &g.RequesterKey, &g.RequestID, &g.ExpiresAt)
+			return g, err
+		})
+		return err
+	})
+	return out, err
+}
