@@ -33,7 +33,7 @@ type Database interface {
 	ClaimExpiryWarnings(ctx context.Context, within time.Duration) ([]Grant, error)
 }
 
-// Secrets is what the broker needs from Secrets Manager (SecretsStore in production).
+// Secrets is what the broker needs from Secrets Manager (secretsmanager.Store in production).
 type Secrets interface {
 	PutPending(ctx context.Context, role, versionID string, v SecretValue) (SecretRef, SecretValue, error)
 	Promote(ctx context.Context, role, versionID string) (SecretRef, error)
@@ -231,11 +231,9 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 	if err != nil {
 		return IssueOutput{}, &Error{Code: CodeInternal, Op: "generate password", Err: err}
 	}
-	value := SecretValue{
-		Engine: "postgres", Host: b.cfg.Target.Host, Port: b.cfg.Target.Port, DBName: b.cfg.Target.DBName,
-		Username: greq.Role, Password: password, SSLMode: b.cfg.Target.SSLMode, ExpiresAt: res.ExpiresAt,
-		GrantID: greq.GrantID, IncidentID: greq.IncidentID, Status: SecretActive,
-	}
+	value := b.connection(greq.Role)
+	value.Password, value.ExpiresAt, value.Status = password, res.ExpiresAt, SecretActive
+	value.GrantID, value.IncidentID = greq.GrantID, greq.IncidentID
 	ref, stored, err := b.cfg.Secrets.PutPending(ctx, greq.Role, greq.GrantID, value)
 	if err != nil {
 		return IssueOutput{}, err
@@ -271,6 +269,13 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 	}
 	return IssueOutput{GrantID: greq.GrantID, Role: greq.Role, SecretARN: published.ARN, SecretVersion: greq.GrantID,
 		ExpiresAt: act.ExpiresAt}, nil
+}
+
+// connection returns role's secret value without a password or a grant: where its
+// holders connect.
+func (b *Broker) connection(role string) SecretValue {
+	return SecretValue{Engine: "postgres", Host: b.cfg.Target.Host, Port: b.cfg.Target.Port,
+		DBName: b.cfg.Target.DBName, Username: role, SSLMode: b.cfg.Target.SSLMode}
 }
 
 // reuse answers with a live grant: the same incident's, or this grant id's when a retry

@@ -173,10 +173,7 @@ func (b *Broker) takeBack(ctx context.Context, rec audit.Record, role string, cl
 }
 
 func (b *Broker) tombstone(ctx context.Context, role string) (SecretRef, error) {
-	return b.cfg.Secrets.PutTombstone(ctx, role, SecretValue{
-		Engine: "postgres", Host: b.cfg.Target.Host, Port: b.cfg.Target.Port, DBName: b.cfg.Target.DBName,
-		Username: role, SSLMode: b.cfg.Target.SSLMode, Status: SecretExpired,
-	})
+	return b.cfg.Secrets.PutTombstone(ctx, role, b.connection(role).Tombstone())
 }
 
 // checkNoSessions proves the termination: no session of role is left.

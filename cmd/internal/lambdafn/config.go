@@ -13,11 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/identity"
 )
 
@@ -224,7 +225,7 @@ type Deps struct {
 	Store *broker.PGStore
 	// Approvals is the approver's login (approve function only).
 	Approvals *broker.ApprovalStore
-	Secrets   *broker.SecretsStore
+	Secrets   *secretsmanager.Store
 	Audit     audit.Sink
 	SFN       *sfn.Client
 	// Verifier checks the identity proof of every API call.
@@ -281,7 +282,7 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*D
 		if cfg.ClusterID != "" {
 			tags["ffbroker:cluster"] = cfg.ClusterID
 		}
-		d.Secrets = broker.NewSecretsStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
+		d.Secrets = secretsmanager.New(sm.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
 		bc.DB, bc.Secrets = d.Store, d.Secrets
 	}
 	if cfg.StateMachineARN != "" && (fn == FunctionIssue || fn == FunctionApprove) {
