@@ -80,8 +80,6 @@ type Config struct {
 	Rand io.Reader
 	// Logger receives operational logs (never a secret); nil means slog.Default().
 	Logger *slog.Logger
-	// PromoteAttempts bounds the tries to make a new version AWSCURRENT (default 4).
-	PromoteAttempts int
 }
 
 // Broker issues firefighter passwords.
@@ -109,9 +107,6 @@ func New(cfg Config) (*Broker, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.PromoteAttempts <= 0 {
-		cfg.PromoteAttempts = 4
 	}
 	return &Broker{cfg: cfg}, nil
 }
@@ -306,29 +301,18 @@ func (b *Broker) repairCurrent(ctx context.Context, role string) {
 	}
 }
 
-// promoteVersion makes versionID AWSCURRENT, retrying Secrets.Promote on retryable
-// errors a few times.
+// promoteVersion makes versionID AWSCURRENT. It runs while the database holds the
+// role's lock, so it does not retry: the SDK client's retryer (broker/awsretry)
+// already retried throttling and server failures, a label race is settled inside
+// Promote, and what fails after that fails the issue (unavailable), which the
+// caller retries with the same grant id and the sweep repairs.
 func (b *Broker) promoteVersion(ctx context.Context, role, versionID string) (SecretRef, error) {
-	var err error
-	delay := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		var ref SecretRef
-		ref, err = b.cfg.Secrets.Promote(ctx, role, versionID)
-		if err == nil {
-			return ref, nil
-		}
-		if attempt >= b.cfg.PromoteAttempts || !Retryable(err) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return SecretRef{}, withOp(err, "promote secret")
-		case <-time.After(delay):
-		}
-		delay *= 2
+	ref, err := b.cfg.Secrets.Promote(ctx, role, versionID)
+	if err != nil {
+		return SecretRef{}, &Error{Code: CodeUnavailable, Op: "promote secret",
+			Message: "the secret could not be made current; nothing was issued, retry", Err: err}
 	}
-	return SecretRef{}, &Error{Code: CodeUnavailable, Op: "promote secret",
-		Message: "the secret could not be made current; nothing was issued, retry", Err: err}
+	return ref, nil
 }
 
 func (b *Broker) grantID(given string) (string, error) {

@@ -168,8 +168,8 @@ func (f *fixture) broker(t testing.TB, d deps) *broker.Broker {
 	t.Helper()
 	b, err := broker.New(broker.Config{
 		Policy: broker.DefaultPolicy(f.vars.Prefix), DB: d.db, Secrets: d.secrets, Audit: d.sink,
-		Target:          broker.Target{Host: shared.Cluster.Host, Port: shared.Cluster.Port, DBName: f.DB, SSLMode: "disable"},
-		PromoteAttempts: 2, Proofs: newProofs(t),
+		Target: broker.Target{Host: shared.Cluster.Host, Port: shared.Cluster.Port, DBName: f.DB, SSLMode: "disable"},
+		Proofs: newProofs(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,19 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/awsretry"
 )
 
 // Staging labels.
@@ -32,9 +31,16 @@ const (
 	stageTombstone = "FFBROKER_TOMBSTONE"
 )
 
-// maxStageAttempts bounds how often a staging label move is retried when a
-// concurrent writer moved the label between DescribeSecret and the move.
-const maxStageAttempts = 16
+// maxStageMoves bounds the tries of one staging label move (see moveStage). The
+// move is a compare-and-swap on the label's holder, so a failed try means that
+// another writer moved the label first: reading the labels again, at once, is
+// what repairs it; waiting would not. The writers of AWSCURRENT and of the
+// tombstone label all hold the role's advisory lock (issue, sweep, revoke,
+// repair), so among them a conflict needs a writer outside ffbroker; AWSPENDING
+// moves without the lock, and each conflict is another writer's finished move,
+// so n concurrent writers need at most n tries. Throttling and server failures
+// are not conflicts: the SDK client's retryer (broker/awsretry) retries those.
+const maxStageMoves = 16
 
 // API is the part of the Secrets Manager client that Store calls;
 // *secretsmanager.Client of the SDK satisfies it.
@@ -396,15 +402,11 @@ func (s *Store) createWith(ctx context.Context, role, text string) (broker.Secre
 
 // moveStage attaches stage to versionID, taking it from the version that holds
 // it. The move names that version, so it fails instead of overwriting when a
-// concurrent caller moved the label first; it then looks again and retries. It
-// returns the secret's description as seen before the last move.
+// concurrent caller moved the label first; it then reads the labels again and
+// tries again, without waiting, at most maxStageMoves times. It returns the
+// secret's description as seen before the last move.
 func (s *Store) moveStage(ctx context.Context, op, name, stage, versionID string) (*sm.DescribeSecretOutput, error) {
-	for attempt := range maxStageAttempts {
-		if attempt > 0 {
-			if err := pause(ctx, attempt); err != nil {
-				return nil, secretsError(op, name, "UpdateSecretVersionStage", err)
-			}
-		}
+	for attempt := range maxStageMoves {
 		d, err := s.describe(ctx, name)
 		if isNotFound(err) {
 			return nil, &broker.Error{Code: broker.CodeNotFound, Op: op, Message: "no secret for the role", Err: scrub(err)}
@@ -489,19 +491,6 @@ func holderOf(versions map[string][]string, stage string) string {
 	return ""
 }
 
-// pause waits a little longer on each attempt, with jitter, or until ctx ends.
-func pause(ctx context.Context, attempt int) error {
-	d := time.Duration(attempt)*10*time.Millisecond + mrand.N(20*time.Millisecond)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // checkVersionID refuses a version id that Secrets Manager would refuse as a
 // ClientRequestToken (32 to 64 characters).
 func checkVersionID(op, versionID string) error {
@@ -541,7 +530,7 @@ func secretsError(op, name, call string, err error, secrets ...broker.Password) 
 	code, msg := broker.CodeInternal, "secrets manager request failed"
 	var cat broker.Category
 	switch {
-	case transient(err):
+	case awsretry.Transient(err):
 		code, msg = broker.CodeUnavailable, "secrets manager is unavailable, retry later"
 	case accessDenied(err):
 		code, cat = broker.CodeAWSAccessDenied, broker.CategoryIAMPolicy
@@ -568,37 +557,6 @@ func accessDenied(err error) bool {
 		return true
 	}
 	return false
-}
-
-// isServerErrorCode reports whether code names a server-side failure, for
-// errors that do not say they are a server fault.
-func isServerErrorCode(code string) bool {
-	switch code {
-	case "InternalServiceError", // Secrets Manager's own
-		"InternalFailure", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException":
-		return true
-	}
-	return false
-}
-
-// transient reports whether err is worth retrying later.
-func transient(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	var ise *types.InternalServiceError
-	if errors.As(err, &ise) {
-		return true
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) && (ae.ErrorFault() == smithy.FaultServer || isServerErrorCode(ae.ErrorCode())) {
-		return true
-	}
-	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) && (status.HTTPStatusCode() == 429 || status.HTTPStatusCode() >= 500) {
-		return true
-	}
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
 // scrubbedError is a cause whose text has the given passwords replaced by

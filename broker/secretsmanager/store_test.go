@@ -590,6 +590,11 @@ func TestStoreFaults(t *testing.T) {
 			if got := broker.ErrorCode(err); got != tt.wantCode {
 				t.Fatalf("%s with %s failing: error = %v; want code %s", tt.name, tt.failing, err, tt.wantCode)
 			}
+			// Retrying is the SDK client's job (broker/awsretry): the store makes the
+			// failing call once.
+			if got := f.spy.Count(tt.failing); got != 1 {
+				t.Errorf("%s: %s was called %d times; want 1", tt.name, tt.failing, got)
+			}
 			var be *broker.Error
 			if !errors.As(err, &be) {
 				t.Errorf("error %T is not a *broker.Error", err)

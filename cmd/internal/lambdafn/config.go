@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/awsretry"
 	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/identity"
 )
@@ -266,7 +267,11 @@ func (d *Deps) Close(ctx context.Context) {
 // BuildWith is Build with a given AWS configuration. The approve function gets the
 // approvals ledger through its own login and no Secrets Manager; the others get the
 // broker's login and Secrets Manager, never the approvals ledger.
+//
+// Every AWS client is built with the one retry policy (awsretry), whatever
+// retryer awsCfg had.
 func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
+	awsCfg = awsretry.Apply(awsCfg)
 	conn, err := broker.NewConnector(cfg.DB, awsCfg)
 	if err != nil {
 		return nil, err
