@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-	"github.com/aws/smithy-go"
 )
 
 // Limits of one PutLogEvents call.
@@ -39,16 +37,10 @@ type CWLogsAPI interface {
 	PutLogEvents(ctx context.Context, in *cloudwatchlogs.PutLogEventsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutLogEventsOutput, error)
 }
 
-// CloudWatchOptions tunes a CloudWatchSink; the zero value is ready to use.
+// CloudWatchOptions tunes a CloudWatchSink; the zero value is ready to use. The
+// sink retries nothing itself: throttling and server failures are retried by the
+// client's SDK retryer (broker/awsretry in the functions).
 type CloudWatchOptions struct {
-	// MaxAttempts bounds the calls for one request while CloudWatch Logs throttles
-	// or is unavailable, on top of the SDK client's own retries; 0 means 5.
-	MaxAttempts int
-	// BaseDelay is the backoff before the first retry, doubled for each further one
-	// and jittered; 0 means 100ms.
-	BaseDelay time.Duration
-	// MaxDelay caps one backoff; 0 means 5s.
-	MaxDelay time.Duration
 	// Now returns the time for records without one and for the age checks; nil
 	// means time.Now.
 	Now func() time.Time
@@ -77,15 +69,6 @@ type CloudWatchSink struct {
 
 // NewCloudWatchSink returns a sink that writes to the stream in the group.
 func NewCloudWatchSink(client CWLogsAPI, group, stream string, opts CloudWatchOptions) *CloudWatchSink {
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 5
-	}
-	if opts.BaseDelay <= 0 {
-		opts.BaseDelay = 100 * time.Millisecond
-	}
-	if opts.MaxDelay <= 0 {
-		opts.MaxDelay = 5 * time.Second
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -179,12 +162,9 @@ func (s *CloudWatchSink) ensureStream(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
-	err := s.withBackoff(ctx, func(ctx context.Context) error {
-		_, err := s.client.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{
-			LogGroupName:  aws.String(s.group),
-			LogStreamName: aws.String(s.stream),
-		})
-		return err
+	_, err := s.client.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{
+		LogGroupName:  aws.String(s.group),
+		LogStreamName: aws.String(s.stream),
 	})
 	var exists *types.ResourceAlreadyExistsException
 	if err != nil && !errors.As(err, &exists) {
@@ -199,16 +179,11 @@ func (s *CloudWatchSink) ensureStream(ctx context.Context) error {
 func (s *CloudWatchSink) put(ctx context.Context, events []types.InputLogEvent) error {
 	sequenceRetries, recreated := 0, false
 	for {
-		var out *cloudwatchlogs.PutLogEventsOutput
-		err := s.withBackoff(ctx, func(ctx context.Context) error {
-			var err error
-			out, err = s.client.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
-				LogGroupName:  aws.String(s.group),
-				LogStreamName: aws.String(s.stream),
-				LogEvents:     events,
-				SequenceToken: s.token,
-			})
-			return err
+		out, err := s.client.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
+			LogGroupName:  aws.String(s.group),
+			LogStreamName: aws.String(s.stream),
+			LogEvents:     events,
+			SequenceToken: s.token,
 		})
 		if err == nil {
 			s.token = out.NextSequenceToken
@@ -229,47 +204,6 @@ func (s *CloudWatchSink) put(ctx context.Context, events []types.InputLogEvent) 
 		}
 		return fmt.Errorf("audit: put log events to %q in group %q: %w", s.stream, s.group, err)
 	}
-}
-
-// withBackoff calls op until it succeeds, fails for a reason other than throttling,
-// or has been tried MaxAttempts times; it waits between tries unless ctx ends.
-func (s *CloudWatchSink) withBackoff(ctx context.Context, op func(context.Context) error) error {
-	for attempt := 1; ; attempt++ {
-		err := op(ctx)
-		if err == nil || !retryable(err) || attempt >= s.opts.MaxAttempts {
-			return err
-		}
-		t := time.NewTimer(s.backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-// backoff returns the jittered wait before retry number attempt (from 1).
-func (s *CloudWatchSink) backoff(attempt int) time.Duration {
-	d := s.opts.BaseDelay << min(attempt-1, 30)
-	if d <= 0 || d > s.opts.MaxDelay {
-		d = s.opts.MaxDelay
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// retryable reports whether err says the service is throttling or unavailable.
-func retryable(err error) bool {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	switch apiErr.ErrorCode() {
-	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-		"ServiceUnavailableException", "ServiceUnavailable":
-		return true
-	}
-	return false
 }
 
 // expectedToken returns the sequence token the service asked for, when err is a

@@ -35,7 +35,7 @@ type Database interface {
 	ClaimExpiryWarnings(ctx context.Context, within time.Duration) ([]Grant, error)
 }
 
-// Secrets is what the broker needs from Secrets Manager (SecretsStore in production).
+// Secrets is what the broker needs from Secrets Manager (secretsmanager.Store in production).
 type Secrets interface {
 	PutPending(ctx context.Context, role, versionID string, v SecretValue) (SecretRef, SecretValue, error)
 	Promote(ctx context.Context, role, versionID string) (SecretRef, error)
@@ -82,8 +82,6 @@ type Config struct {
 	Rand io.Reader
 	// Logger receives operational logs (never a secret); nil means slog.Default().
 	Logger *slog.Logger
-	// PromoteAttempts bounds the tries to make a new version AWSCURRENT (default 4).
-	PromoteAttempts int
 }
 
 // Broker issues firefighter passwords.
@@ -111,9 +109,6 @@ func New(cfg Config) (*Broker, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.PromoteAttempts <= 0 {
-		cfg.PromoteAttempts = 4
 	}
 	return &Broker{cfg: cfg}, nil
 }
@@ -233,11 +228,9 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 	if err != nil {
 		return IssueOutput{}, &Error{Code: CodeInternal, Op: "generate password", Err: err}
 	}
-	value := SecretValue{
-		Engine: "postgres", Host: b.cfg.Target.Host, Port: b.cfg.Target.Port, DBName: b.cfg.Target.DBName,
-		Username: greq.Role, Password: password, SSLMode: b.cfg.Target.SSLMode, ExpiresAt: res.ExpiresAt,
-		GrantID: greq.GrantID, IncidentID: greq.IncidentID, Status: SecretActive,
-	}
+	value := b.connection(greq.Role)
+	value.Password, value.ExpiresAt, value.Status = password, res.ExpiresAt, SecretActive
+	value.GrantID, value.IncidentID = greq.GrantID, greq.IncidentID
 	ref, stored, err := b.cfg.Secrets.PutPending(ctx, greq.Role, greq.GrantID, value)
 	if err != nil {
 		return IssueOutput{}, err
@@ -275,6 +268,13 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 		ExpiresAt: act.ExpiresAt}, nil
 }
 
+// connection returns role's secret value without a password or a grant: where its
+// holders connect.
+func (b *Broker) connection(role string) SecretValue {
+	return SecretValue{Engine: "postgres", Host: b.cfg.Target.Host, Port: b.cfg.Target.Port,
+		DBName: b.cfg.Target.DBName, Username: role, SSLMode: b.cfg.Target.SSLMode}
+}
+
 // reuse answers with a live grant: the same incident's, or this grant id's when a retry
 // finds it already active. Its secret version was made current before its commit, and
 // may since have been replaced by a later grant's: the current one is what logs in.
@@ -303,29 +303,18 @@ func (b *Broker) repairCurrent(ctx context.Context, role string) {
 	}
 }
 
-// promoteVersion makes versionID AWSCURRENT, retrying Secrets.Promote on retryable
-// errors a few times.
+// promoteVersion makes versionID AWSCURRENT. It runs while the database holds the
+// role's lock, so it does not retry: the SDK client's retryer (broker/awsretry)
+// already retried throttling and server failures, a label race is settled inside
+// Promote, and what fails after that fails the issue (unavailable), which the
+// caller retries with the same grant id and the sweep repairs.
 func (b *Broker) promoteVersion(ctx context.Context, role, versionID string) (SecretRef, error) {
-	var err error
-	delay := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		var ref SecretRef
-		ref, err = b.cfg.Secrets.Promote(ctx, role, versionID)
-		if err == nil {
-			return ref, nil
-		}
-		if attempt >= b.cfg.PromoteAttempts || !Retryable(err) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return SecretRef{}, withOp(err, "promote secret")
-		case <-time.After(delay):
-		}
-		delay *= 2
+	ref, err := b.cfg.Secrets.Promote(ctx, role, versionID)
+	if err != nil {
+		return SecretRef{}, &Error{Code: CodeUnavailable, Op: "promote secret",
+			Message: "the secret could not be made current; nothing was issued, retry", Err: err}
 	}
-	return SecretRef{}, &Error{Code: CodeUnavailable, Op: "promote secret",
-		Message: "the secret could not be made current; nothing was issued, retry", Err: err}
+	return ref, nil
 }
 
 func (b *Broker) grantID(given string) (string, error) {

@@ -93,9 +93,17 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 	if err != nil {
 		return RevokeOutput{}, b.failed(ctx, rec, audit.EventPasswordExpired, err)
 	}
-	exp, err := b.takeBack(ctx, rec, role, closed, "revoked: every grant of the role ended")
+	terminated, err := b.cfg.DB.Terminate(ctx, role)
 	if err != nil {
+		return RevokeOutput{}, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
+	}
+	exp := Expiry{Role: role, GrantsClosed: closed, SessionsTerminated: terminated}
+	if err := b.takeBack(ctx, rec, exp, "revoked: every grant of the role ended"); err != nil {
 		return RevokeOutput{}, err
+	}
+	rec.TargetRole = role
+	if _, err := b.reconcile(ctx, rec, role, &exp); err != nil {
+		return RevokeOutput{}, b.failed(ctx, rec, audit.EventPasswordExpired, err)
 	}
 	return RevokeOutput{Expiry: exp, IncidentID: in.IncidentID, AllGrantsEnded: true}, nil
 }
@@ -114,69 +122,54 @@ func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Sourc
 	if err != nil {
 		return out, err
 	}
-	var errs []error
+	swept := make(map[string]SweepResult, len(rows))
 	for _, r := range rows {
-		exp, err := b.takeBack(ctx, rec, r.Role, r.GrantsClosed, "expired: no live grant left", r.SessionsTerminated)
+		swept[r.Role] = r
+	}
+	var errs []error
+	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
+		var exp *Expiry
+		if r, ok := swept[role]; ok {
+			exp = &Expiry{Role: role, GrantsClosed: r.GrantsClosed, SessionsTerminated: r.SessionsTerminated}
+			if err := b.takeBack(ctx, rec, *exp, "expired: no live grant left"); err != nil {
+				errs = append(errs, err)
+				exp = nil // its secret is still reconciled below
+			}
+		}
+		r := rec
+		r.TargetRole = role
+		repaired, err := b.reconcile(ctx, r, role, exp)
+		out.Repaired = append(out.Repaired, repaired...)
 		if err != nil {
+			if exp != nil {
+				err = b.failed(ctx, r, audit.EventPasswordExpired, err)
+			}
 			errs = append(errs, err)
 			continue
 		}
-		out.Expired = append(out.Expired, exp)
-	}
-	repaired, err := b.repair(ctx, rec)
-	out.Repaired = append(out.Repaired, repaired...)
-	if err != nil {
-		errs = append(errs, err)
+		if exp != nil {
+			out.Expired = append(out.Expired, *exp)
+		}
 	}
 	out.Warned = b.warnExpiring(ctx, rec)
 	return out, errors.Join(errs...)
 }
 
-// takeBack finishes an expiry the database already did: it terminates the role's
-// sessions (unless the count is given), checks that none is left, tombstones the
-// secret and writes the records.
-func (b *Broker) takeBack(ctx context.Context, rec audit.Record, role string, closed int, message string, terminated ...int) (Expiry, error) {
-	rec.TargetRole = role
-	exp := Expiry{Role: role, GrantsClosed: closed}
-	if len(terminated) > 0 {
-		exp.SessionsTerminated = terminated[0]
-	} else {
-		n, err := b.cfg.DB.Terminate(ctx, role)
-		if err != nil {
-			return exp, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
-		}
-		exp.SessionsTerminated = n
-	}
-	if err := b.checkNoSessions(ctx, role); err != nil {
-		return exp, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
+// takeBack finishes an expiry the database already did (the password expired, the
+// grants closed, the sessions terminated, as exp counts): it checks that no session
+// is left and writes the records. The role's secret is reconcile's.
+func (b *Broker) takeBack(ctx context.Context, rec audit.Record, exp Expiry, message string) error {
+	rec.TargetRole = exp.Role
+	if err := b.checkNoSessions(ctx, exp.Role); err != nil {
+		return b.failed(ctx, rec, audit.EventSessionsTerminated, err)
 	}
 	done := rec
-	done.Event, done.Outcome, done.GrantsClosed, done.Message = audit.EventPasswordExpired, audit.OutcomeSuccess, audit.Count(closed), message
+	done.Event, done.Outcome, done.GrantsClosed, done.Message = audit.EventPasswordExpired, audit.OutcomeSuccess, audit.Count(exp.GrantsClosed), message
 	b.writeBestEffort(ctx, done)
 	term := rec
 	term.Event, term.Outcome, term.SessionsTerminated, term.Message = audit.EventSessionsTerminated, audit.OutcomeSuccess, audit.Count(exp.SessionsTerminated), "sessions of the role terminated"
 	b.writeBestEffort(ctx, term)
-
-	// Under the role's lock: an issue that activated since the expiry keeps its secret.
-	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
-		if len(st.Live) > 0 {
-			return nil
-		}
-		ref, err := b.tombstone(ctx, role)
-		exp.SecretARN, exp.SecretVersion = ref.ARN, ref.VersionID
-		return err
-	})
-	if err != nil {
-		return exp, b.failed(ctx, rec, audit.EventPasswordExpired, err)
-	}
-	return exp, nil
-}
-
-func (b *Broker) tombstone(ctx context.Context, role string) (SecretRef, error) {
-	return b.cfg.Secrets.PutTombstone(ctx, role, SecretValue{
-		Engine: "postgres", Host: b.cfg.Target.Host, Port: b.cfg.Target.Port, DBName: b.cfg.Target.DBName,
-		Username: role, SSLMode: b.cfg.Target.SSLMode, Status: SecretExpired,
-	})
+	return nil
 }
 
 // checkNoSessions proves the termination: no session of role is left.
@@ -193,67 +186,94 @@ func (b *Broker) checkNoSessions(ctx context.Context, role string) error {
 	return nil
 }
 
-// repair fixes what an issue that stopped half-way left in Secrets Manager. Each role
-// is repaired under its lock, so no issue activates and publishes meanwhile.
-func (b *Broker) repair(ctx context.Context, rec audit.Record) ([]string, error) {
+// reconcile makes role's secret agree with the grant ledger, once per role and pass,
+// under the role's lock (so no issue activates and publishes meanwhile) and with one
+// read of the secret: a live grant whose version is not AWSCURRENT is promoted, a
+// role with no live grant gets its tombstone (needsTombstone decides), and a pending
+// version without a live grant loses its AWSPENDING label. exp is the expiry this
+// pass did to the role (revoke, sweep), or nil; its tombstone is then part of the
+// expiry and is recorded in exp, otherwise it is a repair. It returns what it
+// repaired.
+func (b *Broker) reconcile(ctx context.Context, rec audit.Record, role string, exp *Expiry) ([]string, error) {
 	var done []string
-	var errs []error
-	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
-		err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
-			what, err := b.repairRole(ctx, rec, role, st)
-			done = append(done, what...)
-			return err
-		})
-		if err != nil {
-			errs = append(errs, err)
+	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
+		note := func(grantID, what string) {
+			done = append(done, fmt.Sprintf("%s: %s", role, what))
+			r := rec
+			r.Event, r.Outcome, r.GrantID, r.Message = audit.EventGrantRepaired, audit.OutcomeSuccess, grantID, what
+			b.writeBestEffort(ctx, r)
 		}
-	}
-	return done, errors.Join(errs...)
+		cur, ref, err := b.cfg.Secrets.Current(ctx, role)
+		if err != nil && ErrorCode(err) != CodeNotFound {
+			return err
+		}
+		found := err == nil
+		switch {
+		case len(st.Live) > 0 && st.Current != "" && ref.VersionID != st.Current:
+			// The role holds the password of the grant activated last; that version logs in.
+			if _, err := b.promoteVersion(ctx, role, st.Current); err != nil {
+				return err
+			}
+			note(st.Current, "the secret version of the role's current password made AWSCURRENT")
+		case b.needsTombstone(role, st, cur, found, exp != nil):
+			tomb, err := b.tombstone(ctx, role)
+			if err != nil {
+				return err
+			}
+			if exp == nil {
+				note(cur.GrantID, "secret of a role with no live grant replaced by a tombstone")
+			}
+			ref = tomb
+		}
+		if exp != nil && len(st.Live) == 0 {
+			exp.SecretARN, exp.SecretVersion = ref.ARN, ref.VersionID
+		}
+		return b.discardOrphans(ctx, role, st, ref.VersionID, note)
+	})
+	return done, err
 }
 
-func (b *Broker) repairRole(ctx context.Context, rec audit.Record, role string, st RoleState) ([]string, error) {
-	var done []string
-	note := func(grantID, what string) {
-		done = append(done, fmt.Sprintf("%s: %s", role, what))
-		r := rec
-		r.Event, r.Outcome, r.TargetRole, r.GrantID, r.Message = audit.EventGrantRepaired, audit.OutcomeSuccess, role, grantID, what
-		b.writeBestEffort(ctx, r)
+// needsTombstone is the one decision that a role's secret must become its tombstone:
+// no grant of the role is live and the current value is not already exactly that
+// tombstone. A role without a current value gets one only when this pass expired it
+// (a role that never had a secret is left alone by a repair).
+func (b *Broker) needsTombstone(role string, st RoleState, cur SecretValue, found, expired bool) bool {
+	if len(st.Live) > 0 {
+		return false
 	}
-	cur, ref, err := b.cfg.Secrets.Current(ctx, role)
-	if err != nil && ErrorCode(err) != CodeNotFound {
-		return done, err
+	if !found {
+		return expired
+	}
+	want, err := b.connection(role).Tombstone().SecretString()
+	have, err2 := cur.SecretString()
+	return err != nil || err2 != nil || want != have
+}
+
+// discardOrphans removes AWSPENDING from the versions of role that no live grant
+// owns and that are neither AWSCURRENT (current) nor the role's password.
+func (b *Broker) discardOrphans(ctx context.Context, role string, st RoleState, current string, note func(grantID, what string)) error {
+	pending, err := b.cfg.Secrets.PendingVersions(ctx, role)
+	if err != nil {
+		return err
 	}
 	isLive := map[string]bool{}
 	for _, g := range st.Live {
 		isLive[g.ID] = true
 	}
-	switch {
-	case len(st.Live) > 0 && st.Current != "" && ref.VersionID != st.Current:
-		// The role holds the password of the grant activated last; that version logs in.
-		if _, err := b.promoteVersion(ctx, role, st.Current); err != nil {
-			return done, err
-		}
-		note(st.Current, "the secret version of the role's current password made AWSCURRENT")
-	case len(st.Live) == 0 && err == nil && cur.Status != SecretExpired:
-		if _, err := b.tombstone(ctx, role); err != nil {
-			return done, err
-		}
-		note(cur.GrantID, "secret of a role with no live grant replaced by a tombstone")
-	}
-	pending, err := b.cfg.Secrets.PendingVersions(ctx, role)
-	if err != nil {
-		return done, err
-	}
 	for _, id := range pending {
-		if isLive[id] || id == ref.VersionID || id == st.Current {
+		if isLive[id] || id == current || id == st.Current {
 			continue
 		}
 		if err := b.cfg.Secrets.DiscardPending(ctx, role, id); err != nil {
-			return done, err
+			return err
 		}
 		note(id, "pending version without a live grant lost its AWSPENDING label")
 	}
-	return done, nil
+	return nil
+}
+
+func (b *Broker) tombstone(ctx context.Context, role string) (SecretRef, error) {
+	return b.cfg.Secrets.PutTombstone(ctx, role, b.connection(role).Tombstone())
 }
 
 // failed records a failed step and returns err.

@@ -8,62 +8,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 )
-
-// faultySM is the real moto client with faults injected by operation name.
-type faultySM struct {
-	broker.SecretsManagerAPI
-	mu   sync.Mutex
-	fail map[string]bool
-}
-
-func (f *faultySM) set(op string, on bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[op] = on
-}
-
-func (f *faultySM) check(op string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail[op] {
-		return &smithy.GenericAPIError{Code: "InternalServiceError", Message: "injected fault in " + op}
-	}
-	return nil
-}
-
-func (f *faultySM) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
-	if err := f.check("CreateSecret"); err != nil {
-		return nil, err
-	}
-	return f.SecretsManagerAPI.CreateSecret(ctx, in, o...)
-}
-
-func (f *faultySM) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	if err := f.check("PutSecretValue"); err != nil {
-		return nil, err
-	}
-	return f.SecretsManagerAPI.PutSecretValue(ctx, in, o...)
-}
-
-func (f *faultySM) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, o ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
-	if err := f.check("UpdateSecretVersionStage"); err != nil {
-		return nil, err
-	}
-	return f.SecretsManagerAPI.UpdateSecretVersionStage(ctx, in, o...)
-}
-
-func (f *faultySM) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
-	if err := f.check("DescribeSecret"); err != nil {
-		return nil, err
-	}
-	return f.SecretsManagerAPI.DescribeSecret(ctx, in, o...)
-}
 
 // failingSink refuses every record while on.
 type failingSink struct {
@@ -145,9 +93,7 @@ func TestIssueFailureOrdering(t *testing.T) {
 	f := newFixture(t, "fault")
 	ctx := context.Background()
 	d := f.deps(t)
-	sm := &faultySM{SecretsManagerAPI: f.sm, fail: map[string]bool{}}
-	d.sstore = broker.NewSecretsStore(sm, f.secretPrefix, nil)
-	d.secrets = d.sstore
+	sm := d.spy(f)
 	sink := &failingSink{Sink: d.sink}
 	d.sink = sink
 	other := f.deps(t).store
@@ -165,10 +111,10 @@ func TestIssueFailureOrdering(t *testing.T) {
 		want   broker.Code
 	}{
 		{"audit intent fails", sink.set, broker.CodeUnavailable},
-		{"describe fails", func(on bool) { sm.set("DescribeSecret", on) }, broker.CodeUnavailable},
-		{"put pending fails", func(on bool) { sm.set("PutSecretValue", on) }, broker.CodeUnavailable},
+		{"describe fails", func(on bool) { sm.SetFault("DescribeSecret", serverFaultIf(on)) }, broker.CodeUnavailable},
+		{"put pending fails", func(on bool) { sm.SetFault("PutSecretValue", serverFaultIf(on)) }, broker.CodeUnavailable},
 		{"database refuses", func(on bool) { rdb.on = on }, broker.CodeConflict},
-		{"promote fails", func(on bool) { sm.set("UpdateSecretVersionStage", on) }, broker.CodeUnavailable},
+		{"promote fails", func(on bool) { sm.SetFault("UpdateSecretVersionStage", serverFaultIf(on)) }, broker.CodeUnavailable},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

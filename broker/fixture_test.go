@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/postgres"
+	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
+	"github.com/ffbroker/ffbroker/internal/secretstest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -29,7 +31,7 @@ type fixture struct {
 	// approverPassword is the approver login's: the second person's decisions are
 	// recorded through it, never through the broker's.
 	approverPassword string
-	sm               *secretsmanager.Client
+	sm               *sm.Client
 	secretPrefix     string
 	audit            *auditBuffer
 }
@@ -73,7 +75,7 @@ func newFixture(t testing.TB, prefix string) *fixture {
 	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", Flavor: "aurora"}
 	f := &fixture{Names: shared.Bootstrap(t, v), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
-		sm: secretsmanager.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
+		sm: sm.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
 	f.approverPassword = "approver-" + prefix + "-password-0123456789"
 	for role, pw := range map[string]string{f.Broker: f.brokerPassword, f.Approver: f.approverPassword} {
 		if err := shared.Cluster.SetPassword(ctx, role, pw); err != nil {
@@ -133,23 +135,39 @@ type deps struct {
 	secrets broker.Secrets
 	sink    audit.Sink
 	store   *postgres.Store
-	sstore  *broker.SecretsStore
+	sstore  *secretsmanager.Store
 }
 
 func (f *fixture) deps(t testing.TB) deps {
 	t.Helper()
 	store := postgres.NewStore(f.connector(t))
 	t.Cleanup(func() { store.Close(context.Background()) })
-	ss := broker.NewSecretsStore(f.sm, f.secretPrefix, map[string]string{"ffbroker:cluster": "test"})
+	ss := secretsmanager.New(f.sm, f.secretPrefix, map[string]string{"ffbroker:cluster": "test"})
 	return deps{db: store, secrets: ss, sink: audit.NewJSONSink(f.audit), store: store, sstore: ss}
+}
+
+// spy puts a secretstest.Spy between d's secrets store and moto_server and returns it.
+func (d *deps) spy(f *fixture) *secretstest.Spy {
+	spy := secretstest.NewSpy(f.sm)
+	d.sstore = secretsmanager.New(spy, f.secretPrefix, nil)
+	d.secrets = d.sstore
+	return spy
+}
+
+// serverFaultIf is secretstest.ServerFault when on, else no fault.
+func serverFaultIf(on bool) secretstest.Fault {
+	if on {
+		return secretstest.ServerFault
+	}
+	return nil
 }
 
 func (f *fixture) broker(t testing.TB, d deps) *broker.Broker {
 	t.Helper()
 	b, err := broker.New(broker.Config{
 		Policy: broker.DefaultPolicy(f.vars.Prefix), DB: d.db, Secrets: d.secrets, Audit: d.sink,
-		Target:          broker.Target{Host: shared.Cluster.Host, Port: shared.Cluster.Port, DBName: f.DB, SSLMode: "disable"},
-		PromoteAttempts: 2, Proofs: newProofs(t),
+		Target: broker.Target{Host: shared.Cluster.Host, Port: shared.Cluster.Port, DBName: f.DB, SSLMode: "disable"},
+		Proofs: newProofs(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -160,8 +178,8 @@ func (f *fixture) broker(t testing.TB, d deps) *broker.Broker {
 // current reads the role's AWSCURRENT secret as a firefighter's tools would.
 func (f *fixture) current(t testing.TB, role string) (broker.SecretValue, string, bool) {
 	t.Helper()
-	out, err := f.sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(f.secretPrefix + "/" + role), VersionStage: aws.String("AWSCURRENT")})
+	out, err := f.sm.GetSecretValue(context.Background(), &sm.GetSecretValueInput{
+		SecretId: aws.String(broker.SecretName(f.secretPrefix, role)), VersionStage: aws.String("AWSCURRENT")})
 	if err != nil {
 		return broker.SecretValue{}, "", false
 	}
@@ -207,7 +225,7 @@ func (f *fixture) secretsState(t testing.TB) string {
 	ctx := context.Background()
 	var parts []string
 	for _, role := range []string{f.FirefighterRO, f.FirefighterRW} {
-		d, err := f.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(f.secretPrefix + "/" + role)})
+		d, err := f.sm.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(broker.SecretName(f.secretPrefix, role))})
 		if err != nil {
 			parts = append(parts, role+":none")
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,46 @@ const (
 	SecretExpired = "expired"
 )
 
+// DefaultSecretPrefix is the prefix of the role secrets' names when none is
+// configured (FFB_SECRET_PREFIX).
+const DefaultSecretPrefix = "firefighter/my-pg"
+
+// SecretRoleTag is the tag key that names the PostgreSQL role a secret belongs to;
+// IAM policies can match it as secretsmanager:ResourceTag/ffbroker:role.
+const SecretRoleTag = "ffbroker:role"
+
+// SecretGrantTag and SecretExpiresAtTag are the tags that carry an extended grant's
+// new expiry (RFC 3339) on its secret: a version cannot change, and an extension keeps
+// the version (the password) that its holders use. See EffectiveExpiry.
+const (
+	SecretGrantTag     = "ffbroker:grant_id"
+	SecretExpiresAtTag = "ffbroker:expires_at"
+)
+
+// SecretName returns the name of role's secret: <prefix>/<role>, where a prefix ""
+// means DefaultSecretPrefix and trailing slashes of prefix are dropped.
+func SecretName(prefix, role string) string {
+	prefix = strings.TrimRight(prefix, "/")
+	if prefix == "" {
+		prefix = DefaultSecretPrefix
+	}
+	return prefix + "/" + role
+}
+
+// EffectiveExpiry is when the password in v stops working: the expiry tag of its
+// secret when the tags name v's grant and say later (the grant was extended), else
+// v.ExpiresAt. tags are the secret's tags (DescribeSecret).
+func EffectiveExpiry(v SecretValue, tags map[string]string) time.Time {
+	if v.GrantID == "" || tags[SecretGrantTag] != v.GrantID {
+		return v.ExpiresAt
+	}
+	t, err := time.Parse(time.RFC3339, tags[SecretExpiresAtTag])
+	if err != nil || !t.After(v.ExpiresAt) {
+		return v.ExpiresAt
+	}
+	return t
+}
+
 // SecretValue is the JSON stored in a role's secret: the field names of the RDS
 // secret format, so existing tools can read it, plus the grant's details. After expiry
 // it is a tombstone: no password and Status "expired".
@@ -55,6 +96,20 @@ type SecretValue struct {
 	GrantID    string
 	IncidentID string
 	Status     string
+}
+
+// Tombstone returns what v's secret holds once no grant of its role is live: the
+// same connection details, no password, no grant, Status SecretExpired.
+func (v SecretValue) Tombstone() SecretValue {
+	return SecretValue{
+		Engine: v.Engine, Host: v.Host, Port: v.Port, DBName: v.DBName,
+		Username: v.Username, SSLMode: v.SSLMode, Status: SecretExpired,
+	}
+}
+
+// IsTombstone reports whether v is a tombstone: no password and Status SecretExpired.
+func (v SecretValue) IsTombstone() bool {
+	return v.Password.Len() == 0 && v.Status == SecretExpired
 }
 
 type secretJSON struct {

@@ -11,13 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
 
 // allPasswords reads every version of the role's secret and returns the passwords.
 func allPasswords(t *testing.T, f *fixture, role string) []string {
 	t.Helper()
 	ctx := context.Background()
-	id := aws.String(f.secretPrefix + "/" + role)
+	id := aws.String(broker.SecretName(f.secretPrefix, role))
 	list, err := f.sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: id, IncludeDeprecated: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
@@ -46,9 +47,7 @@ func TestPlaintextNeverLeavesTheBroker(t *testing.T) {
 	f := newFixture(t, "plain")
 	ctx := context.Background()
 	d := f.deps(t)
-	sm := &faultySM{SecretsManagerAPI: f.sm, fail: map[string]bool{}}
-	d.sstore = broker.NewSecretsStore(sm, f.secretPrefix, nil)
-	d.secrets = d.sstore
+	sm := d.spy(f)
 	b := f.broker(t, d)
 
 	var surfaces []string
@@ -61,9 +60,9 @@ func TestPlaintextNeverLeavesTheBroker(t *testing.T) {
 	}
 	record(b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-P1"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}))
 	record(f.issue(t, b, broker.IssueInput{Request: broker.Request{Role: "rw", IncidentID: "INC-P1", Hours: 2}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}))
-	sm.set("UpdateSecretVersionStage", true) // the password is set, the promotion fails: an error path
+	sm.SetFault("UpdateSecretVersionStage", secretstest.ServerFault) // the password is set, the promotion fails: an error path
 	record(b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-P2"}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}))
-	sm.set("UpdateSecretVersionStage", false)
+	sm.SetFault("UpdateSecretVersionStage", nil)
 
 	passwords := append(allPasswords(t, f, f.FirefighterRO), allPasswords(t, f, f.FirefighterRW)...)
 	if len(passwords) < 3 {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/ffbroker/ffbroker/broker/awsretry"
 )
 
 // maxAnswerSize bounds what Verify reads of an STS answer.
@@ -25,15 +27,6 @@ type callerIdentity struct {
 type stsError struct {
 	Code       string `xml:"Error>Code"`
 	NestedCode string `xml:"Errors>Error>Code"`
-}
-
-// throttling reports whether code is an STS error code that mean "later", not "no".
-func throttling(code string) bool {
-	switch code {
-	case "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "ServiceUnavailable", "RequestThrottled":
-		return true
-	}
-	return false
 }
 
 // forward sends the checked request to the verifier's STS endpoint and parses
@@ -68,7 +61,7 @@ func (v *Verifier) forward(ctx context.Context, sr signedRequest, endpoint *url.
 		var se stsError
 		_ = xml.Unmarshal(body, &se) // an unreadable error is still a refusal
 		code := safeCode(se.Code + se.NestedCode)
-		if throttling(code) {
+		if awsretry.RetryableCode(code) {
 			return callerIdentity{}, &Error{Reason: ReasonUnavailable, Message: "sts is throttling (" + code + ")", Err: errors.New(resp.Status)}
 		}
 		msg := "sts refused the proof"

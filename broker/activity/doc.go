@@ -20,7 +20,7 @@
 //     SettleWindow. Only opened sessions are logins; refused ones are attempts.
 //     Sessions not settled at a commit wait in the checkpoint.
 //   - The reader pages through FilterLogEvents with a server-side filter pattern
-//     (FilterPattern) and backs off while CloudWatch Logs throttles.
+//     (FilterPattern); the client's SDK retryer (broker/awsretry) retries throttling.
 //   - Store calls the db_admin functions of sql/008_activity.sql as the job's own
 //     login (<prefix>_activity_monitor) and nothing else: the checkpoint, the
 //     logins, the plan, the enforcement of one action, unlock; it runs on a

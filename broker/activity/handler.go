@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker/postgres"
+	"github.com/ffbroker/ffbroker/broker/awsretry"
 	sqlscripts "github.com/ffbroker/ffbroker/sql"
 )
 
@@ -48,8 +49,9 @@ func NewFromEnv(ctx context.Context, getenv func(string) string, stdout io.Write
 }
 
 // NewFromEnvWith is NewFromEnv with a given AWS configuration (the one the function's
-// other clients were built with).
+// other clients were built with); its clients use the one retry policy (awsretry).
 func NewFromEnvWith(getenv func(string) string, awsCfg aws.Config, stdout io.Writer) (*Job, error) {
+	awsCfg = awsretry.Apply(awsCfg)
 	opts, err := OptionsFromEnv(getenv)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/awsretry"
 )
 
 // Config holds a Job's dependencies, built once per cold start.
@@ -130,9 +131,7 @@ func (j *Job) readLogs(ctx context.Context, opts Options) (*LogReport, error) {
 		rep.CaughtUp = true
 		return rep, nil
 	}
-	r := &reader{client: j.logs, group: opts.LogGroup, pageSize: opts.PageSize, budget: func() time.Duration {
-		return j.budget(ctx, opts)
-	}}
+	r := &reader{client: j.logs, group: opts.LogGroup, pageSize: opts.PageSize}
 	done := make(map[string]bool, len(ck.IDs))
 	for _, id := range ck.IDs {
 		done[id] = true
@@ -189,7 +188,7 @@ func (j *Job) budget(ctx context.Context, opts Options) time.Duration {
 // logsError turns a CloudWatch Logs failure into a *broker.Error.
 func logsError(ctx context.Context, err error) error {
 	e := &broker.Error{Code: broker.CodeInternal, Message: "cannot read the connection log", Op: "activity: read log", Err: err}
-	if throttled(err) || ctx.Err() != nil {
+	if awsretry.Transient(err) || ctx.Err() != nil {
 		e.Code = broker.CodeUnavailable
 	}
 	return e

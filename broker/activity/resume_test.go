@@ -9,28 +9,24 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	"github.com/aws/smithy-go"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
+	"github.com/ffbroker/ffbroker/broker/awsretry"
+	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/google/uuid"
 )
 
-// faultyLogs wraps the moto client: it counts calls, can answer the first calls
-// with throttling, and can hold one call until its context ends (a Lambda reaching
-// its time limit in the middle of a page).
+// faultyLogs wraps the moto client: it counts calls and can hold one call until
+// its context ends (a Lambda reaching its time limit in the middle of a page).
 type faultyLogs struct {
 	activity.LogsAPI
 	calls     atomic.Int64
-	throttle  int64 // the first calls that are throttled
 	blockCall int64 // the call (1-based) that waits for the context's end; 0 none
 }
 
 func (f *faultyLogs) FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
 	n := f.calls.Add(1)
-	if n <= f.throttle {
-		return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
-	}
 	if n == f.blockCall {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -122,10 +118,16 @@ func TestResumeAfterDeadline(t *testing.T) {
 		t.Fatalf("run 2 = %v, %+v, policy %+v; want 4 pages, a stop for the time budget and no policy", err, rep2.Logs, rep2.Policy)
 	}
 
-	// Run 3: to the end, through throttling.
-	rep3, err := e.job(t, &faultyLogs{LogsAPI: e.logs, throttle: 2}, nil).Run(ctx, opts)
+	// Run 3: to the end, through throttling that the client's retry policy absorbs:
+	// the job sends each page once, the SDK sends it again.
+	th := awstest.Throttle(t, shared.Moto(t).Endpoint, 2)
+	counted := &faultyLogs{LogsAPI: cloudwatchlogs.NewFromConfig(awsretry.Apply(th.Config(ctx)))}
+	rep3, err := e.job(t, counted, nil).Run(ctx, opts)
 	if err != nil || !rep3.Logs.CaughtUp {
 		t.Fatalf("run 3 = %v, %+v; want it caught up", err, rep3.Logs)
+	}
+	if calls, trips := counted.calls.Load(), int64(th.Requests()); trips != calls+2 {
+		t.Errorf("run 3 made %d FilterLogEvents calls and %d round trips; want the 2 throttled ones retried by the SDK only (%d)", calls, trips, calls+2)
 	}
 
 	total := rep1.Logs.Events + rep2.Logs.Events + rep3.Logs.Events

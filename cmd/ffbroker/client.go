@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/ffbroker/ffbroker/broker/awsretry"
 	"github.com/ffbroker/ffbroker/identity"
 )
 
@@ -155,7 +156,7 @@ func (c *cli) awsConfig(ctx context.Context, region string) (aws.Config, error) 
 	if err != nil {
 		return aws.Config{}, &configError{err: fmt.Errorf("AWS configuration: %w", err)}
 	}
-	return cfg, nil
+	return awsretry.Apply(cfg), nil
 }
 
 // newAPIClient builds the client of the configured API.

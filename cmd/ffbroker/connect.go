@@ -55,7 +55,7 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	name := or(c.getenv("FFB_SECRET_PREFIX"), or(saved.SecretPrefix, broker.DefaultSecretPrefix)) + "/" + role
+	name := broker.SecretName(or(c.getenv("FFB_SECRET_PREFIX"), saved.SecretPrefix), role)
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(name), VersionStage: aws.String("AWSCURRENT")})

@@ -281,15 +281,20 @@ func (s *Server) stop() error {
 // are not read, so a developer's ~/.aws cannot redirect the tests. It panics if the
 // SDK rejects the environment (for example a malformed AWS_* variable).
 func (s *Server) Config(ctx context.Context) aws.Config {
+	return configFor(ctx, s.Endpoint)
+}
+
+// configFor is Server.Config for any endpoint.
+func configFor(ctx context.Context, endpoint string) aws.Config {
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(Region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")),
-		config.WithBaseEndpoint(s.Endpoint),
+		config.WithBaseEndpoint(endpoint),
 		config.WithSharedConfigFiles([]string{}),
 		config.WithSharedCredentialsFiles([]string{}),
 	)
 	if err != nil {
-		panic(fmt.Sprintf("awstest: load AWS config for %s: %v", s.Endpoint, err))
+		panic(fmt.Sprintf("awstest: load AWS config for %s: %v", endpoint, err))
 	}
 	return cfg
 }

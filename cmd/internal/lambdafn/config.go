@@ -13,12 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/postgres"
+	"github.com/ffbroker/ffbroker/broker/awsretry"
+	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/identity"
 )
 
@@ -225,7 +227,7 @@ type Deps struct {
 	Store *postgres.Store
 	// Approvals is the approver's login (approve function only).
 	Approvals *postgres.ApprovalStore
-	Secrets   *broker.SecretsStore
+	Secrets   *secretsmanager.Store
 	Audit     audit.Sink
 	SFN       *sfn.Client
 	// Verifier checks the identity proof of every API call.
@@ -266,7 +268,11 @@ func (d *Deps) Close(ctx context.Context) {
 // BuildWith is Build with a given AWS configuration. The approve function gets the
 // approvals ledger through its own login and no Secrets Manager; the others get the
 // broker's login and Secrets Manager, never the approvals ledger.
+//
+// Every AWS client is built with the one retry policy (awsretry), whatever
+// retryer awsCfg had.
 func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
+	awsCfg = awsretry.Apply(awsCfg)
 	conn, err := postgres.NewConnector(cfg.DB, awsCfg)
 	if err != nil {
 		return nil, err
@@ -282,7 +288,7 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*D
 		if cfg.ClusterID != "" {
 			tags["ffbroker:cluster"] = cfg.ClusterID
 		}
-		d.Secrets = broker.NewSecretsStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
+		d.Secrets = secretsmanager.New(sm.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
 		bc.DB, bc.Secrets = d.Store, d.Secrets
 	}
 	if cfg.StateMachineARN != "" && (fn == FunctionIssue || fn == FunctionApprove) {

@@ -1,8 +1,7 @@
-package broker_test
+package secretsmanager_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,26 +11,27 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/internal/awstest"
+	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
 
-const secretsTestRole = "my_pg_firefighter_ro"
+const secretsTestRole = secretstest.Role
 
 // secretsFixture is one test's view of a fresh moto_server.
 type secretsFixture struct {
-	client *secretsmanager.Client
-	spy    *secretsSpy
-	store  *broker.SecretsStore
+	client *sm.Client
+	spy    *secretstest.Spy
+	store  *secretsmanager.Store
 	name   string
 }
 
@@ -40,122 +40,22 @@ type secretsFixture struct {
 func motoForSecrets(t *testing.T) (fixture func(t *testing.T) *secretsFixture) {
 	t.Helper()
 	srv := awstest.Start(t)
-	client := secretsmanager.NewFromConfig(srv.Config(t.Context()))
+	client := sm.NewFromConfig(srv.Config(t.Context()))
 	return func(t *testing.T) *secretsFixture {
 		t.Helper()
 		if err := srv.Reset(t.Context()); err != nil {
 			t.Fatalf("reset moto_server: %v", err)
 		}
-		spy := &secretsSpy{SecretsManagerAPI: client}
-		store := broker.NewSecretsStore(spy, "", map[string]string{"ffbroker:cluster": "my-pg-cluster"})
+		spy := secretstest.NewSpy(client)
+		store := secretsmanager.New(spy, "", map[string]string{"ffbroker:cluster": "my-pg-cluster"})
 		return &secretsFixture{client: client, spy: spy, store: store, name: store.SecretName(secretsTestRole)}
-	}
-}
-
-// secretsSpy counts the calls that reach Secrets Manager and, when fail is set,
-// answers a call with the error fail returns instead of making it. fail is
-// given the SecretString the call would have sent, to prove it never leaks.
-type secretsSpy struct {
-	broker.SecretsManagerAPI
-	fail func(call, secretString string) error
-
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (s *secretsSpy) before(call string, secretString *string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.calls == nil {
-		s.calls = map[string]int{}
-	}
-	s.calls[call]++
-	if s.fail == nil {
-		return nil
-	}
-	return s.fail(call, aws.ToString(secretString))
-}
-
-func (s *secretsSpy) count(call string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[call]
-}
-
-func (s *secretsSpy) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
-	if err := s.before("CreateSecret", in.SecretString); err != nil {
-		return nil, err
-	}
-	return s.SecretsManagerAPI.CreateSecret(ctx, in, opts...)
-}
-
-func (s *secretsSpy) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
-	if err := s.before("DescribeSecret", nil); err != nil {
-		return nil, err
-	}
-	return s.SecretsManagerAPI.DescribeSecret(ctx, in, opts...)
-}
-
-func (s *secretsSpy) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	if err := s.before("GetSecretValue", nil); err != nil {
-		return nil, err
-	}
-	return s.SecretsManagerAPI.GetSecretValue(ctx, in, opts...)
-}
-
-func (s *secretsSpy) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	if err := s.before("PutSecretValue", in.SecretString); err != nil {
-		return nil, err
-	}
-	return s.SecretsManagerAPI.PutSecretValue(ctx, in, opts...)
-}
-
-func (s *secretsSpy) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
-	if err := s.before("UpdateSecretVersionStage", nil); err != nil {
-		return nil, err
-	}
-	return s.SecretsManagerAPI.UpdateSecretVersionStage(ctx, in, opts...)
-}
-
-// grantID returns a new random grant id (a UUID).
-func grantID(t *testing.T) string {
-	t.Helper()
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-// grantValue returns the secret value of a live grant with a new password.
-func grantValue(t *testing.T, id string) broker.SecretValue {
-	t.Helper()
-	p, err := broker.GeneratePassword(nil, broker.DefaultPasswordLength)
-	if err != nil {
-		t.Fatalf("GeneratePassword() error = %v", err)
-	}
-	return broker.SecretValue{
-		Engine: "postgres", Host: "my-pg.cluster-abc.us-east-1.rds.amazonaws.com", Port: 5432,
-		DBName: "my-pg-db", Username: secretsTestRole, Password: p, SSLMode: "verify-full",
-		ExpiresAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), GrantID: id, IncidentID: "INC-1234",
-		Status: broker.SecretActive,
-	}
-}
-
-// tombstone returns the secret value after expiry.
-func tombstone() broker.SecretValue {
-	return broker.SecretValue{
-		Engine: "postgres", Host: "my-pg.cluster-abc.us-east-1.rds.amazonaws.com", Port: 5432,
-		DBName: "my-pg-db", Username: secretsTestRole, SSLMode: "verify-full", Status: broker.SecretExpired,
 	}
 }
 
 // stages returns the labels of every labelled version of the fixture's secret.
 func (f *secretsFixture) stages(t *testing.T) map[string][]string {
 	t.Helper()
-	out, err := f.client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(f.name)})
+	out, err := f.client.DescribeSecret(t.Context(), &sm.DescribeSecretInput{SecretId: aws.String(f.name)})
 	if err != nil {
 		t.Fatalf("DescribeSecret(%s) error = %v", f.name, err)
 	}
@@ -181,7 +81,7 @@ func (f *secretsFixture) holders(t *testing.T, stage string) []string {
 // raw reads the text of one version of the fixture's secret.
 func (f *secretsFixture) raw(t *testing.T, versionID string) string {
 	t.Helper()
-	out, err := f.client.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{
+	out, err := f.client.GetSecretValue(t.Context(), &sm.GetSecretValueInput{
 		SecretId: aws.String(f.name), VersionId: aws.String(versionID),
 	})
 	if err != nil {
@@ -193,7 +93,7 @@ func (f *secretsFixture) raw(t *testing.T, versionID string) string {
 // versionCount returns how many versions the fixture's secret has, labelled or not.
 func (f *secretsFixture) versionCount(t *testing.T) int {
 	t.Helper()
-	out, err := f.client.ListSecretVersionIds(t.Context(), &secretsmanager.ListSecretVersionIdsInput{
+	out, err := f.client.ListSecretVersionIds(t.Context(), &sm.ListSecretVersionIdsInput{
 		SecretId: aws.String(f.name), IncludeDeprecated: aws.Bool(true),
 	})
 	if err != nil {
@@ -205,8 +105,8 @@ func (f *secretsFixture) versionCount(t *testing.T) int {
 // issue runs PutPending and Promote for a new grant and returns its id and value.
 func (f *secretsFixture) issue(t *testing.T) (string, broker.SecretValue) {
 	t.Helper()
-	id := grantID(t)
-	_, v, err := f.store.PutPending(t.Context(), secretsTestRole, id, grantValue(t, id))
+	id := secretstest.GrantID(t)
+	_, v, err := f.store.PutPending(t.Context(), secretsTestRole, id, secretstest.GrantValue(t, id))
 	if err != nil {
 		t.Fatalf("PutPending(%s) error = %v", id, err)
 	}
@@ -225,20 +125,20 @@ func TestSecretName(t *testing.T) {
 		{"firefighter/prod/", "firefighter/prod/my_pg_firefighter_ro"},
 	}
 	for _, tt := range tests {
-		s := broker.NewSecretsStore(nil, tt.prefix, nil)
+		s := secretsmanager.New(nil, tt.prefix, nil)
 		if got := s.SecretName(secretsTestRole); got != tt.want {
-			t.Errorf("NewSecretsStore(prefix %q).SecretName(%s) = %q; want %q", tt.prefix, secretsTestRole, got, tt.want)
+			t.Errorf("New(prefix %q).SecretName(%s) = %q; want %q", tt.prefix, secretsTestRole, got, tt.want)
 		}
 	}
 }
 
-func TestSecretsStore(t *testing.T) {
+func TestStore(t *testing.T) {
 	fixture := motoForSecrets(t)
 
 	t.Run("first PutPending creates a tagged secret with a pending version", func(t *testing.T) {
 		f := fixture(t)
-		id := grantID(t)
-		v := grantValue(t, id)
+		id := secretstest.GrantID(t)
+		v := secretstest.GrantValue(t, id)
 		ref, stored, err := f.store.PutPending(t.Context(), secretsTestRole, id, v)
 		if err != nil {
 			t.Fatalf("PutPending() error = %v", err)
@@ -253,7 +153,7 @@ func TestSecretsStore(t *testing.T) {
 			t.Errorf("PutPending() returned a different password than it was given")
 		}
 
-		d, err := f.client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(f.name)})
+		d, err := f.client.DescribeSecret(t.Context(), &sm.DescribeSecretInput{SecretId: aws.String(f.name)})
 		if err != nil {
 			t.Fatalf("DescribeSecret() error = %v", err)
 		}
@@ -304,8 +204,8 @@ func TestSecretsStore(t *testing.T) {
 	t.Run("Promote makes the version current and the previous one AWSPREVIOUS", func(t *testing.T) {
 		f := fixture(t)
 		first, _ := f.issue(t)
-		second := grantID(t)
-		v := grantValue(t, second)
+		second := secretstest.GrantID(t)
+		v := secretstest.GrantValue(t, second)
 		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, second, v); err != nil {
 			t.Fatalf("PutPending(second) error = %v", err)
 		}
@@ -352,11 +252,11 @@ func TestSecretsStore(t *testing.T) {
 
 	t.Run("Promote of what does not exist is not_found", func(t *testing.T) {
 		f := fixture(t)
-		if _, err := f.store.Promote(t.Context(), secretsTestRole, grantID(t)); broker.ErrorCode(err) != broker.CodeNotFound {
+		if _, err := f.store.Promote(t.Context(), secretsTestRole, secretstest.GrantID(t)); broker.ErrorCode(err) != broker.CodeNotFound {
 			t.Errorf("Promote() without a secret error = %v; want code not_found", err)
 		}
 		f.issue(t)
-		if _, err := f.store.Promote(t.Context(), secretsTestRole, grantID(t)); broker.ErrorCode(err) != broker.CodeNotFound {
+		if _, err := f.store.Promote(t.Context(), secretsTestRole, secretstest.GrantID(t)); broker.ErrorCode(err) != broker.CodeNotFound {
 			t.Errorf("Promote(unknown version) error = %v; want code not_found", err)
 		}
 	})
@@ -384,8 +284,8 @@ func TestSecretsStore(t *testing.T) {
 			{
 				name: "after another grant took AWSPENDING",
 				setup: func(t *testing.T, f *secretsFixture, id string) {
-					other := grantID(t)
-					if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, other, grantValue(t, other)); err != nil {
+					other := secretstest.GrantID(t)
+					if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, other, secretstest.GrantValue(t, other)); err != nil {
 						t.Fatalf("PutPending(other) error = %v", err)
 					}
 					if got := f.stages(t)[id]; slices.Contains(got, "AWSPENDING") {
@@ -398,16 +298,16 @@ func TestSecretsStore(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				f := fixture(t)
-				id := grantID(t)
-				first := grantValue(t, id)
+				id := secretstest.GrantID(t)
+				first := secretstest.GrantValue(t, id)
 				firstRef, _, err := f.store.PutPending(t.Context(), secretsTestRole, id, first)
 				if err != nil {
 					t.Fatalf("PutPending() error = %v", err)
 				}
 				tt.setup(t, f, id)
-				versions, puts, creates := f.versionCount(t), f.spy.count("PutSecretValue"), f.spy.count("CreateSecret")
+				versions, puts, creates := f.versionCount(t), f.spy.Count("PutSecretValue"), f.spy.Count("CreateSecret")
 
-				ref, got, err := f.store.PutPending(t.Context(), secretsTestRole, id, grantValue(t, id))
+				ref, got, err := f.store.PutPending(t.Context(), secretsTestRole, id, secretstest.GrantValue(t, id))
 				if err != nil {
 					t.Fatalf("retried PutPending() error = %v", err)
 				}
@@ -417,7 +317,7 @@ func TestSecretsStore(t *testing.T) {
 				if ref != firstRef {
 					t.Errorf("retried PutPending() ref = %+v; want %+v", ref, firstRef)
 				}
-				if n := f.spy.count("PutSecretValue") - puts + f.spy.count("CreateSecret") - creates; n != 0 {
+				if n := f.spy.Count("PutSecretValue") - puts + f.spy.Count("CreateSecret") - creates; n != 0 {
 					t.Errorf("retried PutPending() made %d write calls; want 0", n)
 				}
 				if got, want := f.versionCount(t), versions; got != want {
@@ -436,8 +336,8 @@ func TestSecretsStore(t *testing.T) {
 	t.Run("DiscardPending removes AWSPENDING and leaves AWSCURRENT alone", func(t *testing.T) {
 		f := fixture(t)
 		current, _ := f.issue(t)
-		pending := grantID(t)
-		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, pending, grantValue(t, pending)); err != nil {
+		pending := secretstest.GrantID(t)
+		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, pending, secretstest.GrantValue(t, pending)); err != nil {
 			t.Fatalf("PutPending() error = %v", err)
 		}
 		for i := range 2 {
@@ -451,10 +351,10 @@ func TestSecretsStore(t *testing.T) {
 		if got, want := f.holders(t, "AWSCURRENT"), []string{current}; !slices.Equal(got, want) {
 			t.Errorf("AWSCURRENT after DiscardPending on %v; want %v", got, want)
 		}
-		if err := f.store.DiscardPending(t.Context(), secretsTestRole, grantID(t)); err != nil {
+		if err := f.store.DiscardPending(t.Context(), secretsTestRole, secretstest.GrantID(t)); err != nil {
 			t.Errorf("DiscardPending(unknown version) error = %v; want nil", err)
 		}
-		if err := f.store.DiscardPending(t.Context(), "my_pg_firefighter_rw", grantID(t)); err != nil {
+		if err := f.store.DiscardPending(t.Context(), "my_pg_firefighter_rw", secretstest.GrantID(t)); err != nil {
 			t.Errorf("DiscardPending(role without a secret) error = %v; want nil", err)
 		}
 	})
@@ -472,14 +372,14 @@ func TestSecretsStore(t *testing.T) {
 		if got := pending(t); len(got) != 0 {
 			t.Errorf("PendingVersions() without a secret = %v; want none", got)
 		}
-		a, b := grantID(t), grantID(t)
-		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, a, grantValue(t, a)); err != nil {
+		a, b := secretstest.GrantID(t), secretstest.GrantID(t)
+		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, a, secretstest.GrantValue(t, a)); err != nil {
 			t.Fatalf("PutPending(a) error = %v", err)
 		}
 		if got, want := pending(t), []string{a}; !slices.Equal(got, want) {
 			t.Errorf("PendingVersions() after PutPending(a) = %v; want %v", got, want)
 		}
-		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, b, grantValue(t, b)); err != nil {
+		if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, b, secretstest.GrantValue(t, b)); err != nil {
 			t.Fatalf("PutPending(b) error = %v", err)
 		}
 		if got, want := pending(t), []string{b}; !slices.Equal(got, want) {
@@ -506,7 +406,7 @@ func TestSecretsStore(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				f := fixture(t)
 				previous := tt.setup(t, f)
-				ref, err := f.store.PutTombstone(t.Context(), secretsTestRole, tombstone())
+				ref, err := f.store.PutTombstone(t.Context(), secretsTestRole, secretstest.Tombstone())
 				if err != nil {
 					t.Fatalf("PutTombstone() error = %v", err)
 				}
@@ -537,7 +437,7 @@ func TestSecretsStore(t *testing.T) {
 					t.Errorf("Current() = %v, %+v, %v; want the tombstone at %+v", cur, curRef, err, ref)
 				}
 
-				again, err := f.store.PutTombstone(t.Context(), secretsTestRole, tombstone())
+				again, err := f.store.PutTombstone(t.Context(), secretsTestRole, secretstest.Tombstone())
 				if err != nil {
 					t.Fatalf("second PutTombstone() error = %v", err)
 				}
@@ -553,7 +453,7 @@ func TestSecretsStore(t *testing.T) {
 
 	t.Run("PutTombstone refuses a value with a password", func(t *testing.T) {
 		f := fixture(t)
-		v := tombstone()
+		v := secretstest.Tombstone()
 		v.Password = broker.NewPassword("correct-horse-battery-staple-0123456789")
 		_, err := f.store.PutTombstone(t.Context(), secretsTestRole, v)
 		if err == nil {
@@ -562,7 +462,7 @@ func TestSecretsStore(t *testing.T) {
 		if strings.Contains(fmt.Sprintf("%+v", err), v.Password.Reveal()) {
 			t.Errorf("PutTombstone(with password) error shows the password")
 		}
-		if got := f.spy.count("PutSecretValue") + f.spy.count("CreateSecret"); got != 0 {
+		if got := f.spy.Count("PutSecretValue") + f.spy.Count("CreateSecret"); got != 0 {
 			t.Errorf("PutTombstone(with password) made %d write calls; want 0", got)
 		}
 	})
@@ -574,7 +474,7 @@ func TestSecretsStore(t *testing.T) {
 		}{
 			{name: "no secret", setup: func(t *testing.T, f *secretsFixture) {}},
 			{name: "secret without a value", setup: func(t *testing.T, f *secretsFixture) {
-				if _, err := f.client.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String(f.name)}); err != nil {
+				if _, err := f.client.CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String(f.name)}); err != nil {
 					t.Fatalf("CreateSecret() error = %v", err)
 				}
 			}},
@@ -594,20 +494,20 @@ func TestSecretsStore(t *testing.T) {
 	t.Run("bad version ids are refused before any call", func(t *testing.T) {
 		f := fixture(t)
 		for _, id := range []string{"", "short", strings.Repeat("x", 65)} {
-			if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, id, grantValue(t, id)); err == nil {
+			if _, _, err := f.store.PutPending(t.Context(), secretsTestRole, id, secretstest.GrantValue(t, id)); err == nil {
 				t.Errorf("PutPending(version %q) error = nil; want an error", id)
 			}
 			if _, err := f.store.Promote(t.Context(), secretsTestRole, id); err == nil {
 				t.Errorf("Promote(version %q) error = nil; want an error", id)
 			}
 		}
-		if got := len(f.spy.calls); got != 0 {
+		if got := f.spy.Total(); got != 0 {
 			t.Errorf("calls to Secrets Manager = %d; want 0", got)
 		}
 	})
 }
 
-func TestSecretsStoreFaults(t *testing.T) {
+func TestStoreFaults(t *testing.T) {
 	fixture := motoForSecrets(t)
 
 	throttled := func(call, secret string) error {
@@ -654,7 +554,7 @@ func TestSecretsStoreFaults(t *testing.T) {
 		return err
 	}
 	tombstoneCall := func(ctx context.Context, f *secretsFixture, id string, v broker.SecretValue) error {
-		_, err := f.store.PutTombstone(ctx, secretsTestRole, tombstone())
+		_, err := f.store.PutTombstone(ctx, secretsTestRole, secretstest.Tombstone())
 		return err
 	}
 
@@ -683,17 +583,17 @@ func TestSecretsStoreFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := fixture(t)
-			f.spy.fail = func(call, secret string) error {
-				if call != tt.failing {
-					return nil
-				}
-				return tt.fault(call, secret)
-			}
-			id := grantID(t)
-			v := grantValue(t, id)
+			f.spy.SetFault(tt.failing, tt.fault)
+			id := secretstest.GrantID(t)
+			v := secretstest.GrantValue(t, id)
 			err := tt.call(t.Context(), f, id, v)
 			if got := broker.ErrorCode(err); got != tt.wantCode {
 				t.Fatalf("%s with %s failing: error = %v; want code %s", tt.name, tt.failing, err, tt.wantCode)
+			}
+			// Retrying is the SDK client's job (broker/awsretry): the store makes the
+			// failing call once.
+			if got := f.spy.Count(tt.failing); got != 1 {
+				t.Errorf("%s: %s was called %d times; want 1", tt.name, tt.failing, got)
 			}
 			var be *broker.Error
 			if !errors.As(err, &be) {
@@ -722,14 +622,14 @@ func TestSecretsStoreFaults(t *testing.T) {
 	}
 }
 
-func TestSecretsStoreConcurrentIssues(t *testing.T) {
+func TestStoreConcurrentIssues(t *testing.T) {
 	f := motoForSecrets(t)(t)
 	const n = 10
 	ids := make([]string, n)
 	values := make(map[string]broker.SecretValue, n)
 	for i := range ids {
-		ids[i] = grantID(t)
-		values[ids[i]] = grantValue(t, ids[i])
+		ids[i] = secretstest.GrantID(t)
+		values[ids[i]] = secretstest.GrantValue(t, ids[i])
 	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -770,16 +670,16 @@ func TestSecretsStoreConcurrentIssues(t *testing.T) {
 	}
 }
 
-// TestSecretsStoreCustomerKMSKey: with a customer KMS key the store creates the
+// TestStoreCustomerKMSKey: with a customer KMS key the store creates the
 // secret with it; without one, with the account's default key.
-func TestSecretsStoreCustomerKMSKey(t *testing.T) {
+func TestStoreCustomerKMSKey(t *testing.T) {
 	fixture := motoForSecrets(t)
 	for _, key := range []string{"", "arn:aws:kms:us-east-1:123456789012:key/0b7ad2b4-5f35-4a4e-9d7c-3f1d6e1f0c11"} {
 		t.Run("key "+key, func(t *testing.T) {
 			f := fixture(t)
 			f.store.WithKMSKey(key)
 			f.issue(t)
-			out, err := f.client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(f.name)})
+			out, err := f.client.DescribeSecret(t.Context(), &sm.DescribeSecretInput{SecretId: aws.String(f.name)})
 			if err != nil {
 				t.Fatalf("DescribeSecret(%s) error = %v", f.name, err)
 			}

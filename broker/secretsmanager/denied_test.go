@@ -1,4 +1,4 @@
-package broker_test
+package secretsmanager_test
 
 import (
 	"bytes"
@@ -10,18 +10,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/internal/awstest"
+	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
 
 // A function role whose IAM policy lacks the Secrets Manager permissions, for real:
 // moto checks every call after the setup against the caller's IAM policies (and
-// answers 403; AWS answers AccessDeniedException, TestSecretsStoreFaults). The
+// answers 403; AWS answers AccessDeniedException, TestStoreFaults). The
 // store's error is aws_access_denied with category iam_policy, in the message and in
 // the log line, and the password is in neither.
-func TestSecretsStoreIAMPolicyDenied(t *testing.T) {
+func TestStoreIAMPolicyDenied(t *testing.T) {
 	const setupCalls = 3 // CreateUser, CreateAccessKey, PutUserPolicy
 	srv := awstest.Start(t, awstest.WithAuthAfter(setupCalls))
 	ctx := t.Context()
@@ -42,10 +44,10 @@ func TestSecretsStoreIAMPolicyDenied(t *testing.T) {
 	}
 	cfg := srv.Config(ctx)
 	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), "")
-	store := broker.NewSecretsStore(secretsmanager.NewFromConfig(cfg), "", nil)
+	store := secretsmanager.New(sm.NewFromConfig(cfg), "", nil)
 
-	id := grantID(t)
-	v := grantValue(t, id)
+	id := secretstest.GrantID(t)
+	v := secretstest.GrantValue(t, id)
 	_, _, err = store.PutPending(ctx, secretsTestRole, id, v)
 	if err == nil {
 		t.Fatal("PutPending with a role that may not write secrets: error = nil; want a refusal")

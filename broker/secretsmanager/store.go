@@ -1,4 +1,4 @@
-package broker
+package secretsmanager
 
 import (
 	"context"
@@ -6,48 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/awsretry"
 )
-
-// DefaultSecretPrefix is the prefix of the role secrets' names when none is
-// configured (FFB_SECRET_PREFIX).
-const DefaultSecretPrefix = "firefighter/my-pg"
-
-// SecretRoleTag is the tag key that names the PostgreSQL role a secret belongs to;
-// IAM policies can match it as secretsmanager:ResourceTag/ffbroker:role.
-const SecretRoleTag = "ffbroker:role"
-
-// SecretGrantTag and SecretExpiresAtTag are the tags that carry an extended grant's
-// new expiry (RFC 3339) on its secret: a version cannot change, and an extension keeps
-// the version (the password) that its holders use. See EffectiveExpiry.
-const (
-	SecretGrantTag     = "ffbroker:grant_id"
-	SecretExpiresAtTag = "ffbroker:expires_at"
-)
-
-// EffectiveExpiry is when the password in v stops working: the expiry tag of its
-// secret when the tags name v's grant and say later (the grant was extended), else
-// v.ExpiresAt. tags are the secret's tags (DescribeSecret).
-func EffectiveExpiry(v SecretValue, tags map[string]string) time.Time {
-	if v.GrantID == "" || tags[SecretGrantTag] != v.GrantID {
-		return v.ExpiresAt
-	}
-	t, err := time.Parse(time.RFC3339, tags[SecretExpiresAtTag])
-	if err != nil || !t.After(v.ExpiresAt) {
-		return v.ExpiresAt
-	}
-	return t
-}
 
 // Staging labels.
 const (
@@ -60,22 +31,29 @@ const (
 	stageTombstone = "FFBROKER_TOMBSTONE"
 )
 
-// maxStageAttempts bounds how often a staging label move is retried when a
-// concurrent writer moved the label between DescribeSecret and the move.
-const maxStageAttempts = 16
+// maxStageMoves bounds the tries of one staging label move (see moveStage). The
+// move is a compare-and-swap on the label's holder, so a failed try means that
+// another writer moved the label first: reading the labels again, at once, is
+// what repairs it; waiting would not. The writers of AWSCURRENT and of the
+// tombstone label all hold the role's advisory lock (issue, sweep, revoke,
+// repair), so among them a conflict needs a writer outside ffbroker; AWSPENDING
+// moves without the lock, and each conflict is another writer's finished move,
+// so n concurrent writers need at most n tries. Throttling and server failures
+// are not conflicts: the SDK client's retryer (broker/awsretry) retries those.
+const maxStageMoves = 16
 
-// SecretsManagerAPI is the part of the Secrets Manager client that SecretsStore
-// calls; *secretsmanager.Client satisfies it.
-type SecretsManagerAPI interface {
-	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
-	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
-	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
-	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
+// API is the part of the Secrets Manager client that Store calls;
+// *secretsmanager.Client of the SDK satisfies it.
+type API interface {
+	CreateSecret(ctx context.Context, in *sm.CreateSecretInput, optFns ...func(*sm.Options)) (*sm.CreateSecretOutput, error)
+	DescribeSecret(ctx context.Context, in *sm.DescribeSecretInput, optFns ...func(*sm.Options)) (*sm.DescribeSecretOutput, error)
+	GetSecretValue(ctx context.Context, in *sm.GetSecretValueInput, optFns ...func(*sm.Options)) (*sm.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *sm.PutSecretValueInput, optFns ...func(*sm.Options)) (*sm.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecretVersionStageInput, optFns ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error)
+	TagResource(ctx context.Context, in *sm.TagResourceInput, optFns ...func(*sm.Options)) (*sm.TagResourceOutput, error)
 }
 
-// SecretsStore keeps each firefighter role's password in its own Secrets Manager
+// Store keeps each firefighter role's password in its own Secrets Manager
 // secret, named <prefix>/<role>, and moves its staging labels so that AWSCURRENT
 // only ever holds a password the database accepts (DESIGN.md, invariant 4).
 //
@@ -83,9 +61,9 @@ type SecretsManagerAPI interface {
 // labelled AWSPENDING (PutPending); once the database has committed the grant,
 // Promote moves AWSCURRENT to it. A new secret starts with a tombstone as its
 // AWSCURRENT version, so that a pending password is never current by accident.
-// Every error is an *Error whose text never holds a password.
-type SecretsStore struct {
-	client   SecretsManagerAPI
+// Every error is a *broker.Error whose text never holds a password.
+type Store struct {
+	client   API
 	prefix   string
 	tags     []types.Tag
 	kmsKeyID string
@@ -94,27 +72,23 @@ type SecretsStore struct {
 // WithKMSKey makes the store create the secrets it creates with the customer
 // managed KMS key id (a key id, ARN or alias; "" means the account's
 // aws/secretsmanager key), and returns it. Secrets that exist keep their key.
-func (s *SecretsStore) WithKMSKey(id string) *SecretsStore {
+func (s *Store) WithKMSKey(id string) *Store {
 	s.kmsKeyID = id
 	return s
 }
 
-// NewSecretsStore returns a store that names secrets <prefix>/<role> (prefix ""
-// means DefaultSecretPrefix) and tags the secrets it creates with SecretRoleTag
-// and tags (for example "ffbroker:cluster").
-func NewSecretsStore(client SecretsManagerAPI, prefix string, tags map[string]string) *SecretsStore {
-	prefix = strings.TrimRight(prefix, "/")
-	if prefix == "" {
-		prefix = DefaultSecretPrefix
-	}
+// New returns a store that names secrets broker.SecretName(prefix, role) and tags
+// the secrets it creates with broker.SecretRoleTag and tags (for example
+// "ffbroker:cluster").
+func New(client API, prefix string, tags map[string]string) *Store {
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
-		if k != SecretRoleTag {
+		if k != broker.SecretRoleTag {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
-	s := &SecretsStore{client: client, prefix: prefix}
+	s := &Store{client: client, prefix: prefix}
 	for _, k := range keys {
 		s.tags = append(s.tags, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
 	}
@@ -122,8 +96,8 @@ func NewSecretsStore(client SecretsManagerAPI, prefix string, tags map[string]st
 }
 
 // SecretName returns the name of role's secret.
-func (s *SecretsStore) SecretName(role string) string {
-	return s.prefix + "/" + role
+func (s *Store) SecretName(role string) string {
+	return broker.SecretName(s.prefix, role)
 }
 
 // PutPending writes v as the version versionID (a grant id) of role's secret,
@@ -133,15 +107,15 @@ func (s *SecretsStore) SecretName(role string) string {
 // written: the value stored first is returned, so that the caller reuses its
 // password, and the version is labelled AWSPENDING again unless it is
 // AWSCURRENT. It returns the version's ref and the value it holds.
-func (s *SecretsStore) PutPending(ctx context.Context, role, versionID string, v SecretValue) (SecretRef, SecretValue, error) {
+func (s *Store) PutPending(ctx context.Context, role, versionID string, v broker.SecretValue) (broker.SecretRef, broker.SecretValue, error) {
 	const op = "secrets.PutPending"
 	name := s.SecretName(role)
 	if err := checkVersionID(op, versionID); err != nil {
-		return SecretRef{}, SecretValue{}, err
+		return broker.SecretRef{}, broker.SecretValue{}, err
 	}
 	text, err := v.SecretString()
 	if err != nil {
-		return SecretRef{}, SecretValue{}, &Error{Code: CodeInternal, Op: op, Message: "cannot encode the secret value", Err: err}
+		return broker.SecretRef{}, broker.SecretValue{}, &broker.Error{Code: broker.CodeInternal, Op: op, Message: "cannot encode the secret value", Err: err}
 	}
 
 	ref, stored, found, err := s.resume(ctx, role, versionID)
@@ -149,7 +123,7 @@ func (s *SecretsStore) PutPending(ctx context.Context, role, versionID string, v
 		return ref, stored, err
 	}
 
-	in := &secretsmanager.PutSecretValueInput{
+	in := &sm.PutSecretValueInput{
 		SecretId:           aws.String(name),
 		ClientRequestToken: aws.String(versionID),
 		SecretString:       aws.String(text),
@@ -157,8 +131,8 @@ func (s *SecretsStore) PutPending(ctx context.Context, role, versionID string, v
 	}
 	out, err := s.client.PutSecretValue(ctx, in)
 	if isNotFound(err) {
-		if err := s.create(ctx, role, tombstoneOf(v)); err != nil {
-			return SecretRef{}, SecretValue{}, secretsError(op, name, "CreateSecret", err)
+		if err := s.create(ctx, role, v.Tombstone()); err != nil {
+			return broker.SecretRef{}, broker.SecretValue{}, secretsError(op, name, "CreateSecret", err)
 		}
 		out, err = s.client.PutSecretValue(ctx, in)
 	}
@@ -167,74 +141,74 @@ func (s *SecretsStore) PutPending(ctx context.Context, role, versionID string, v
 		// A concurrent call with the same grant id wrote a different value first.
 		ref, stored, found, err := s.resume(ctx, role, versionID)
 		if err == nil && !found {
-			err = &Error{Code: CodeUnavailable, Op: op, Message: "secret version changed concurrently, retry later"}
+			err = &broker.Error{Code: broker.CodeUnavailable, Op: op, Message: "secret version changed concurrently, retry later"}
 		}
 		return ref, stored, err
 	}
 	if err != nil {
-		return SecretRef{}, SecretValue{}, secretsError(op, name, "PutSecretValue", err, v.Password)
+		return broker.SecretRef{}, broker.SecretValue{}, secretsError(op, name, "PutSecretValue", err, v.Password)
 	}
-	return SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, v, nil
+	return broker.SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, v, nil
 }
 
 // resume reads an existing version versionID of role's secret and labels it
 // AWSPENDING unless it is AWSCURRENT. found is false when there is no such
 // version (or no secret).
-func (s *SecretsStore) resume(ctx context.Context, role, versionID string) (ref SecretRef, v SecretValue, found bool, err error) {
+func (s *Store) resume(ctx context.Context, role, versionID string) (ref broker.SecretRef, v broker.SecretValue, found bool, err error) {
 	const op = "secrets.PutPending"
 	name := s.SecretName(role)
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+	out, err := s.client.GetSecretValue(ctx, &sm.GetSecretValueInput{
 		SecretId:  aws.String(name),
 		VersionId: aws.String(versionID),
 	})
 	if isNotFound(err) {
-		return SecretRef{}, SecretValue{}, false, nil
+		return broker.SecretRef{}, broker.SecretValue{}, false, nil
 	}
 	if err != nil {
-		return SecretRef{}, SecretValue{}, false, secretsError(op, name, "GetSecretValue", err)
+		return broker.SecretRef{}, broker.SecretValue{}, false, secretsError(op, name, "GetSecretValue", err)
 	}
-	v, err = ParseSecretValue(aws.ToString(out.SecretString))
+	v, err = broker.ParseSecretValue(aws.ToString(out.SecretString))
 	if err != nil {
-		return SecretRef{}, SecretValue{}, false, &Error{Code: CodeInternal, Op: op, Message: "stored secret value is malformed", Err: err}
+		return broker.SecretRef{}, broker.SecretValue{}, false, &broker.Error{Code: broker.CodeInternal, Op: op, Message: "stored secret value is malformed", Err: err}
 	}
 	if !slices.Contains(out.VersionStages, stageCurrent) && !slices.Contains(out.VersionStages, stagePending) {
 		if _, err := s.moveStage(ctx, op, name, stagePending, versionID); err != nil {
-			return SecretRef{}, SecretValue{}, false, err
+			return broker.SecretRef{}, broker.SecretValue{}, false, err
 		}
 	}
-	return SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, v, true, nil
+	return broker.SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, v, true, nil
 }
 
 // Promote makes version versionID of role's secret AWSCURRENT and removes its
 // AWSPENDING label; Secrets Manager moves AWSPREVIOUS to the version that was
 // current. Promoting the current version again only removes AWSPENDING. The
-// code is CodeNotFound when the secret or the version does not exist.
-func (s *SecretsStore) Promote(ctx context.Context, role, versionID string) (SecretRef, error) {
+// code is broker.CodeNotFound when the secret or the version does not exist.
+func (s *Store) Promote(ctx context.Context, role, versionID string) (broker.SecretRef, error) {
 	const op = "secrets.Promote"
 	if err := checkVersionID(op, versionID); err != nil {
-		return SecretRef{}, err
+		return broker.SecretRef{}, err
 	}
 	return s.promote(ctx, op, s.SecretName(role), versionID, stagePending)
 }
 
 // promote moves AWSCURRENT to versionID and then removes the label drop from it.
-func (s *SecretsStore) promote(ctx context.Context, op, name, versionID, drop string) (SecretRef, error) {
+func (s *Store) promote(ctx context.Context, op, name, versionID, drop string) (broker.SecretRef, error) {
 	d, err := s.moveStage(ctx, op, name, stageCurrent, versionID)
 	if err != nil {
-		return SecretRef{}, err
+		return broker.SecretRef{}, err
 	}
 	if slices.Contains(d.VersionIdsToStages[versionID], drop) {
 		if err := s.removeStage(ctx, op, name, drop, versionID); err != nil {
-			return SecretRef{}, err
+			return broker.SecretRef{}, err
 		}
 	}
-	return SecretRef{ARN: aws.ToString(d.ARN), VersionID: versionID}, nil
+	return broker.SecretRef{ARN: aws.ToString(d.ARN), VersionID: versionID}, nil
 }
 
 // DiscardPending removes the AWSPENDING label from version versionID of role's
 // secret. It does nothing when the version does not carry the label or when the
 // version or the secret does not exist.
-func (s *SecretsStore) DiscardPending(ctx context.Context, role, versionID string) error {
+func (s *Store) DiscardPending(ctx context.Context, role, versionID string) error {
 	const op = "secrets.DiscardPending"
 	name := s.SecretName(role)
 	if err := checkVersionID(op, versionID); err != nil {
@@ -258,7 +232,7 @@ func (s *SecretsStore) DiscardPending(ctx context.Context, role, versionID strin
 // a label on one version at a time, so there is at most one: a pending version
 // loses the label to the next PutPending for the role, and the grant ledger, not
 // this list, is the complete record of unfinished grants.
-func (s *SecretsStore) PendingVersions(ctx context.Context, role string) ([]string, error) {
+func (s *Store) PendingVersions(ctx context.Context, role string) ([]string, error) {
 	const op = "secrets.PendingVersions"
 	name := s.SecretName(role)
 	d, err := s.describe(ctx, name)
@@ -279,16 +253,16 @@ func (s *SecretsStore) PendingVersions(ctx context.Context, role string) ([]stri
 }
 
 // Current returns the AWSCURRENT value of role's secret and its ref. The code is
-// CodeNotFound when the secret or its current version does not exist.
-func (s *SecretsStore) Current(ctx context.Context, role string) (SecretValue, SecretRef, error) {
+// broker.CodeNotFound when the secret or its current version does not exist.
+func (s *Store) Current(ctx context.Context, role string) (broker.SecretValue, broker.SecretRef, error) {
 	const op = "secrets.Current"
 	text, ref, err := s.current(ctx, op, role)
 	if err != nil {
-		return SecretValue{}, SecretRef{}, err
+		return broker.SecretValue{}, broker.SecretRef{}, err
 	}
-	v, err := ParseSecretValue(text)
+	v, err := broker.ParseSecretValue(text)
 	if err != nil {
-		return SecretValue{}, SecretRef{}, &Error{Code: CodeInternal, Op: op, Message: "stored secret value is malformed", Err: err}
+		return broker.SecretValue{}, broker.SecretRef{}, &broker.Error{Code: broker.CodeInternal, Op: op, Message: "stored secret value is malformed", Err: err}
 	}
 	return v, ref, nil
 }
@@ -296,35 +270,35 @@ func (s *SecretsStore) Current(ctx context.Context, role string) (SecretValue, S
 // current reads the AWSCURRENT version's text. The stage is named explicitly:
 // moto answers a GetSecretValue without one from a version it tracks apart from
 // the labels, which UpdateSecretVersionStage does not update.
-func (s *SecretsStore) current(ctx context.Context, op, role string) (string, SecretRef, error) {
+func (s *Store) current(ctx context.Context, op, role string) (string, broker.SecretRef, error) {
 	name := s.SecretName(role)
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+	out, err := s.client.GetSecretValue(ctx, &sm.GetSecretValueInput{
 		SecretId:     aws.String(name),
 		VersionStage: aws.String(stageCurrent),
 	})
 	if isNotFound(err) {
-		return "", SecretRef{}, &Error{Code: CodeNotFound, Op: op, Message: fmt.Sprintf("no current secret for role %s", role), Err: scrub(err)}
+		return "", broker.SecretRef{}, &broker.Error{Code: broker.CodeNotFound, Op: op, Message: fmt.Sprintf("no current secret for role %s", role), Err: scrub(err)}
 	}
 	if err != nil {
-		return "", SecretRef{}, secretsError(op, name, "GetSecretValue", err)
+		return "", broker.SecretRef{}, secretsError(op, name, "GetSecretValue", err)
 	}
-	return aws.ToString(out.SecretString), SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, nil
+	return aws.ToString(out.SecretString), broker.SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // SetExpiry records that grant grantID of role now ends at expiresAt, on the secret's
-// tags (SecretGrantTag, SecretExpiresAtTag): the versions, and so the password, stay as
-// they are. The code is CodeNotFound when the secret does not exist.
-func (s *SecretsStore) SetExpiry(ctx context.Context, role, grantID string, expiresAt time.Time) error {
+// tags (broker.SecretGrantTag, broker.SecretExpiresAtTag): the versions, and so the password, stay as
+// they are. The code is broker.CodeNotFound when the secret does not exist.
+func (s *Store) SetExpiry(ctx context.Context, role, grantID string, expiresAt time.Time) error {
 	const op = "secrets.SetExpiry"
 	name := s.SecretName(role)
 	if err := checkVersionID(op, grantID); err != nil {
 		return err
 	}
-	_, err := s.client.TagResource(ctx, &secretsmanager.TagResourceInput{
+	_, err := s.client.TagResource(ctx, &sm.TagResourceInput{
 		SecretId: aws.String(name),
 		Tags: []types.Tag{
-			{Key: aws.String(SecretGrantTag), Value: aws.String(grantID)},
-			{Key: aws.String(SecretExpiresAtTag), Value: aws.String(expiresAt.UTC().Format(time.RFC3339))},
+			{Key: aws.String(broker.SecretGrantTag), Value: aws.String(grantID)},
+			{Key: aws.String(broker.SecretExpiresAtTag), Value: aws.String(expiresAt.UTC().Format(time.RFC3339))},
 		},
 	})
 	if err != nil {
@@ -334,7 +308,7 @@ func (s *SecretsStore) SetExpiry(ctx context.Context, role, grantID string, expi
 }
 
 // Tags returns the tags of role's secret.
-func (s *SecretsStore) Tags(ctx context.Context, role string) (map[string]string, error) {
+func (s *Store) Tags(ctx context.Context, role string) (map[string]string, error) {
 	const op = "secrets.Tags"
 	name := s.SecretName(role)
 	d, err := s.describe(ctx, name)
@@ -348,26 +322,26 @@ func (s *SecretsStore) Tags(ctx context.Context, role string) (map[string]string
 	return tags, nil
 }
 
-// PutTombstone makes v, which must have no password and Status SecretExpired,
+// PutTombstone makes v, which must have no password and Status broker.SecretExpired,
 // the AWSCURRENT value of role's secret, creating the secret if it does not
 // exist. It writes nothing when the current value is already exactly v, so a
 // repeated expiry or sweep does not pile up versions.
-func (s *SecretsStore) PutTombstone(ctx context.Context, role string, v SecretValue) (SecretRef, error) {
+func (s *Store) PutTombstone(ctx context.Context, role string, v broker.SecretValue) (broker.SecretRef, error) {
 	const op = "secrets.PutTombstone"
 	name := s.SecretName(role)
-	if v.Password.Len() != 0 || v.Status != SecretExpired {
-		return SecretRef{}, &Error{Code: CodeInternal, Op: op, Message: "a tombstone must have no password and status expired"}
+	if !v.IsTombstone() {
+		return broker.SecretRef{}, &broker.Error{Code: broker.CodeInternal, Op: op, Message: "a tombstone must have no password and status expired"}
 	}
 	text, err := v.SecretString()
 	if err != nil {
-		return SecretRef{}, &Error{Code: CodeInternal, Op: op, Message: "cannot encode the secret value", Err: err}
+		return broker.SecretRef{}, &broker.Error{Code: broker.CodeInternal, Op: op, Message: "cannot encode the secret value", Err: err}
 	}
 	old, ref, err := s.current(ctx, op, role)
 	switch {
 	case err == nil && old == text:
 		return ref, nil
-	case err != nil && ErrorCode(err) != CodeNotFound:
-		return SecretRef{}, err
+	case err != nil && broker.ErrorCode(err) != broker.CodeNotFound:
+		return broker.SecretRef{}, err
 	case err != nil:
 		created, err := s.createWith(ctx, role, text)
 		if err == nil {
@@ -375,25 +349,25 @@ func (s *SecretsStore) PutTombstone(ctx context.Context, role string, v SecretVa
 		}
 		var exists *types.ResourceExistsException
 		if !errors.As(err, &exists) {
-			return SecretRef{}, secretsError(op, name, "CreateSecret", err)
+			return broker.SecretRef{}, secretsError(op, name, "CreateSecret", err)
 		}
 	}
 
-	out, err := s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+	out, err := s.client.PutSecretValue(ctx, &sm.PutSecretValueInput{
 		SecretId:           aws.String(name),
 		ClientRequestToken: aws.String(newVersionID()),
 		SecretString:       aws.String(text),
 		VersionStages:      []string{stageTombstone},
 	})
 	if err != nil {
-		return SecretRef{}, secretsError(op, name, "PutSecretValue", err)
+		return broker.SecretRef{}, secretsError(op, name, "PutSecretValue", err)
 	}
 	return s.promote(ctx, op, name, aws.ToString(out.VersionId), stageTombstone)
 }
 
 // create creates role's secret with the tombstone v as its AWSCURRENT version;
 // a secret that a concurrent caller created first is fine.
-func (s *SecretsStore) create(ctx context.Context, role string, v SecretValue) error {
+func (s *Store) create(ctx context.Context, role string, v broker.SecretValue) error {
 	text, err := v.SecretString()
 	if err != nil {
 		return err
@@ -407,9 +381,9 @@ func (s *SecretsStore) create(ctx context.Context, role string, v SecretValue) e
 }
 
 // createWith creates role's secret, tagged, with text as its AWSCURRENT value.
-func (s *SecretsStore) createWith(ctx context.Context, role, text string) (SecretRef, error) {
-	tags := append([]types.Tag{{Key: aws.String(SecretRoleTag), Value: aws.String(role)}}, s.tags...)
-	in := &secretsmanager.CreateSecretInput{
+func (s *Store) createWith(ctx context.Context, role, text string) (broker.SecretRef, error) {
+	tags := append([]types.Tag{{Key: aws.String(broker.SecretRoleTag), Value: aws.String(role)}}, s.tags...)
+	in := &sm.CreateSecretInput{
 		Name:               aws.String(s.SecretName(role)),
 		Description:        aws.String(fmt.Sprintf("ffbroker: short-lived password of the PostgreSQL firefighter role %s (a tombstone when no grant is live)", role)),
 		ClientRequestToken: aws.String(newVersionID()),
@@ -421,25 +395,21 @@ func (s *SecretsStore) createWith(ctx context.Context, role, text string) (Secre
 	}
 	out, err := s.client.CreateSecret(ctx, in)
 	if err != nil {
-		return SecretRef{}, err
+		return broker.SecretRef{}, err
 	}
-	return SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, nil
+	return broker.SecretRef{ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // moveStage attaches stage to versionID, taking it from the version that holds
 // it. The move names that version, so it fails instead of overwriting when a
-// concurrent caller moved the label first; it then looks again and retries. It
-// returns the secret's description as seen before the last move.
-func (s *SecretsStore) moveStage(ctx context.Context, op, name, stage, versionID string) (*secretsmanager.DescribeSecretOutput, error) {
-	for attempt := range maxStageAttempts {
-		if attempt > 0 {
-			if err := pause(ctx, attempt); err != nil {
-				return nil, secretsError(op, name, "UpdateSecretVersionStage", err)
-			}
-		}
+// concurrent caller moved the label first; it then reads the labels again and
+// tries again, without waiting, at most maxStageMoves times. It returns the
+// secret's description as seen before the last move.
+func (s *Store) moveStage(ctx context.Context, op, name, stage, versionID string) (*sm.DescribeSecretOutput, error) {
+	for attempt := range maxStageMoves {
 		d, err := s.describe(ctx, name)
 		if isNotFound(err) {
-			return nil, &Error{Code: CodeNotFound, Op: op, Message: "no secret for the role", Err: scrub(err)}
+			return nil, &broker.Error{Code: broker.CodeNotFound, Op: op, Message: "no secret for the role", Err: scrub(err)}
 		}
 		if err != nil {
 			return nil, secretsError(op, name, "DescribeSecret", err)
@@ -454,7 +424,7 @@ func (s *SecretsStore) moveStage(ctx context.Context, op, name, stage, versionID
 		if holder == versionID {
 			return d, nil
 		}
-		in := &secretsmanager.UpdateSecretVersionStageInput{
+		in := &sm.UpdateSecretVersionStageInput{
 			SecretId:        aws.String(name),
 			VersionStage:    aws.String(stage),
 			MoveToVersionId: aws.String(versionID),
@@ -470,12 +440,12 @@ func (s *SecretsStore) moveStage(ctx context.Context, op, name, stage, versionID
 			return nil, secretsError(op, name, "UpdateSecretVersionStage", err)
 		}
 	}
-	return nil, &Error{Code: CodeUnavailable, Op: op, Message: "secret version labels changed concurrently, retry later"}
+	return nil, &broker.Error{Code: broker.CodeUnavailable, Op: op, Message: "secret version labels changed concurrently, retry later"}
 }
 
 // removeStage detaches stage from versionID; a label that is already gone is fine.
-func (s *SecretsStore) removeStage(ctx context.Context, op, name, stage, versionID string) error {
-	_, err := s.client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+func (s *Store) removeStage(ctx context.Context, op, name, stage, versionID string) error {
+	_, err := s.client.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{
 		SecretId:            aws.String(name),
 		VersionStage:        aws.String(stage),
 		RemoveFromVersionId: aws.String(versionID),
@@ -492,14 +462,14 @@ func (s *SecretsStore) removeStage(ctx context.Context, op, name, stage, version
 	return secretsError(op, name, "UpdateSecretVersionStage", err)
 }
 
-// checkVersion returns a CodeNotFound error when version versionID does not exist.
-func (s *SecretsStore) checkVersion(ctx context.Context, op, name, versionID string) error {
-	_, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+// checkVersion returns a broker.CodeNotFound error when version versionID does not exist.
+func (s *Store) checkVersion(ctx context.Context, op, name, versionID string) error {
+	_, err := s.client.GetSecretValue(ctx, &sm.GetSecretValueInput{
 		SecretId:  aws.String(name),
 		VersionId: aws.String(versionID),
 	})
 	if isNotFound(err) {
-		return &Error{Code: CodeNotFound, Op: op, Message: fmt.Sprintf("no secret version %s", versionID), Err: scrub(err)}
+		return &broker.Error{Code: broker.CodeNotFound, Op: op, Message: fmt.Sprintf("no secret version %s", versionID), Err: scrub(err)}
 	}
 	if err != nil {
 		return secretsError(op, name, "GetSecretValue", err)
@@ -507,8 +477,8 @@ func (s *SecretsStore) checkVersion(ctx context.Context, op, name, versionID str
 	return nil
 }
 
-func (s *SecretsStore) describe(ctx context.Context, name string) (*secretsmanager.DescribeSecretOutput, error) {
-	return s.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+func (s *Store) describe(ctx context.Context, name string) (*sm.DescribeSecretOutput, error) {
+	return s.client.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(name)})
 }
 
 // holderOf returns the id of the version that carries stage, or "".
@@ -521,32 +491,11 @@ func holderOf(versions map[string][]string, stage string) string {
 	return ""
 }
 
-// pause waits a little longer on each attempt, with jitter, or until ctx ends.
-func pause(ctx context.Context, attempt int) error {
-	d := time.Duration(attempt)*10*time.Millisecond + mrand.N(20*time.Millisecond)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// tombstoneOf returns the tombstone for v's connection: no password, no grant.
-func tombstoneOf(v SecretValue) SecretValue {
-	return SecretValue{
-		Engine: v.Engine, Host: v.Host, Port: v.Port, DBName: v.DBName,
-		Username: v.Username, SSLMode: v.SSLMode, Status: SecretExpired,
-	}
-}
-
 // checkVersionID refuses a version id that Secrets Manager would refuse as a
 // ClientRequestToken (32 to 64 characters).
 func checkVersionID(op, versionID string) error {
 	if n := len(versionID); n < 32 || n > 64 {
-		return &Error{Code: CodeInternal, Op: op, Message: fmt.Sprintf("secret version id must have 32 to 64 characters, not %d", n)}
+		return &broker.Error{Code: broker.CodeInternal, Op: op, Message: fmt.Sprintf("secret version id must have 32 to 64 characters, not %d", n)}
 	}
 	return nil
 }
@@ -573,21 +522,21 @@ func isStageConflict(err error) bool {
 	return errors.As(err, &ip) || errors.As(err, &ir)
 }
 
-// secretsError wraps an error from a Secrets Manager call in an *Error:
-// CodeUnavailable when a later retry may succeed (throttling, a server fault,
-// the network, a deadline), CodeInternal otherwise. Any of the passwords that
-// the cause's text contains is replaced by Redacted.
-func secretsError(op, name, call string, err error, secrets ...Password) *Error {
-	code, msg := CodeInternal, "secrets manager request failed"
-	var cat Category
+// secretsError wraps an error from a Secrets Manager call in an *broker.Error:
+// broker.CodeUnavailable when a later retry may succeed (throttling, a server fault,
+// the network, a deadline), broker.CodeInternal otherwise. Any of the passwords that
+// the cause's text contains is replaced by broker.Redacted.
+func secretsError(op, name, call string, err error, secrets ...broker.Password) *broker.Error {
+	code, msg := broker.CodeInternal, "secrets manager request failed"
+	var cat broker.Category
 	switch {
-	case transient(err):
-		code, msg = CodeUnavailable, "secrets manager is unavailable, retry later"
+	case awsretry.Transient(err):
+		code, msg = broker.CodeUnavailable, "secrets manager is unavailable, retry later"
 	case accessDenied(err):
-		code, cat = CodeAWSAccessDenied, CategoryIAMPolicy
+		code, cat = broker.CodeAWSAccessDenied, broker.CategoryIAMPolicy
 		msg = "secrets manager refused the function's IAM role: check its secretsmanager permissions on the firefighter secrets and, with a customer KMS key, kms:Decrypt and kms:GenerateDataKey"
 	}
-	return &Error{Code: code, Category: cat, Op: op, Message: msg, Err: scrub(fmt.Errorf("%s %s: %w", call, name, err), secrets...)}
+	return &broker.Error{Code: code, Category: cat, Op: op, Message: msg, Err: scrub(fmt.Errorf("%s %s: %w", call, name, err), secrets...)}
 }
 
 // accessDenied reports whether err is an AWS refusal of the caller's permissions:
@@ -610,47 +559,16 @@ func accessDenied(err error) bool {
 	return false
 }
 
-// isServerErrorCode reports whether code names a server-side failure, for
-// errors that do not say they are a server fault.
-func isServerErrorCode(code string) bool {
-	switch code {
-	case "InternalServiceError", // Secrets Manager's own
-		"InternalFailure", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException":
-		return true
-	}
-	return false
-}
-
-// transient reports whether err is worth retrying later.
-func transient(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	var ise *types.InternalServiceError
-	if errors.As(err, &ise) {
-		return true
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) && (ae.ErrorFault() == smithy.FaultServer || isServerErrorCode(ae.ErrorCode())) {
-		return true
-	}
-	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) && (status.HTTPStatusCode() == 429 || status.HTTPStatusCode() >= 500) {
-		return true
-	}
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
-}
-
 // scrubbedError is a cause whose text has the given passwords replaced by
-// Redacted, in their plain and their JSON-escaped forms. Unwrap still gives the
+// broker.Redacted, in their plain and their JSON-escaped forms. Unwrap still gives the
 // original error to errors.Is and errors.As.
 type scrubbedError struct {
 	err     error
-	secrets []Password
+	secrets []broker.Password
 }
 
 // scrub wraps err so that its text never shows one of secrets.
-func scrub(err error, secrets ...Password) error {
+func scrub(err error, secrets ...broker.Password) error {
 	if err == nil {
 		return nil
 	}
@@ -664,9 +582,9 @@ func (e *scrubbedError) Error() string {
 		if plain == "" {
 			continue
 		}
-		text = strings.ReplaceAll(text, plain, Redacted)
+		text = strings.ReplaceAll(text, plain, broker.Redacted)
 		if quoted, err := json.Marshal(plain); err == nil {
-			text = strings.ReplaceAll(text, strings.Trim(string(quoted), `"`), Redacted)
+			text = strings.ReplaceAll(text, strings.Trim(string(quoted), `"`), broker.Redacted)
 		}
 	}
 	return text
