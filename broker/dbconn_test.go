@@ -310,7 +310,7 @@ func TestIAMTokenIsPresignedConnectURL(t *testing.T) {
 func TestIAMConnectOverVerifiedTLS(t *testing.T) {
 	t.Parallel()
 	cluster := dbconnTLSCluster(t)
-	names := pgtest.Vars{}.Names()
+	names := pgtest.Vars{}.Model()
 	cfg := broker.DBConfig{Host: cluster.Host, Port: cluster.Port, Database: names.DB, User: names.Broker,
 		Region: dbconnRegion, CAFile: cluster.CAFile}
 	c, err := broker.NewConnector(cfg, dbconnAWSConfig())
@@ -563,7 +563,7 @@ func TestConnectSendsNothingToUnverifiedServer(t *testing.T) {
 func TestConnectRetriesOnTooManyConnections(t *testing.T) {
 	t.Parallel()
 	cluster := dbconnTLSCluster(t)
-	names := pgtest.Vars{}.Names()
+	names := pgtest.Vars{}.Model()
 	const password = "broker-password-for-the-retry-test-42"
 	ctx := context.Background()
 	if err := cluster.SetPassword(ctx, names.Broker, password); err != nil {

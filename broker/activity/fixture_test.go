@@ -27,9 +27,8 @@ import (
 // env is one bootstrapped role model (its own prefix and database), the activity
 // monitor's store, a log group of its own in the shared moto, and an audit buffer.
 type env struct {
-	pgtest.Names
+	pgtest.RoleModel
 	vars             pgtest.Vars
-	Activity         string
 	activityPassword string
 	store            *activity.Store
 	logs             *cloudwatchlogs.Client
@@ -45,7 +44,7 @@ func newEnv(t testing.TB, prefix string) *env {
 	if out, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
 		t.Fatalf("bootstrap %s: %v\n%s", prefix, err, out)
 	}
-	e := &env{Names: v.Names(), vars: v, Activity: prefix + "_activity_monitor",
+	e := &env{RoleModel: v.Model(), vars: v,
 		activityPassword: "activity-" + prefix + "-password-0123456789",
 		logs:             cloudwatchlogs.NewFromConfig(srv.Config(ctx)),
 		group:            "/aws/rds/cluster/" + prefix + "/postgresql", audit: &auditBuffer{}}

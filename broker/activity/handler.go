@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
-	sqlscripts "github.com/ffbroker/ffbroker/sql"
 )
 
 // AuditStream is the log stream of the audit log group the job writes to.
@@ -79,7 +78,7 @@ func newFromEnv(opts Options, dbCfg broker.DBConfig, getenv func(string) string,
 func activityDBConfig(getenv func(string) string) (broker.DBConfig, error) {
 	user := getenv("FFB_ACTIVITY_DB_USER")
 	if user == "" {
-		user = sqlscripts.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Activity
+		user = broker.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Activity
 	}
 	cfg, err := broker.DBConfigFromEnv(func(k string) string {
 		if k == "FFB_DB_USER" {

@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ffbroker/ffbroker/broker"
 	sqlscripts "github.com/ffbroker/ffbroker/sql"
+	"github.com/ffbroker/ffbroker/sql/drift"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -118,7 +120,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
-	checks, err := sqlscripts.Verify(ctx, conn, sqlscripts.Names{Prefix: *prefix, DBName: *db, AppSchema: *schema})
+	checks, err := drift.Verify(ctx, conn, broker.Names{Prefix: *prefix, DBName: *db, AppSchema: *schema})
 	if err != nil {
 		return err
 	}

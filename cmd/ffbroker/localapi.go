@@ -13,7 +13,6 @@ import (
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/internal/localapi"
-	sqlscripts "github.com/ffbroker/ffbroker/sql"
 )
 
 func init() {
@@ -106,7 +105,7 @@ func localFunctions() map[string]localapi.Function {
 func approverEnv(getenv func(string) string) (func(string) string, error) {
 	user := getenv("FFB_APPROVER_DB_USER")
 	if user == "" {
-		user = sqlscripts.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Approver
+		user = broker.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Approver
 	}
 	password := getenv("FFB_APPROVER_DB_PASSWORD")
 	if getenv("FFB_DB_AUTH") == string(broker.AuthPassword) && password == "" {

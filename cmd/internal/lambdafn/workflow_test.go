@@ -60,7 +60,7 @@ func newFlowWith(t *testing.T, prefix string, timeoutSeconds int, overrides map[
 	if _, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	names := v.Names()
+	names := v.Model()
 	for _, r := range []string{names.Broker, names.Approver} {
 		if err := shared.Cluster.SetPassword(ctx, r, loginPassword(r)); err != nil {
 			t.Fatal(err)
