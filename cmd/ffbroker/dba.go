@@ -17,23 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func init() {
-	register("bootstrap", command{
-		summary: "run sql/bootstrap.sql through psql as the master user (or print the command)",
-		usage: "--host HOST [--port 5432] --user MASTER [--prefix my_pg] [--db-name my-pg-db] [--app-schema my-pg-db-schema] [--flavor aurora|postgres] [--print]\n" +
-			"example: PGPASSWORD=... ffbroker bootstrap --host my-pg.cluster-abc.eu-west-1.rds.amazonaws.com --user postgres\n" +
-			"The password comes from PGPASSWORD or ~/.pgpass, as for psql; sslmode from PGSSLMODE (default verify-full with PGSSLROOTCERT).",
-		run: runBootstrap,
-	})
-	register("verify", command{
-		summary: "check a live database against the role model: each check pass/fail with the reason (drift detector)",
-		usage: "--dsn 'host=... user=MASTER dbname=my-pg-db' [--prefix my_pg] [--db-name my-pg-db] [--app-schema my-pg-db-schema]\n" +
-			"example: PGPASSWORD=... ffbroker verify --dsn 'host=my-pg.cluster-abc.eu-west-1.rds.amazonaws.com user=postgres dbname=my-pg-db sslmode=verify-full'\n" +
-			"Exits 1 when any check fails.",
-		run: runVerify,
-	})
-}
-
 func runBootstrap(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("bootstrap")
 	host := fs.String("host", "", "the cluster endpoint")
