@@ -4,14 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 )
 
 // Code is the stable, machine-readable kind of an Error.
 //
-// Codes are part of the API: they appear in HTTP error bodies, in audit
-// records (error_code) and in Step Functions error names. Never rename one.
+// Codes are part of the API: they appear in HTTP error bodies and in audit
+// records (error_code), and the edge (cmd/internal/lambdafn) maps each to an HTTP
+// status and a Step Functions error name. Never rename one.
 type Code string
 
 // Error codes.
@@ -261,34 +261,6 @@ func ErrorMessage(err error) string {
 		msg += " (category " + string(c) + ")"
 	}
 	return msg
-}
-
-// HTTPStatus returns the HTTP status for code: 400 for a malformed request,
-// 413 for an oversized one, 422 for a well-formed request with unacceptable
-// values, 401, 403, 404 and 409 for their codes, 503 for the unavailable codes
-// (unavailable, database_unavailable, aws_access_denied), and 500 for CodeInternal and
-// any unknown code.
-func HTTPStatus(code Code) int {
-	switch code {
-	case CodeInvalidJSON, CodeInvalidRequest:
-		return http.StatusBadRequest
-	case CodeBodyTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeInvalidRole, CodeInvalidIncident, CodeInvalidHours, CodeInvalidReason, CodeInvalidPassword:
-		return http.StatusUnprocessableEntity
-	case CodeUnauthenticated:
-		return http.StatusUnauthorized
-	case CodeForbidden:
-		return http.StatusForbidden
-	case CodeNotFound:
-		return http.StatusNotFound
-	case CodeConflict:
-		return http.StatusConflict
-	case CodeUnavailable, CodeDatabaseUnavailable, CodeAWSAccessDenied:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
 }
 
 // Retryable reports whether err is worth retrying unchanged, which is the case

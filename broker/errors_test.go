@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"testing"
 
 	"github.com/ffbroker/ffbroker/broker"
@@ -93,38 +92,6 @@ func TestErrorUnwrap(t *testing.T) {
 	var e *broker.Error
 	if !errors.As(err, &e) || e.Code != broker.CodeUnavailable {
 		t.Errorf("errors.As(%v, *Error) = %v; want code unavailable", err, e)
-	}
-}
-
-func TestHTTPStatus(t *testing.T) {
-	tests := []struct {
-		code broker.Code
-		want int
-	}{
-		{broker.CodeInvalidJSON, http.StatusBadRequest},
-		{broker.CodeInvalidRequest, http.StatusBadRequest},
-		{broker.CodeBodyTooLarge, http.StatusRequestEntityTooLarge},
-		{broker.CodeInvalidRole, http.StatusUnprocessableEntity},
-		{broker.CodeInvalidIncident, http.StatusUnprocessableEntity},
-		{broker.CodeInvalidHours, http.StatusUnprocessableEntity},
-		{broker.CodeInvalidReason, http.StatusUnprocessableEntity},
-		{broker.CodeInvalidPassword, http.StatusUnprocessableEntity},
-		{broker.CodeForbidden, http.StatusForbidden},
-		{broker.CodeNotFound, http.StatusNotFound},
-		{broker.CodeConflict, http.StatusConflict},
-		{broker.CodeUnavailable, http.StatusServiceUnavailable},
-		{broker.CodeDatabaseUnavailable, http.StatusServiceUnavailable},
-		{broker.CodeAWSAccessDenied, http.StatusServiceUnavailable},
-		{broker.CodeInternal, http.StatusInternalServerError},
-		{"bogus", http.StatusInternalServerError},
-		{"", http.StatusInternalServerError},
-	}
-	for _, tt := range tests {
-		t.Run(string(tt.code), func(t *testing.T) {
-			if got := broker.HTTPStatus(tt.code); got != tt.want {
-				t.Errorf("HTTPStatus(%q) = %d; want %d", tt.code, got, tt.want)
-			}
-		})
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 // fixture is one bootstrapped role model (its own prefix and database), a Secrets
 // Manager prefix of its own in the shared moto, and a broker wired to both.
 type fixture struct {
-	pgtest.Names
+	pgtest.RoleModel
 	vars           pgtest.Vars
 	brokerPassword string
 	// approverPassword is the approver login's: the second person's decisions are
@@ -74,7 +74,7 @@ func newFixture(t testing.TB, prefix string) *fixture {
 	ctx := context.Background()
 	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", Flavor: "aurora"}
-	f := &fixture{Names: shared.Bootstrap(t, v), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
+	f := &fixture{RoleModel: shared.Bootstrap(t, v), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
 		sm: sm.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
 	f.approverPassword = "approver-" + prefix + "-password-0123456789"
 	for role, pw := range map[string]string{f.Broker: f.brokerPassword, f.Approver: f.approverPassword} {

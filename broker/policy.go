@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -25,8 +24,6 @@ func (k Role) Valid() bool { return k == RoleRO || k == RoleRW }
 
 // Policy defaults and hard limits.
 const (
-	// DefaultRolePrefix is the role prefix of the seed's role model.
-	DefaultRolePrefix = "my_pg"
 	// DefaultIncidentPattern is the incident ids accepted by default: 3 to 64
 	// characters, letters, digits and . _ : -, starting with a letter or digit.
 	DefaultIncidentPattern = `^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$`
@@ -39,10 +36,6 @@ const (
 	HardMaxReasonLength = 2000
 	// MaxIncidentBytes bounds an incident id whatever IncidentPattern says.
 	MaxIncidentBytes = 128
-	// maxPrefixLength is the bootstrap's limit (000_preflight.sql:
-	// ^[a-z][a-z0-9_]{0,30}$), which keeps the longest derived name,
-	// <prefix>_activity_monitor, within PostgreSQL's 63-byte identifier limit.
-	maxPrefixLength = 31
 )
 
 // Policy decides which access requests are acceptable. Build it with
@@ -111,7 +104,7 @@ func CompileIncidentPattern(expr string) (*regexp.Regexp, error) {
 // Check reports the first field of p that is out of range, naming the field.
 func (p Policy) Check() error {
 	switch {
-	case !validPrefix(p.RolePrefix):
+	case checkPrefix(p.RolePrefix) != nil:
 		return fmt.Errorf("policy: role prefix %q must be 1 to %d lower-case letters, digits or underscores, start with a letter and not make names starting with pg_", p.RolePrefix, maxPrefixLength)
 	case p.IncidentPattern == nil:
 		return errors.New("policy: incident pattern is not set")
@@ -126,12 +119,12 @@ func (p Policy) Check() error {
 }
 
 // RoleName returns the PostgreSQL role name of kind, e.g.
-// "my_pg_firefighter_rw", or "" if kind is not valid.
+// "my_pg_firefighter_rw", or "" if kind or the policy's prefix is not valid.
 func (p Policy) RoleName(kind Role) string {
-	if !kind.Valid() {
+	if checkPrefix(p.RolePrefix) != nil {
 		return ""
 	}
-	return p.RolePrefix + "_firefighter_" + string(kind)
+	return Names{Prefix: p.RolePrefix}.Roles().Firefighter(kind)
 }
 
 // ParseRole returns the full PostgreSQL role name for s, which must be exactly
@@ -178,7 +171,7 @@ func (p Policy) Validate(r Request) (ValidRequest, error) {
 }
 
 func (p Policy) parseRole(s string) (Role, error) {
-	if !validPrefix(p.RolePrefix) {
+	if checkPrefix(p.RolePrefix) != nil {
 		return "", &Error{Code: CodeInternal, Op: "parse role", Err: errors.New("policy: invalid role prefix")}
 	}
 	switch s {
@@ -226,24 +219,6 @@ func (p Policy) checkReason(reason string) error {
 		return Errorf(CodeInvalidReason, "reason must not contain control characters")
 	}
 	return nil
-}
-
-// validPrefix reports whether prefix makes role names that need no quoting in
-// SQL, fit in an identifier and are not in PostgreSQL's reserved pg_ space.
-func validPrefix(prefix string) bool {
-	if prefix == "" || len(prefix) > maxPrefixLength || prefix[0] < 'a' || prefix[0] > 'z' {
-		return false
-	}
-	if strings.HasPrefix(prefix+"_", "pg_") {
-		return false
-	}
-	for i := 0; i < len(prefix); i++ {
-		c := prefix[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 // hasUnsafeRune reports whether s holds a character that could forge or hide

@@ -1,4 +1,4 @@
-package sql_test
+package sqlscripts_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ffbroker/ffbroker/internal/pgtest"
-	ffsql "github.com/ffbroker/ffbroker/sql"
+	"github.com/ffbroker/ffbroker/sql/drift"
 )
 
 // psqlState runs one statement with psql as login, as an attacker holding that login's
@@ -23,7 +23,7 @@ func (e *env) psqlState(t *testing.T, login, stmt string) string {
 	// A backend of the previous psql may still hold one of the login's few connection
 	// slots while it exits: wait for it.
 	for range 100 {
-		out, err = cluster.RunPsql(context.Background(), login, e.passwords[login],
+		out, err = cluster.RunPsql(context.Background(), login, e.Passwords[login],
 			"-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=sqlstate", "-h", cluster.Host, "-p", strconv.Itoa(cluster.Port),
 			"-U", login, "-d", e.DB, "-c", stmt)
 		if err == nil || !strings.Contains(out, "too many connections") {
@@ -46,7 +46,7 @@ func (e *env) psqlState(t *testing.T, login, stmt string) string {
 // one, internal helpers included.
 func TestLoginsExecuteOnlyTheirFunctions(t *testing.T) {
 	e := newEnv(t, "fnacl")
-	fns := queryStrings(t, e.super(t), `
+	fns := queryStrings(t, e.Super(t), `
 		SELECT pg_catalog.format('%s.%s(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)) || '|' ||
 		       pg_catalog.format('db_admin.%I(%s)', p.proname,
 		         coalesce((SELECT string_agg('NULL::' || pg_catalog.format_type(a, NULL), ', ' ORDER BY i)
@@ -60,8 +60,8 @@ func TestLoginsExecuteOnlyTheirFunctions(t *testing.T) {
 		name    string
 		granted []string
 	}{
-		{e.Broker, ffsql.BrokerFunctions()},
-		{e.Approver, ffsql.ApproverFunctions()},
+		{e.Broker, drift.BrokerFunctions()},
+		{e.Approver, drift.ApproverFunctions()},
 	} {
 		for _, row := range fns {
 			sig, call, _ := strings.Cut(row, "|")
@@ -84,13 +84,13 @@ func TestLoginsExecuteOnlyTheirFunctions(t *testing.T) {
 func TestTwoPersonRuleInDatabase(t *testing.T) {
 	e := newEnv(t, "twop")
 	ctx := context.Background()
-	b := e.login(t, e.Broker)
+	b := e.Login(t, e.Broker)
 	pw := randomPassword(t) + "-rw-plaintext"
-	pending := e.submit(t, b, e.FirefighterRW, "INC-P1", 1)
-	denied := e.submit(t, b, e.FirefighterRW, "INC-D1", 1)
-	mustExec(t, e.login(t, e.Approver), `SELECT db_admin.decide_firefighter_request($1, 'deny', 'bob', 'key-bob', 'no')`, denied)
-	late := e.submit(t, b, e.FirefighterRW, "INC-L1", 1)
-	mustExec(t, e.super(t), `UPDATE db_admin.firefighter_request SET created_at = created_at - interval '2 hours', decide_by = decide_by - interval '2 hours' WHERE request_id = $1`, late)
+	pending := e.Submit(t, b, e.FirefighterRW, "INC-P1", 1)
+	denied := e.Submit(t, b, e.FirefighterRW, "INC-D1", 1)
+	mustExec(t, e.Login(t, e.Approver), `SELECT db_admin.decide_firefighter_request($1, 'deny', 'bob', 'key-bob', 'no')`, denied)
+	late := e.Submit(t, b, e.FirefighterRW, "INC-L1", 1)
+	mustExec(t, e.Super(t), `UPDATE db_admin.firefighter_request SET created_at = created_at - interval '2 hours', decide_by = decide_by - interval '2 hours' WHERE request_id = $1`, late)
 	issue := func(req, incident string, hours int) string {
 		return fmt.Sprintf(`SELECT * FROM db_admin.issue_firefighter_password(gen_random_uuid(), %s, %s, %d, %s, 'alice', 'key-alice', %s)`,
 			lit(e.FirefighterRW), lit(pw), hours, lit(incident), req)
@@ -141,7 +141,7 @@ func TestTwoPersonRuleInDatabase(t *testing.T) {
 		})
 	}
 	var live int
-	if err := e.super(t).QueryRow(ctx, `SELECT count(*) FROM db_admin.firefighter_grant WHERE role = $1`, e.FirefighterRW).Scan(&live); err != nil {
+	if err := e.Super(t).QueryRow(ctx, `SELECT count(*) FROM db_admin.firefighter_grant WHERE role = $1`, e.FirefighterRW).Scan(&live); err != nil {
 		t.Fatal(err)
 	}
 	if live != 0 {
@@ -158,8 +158,8 @@ func TestTwoPersonRuleInDatabase(t *testing.T) {
 func TestApprovedRequestIsConsumedOnce(t *testing.T) {
 	e := newEnv(t, "consume")
 	ctx := context.Background()
-	b := e.login(t, e.Broker)
-	req := e.approvedRequest(t, b, e.FirefighterRW, "INC-C1", 1)
+	b := e.Login(t, e.Broker)
+	req := e.ApprovedRequest(t, b, e.FirefighterRW, "INC-C1", 1)
 	issue := func(grant, incident string, hours int, key string) (string, bool, error) {
 		var id string
 		var reused bool
@@ -186,18 +186,18 @@ func TestApprovedRequestIsConsumedOnce(t *testing.T) {
 	if id, reused, err := issue(g2, "INC-C1", 1, "key-alice"); err != nil || !reused || id != g1 {
 		t.Errorf("second issue on the same request = (%s, reused %v, %v); want grant %s reused, no new password", id, reused, err, g1)
 	}
-	got := queryStrings(t, e.super(t), `SELECT r.state, r.grant_id::text, g.approver, g.approver_key, g.requester_key
+	got := queryStrings(t, e.Super(t), `SELECT r.state, r.grant_id::text, g.approver, g.approver_key, g.requester_key
 		FROM db_admin.firefighter_request r JOIN db_admin.firefighter_grant g ON g.grant_id = r.grant_id WHERE r.request_id = $1`, req)
 	if want := []string{"issued|" + g1 + "|bob|key-bob|key-alice"}; !slices.Equal(got, want) {
 		t.Errorf("request and grant = %q; want %q (the approver from the approval ledger)", got, want)
 	}
-	e.pastAllGrants(t, e.FirefighterRW)
+	e.PastAllGrants(t, e.FirefighterRW)
 	if _, _, err := issue(g2, "INC-C1", 1, "key-alice"); sqlState(err) != "FFB05" {
 		t.Errorf("issue on a request whose grant ended: %v; want FFB05", err)
 	}
 
-	stale := e.approvedRequest(t, b, e.FirefighterRW, "INC-C3", 1)
-	mustExec(t, e.super(t), `UPDATE db_admin.firefighter_approval SET decided_at = decided_at - interval '2 hours' WHERE request_id = $1`, stale)
+	stale := e.ApprovedRequest(t, b, e.FirefighterRW, "INC-C3", 1)
+	mustExec(t, e.Super(t), `UPDATE db_admin.firefighter_approval SET decided_at = decided_at - interval '2 hours' WHERE request_id = $1`, stale)
 	if _, err := b.Exec(ctx, `SELECT db_admin.issue_firefighter_password(gen_random_uuid(), $1, $2, 1, 'INC-C3', 'alice', 'key-alice', $3)`,
 		e.FirefighterRW, randomPassword(t)+"-stale", stale); sqlState(err) != "FFB07" {
 		t.Errorf("issue on an approval two hours old: %v; want FFB07", err)
@@ -215,7 +215,7 @@ func TestSeedFunctionForRWByTheDBA(t *testing.T) {
 	if err != nil {
 		t.Fatalf("set_firefighter_password(rw) as the master: %v\n%s", err, out)
 	}
-	e.loginWith(t, e.FirefighterRW, pw)
+	e.LoginWith(t, e.FirefighterRW, pw)
 }
 
 // The same person asking again while a request is pending gets it back; the approval
@@ -223,13 +223,13 @@ func TestSeedFunctionForRWByTheDBA(t *testing.T) {
 func TestSubmitRequest(t *testing.T) {
 	e := newEnv(t, "submit")
 	ctx := context.Background()
-	b := e.login(t, e.Broker)
-	first := e.submit(t, b, e.FirefighterRW, "INC-S1", 1)
-	if again := e.submit(t, b, e.FirefighterRW, "INC-S1", 1); again != first {
+	b := e.Login(t, e.Broker)
+	first := e.Submit(t, b, e.FirefighterRW, "INC-S1", 1)
+	if again := e.Submit(t, b, e.FirefighterRW, "INC-S1", 1); again != first {
 		t.Errorf("second submit for the same incident by the same person = %s; want the pending %s", again, first)
 	}
 	var window float64
-	if err := e.super(t).QueryRow(ctx, `SELECT extract(epoch FROM decide_by - created_at) FROM db_admin.firefighter_request WHERE request_id = $1`, first).Scan(&window); err != nil {
+	if err := e.Super(t).QueryRow(ctx, `SELECT extract(epoch FROM decide_by - created_at) FROM db_admin.firefighter_request WHERE request_id = $1`, first).Scan(&window); err != nil {
 		t.Fatal(err)
 	}
 	if window != 3600 {

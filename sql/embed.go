@@ -1,4 +1,4 @@
-package sql
+package sqlscripts
 
 import (
 	"embed"

@@ -1,4 +1,4 @@
-package sql_test
+package sqlscripts_test
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (e *env) issueFor(t *testing.T, b *pgx.Conn, role, incident, password strin
 	t.Helper()
 	var req any
 	if role == e.FirefighterRW {
-		req = e.approvedRequest(t, b, role, incident, hours)
+		req = e.ApprovedRequest(t, b, role, incident, hours)
 	}
 	var id string
 	if err := b.QueryRow(context.Background(), `SELECT grant_id::text FROM db_admin.issue_firefighter_password(gen_random_uuid(), $1, $2, $3, $4, 'alice', 'key-alice', $5)`,
@@ -49,10 +49,10 @@ func (e *env) issueFor(t *testing.T, b *pgx.Conn, role, incident, password strin
 func TestExtendReadOnly(t *testing.T) {
 	e := newEnv(t, "extro")
 	ctx := context.Background()
-	b := e.login(t, e.Broker)
+	b := e.Login(t, e.Broker)
 	pw := randomPassword(t) + "-extend-ro"
 	grant := e.issueFor(t, b, e.FirefighterRO, "INC-E1", pw, 1)
-	open := e.loginWith(t, e.FirefighterRO, pw)
+	open := e.LoginWith(t, e.FirefighterRO, pw)
 
 	got, err := extendGrant(ctx, b, e.FirefighterRO, "INC-E1", 2, "key-alice", nil)
 	if err != nil {
@@ -62,7 +62,7 @@ func TestExtendReadOnly(t *testing.T) {
 		t.Errorf("extend(ro, 2h) = %+v; want grant %s, a later expiry, VALID UNTIL = expiry", got, grant)
 	}
 	var capped, roleUntil bool
-	if err := e.super(t).QueryRow(ctx, `SELECT e.new_expires_at = e.extended_at + interval '2 hours',
+	if err := e.Super(t).QueryRow(ctx, `SELECT e.new_expires_at = e.extended_at + interval '2 hours',
 			(SELECT rolvaliduntil FROM pg_roles WHERE rolname = $2) = e.new_expires_at
 		FROM db_admin.firefighter_extension e WHERE e.grant_id = $1`, grant, e.FirefighterRO).Scan(&capped, &roleUntil); err != nil {
 		t.Fatalf("read the extension ledger: %v", err)
@@ -73,9 +73,9 @@ func TestExtendReadOnly(t *testing.T) {
 	if err := open.Ping(ctx); err != nil {
 		t.Errorf("the session opened before the extension: %v; want it alive", err)
 	}
-	e.loginWith(t, e.FirefighterRO, pw) // the same password logs in: nothing rotated
+	e.LoginWith(t, e.FirefighterRO, pw) // the same password logs in: nothing rotated
 
-	before := queryStrings(t, e.super(t), `SELECT grant_id::text || '|' || expires_at::text FROM db_admin.firefighter_grant ORDER BY 1`)
+	before := queryStrings(t, e.Super(t), `SELECT grant_id::text || '|' || expires_at::text FROM db_admin.firefighter_grant ORDER BY 1`)
 	for _, tc := range []struct {
 		name, role, incident, key string
 		hours                     int
@@ -94,7 +94,7 @@ func TestExtendReadOnly(t *testing.T) {
 			t.Errorf("extend(%s): %v; want %s", tc.name, err, tc.state)
 		}
 	}
-	if after := queryStrings(t, e.super(t), `SELECT grant_id::text || '|' || expires_at::text FROM db_admin.firefighter_grant ORDER BY 1`); !slices.Equal(before, after) {
+	if after := queryStrings(t, e.Super(t), `SELECT grant_id::text || '|' || expires_at::text FROM db_admin.firefighter_grant ORDER BY 1`); !slices.Equal(before, after) {
 		t.Errorf("grants after the refused extensions = %q; want them unchanged %q", after, before)
 	}
 	if st := e.psqlState(t, e.Approver, fmt.Sprintf(`SELECT * FROM db_admin.extend_firefighter_grant(%s, 'INC-E1', 2, 'alice', 'key-alice')`, lit(e.FirefighterRO))); st != "42501" {
@@ -107,12 +107,12 @@ func TestExtendReadOnly(t *testing.T) {
 func TestExtendReadWriteNeedsApproval(t *testing.T) {
 	e := newEnv(t, "extrw")
 	ctx := context.Background()
-	b := e.login(t, e.Broker)
+	b := e.Login(t, e.Broker)
 	pw := randomPassword(t) + "-extend-rw"
 	// One approver connection for the whole test: the login has few connection slots.
-	a := e.login(t, e.Approver)
+	a := e.Login(t, e.Approver)
 	approved := func(hours int) string {
-		id := e.submit(t, b, e.FirefighterRW, "INC-W1", hours)
+		id := e.Submit(t, b, e.FirefighterRW, "INC-W1", hours)
 		mustExec(t, a, `SELECT db_admin.decide_firefighter_request($1, 'approve', 'bob', 'key-bob', 'ok')`, id)
 		return id
 	}
@@ -180,12 +180,12 @@ func TestExtendReadWriteNeedsApproval(t *testing.T) {
 	if err != nil || !again.reused || !again.expires.Equal(got.expires) {
 		t.Errorf("second extend on the same request = %+v, %v; want the same expiry, reused", again, err)
 	}
-	state := queryStrings(t, e.super(t), `SELECT r.state || '|' || r.kind || '|' || r.grant_id::text || '|' || (SELECT count(*) FROM db_admin.firefighter_extension x WHERE x.grant_id = r.extends_grant)
+	state := queryStrings(t, e.Super(t), `SELECT r.state || '|' || r.kind || '|' || r.grant_id::text || '|' || (SELECT count(*) FROM db_admin.firefighter_extension x WHERE x.grant_id = r.extends_grant)
 		FROM db_admin.firefighter_request r WHERE r.request_id = $1`, req)
 	if want := []string{"issued|extend|" + grant + "|1"}; !slices.Equal(state, want) {
 		t.Errorf("extension request = %q; want %q (one extension)", state, want)
 	}
-	e.loginWith(t, e.FirefighterRW, pw) // not rotated
+	e.LoginWith(t, e.FirefighterRW, pw) // not rotated
 }
 
 func extendStmt(role, request string) string {

@@ -1,4 +1,4 @@
-package sql_test
+package sqlscripts_test
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 // SCRAM-SHA-256 verifier it stored: a verifier that is right by construction.
 func verifierFor(t *testing.T, e *env, password string) string {
 	t.Helper()
-	s := e.super(t)
-	scratch := e.vars.Prefix + "_scratch"
+	s := e.Super(t)
+	scratch := e.Vars.Prefix + "_scratch"
 	mustExec(t, s, `DROP ROLE IF EXISTS `+ident(scratch))
 	mustExec(t, s, fmt.Sprintf(`CREATE ROLE %s PASSWORD '%s'`, ident(scratch), password))
 	var v string
@@ -32,7 +32,7 @@ func verifierFor(t *testing.T, e *env, password string) string {
 
 func TestSetFirefighterPasswordRefuses(t *testing.T) {
 	e := newEnv(t, "refuse")
-	broker := e.login(t, e.Broker)
+	broker := e.Login(t, e.Broker)
 	good := strings.Repeat("a1", 20)
 	valid := verifierFor(t, e, "some-password-for-shape")
 	tests := []struct {
@@ -85,14 +85,14 @@ func TestSetFirefighterPasswordRefuses(t *testing.T) {
 		})
 	}
 	var grants int
-	if err := e.super(t).QueryRow(context.Background(), `SELECT count(*) FROM db_admin.firefighter_grant`).Scan(&grants); err != nil {
+	if err := e.Super(t).QueryRow(context.Background(), `SELECT count(*) FROM db_admin.firefighter_grant`).Scan(&grants); err != nil {
 		t.Fatal(err)
 	}
 	if grants != 0 {
 		t.Errorf("ledger rows after refused calls = %d; want 0", grants)
 	}
 	var until time.Time
-	if err := e.super(t).QueryRow(context.Background(), `SELECT max(rolvaliduntil) FROM pg_roles WHERE rolname IN ($1, $2)`, e.FirefighterRO, e.FirefighterRW).Scan(&until); err != nil {
+	if err := e.Super(t).QueryRow(context.Background(), `SELECT max(rolvaliduntil) FROM pg_roles WHERE rolname IN ($1, $2)`, e.FirefighterRO, e.FirefighterRW).Scan(&until); err != nil {
 		t.Fatal(err)
 	}
 	if !until.Equal(time.Unix(0, 0)) {
@@ -107,12 +107,12 @@ func TestIssueWithVerifierLogsInAndHoldsLimits(t *testing.T) {
 	v := verifierFor(t, e, password)
 
 	var exp time.Time
-	if err := e.login(t, e.Broker).QueryRow(ctx, `SELECT db_admin.set_firefighter_password($1, $2, 2)`, e.FirefighterRO, v).Scan(&exp); err != nil {
+	if err := e.Login(t, e.Broker).QueryRow(ctx, `SELECT db_admin.set_firefighter_password($1, $2, 2)`, e.FirefighterRO, v).Scan(&exp); err != nil {
 		t.Fatalf("set_firefighter_password(ro, verifier, 2): %v", err)
 	}
 	var until, now time.Time
 	var stored string
-	if err := e.super(t).QueryRow(ctx, `SELECT rolvaliduntil, a.rolpassword, clock_timestamp() FROM pg_authid a WHERE rolname = $1`, e.FirefighterRO).Scan(&until, &stored, &now); err != nil {
+	if err := e.Super(t).QueryRow(ctx, `SELECT rolvaliduntil, a.rolpassword, clock_timestamp() FROM pg_authid a WHERE rolname = $1`, e.FirefighterRO).Scan(&until, &stored, &now); err != nil {
 		t.Fatal(err)
 	}
 	if !until.Equal(exp) {
@@ -127,7 +127,7 @@ func TestIssueWithVerifierLogsInAndHoldsLimits(t *testing.T) {
 
 	// The role's connection limit (5) holds: five logins work, the sixth is refused.
 	for i := 0; i < 5; i++ {
-		e.loginWith(t, e.FirefighterRO, password)
+		e.LoginWith(t, e.FirefighterRO, password)
 	}
 	c, err := cluster.Connect(ctx, e.FirefighterRO, password, e.DB)
 	if err == nil {
@@ -145,9 +145,9 @@ func TestIssueWithVerifierLogsInAndHoldsLimits(t *testing.T) {
 func TestPastExpiryRefusedAtLogin(t *testing.T) {
 	e := newEnv(t, "past")
 	password := randomPassword(t)
-	e.issue(t, e.FirefighterRW, password, 1)
-	e.loginWith(t, e.FirefighterRW, password) // works now
-	mustExec(t, e.super(t), fmt.Sprintf(`ALTER ROLE %s VALID UNTIL '2000-01-01'`, ident(e.FirefighterRW)))
+	e.Issue(t, e.FirefighterRW, password, 1)
+	e.LoginWith(t, e.FirefighterRW, password) // works now
+	mustExec(t, e.Super(t), fmt.Sprintf(`ALTER ROLE %s VALID UNTIL '2000-01-01'`, ident(e.FirefighterRW)))
 	if c, err := cluster.Connect(context.Background(), e.FirefighterRW, password, e.DB); err == nil {
 		c.Close(context.Background())
 		t.Fatal("login with a password past its VALID UNTIL succeeded")
@@ -160,12 +160,12 @@ func TestExpireAndTerminate(t *testing.T) {
 	e := newEnv(t, "expire")
 	ctx := context.Background()
 	password := randomPassword(t)
-	e.issue(t, e.FirefighterRW, password, 2)
+	e.Issue(t, e.FirefighterRW, password, 2)
 	sessions := make([]*pgx.Conn, 3)
 	for i := range sessions {
-		sessions[i] = e.loginWith(t, e.FirefighterRW, password)
+		sessions[i] = e.LoginWith(t, e.FirefighterRW, password)
 	}
-	broker := e.login(t, e.Broker)
+	broker := e.Login(t, e.Broker)
 
 	var closed, terminated int
 	if err := broker.QueryRow(ctx, `SELECT db_admin.expire_firefighter_password($1)`, e.FirefighterRW).Scan(&closed); err != nil {
@@ -194,14 +194,14 @@ func TestExpireAndTerminate(t *testing.T) {
 		}
 	}
 	var left int
-	if err := e.super(t).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE usename = $1`, e.FirefighterRW).Scan(&left); err != nil {
+	if err := e.Super(t).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE usename = $1`, e.FirefighterRW).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left != 0 {
 		t.Errorf("sessions left = %d; want 0", left)
 	}
 	var reason string
-	if err := e.super(t).QueryRow(ctx, `SELECT closed_reason FROM db_admin.firefighter_grant WHERE role = $1`, e.FirefighterRW).Scan(&reason); err != nil {
+	if err := e.Super(t).QueryRow(ctx, `SELECT closed_reason FROM db_admin.firefighter_grant WHERE role = $1`, e.FirefighterRW).Scan(&reason); err != nil {
 		t.Fatal(err)
 	}
 	if reason != "revoked" {
@@ -218,7 +218,7 @@ func TestExpireAndTerminate(t *testing.T) {
 func TestOverlappingGrantsAndSweep(t *testing.T) {
 	e := newEnv(t, "sweep")
 	ctx := context.Background()
-	broker := e.login(t, e.Broker)
+	broker := e.Login(t, e.Broker)
 	issue := func(incident string, hours int) (id string, exp, until time.Time, reused bool) {
 		t.Helper()
 		err := broker.QueryRow(ctx, `SELECT grant_id::text, expires_at, valid_until, reused
@@ -248,11 +248,11 @@ func TestOverlappingGrantsAndSweep(t *testing.T) {
 	if err := broker.QueryRow(ctx, `SELECT expires_at FROM db_admin.issue_firefighter_password(gen_random_uuid(), $1, $2, 1, 'INC-3', 'bob')`, e.FirefighterRO, password).Scan(&p2); err != nil {
 		t.Fatal(err)
 	}
-	session := e.loginWith(t, e.FirefighterRO, password)
+	session := e.LoginWith(t, e.FirefighterRO, password)
 
 	// Time passes: every grant of ro ends. The sweep expires ro, closes its three grants
 	// and ends its session; rw, never issued and already at the epoch, is left alone.
-	e.pastAllGrants(t, e.FirefighterRO)
+	e.PastAllGrants(t, e.FirefighterRO)
 	rows = queryStrings(t, broker, `SELECT * FROM db_admin.sweep_expired_firefighters()`)
 	if want := []string{e.FirefighterRO + "|3|1"}; strings.Join(rows, ",") != strings.Join(want, ",") {
 		t.Errorf("sweep after every grant ended = %q; want %q", rows, want)
@@ -270,7 +270,7 @@ func TestOverlappingGrantsAndSweep(t *testing.T) {
 	}
 
 	// A password set by hand with no expiry is taken back by the next sweep too.
-	mustExec(t, e.super(t), fmt.Sprintf(`ALTER ROLE %s PASSWORD 'left-behind-by-hand-xxxxxxxxxxxxxxx' VALID UNTIL 'infinity'`, ident(e.FirefighterRW)))
+	mustExec(t, e.Super(t), fmt.Sprintf(`ALTER ROLE %s PASSWORD 'left-behind-by-hand-xxxxxxxxxxxxxxx' VALID UNTIL 'infinity'`, ident(e.FirefighterRW)))
 	rows = queryStrings(t, broker, `SELECT * FROM db_admin.sweep_expired_firefighters()`)
 	if want := []string{e.FirefighterRW + "|0|0"}; strings.Join(rows, ",") != strings.Join(want, ",") {
 		t.Errorf("sweep after a manual password = %q; want %q", rows, want)
@@ -280,7 +280,7 @@ func TestOverlappingGrantsAndSweep(t *testing.T) {
 func TestIssueIdempotentAndChecked(t *testing.T) {
 	e := newEnv(t, "idem")
 	ctx := context.Background()
-	broker := e.login(t, e.Broker)
+	broker := e.Login(t, e.Broker)
 	const id = "7d1e3a52-0f5e-4d43-9bd6-5b0b8d0c1e01"
 	call := func(role, incident, requester string, approver any) (string, error) {
 		var reused bool
@@ -325,7 +325,7 @@ func TestConcurrentIssuesSerialised(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
 	for w := 0; w < workers; w++ {
-		conn := e.login(t, e.Broker)
+		conn := e.Login(t, e.Broker)
 		wg.Add(1)
 		go func(w int, conn *pgx.Conn) {
 			defer wg.Done()
@@ -345,7 +345,7 @@ func TestConcurrentIssuesSerialised(t *testing.T) {
 	}
 	var n int
 	var latest, until time.Time
-	if err := e.super(t).QueryRow(ctx, `SELECT count(*), max(expires_at), (SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1)
+	if err := e.Super(t).QueryRow(ctx, `SELECT count(*), max(expires_at), (SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1)
 		FROM db_admin.firefighter_grant WHERE role = $1`, e.FirefighterRO).Scan(&n, &latest, &until); err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func TestConcurrentIssuesSerialised(t *testing.T) {
 func TestReserveThenActivate(t *testing.T) {
 	e := newEnv(t, "reserve")
 	ctx := context.Background()
-	broker := e.login(t, e.Broker)
+	broker := e.Login(t, e.Broker)
 	reserve := func(id, incident string) (exp time.Time, state string, err error) {
 		err = broker.QueryRow(ctx, `SELECT expires_at, state FROM db_admin.reserve_firefighter_grant($1, $2, 2, $3, 'alice', 'bob')`,
 			id, e.FirefighterRO, incident).Scan(&exp, &state)
@@ -389,11 +389,11 @@ func TestReserveThenActivate(t *testing.T) {
 	if err != nil || reused || !got.Equal(exp) || !until.Equal(exp) {
 		t.Fatalf("activate = (%v, %v, reused %v, %v); want the reserved expiry %v twice, not reused", got, until, reused, err, exp)
 	}
-	e.loginWith(t, e.FirefighterRO, password)
+	e.LoginWith(t, e.FirefighterRO, password)
 	if _, _, reused, err := activate(id1, "INC-R1", randomPassword(t)); err != nil || !reused {
 		t.Errorf("activate retry = (reused %v, %v); want reused", reused, err)
 	}
-	e.loginWith(t, e.FirefighterRO, password) // the retry did not rotate
+	e.LoginWith(t, e.FirefighterRO, password) // the retry did not rotate
 
 	// A revoke closes a reservation in flight; activating it afterwards is refused.
 	const id2 = "00000000-0000-4000-8000-000000000002"
@@ -410,7 +410,7 @@ func TestReserveThenActivate(t *testing.T) {
 	if _, _, _, err := activate(id2, "INC-R2", randomPassword(t)); sqlState(err) != "FFB05" {
 		t.Errorf("activate after revoke: %v; want FFB05", err)
 	}
-	reasons := queryStrings(t, e.super(t), `SELECT grant_id::text, closed_reason FROM db_admin.firefighter_grant ORDER BY 1`)
+	reasons := queryStrings(t, e.Super(t), `SELECT grant_id::text, closed_reason FROM db_admin.firefighter_grant ORDER BY 1`)
 	if want := []string{id1 + "|revoked", id2 + "|abandoned"}; strings.Join(reasons, ",") != strings.Join(want, ",") {
 		t.Errorf("closed reasons = %q; want %q", reasons, want)
 	}
@@ -420,10 +420,10 @@ func TestReserveThenActivate(t *testing.T) {
 	if _, _, err := reserve(id3, "INC-R3"); err != nil {
 		t.Fatal(err)
 	}
-	e.pastAllGrants(t, e.FirefighterRO)
+	e.PastAllGrants(t, e.FirefighterRO)
 	queryStrings(t, broker, `SELECT * FROM db_admin.sweep_expired_firefighters()`)
 	var reason string
-	if err := e.super(t).QueryRow(ctx, `SELECT closed_reason FROM db_admin.firefighter_grant WHERE grant_id = $1`, id3).Scan(&reason); err != nil {
+	if err := e.Super(t).QueryRow(ctx, `SELECT closed_reason FROM db_admin.firefighter_grant WHERE grant_id = $1`, id3).Scan(&reason); err != nil {
 		t.Fatal(err)
 	}
 	if reason != "abandoned" {

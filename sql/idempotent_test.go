@@ -1,4 +1,4 @@
-package sql_test
+package sqlscripts_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 // snapshot is everything the bootstrap decides, read from the catalogs.
 func snapshot(t *testing.T, e *env) map[string][]string {
 	t.Helper()
-	s := e.super(t)
-	like := e.vars.Prefix + `\_%`
+	s := e.Super(t)
+	like := e.Vars.Prefix + `\_%`
 	queries := map[string]string{
 		"roles": `SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolconnlimit, rolvaliduntil, rolpassword IS NULL
 			FROM pg_authid WHERE rolname LIKE $1 ORDER BY 1`,
@@ -43,14 +43,14 @@ func snapshot(t *testing.T, e *env) map[string][]string {
 func TestBootstrapIdempotent(t *testing.T) {
 	e := newEnv(t, "idemp")
 	password := randomPassword(t)
-	e.issue(t, e.FirefighterRO, password, 1)
+	e.Issue(t, e.FirefighterRO, password, 1)
 	before := snapshot(t, e)
 	for name, rows := range before {
 		if len(rows) == 0 {
 			t.Errorf("snapshot %s is empty; the comparison would prove nothing", name)
 		}
 	}
-	out, err := cluster.Bootstrap(context.Background(), e.vars)
+	out, err := cluster.Bootstrap(context.Background(), e.Vars)
 	if err != nil {
 		t.Fatalf("second bootstrap: %v", err)
 	}
@@ -63,7 +63,7 @@ func TestBootstrapIdempotent(t *testing.T) {
 			t.Errorf("%s changed on the second run:\nbefore %q\n after %q", name, before[name], after[name])
 		}
 	}
-	e.loginWith(t, e.FirefighterRO, password) // the live grant survived the re-run
+	e.LoginWith(t, e.FirefighterRO, password) // the live grant survived the re-run
 }
 
 func TestBootstrapRefusesBadVariables(t *testing.T) {

@@ -1,7 +1,7 @@
-// Package sql_test proves the role model and the db_admin functions of sql/ on a real
+// Package sqlscripts_test proves the role model and the db_admin functions of sql/ on a real
 // PostgreSQL cluster that behaves like Aurora (see internal/pgtest). Run it against
 // another major with FFB_PG_BIN=/path/to/bin, as make test-matrix does.
-package sql_test
+package sqlscripts_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package sql_test
+package sqlscripts_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ func TestRoleLimits(t *testing.T) {
 	schema := ident(e.AppSchema)
 
 	// Section 8: the migrator creates tables through SET ROLE owner.
-	mig := e.login(t, e.Migrator)
+	mig := e.Login(t, e.Migrator)
 	mustExec(t, mig, `SET ROLE `+ident(e.Owner))
 	mustExec(t, mig, fmt.Sprintf(`CREATE TABLE %s.orders (
 		id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -23,7 +23,7 @@ func TestRoleLimits(t *testing.T) {
 	mustExec(t, mig, `RESET ROLE`)
 
 	var owner string
-	if err := e.super(t).QueryRow(ctx, `SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = 'orders'`, e.AppSchema).Scan(&owner); err != nil {
+	if err := e.Super(t).QueryRow(ctx, `SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = 'orders'`, e.AppSchema).Scan(&owner); err != nil {
 		t.Fatal(err)
 	}
 	if owner != e.Owner {
@@ -31,12 +31,12 @@ func TestRoleLimits(t *testing.T) {
 	}
 
 	ro, rw := randomPassword(t)+"-ro", randomPassword(t)+"-rw"
-	e.issue(t, e.FirefighterRO, ro, 1)
-	e.issue(t, e.FirefighterRW, rw, 1)
-	app := e.login(t, e.App)
-	ffro := e.loginWith(t, e.FirefighterRO, ro)
-	ffrw := e.loginWith(t, e.FirefighterRW, rw)
-	broker := e.login(t, e.Broker)
+	e.Issue(t, e.FirefighterRO, ro, 1)
+	e.Issue(t, e.FirefighterRW, rw, 1)
+	app := e.Login(t, e.App)
+	ffro := e.LoginWith(t, e.FirefighterRO, ro)
+	ffrw := e.LoginWith(t, e.FirefighterRW, rw)
+	broker := e.Login(t, e.Broker)
 
 	const denied = "42501" // insufficient_privilege
 	tests := []struct {

@@ -1,4 +1,4 @@
-package sql_test
+package sqlscripts_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 func TestNotificationClaims(t *testing.T) {
 	e := newEnv(t, "notice")
 	ctx := context.Background()
-	b := e.login(t, e.Broker)
+	b := e.Login(t, e.Broker)
 	const (
 		req   = "6b0e1c7a-2f4d-4a8b-9c3e-5d6f7a8b9c0d"
 		grant = "7c1f2d8b-3a5e-4b9c-8d4f-6e7a8b9c0d1e"
@@ -20,11 +20,11 @@ func TestNotificationClaims(t *testing.T) {
 	mustExec(t, b, `SELECT * FROM db_admin.submit_firefighter_request($1, $2, 'INC-9', 1, 'why', $3, $3)`, req, e.FirefighterRW, alice)
 	mustExec(t, b, `SELECT * FROM db_admin.issue_firefighter_password($1, $2, $3, 1, 'INC-9', $4, $4)`, grant, e.FirefighterRO, randomPassword(t)+"-ro-notice", alice)
 	// A DBA's manual grant has no requester key: nobody to address, never warned.
-	e.issue(t, e.FirefighterRO, randomPassword(t)+"-ro-manual", 1)
+	e.Issue(t, e.FirefighterRO, randomPassword(t)+"-ro-manual", 1)
 
 	state := func() string {
 		var s string
-		if err := e.super(t).QueryRow(ctx, `SELECT (SELECT count(*) FROM db_admin.firefighter_notice)::text || '|' ||
+		if err := e.Super(t).QueryRow(ctx, `SELECT (SELECT count(*) FROM db_admin.firefighter_notice)::text || '|' ||
 			(SELECT count(*) FROM db_admin.firefighter_grant WHERE expiry_warned_for IS NOT NULL)::text`).Scan(&s); err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestNotificationClaims(t *testing.T) {
 	if got := warn(7200); len(got) != 0 {
 		t.Errorf("warnings claimed again = %v; want none", got)
 	}
-	mustExec(t, e.super(t), `UPDATE db_admin.firefighter_grant SET expires_at = expires_at + interval '5 minutes' WHERE grant_id = $1`, grant)
+	mustExec(t, e.Super(t), `UPDATE db_admin.firefighter_grant SET expires_at = expires_at + interval '5 minutes' WHERE grant_id = $1`, grant)
 	if got := warn(7200); len(got) != 1 || got[0] != grant {
 		t.Errorf("warnings after the expiry moved = %v; want [%s] again", got, grant)
 	}

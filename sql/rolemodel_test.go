@@ -1,4 +1,4 @@
-package sql_test
+package sqlscripts_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 // The seed's section 11 verification, as assertions with the exact expected values.
 func TestVerificationRoleAttributes(t *testing.T) {
 	e := newEnv(t, "verify")
-	got := queryStrings(t, e.super(t), `
+	got := queryStrings(t, e.Super(t), `
 		SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolconnlimit,
 		       coalesce(rolvaliduntil = 'epoch', false)
 		FROM pg_roles WHERE rolname LIKE 'verify\_%' ORDER BY rolname`)
@@ -32,7 +32,7 @@ func TestVerificationRoleAttributes(t *testing.T) {
 
 func TestVerificationMemberships(t *testing.T) {
 	e := newEnv(t, "member")
-	got := queryStrings(t, e.super(t), `
+	got := queryStrings(t, e.Super(t), `
 		SELECT r.rolname, m.rolname, a.admin_option
 		FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
 		WHERE m.rolname LIKE 'member\_%' ORDER BY 1, 2, 3`)
@@ -51,7 +51,7 @@ func TestVerificationMemberships(t *testing.T) {
 	}
 	// Nobody but the admin is a member of a firefighter role, so nobody else inherits
 	// or can SET ROLE to one.
-	others := queryStrings(t, e.super(t), `
+	others := queryStrings(t, e.Super(t), `
 		SELECT m.rolname FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
 		WHERE r.rolname IN ('member_firefighter_ro', 'member_firefighter_rw', 'member_password_broker')
 		  AND m.rolname NOT IN ('member_admin', $1)`, "master")
@@ -62,12 +62,12 @@ func TestVerificationMemberships(t *testing.T) {
 
 func TestVerificationDatabaseAndSchemaPrivileges(t *testing.T) {
 	e := newEnv(t, "priv")
-	s := e.super(t)
+	s := e.Super(t)
 	got := queryStrings(t, s, `
 		SELECT r, has_database_privilege(r, $1, 'CONNECT'), has_database_privilege(r, $1, 'CREATE'),
 		       has_database_privilege(r, $1, 'TEMPORARY')
 		FROM unnest($2::text[]) AS r ORDER BY r`, e.DB,
-		[]string{e.Admin, e.Owner, e.Migrator, e.App, e.FirefighterRO, e.FirefighterRW, e.Broker, e.vars.Prefix + "_activity_monitor"})
+		[]string{e.Admin, e.Owner, e.Migrator, e.App, e.FirefighterRO, e.FirefighterRW, e.Broker, e.Vars.Prefix + "_activity_monitor"})
 	want := []string{
 		"priv_activity_monitor|true|false|false",
 		"priv_admin|true|true|true", // the admin inherits the owner (seed: GRANT owner TO admin)
@@ -89,7 +89,7 @@ func TestVerificationDatabaseAndSchemaPrivileges(t *testing.T) {
 		SELECT r, has_schema_privilege(r, $1, 'USAGE'), has_schema_privilege(r, $1, 'CREATE'),
 		       has_schema_privilege(r, 'db_admin', 'USAGE'), has_schema_privilege(r, 'db_admin', 'CREATE')
 		FROM unnest($2::text[]) AS r ORDER BY r`, e.AppSchema,
-		[]string{e.App, e.FirefighterRO, e.FirefighterRW, e.Broker, e.vars.Prefix + "_activity_monitor"})
+		[]string{e.App, e.FirefighterRO, e.FirefighterRW, e.Broker, e.Vars.Prefix + "_activity_monitor"})
 	want = []string{
 		"priv_activity_monitor|false|false|true|false",
 		"priv_app|true|false|false|false",
@@ -107,11 +107,11 @@ func TestVerificationDatabaseAndSchemaPrivileges(t *testing.T) {
 func TestPublicSchemaHardening(t *testing.T) {
 	e := newEnv(t, "pub")
 	var create, usage bool
-	if err := e.super(t).QueryRow(context.Background(),
+	if err := e.Super(t).QueryRow(context.Background(),
 		`SELECT has_schema_privilege($1, 'public', 'CREATE'), has_schema_privilege($1, 'public', 'USAGE')`, e.App).Scan(&create, &usage); err != nil {
 		t.Fatal(err)
 	}
-	notice := strings.Contains(e.output, "NOTICE:  ffbroker: schema public of database")
+	notice := strings.Contains(e.Output, "NOTICE:  ffbroker: schema public of database")
 	if cluster.Major >= 15 {
 		if create || usage || notice {
 			t.Errorf("PostgreSQL %d: app CREATE on public = %v, USAGE = %v, notice = %v; want false, false, false", cluster.Major, create, usage, notice)
@@ -120,13 +120,13 @@ func TestPublicSchemaHardening(t *testing.T) {
 	}
 	if !create || !notice {
 		t.Errorf("PostgreSQL %d: app CREATE on public = %v, notice = %v; want true (the master cannot revoke it) and a NOTICE saying so\n%s",
-			cluster.Major, create, notice, e.output)
+			cluster.Major, create, notice, e.Output)
 	}
 }
 
 func TestDefaultPrivileges(t *testing.T) {
 	e := newEnv(t, "defacl")
-	got := queryStrings(t, e.super(t), `
+	got := queryStrings(t, e.Super(t), `
 		SELECT defaclobjtype::text, defaclacl::text FROM pg_default_acl d
 		JOIN pg_namespace n ON n.oid = d.defaclnamespace
 		WHERE d.defaclrole = $1::regrole AND n.nspname = $2 ORDER BY 1`, e.Owner, e.AppSchema)
@@ -144,8 +144,8 @@ func TestDefaultPrivileges(t *testing.T) {
 func TestGuardrails(t *testing.T) {
 	e := newEnv(t, "guard")
 	ro, rw := randomPassword(t)+randomPassword(t), randomPassword(t)+randomPassword(t)
-	e.issue(t, e.FirefighterRO, ro, 1)
-	e.issue(t, e.FirefighterRW, rw, 1)
+	e.Issue(t, e.FirefighterRO, ro, 1)
+	e.Issue(t, e.FirefighterRW, rw, 1)
 	tests := []struct {
 		role, password, setting, want string
 	}{
@@ -158,7 +158,7 @@ func TestGuardrails(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.role+"/"+tc.setting, func(t *testing.T) {
 			var got string
-			if err := e.loginWith(t, tc.role, tc.password).QueryRow(context.Background(), "SHOW "+tc.setting).Scan(&got); err != nil {
+			if err := e.LoginWith(t, tc.role, tc.password).QueryRow(context.Background(), "SHOW "+tc.setting).Scan(&got); err != nil {
 				t.Fatal(err)
 			}
 			if got != tc.want {
@@ -167,7 +167,7 @@ func TestGuardrails(t *testing.T) {
 		})
 	}
 	var sp string
-	if err := e.login(t, e.App).QueryRow(context.Background(), "SHOW search_path").Scan(&sp); err != nil {
+	if err := e.Login(t, e.App).QueryRow(context.Background(), "SHOW search_path").Scan(&sp); err != nil {
 		t.Fatal(err)
 	}
 	if want := `"app-schema", public`; sp != want {

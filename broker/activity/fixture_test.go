@@ -27,9 +27,8 @@ import (
 // env is one bootstrapped role model (its own prefix and database), the activity
 // monitor's store, a log group of its own in the shared moto, and an audit buffer.
 type env struct {
-	pgtest.Names
+	pgtest.RoleModel
 	vars             pgtest.Vars
-	Activity         string
 	activityPassword string
 	store            *activity.Store
 	logs             *cloudwatchlogs.Client
@@ -42,7 +41,7 @@ func newEnv(t testing.TB, prefix string) *env {
 	ctx := context.Background()
 	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", AppSchema: "app-schema", Flavor: "aurora"}
-	e := &env{Names: shared.Bootstrap(t, v), vars: v, Activity: prefix + "_activity_monitor",
+	e := &env{RoleModel: shared.Bootstrap(t, v), vars: v,
 		activityPassword: "activity-" + prefix + "-password-0123456789",
 		logs:             cloudwatchlogs.NewFromConfig(srv.Config(ctx)),
 		group:            "/aws/rds/cluster/" + prefix + "/postgresql", audit: &auditBuffer{}}

@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/ffbroker/ffbroker/audit"
-	"github.com/ffbroker/ffbroker/broker/postgres"
+	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/awsretry"
-	sqlscripts "github.com/ffbroker/ffbroker/sql"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 )
 
 // AuditStream is the log stream of the audit log group the job writes to.
@@ -81,7 +81,7 @@ func newFromEnv(opts Options, dbCfg postgres.Config, getenv func(string) string,
 func activityDBConfig(getenv func(string) string) (postgres.Config, error) {
 	user := getenv("FFB_ACTIVITY_DB_USER")
 	if user == "" {
-		user = sqlscripts.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Activity
+		user = broker.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Activity
 	}
 	cfg, err := postgres.ConfigFromEnv(func(k string) string {
 		if k == "FFB_DB_USER" {

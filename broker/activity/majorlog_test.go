@@ -62,7 +62,7 @@ type session struct {
 // majorEnv holds the cluster, the bootstrapped model and the log collected.
 type majorEnv struct {
 	c        *pgtest.Cluster
-	names    pgtest.Names
+	names    pgtest.RoleModel
 	db       string
 	sessions []session
 }
@@ -125,7 +125,7 @@ func TestRealServerLogsOfThisMajor(t *testing.T) {
 	if out, err := m.c.Bootstrap(ctx, v); err != nil {
 		t.Fatalf("bootstrap: %v\n%s", err, out)
 	}
-	m.names, m.db = v.Names(), v.Names().DB
+	m.names, m.db = v.Model(), v.Names().DBName
 	activityRole, activityPw := "maj_activity_monitor", "maj-activity-password-0123456789"
 	super, err := m.c.ConnectSuper(ctx, m.db)
 	if err != nil {

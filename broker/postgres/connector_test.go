@@ -311,7 +311,7 @@ func TestIAMTokenIsPresignedConnectURL(t *testing.T) {
 func TestIAMConnectOverVerifiedTLS(t *testing.T) {
 	t.Parallel()
 	cluster := dbconnTLSCluster(t)
-	names := pgtest.Vars{}.Names()
+	names := pgtest.Vars{}.Model()
 	cfg := postgres.Config{Host: cluster.Host, Port: cluster.Port, Database: names.DB, User: names.Broker,
 		Region: dbconnRegion, CAFile: cluster.CAFile}
 	c, err := postgres.NewConnector(cfg, dbconnAWSConfig())
@@ -564,7 +564,7 @@ func TestConnectSendsNothingToUnverifiedServer(t *testing.T) {
 func TestConnectRetriesOnTooManyConnections(t *testing.T) {
 	t.Parallel()
 	cluster := dbconnTLSCluster(t)
-	names := pgtest.Vars{}.Names()
+	names := pgtest.Vars{}.Model()
 	const password = "broker-password-for-the-retry-test-42"
 	ctx := context.Background()
 	if err := cluster.SetPassword(ctx, names.Broker, password); err != nil {

@@ -38,7 +38,7 @@ func TestConnectFailureCategories(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tlsCluster := dbconnTLSCluster(t)
-	names := pgtest.Vars{}.Names()
+	names := pgtest.Vars{}.Model()
 	const password = "failure-category-password-0123456789"
 	const wrongPassword = "not-the-password-of-this-login-0123456789"
 	for _, sql := range []string{

@@ -16,7 +16,7 @@ const alice = "arn:aws:iam::123456789012:user/alice"
 
 // brokerStore bootstraps a role model of its own and returns the broker's store on
 // it, closed when the test ends.
-func brokerStore(t *testing.T, prefix string) (*postgres.Store, pgtest.Names) {
+func brokerStore(t *testing.T, prefix string) (*postgres.Store, pgtest.RoleModel) {
 	t.Helper()
 	names := shared.Bootstrap(t, pgtest.Vars{Prefix: prefix, DBName: prefix + "-db", Flavor: "aurora"})
 	store := postgres.NewStore(shared.Login(t, names.Broker, "broker-"+prefix+"-password-0123456789", names.DB))

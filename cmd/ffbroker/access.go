@@ -17,57 +17,6 @@ import (
 	"github.com/ffbroker/ffbroker/identity"
 )
 
-func init() {
-	register("issue", command{
-		summary: "ask for firefighter access for an incident (rw waits for a second person's approval)",
-		usage: "--role ro|rw --incident ID [--hours 1|2] --reason TEXT [--wait]\n" +
-			"example: ffbroker issue --role ro --incident INC-1234 --reason 'checkout latency'\n" +
-			"Read-write answers with a request id; --wait (the default on a terminal) follows it until it is\n" +
-			"issued, denied or timed out. The password is never printed: use 'ffbroker connect'.",
-		run: runIssue,
-	})
-	register("request", command{
-		summary: "show one access request (pending, approved, denied, expired, issued); --wait follows it",
-		usage:   "REQUEST_ID [--wait]\nexample: ffbroker request 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --wait",
-		run:     runRequest,
-	})
-	register("revoke", command{
-		summary: "take a role back now: expire, end every grant and session, tombstone the secret",
-		usage:   "--role ro|rw --incident ID\nexample: ffbroker revoke --role rw --incident INC-1234",
-		run:     runRevoke,
-	})
-	register("status", command{
-		summary: "show both firefighter roles: valid until, live grants, sessions",
-		usage:   "\nexample: ffbroker status --json",
-		run:     runStatus,
-	})
-	register("requests", command{
-		summary: "list the pending requests you may decide (approvers; never your own)",
-		usage:   "\nexample: ffbroker requests",
-		run:     runRequests,
-	})
-	register("approvals", command{
-		summary: "the same list as 'requests'",
-		usage:   "\nexample: ffbroker approvals --json",
-		run:     runRequests,
-	})
-	register("approve", command{
-		summary: "approve another person's pending read-write request",
-		usage:   "REQUEST_ID [--comment TEXT]\nexample: ffbroker approve 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'matches INC-1234'",
-		run:     func(ctx context.Context, c *cli, args []string) error { return runDecide(ctx, c, "approve", args) },
-	})
-	register("deny", command{
-		summary: "deny a pending read-write request, saying why",
-		usage:   "REQUEST_ID --comment TEXT\nexample: ffbroker deny 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'use read-only first'",
-		run:     func(ctx context.Context, c *cli, args []string) error { return runDecide(ctx, c, "deny", args) },
-	})
-	register("sweep", command{
-		summary: "expire every role with no live grant left and repair half-done issues (what the schedule runs; local only)",
-		usage:   "\nexample: ffbroker --local sweep",
-		run:     runSweep,
-	})
-}
-
 // call is the API call a command stands for: the route with its parameters filled
 // (the path the identity proof binds), and which function serves it.
 type call struct {

@@ -10,16 +10,6 @@ import (
 	"github.com/ffbroker/ffbroker/broker/activity"
 )
 
-func init() {
-	register("activity", command{
-		summary: "login activity and inactive roles: report (plan only), run (read logs, dry run), apply, unlock",
-		usage: "report|run|apply|unlock [--role NAME]\n" +
-			"example: ffbroker activity report; ffbroker activity unlock --role analyst_bob\n" +
-			"Reads FFB_ACTIVITY_* (log group, lock/drop days, exclude list) and logs in as FFB_ACTIVITY_DB_USER.",
-		run: runActivity,
-	})
-}
-
 func runActivity(ctx context.Context, c *cli, args []string) error {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" {
 		c.flags("activity").Usage()

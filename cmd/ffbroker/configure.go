@@ -13,17 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 )
 
-func init() {
-	register("configure", command{
-		summary: "save where the ffbroker API is: from the stack's outputs, or given by hand",
-		usage: "--stack NAME | --api URL --server-id ID [--role-prefix P] [--secret-prefix P]\n" +
-			"example: ffbroker configure --stack ffbroker --region eu-west-1\n" +
-			"Writes FFB_CONFIG, else $XDG_CONFIG_HOME/ffbroker/config.json, else ~/.config/ffbroker/config.json;\n" +
-			"FFB_API_URL and FFB_SERVER_ID in the environment override it.",
-		run: runConfigure,
-	})
-}
-
 func runConfigure(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("configure")
 	stack := fs.String("stack", "", "the CloudFormation stack of ffbroker: its outputs ApiUrl, ServerId and secret names are read with your credentials")

@@ -16,17 +16,6 @@ import (
 	"github.com/ffbroker/ffbroker/broker"
 )
 
-func init() {
-	register("connect", command{
-		summary: "read the role's secret with your own AWS credentials and start psql (the password through a private passfile)",
-		usage: "--role ro|rw [--ca-file PEM] [--psql PATH] [-- PSQL-ARGS...]\n" +
-			"example: ffbroker connect --role ro --ca-file ~/rds-global-bundle.pem -- -c 'SELECT count(*) FROM \"my-pg-db-schema\".orders'\n" +
-			"The CA bundle (--ca-file, FFB_CA_FILE or PGSSLROOTCERT) lets psql verify the server (sslmode verify-full):\n" +
-			"https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem for Aurora.",
-		run: runConnect,
-	})
-}
-
 func runConnect(ctx context.Context, c *cli, args []string) error {
 	var extra []string
 	for i, a := range args {

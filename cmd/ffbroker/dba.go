@@ -11,26 +11,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ffbroker/ffbroker/broker"
 	sqlscripts "github.com/ffbroker/ffbroker/sql"
+	"github.com/ffbroker/ffbroker/sql/drift"
 	"github.com/jackc/pgx/v5"
 )
-
-func init() {
-	register("bootstrap", command{
-		summary: "run sql/bootstrap.sql through psql as the master user (or print the command)",
-		usage: "--host HOST [--port 5432] --user MASTER [--prefix my_pg] [--db-name my-pg-db] [--app-schema my-pg-db-schema] [--flavor aurora|postgres] [--print]\n" +
-			"example: PGPASSWORD=... ffbroker bootstrap --host my-pg.cluster-abc.eu-west-1.rds.amazonaws.com --user postgres\n" +
-			"The password comes from PGPASSWORD or ~/.pgpass, as for psql; sslmode from PGSSLMODE (default verify-full with PGSSLROOTCERT).",
-		run: runBootstrap,
-	})
-	register("verify", command{
-		summary: "check a live database against the role model: each check pass/fail with the reason (drift detector)",
-		usage: "--dsn 'host=... user=MASTER dbname=my-pg-db' [--prefix my_pg] [--db-name my-pg-db] [--app-schema my-pg-db-schema]\n" +
-			"example: PGPASSWORD=... ffbroker verify --dsn 'host=my-pg.cluster-abc.eu-west-1.rds.amazonaws.com user=postgres dbname=my-pg-db sslmode=verify-full'\n" +
-			"Exits 1 when any check fails.",
-		run: runVerify,
-	})
-}
 
 func runBootstrap(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("bootstrap")
@@ -118,7 +103,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
-	checks, err := sqlscripts.Verify(ctx, conn, sqlscripts.Names{Prefix: *prefix, DBName: *db, AppSchema: *schema})
+	checks, err := drift.Verify(ctx, conn, broker.Names{Prefix: *prefix, DBName: *db, AppSchema: *schema})
 	if err != nil {
 		return err
 	}

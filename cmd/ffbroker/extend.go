@@ -13,17 +13,6 @@ import (
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 )
 
-func init() {
-	register("extend", command{
-		summary: "more time for your live grant of an incident (at most 2 hours from now; rw needs approval again)",
-		usage: "--role ro|rw --incident ID [--hours 1|2] [--reason TEXT] [--wait]\n" +
-			"example: ffbroker extend --role ro --incident INC-1234 --hours 1 --reason 'still bisecting'\n" +
-			"The password is not rotated: open sessions and other holders keep working. Read-write answers with\n" +
-			"a request id that a second person approves (ffbroker approve ID); --wait follows it.",
-		run: runExtend,
-	})
-}
-
 func runExtend(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("extend")
 	role := fs.String("role", "", "ro or rw")

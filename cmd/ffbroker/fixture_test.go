@@ -33,7 +33,7 @@ const (
 // pointing at all of it as alice on the broker's login.
 type fixture struct {
 	prefix string
-	names  pgtest.Names
+	names  pgtest.RoleModel
 	srv    *awstest.Server
 	users  map[string]iamUser
 	// stateMachine is the approval workflow's ARN (FFB_STATE_MACHINE_ARN).
@@ -58,7 +58,7 @@ func setup(t *testing.T, prefix string) *fixture {
 	if _, err := shared.Cluster.Bootstrap(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{prefix: prefix, names: v.Names(), srv: srv, users: map[string]iamUser{}}
+	f := &fixture{prefix: prefix, names: v.Model(), srv: srv, users: map[string]iamUser{}}
 	if err := shared.Cluster.SetPassword(ctx, f.names.Broker, brokerPassword); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // version is set at build time (-ldflags "-X main.version=v1.2.3"); else the module
-// version or VCS revision the binary was built from.
+// version or VCS revision the binary was built from. Only the linker writes it: the
+// -X flag needs a package variable.
 var version = ""
 
 // globals are the flags every command takes, anywhere on its command line (before a
@@ -22,24 +23,29 @@ type globals struct {
 	version bool
 }
 
-// globalFlags are the global flags that take a value.
-var globalValueFlags = map[string]func(g *globals, v string){
-	"profile": func(g *globals, v string) { g.profile = v },
-	"region":  func(g *globals, v string) { g.region = v },
-	"api":     func(g *globals, v string) { g.api = v },
+// globalValueFlags returns the setters of the global flags that take a value.
+func globalValueFlags() map[string]func(g *globals, v string) {
+	return map[string]func(g *globals, v string){
+		"profile": func(g *globals, v string) { g.profile = v },
+		"region":  func(g *globals, v string) { g.region = v },
+		"api":     func(g *globals, v string) { g.api = v },
+	}
 }
 
-// globalBoolFlags are the global flags that take none.
-var globalBoolFlags = map[string]func(g *globals){
-	"json":    func(g *globals) { g.json = true },
-	"local":   func(g *globals) { g.local = true },
-	"version": func(g *globals) { g.version = true },
+// globalBoolFlags returns the setters of the global flags that take none.
+func globalBoolFlags() map[string]func(g *globals) {
+	return map[string]func(g *globals){
+		"json":    func(g *globals) { g.json = true },
+		"local":   func(g *globals) { g.local = true },
+		"version": func(g *globals) { g.version = true },
+	}
 }
 
 // splitGlobals takes the global flags out of args (the command name and the command's
 // own flags stay, in order). Arguments after "--" are the command's, untouched.
 func splitGlobals(args []string) (globals, []string, error) {
 	var g globals
+	valueFlags, boolFlags := globalValueFlags(), globalBoolFlags()
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -48,11 +54,11 @@ func splitGlobals(args []string) (globals, []string, error) {
 			break
 		}
 		name, value, hasValue := flagParts(a)
-		if set, ok := globalBoolFlags[name]; ok && (!hasValue || value == "true") {
+		if set, ok := boolFlags[name]; ok && (!hasValue || value == "true") {
 			set(&g)
 			continue
 		}
-		if set, ok := globalValueFlags[name]; ok {
+		if set, ok := valueFlags[name]; ok {
 			if !hasValue {
 				if i+1 >= len(args) {
 					return g, nil, &usageError{msg: fmt.Sprintf("flag --%s needs a value", name)}

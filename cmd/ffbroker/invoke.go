@@ -13,31 +13,21 @@ import (
 	"github.com/ffbroker/ffbroker/identity"
 )
 
-func init() {
-	register("invoke", command{
-		summary: "run a Lambda handler locally on an event (same code as the deployed function)",
-		usage: "issue|expire|approve|activity --event FILE|-\n" +
-			"example: ffbroker invoke issue --event events/issue-api-ro.json\n" +
-			"An API Gateway event gets a fresh identity proof signed with your AWS credentials (FFB_SERVER_ID names the deployment).\n" +
-			"Prints the handler's answer as JSON and exits 0; a handler error is printed as JSON on stderr with exit 1.",
-		run: runInvoke,
-	})
-	register("event", command{
-		summary: "sign an API Gateway sample event with your identity proof, for sam local invoke",
-		usage:   "sign FILE|-\nexample: ffbroker event sign events/issue-api-ro.json > /tmp/signed.json && sam local invoke IssueFunction -e /tmp/signed.json",
-		run:     runEvent,
-	})
+// function is one Lambda function as invoke and local-api run it: its kind and its
+// handler's constructor.
+type function struct {
+	kind    lambdafn.Function
+	handler func(*lambdafn.Deps) lambdafn.Handler
 }
 
-var functionKinds = map[string]lambdafn.Function{
-	"issue": lambdafn.FunctionIssue, "expire": lambdafn.FunctionExpire, "approve": lambdafn.FunctionApprove, "activity": lambdafn.FunctionActivity,
-}
-
-var functions = map[string]func(*lambdafn.Deps) lambdafn.Handler{
-	"issue":    func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewIssueHandler(d).Handle },
-	"expire":   func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewExpireHandler(d).Handle },
-	"approve":  func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewApproveHandler(d).Handle },
-	"activity": func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewActivityHandler(d).Handle },
+// functionTable returns the four functions by the name invoke takes.
+func functionTable() map[string]function {
+	return map[string]function{
+		"issue":    {lambdafn.FunctionIssue, func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewIssueHandler(d).Handle }},
+		"expire":   {lambdafn.FunctionExpire, func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewExpireHandler(d).Handle }},
+		"approve":  {lambdafn.FunctionApprove, func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewApproveHandler(d).Handle }},
+		"activity": {lambdafn.FunctionActivity, func(d *lambdafn.Deps) lambdafn.Handler { return lambdafn.NewActivityHandler(d).Handle }},
+	}
 }
 
 func runInvoke(ctx context.Context, c *cli, args []string) error {
@@ -48,7 +38,7 @@ func runInvoke(ctx context.Context, c *cli, args []string) error {
 		}
 		return nil
 	}
-	fn, ok := functions[args[0]]
+	fn, ok := functionTable()[args[0]]
 	if !ok {
 		return &usageError{msg: fmt.Sprintf("unknown function %q: want issue, expire, approve or activity", args[0])}
 	}
@@ -64,18 +54,18 @@ func runInvoke(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	d, err := c.deps(ctx, functionKinds[args[0]])
+	d, err := c.deps(ctx, fn.kind)
 	if err != nil {
 		return err
 	}
 	defer d.Close(context.Background())
-	if d.Config.ServerID == "" && functionKinds[args[0]] != lambdafn.FunctionActivity {
+	if d.Config.ServerID == "" && fn.kind != lambdafn.FunctionActivity {
 		return &configError{err: errors.New("FFB_SERVER_ID: required to sign API events (the deployment's name)")}
 	}
 	if raw, err = lambdafn.SignEvent(ctx, identity.NewSigner(d.AWS, d.Config.ServerID), raw); err != nil {
 		return err
 	}
-	out, err := fn(d)(ctx, raw)
+	out, err := fn.handler(d)(ctx, raw)
 	if err != nil {
 		b, _ := json.Marshal(map[string]string{"errorType": reflect.TypeOf(err).Elem().Name(), "errorMessage": err.Error()})
 		fmt.Fprintln(c.stderr, string(b))

@@ -10,25 +10,11 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/internal/localapi"
-	sqlscripts "github.com/ffbroker/ffbroker/sql"
 )
-
-func init() {
-	register("local-api", command{
-		summary: "serve the template's REST API locally with the functions' handlers (like sam local start-api)",
-		usage: "[--listen 127.0.0.1:3000] [--template template.yaml] [--stack-name ffbroker-local] [--parameter Name=Value ...]\n" +
-			"example: AWS_ENDPOINT_URL=http://127.0.0.1:5000 FFB_DB_HOST=127.0.0.1 ... ffbroker local-api --listen 127.0.0.1:3000\n" +
-			"Reads the functions' FFB_* configuration and AWS_ENDPOINT_URL (moto); the approve function logs in as\n" +
-			"FFB_APPROVER_DB_USER (default <FFB_ROLE_PREFIX>_password_approver) with FFB_APPROVER_DB_PASSWORD.\n" +
-			"Creates in moto what the stack would have, runs the approval workflow's Lambda steps in-process, prints\n" +
-			"\"local API on http://ADDR (server id ID)\" when ready and serves until interrupted. Clients may use\n" +
-			"http://ADDR or http://ADDR/prod as the API URL and must bind their identity proofs to the server id.",
-		run: runLocalAPI,
-	})
-}
 
 // multiFlag collects a repeated flag.
 type multiFlag []string
@@ -70,11 +56,11 @@ func runLocalAPI(ctx context.Context, c *cli, args []string) error {
 // (lambdafn.LoadConfig, Check, BuildWith); the approve function on its own login.
 func localFunctions() map[string]localapi.Function {
 	fns := map[string]localapi.Function{}
-	for name, kind := range functionKinds {
+	for name, f := range functionTable() {
+		kind, newHandler := f.kind, f.handler
 		if kind == lambdafn.FunctionActivity {
 			continue
 		}
-		newHandler := functions[name]
 		fns[name] = localapi.Function{Build: func(getenv func(string) string, awsCfg aws.Config, audit io.Writer) (localapi.Handler, func(), error) {
 			if kind == lambdafn.FunctionApprove {
 				var err error
@@ -106,7 +92,7 @@ func localFunctions() map[string]localapi.Function {
 func approverEnv(getenv func(string) string) (func(string) string, error) {
 	user := getenv("FFB_APPROVER_DB_USER")
 	if user == "" {
-		user = sqlscripts.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Approver
+		user = broker.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Approver
 	}
 	password := getenv("FFB_APPROVER_DB_PASSWORD")
 	if getenv("FFB_DB_AUTH") == string(postgres.AuthPassword) && password == "" {

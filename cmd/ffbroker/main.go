@@ -1,21 +1,3 @@
-// Command ffbroker is the client of ffbroker for on-call engineers, approvers and
-// DBAs: ask for, follow, extend and take back firefighter access, list and decide
-// pending requests, connect with psql; and, for DBAs and local work, bootstrap and
-// verify the role model, sweep, run the Lambda handlers in-process (--local, invoke)
-// and serve the API locally (local-api).
-//
-// Client mode is the default: with an API URL (--api, FFB_API_URL or the file that
-// 'ffbroker configure' writes) every command calls the deployed REST API with the
-// caller's own AWS credentials (SigV4 and an identity proof). Local mode (--local, or
-// no API but FFB_DB_HOST set) runs the functions' code in this process.
-//
-// Global flags, anywhere on the command line: --json, --profile NAME, --region NAME,
-// --api URL, --local, --version.
-//
-// Exit codes: 0 success; 1 the operation failed or was refused (the error is printed
-// on stderr, as {"error":{"code","message"}} with --json); 2 usage error;
-// 3 configuration error (no API configured, no AWS credentials); 4 the API, the
-// database or AWS could not be reached or is busy: try again.
 package main
 
 import (
@@ -79,10 +61,6 @@ type configError struct{ err error }
 func (e *configError) Error() string { return e.err.Error() }
 func (e *configError) Unwrap() error { return e.err }
 
-var commands = map[string]command{}
-
-func register(name string, c command) { commands[name] = c }
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &cli{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv})
@@ -107,7 +85,7 @@ func run(ctx context.Context, args []string, c *cli) int {
 		}
 		return exitOK
 	}
-	cmd, ok := commands[args[0]]
+	cmd, ok := commandTable()[args[0]]
 	if !ok {
 		fmt.Fprintf(c.stderr, "ffbroker: unknown command %q\n\n", args[0])
 		printHelp(c.stderr)
@@ -205,6 +183,7 @@ func jsonMessage(err error) string {
 func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "ffbroker: break-glass access to Aurora PostgreSQL")
 	fmt.Fprintln(w, "\nusage: ffbroker COMMAND [flags]\n\ncommands:")
+	commands := commandTable()
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -228,7 +207,7 @@ func (c *cli) flags(name string) *flag.FlagSet {
 	}
 	fs.BoolVar(&c.json, "json", c.json, "print JSON for scripts")
 	fs.Usage = func() {
-		cmd := commands[name]
+		cmd := commandTable()[name]
 		w := fs.Output()
 		fmt.Fprintf(w, "usage: ffbroker %s %s\n\n%s\n\nflags:\n", name, strings.SplitN(cmd.usage, "\n", 2)[0], cmd.summary)
 		fs.PrintDefaults()

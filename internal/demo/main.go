@@ -1,16 +1,3 @@
-// Command demo walks ffbroker's incident story end to end on this machine, told
-// through the client as the on-call engineer and the approver live it: it starts a
-// throwaway Aurora-like PostgreSQL and moto_server, bootstraps the role model as the
-// master user (the DBA's step, local), and starts `ffbroker local-api`, which serves
-// the template's REST API with the functions' handlers and runs the approval workflow
-// in moto. alice (on call) and bob (approver) are IAM users in moto whose clients have
-// their AWS keys and the API's address, nothing else: no database configuration.
-// alice gets read-only access and connects; her read-write request waits for a second
-// person (her own approval is refused); bob lists and approves it, the workflow issues
-// it, alice's waiting command prints it; she fixes a row, extends her read-only grant,
-// revokes it with a live session; the scheduled sweep takes read-write back; the
-// notifications each of them received and the audit trail are shown. Everything it
-// started is stopped at the end, also on Ctrl-C or failure. Run it with make demo.
 package main
 
 import (
@@ -35,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/jackc/pgx/v5"
@@ -44,7 +32,6 @@ const (
 	incident         = "INC-4242"
 	brokerPassword   = "demo-broker-password-not-for-production-0123"
 	approverPassword = "demo-approver-password-not-for-production-0123"
-	approverLogin    = "my_pg_password_approver"
 	auditGroup       = "/ffbroker/audit"
 	// schedule runs the sweep as EventBridge's schedule invokes the expire function:
 	// the functions' own configuration and AWS credentials, in local mode.
@@ -66,11 +53,13 @@ func main() {
 type demo struct {
 	ctx     context.Context
 	cluster *pgtest.Cluster
-	moto    *awstest.Server
-	awsCfg  aws.Config
-	bin     string
-	keys    map[string][2]string // user -> access key id, secret
-	arns    map[string]string    // user -> IAM user ARN
+	// names are the seed's names, which the demo's bootstrap uses.
+	names  pgtest.RoleModel
+	moto   *awstest.Server
+	awsCfg aws.Config
+	bin    string
+	keys   map[string][2]string // user -> access key id, secret
+	arns   map[string]string    // user -> IAM user ARN
 	// env is the functions' environment (local-api and the schedule).
 	env []string
 	// homes are the people's home directories (their client configuration).
@@ -97,7 +86,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	d := &demo{ctx: ctx, bin: filepath.Join(root, "bin", "ffbroker"), keys: map[string][2]string{}, arns: map[string]string{},
-		homes: map[string]string{}, inboxes: map[string]string{}}
+		names: pgtest.Vars{}.Model(), homes: map[string]string{}, inboxes: map[string]string{}}
 	if _, err := os.Stat(d.bin); err != nil {
 		return fmt.Errorf("build the CLI first (make demo does): %w", err)
 	}
@@ -153,10 +142,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	d.heading("alice connects with the stored secret (psql gets the password through a private passfile): SELECT works, UPDATE is refused")
-	if _, err := d.ffb("alice", "connect", "--role", "ro", "--", "-X", "-c", `SELECT order_no, status FROM "my-pg-db-schema".orders ORDER BY id`); err != nil {
+	if _, err := d.ffb("alice", "connect", "--role", "ro", "--", "-X", "-c", `SELECT order_no, status FROM `+d.orders()+` ORDER BY id`); err != nil {
 		return err
 	}
-	if _, err := d.ffbExpectFail("alice", "connect", "--role", "ro", "--", "-X", "-v", "ON_ERROR_STOP=1", "-c", `UPDATE "my-pg-db-schema".orders SET status = 'cancelled'`); err != nil {
+	if _, err := d.ffbExpectFail("alice", "connect", "--role", "ro", "--", "-X", "-v", "ON_ERROR_STOP=1", "-c", `UPDATE `+d.orders()+` SET status = 'cancelled'`); err != nil {
 		return err
 	}
 
@@ -200,13 +189,13 @@ func run(ctx context.Context) error {
 
 	d.heading("alice fixes one row in a transaction, previewing it first; TRUNCATE stays refused")
 	fix := `BEGIN;
-SELECT id, order_no, status FROM "my-pg-db-schema".orders WHERE order_no = 'ORD-1002';
-UPDATE "my-pg-db-schema".orders SET status = 'cancelled' WHERE order_no = 'ORD-1002' AND status = 'created' RETURNING id, order_no, status;
+SELECT id, order_no, status FROM ` + d.orders() + ` WHERE order_no = 'ORD-1002';
+UPDATE ` + d.orders() + ` SET status = 'cancelled' WHERE order_no = 'ORD-1002' AND status = 'created' RETURNING id, order_no, status;
 COMMIT;`
 	if _, err := d.ffb("alice", "connect", "--role", "rw", "--", "-X", "-v", "ON_ERROR_STOP=1", "-c", fix); err != nil {
 		return err
 	}
-	if _, err := d.ffbExpectFail("alice", "connect", "--role", "rw", "--", "-X", "-v", "ON_ERROR_STOP=1", "-c", `TRUNCATE "my-pg-db-schema".orders`); err != nil {
+	if _, err := d.ffbExpectFail("alice", "connect", "--role", "rw", "--", "-X", "-v", "ON_ERROR_STOP=1", "-c", `TRUNCATE `+d.orders()); err != nil {
 		return err
 	}
 
@@ -222,7 +211,7 @@ COMMIT;`
 	}
 
 	d.heading("The incident is over: alice revokes read-only while a session is still open")
-	session, old, err := d.openSession("my_pg_firefighter_ro")
+	session, old, err := d.openSession(broker.RoleRO)
 	if err != nil {
 		return err
 	}
@@ -234,7 +223,7 @@ COMMIT;`
 		return errors.New("the open session survived the revoke")
 	}
 	fmt.Println("   the open session was terminated")
-	if c, err := d.cluster.Connect(ctx, "my_pg_firefighter_ro", old, "my-pg-db"); err == nil {
+	if c, err := d.cluster.Connect(ctx, d.names.FirefighterRO, old, d.names.DB); err == nil {
 		c.Close(ctx)
 		return errors.New("the revoked password still logs in")
 	}
@@ -244,12 +233,12 @@ COMMIT;`
 	}
 
 	d.heading("Two hours later: the scheduled sweep takes read-write back (time moved on in the ledger)")
-	rwSession, _, err := d.openSession("my_pg_firefighter_rw")
+	rwSession, _, err := d.openSession(broker.RoleRW)
 	if err != nil {
 		return err
 	}
 	defer rwSession.Close(context.Background())
-	if err := d.superExec(`UPDATE db_admin.firefighter_grant SET issued_at = issued_at - interval '2 hours', expires_at = expires_at - interval '2 hours' WHERE role = 'my_pg_firefighter_rw'`); err != nil {
+	if err := d.superExec(`UPDATE db_admin.firefighter_grant SET issued_at = issued_at - interval '2 hours', expires_at = expires_at - interval '2 hours' WHERE role = ` + quoteLiteral(d.names.FirefighterRW)); err != nil {
 		return err
 	}
 	if _, err := d.ffb(schedule, "--local", "invoke", "expire", "--event", "events/expire-schedule.json"); err != nil {
@@ -279,27 +268,27 @@ func indent(s string) string {
 // and the approver's logins (local password mode; in AWS they log in with IAM tokens) and an orders table
 // created by the migrator through SET ROLE owner.
 func (d *demo) prepareDatabase() error {
-	if err := d.cluster.SetPassword(d.ctx, "my_pg_password_broker", brokerPassword); err != nil {
+	if err := d.cluster.SetPassword(d.ctx, d.names.Broker, brokerPassword); err != nil {
 		return err
 	}
-	if err := d.cluster.SetPassword(d.ctx, approverLogin, approverPassword); err != nil {
+	if err := d.cluster.SetPassword(d.ctx, d.names.Approver, approverPassword); err != nil {
 		return err
 	}
-	if err := d.cluster.SetPassword(d.ctx, "my_pg_migrator", "demo-migrator-password-0123456789"); err != nil {
+	if err := d.cluster.SetPassword(d.ctx, d.names.Migrator, "demo-migrator-password-0123456789"); err != nil {
 		return err
 	}
-	c, err := d.cluster.Connect(d.ctx, "my_pg_migrator", "demo-migrator-password-0123456789", "my-pg-db")
+	c, err := d.cluster.Connect(d.ctx, d.names.Migrator, "demo-migrator-password-0123456789", d.names.DB)
 	if err != nil {
 		return err
 	}
 	defer c.Close(d.ctx)
-	_, err = c.Exec(d.ctx, `SET ROLE my_pg_owner;
-CREATE TABLE "my-pg-db-schema".orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, order_no text NOT NULL UNIQUE,
+	_, err = c.Exec(d.ctx, `SET ROLE `+pgx.Identifier{d.names.Owner}.Sanitize()+`;
+CREATE TABLE `+d.orders()+` (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, order_no text NOT NULL UNIQUE,
   status text NOT NULL DEFAULT 'created', updated_at timestamptz NOT NULL DEFAULT now());
-INSERT INTO "my-pg-db-schema".orders (order_no, status) VALUES ('ORD-1001', 'paid'), ('ORD-1002', 'created'), ('ORD-1003', 'shipped');
+INSERT INTO `+d.orders()+` (order_no, status) VALUES ('ORD-1001', 'paid'), ('ORD-1002', 'created'), ('ORD-1003', 'shipped');
 RESET ROLE;`)
 	if err == nil {
-		fmt.Println("   the migrator created \"my-pg-db-schema\".orders through SET ROLE my_pg_owner")
+		fmt.Printf("   the migrator created %s through SET ROLE %s\n", d.orders(), d.names.Owner)
 	}
 	return err
 }
@@ -354,8 +343,8 @@ func (d *demo) prepareAWS() error {
 		}
 	}
 	d.env = []string{
-		"FFB_DB_HOST=" + d.cluster.Host, "FFB_DB_PORT=" + strconv.Itoa(d.cluster.Port), "FFB_DB_NAME=my-pg-db",
-		"FFB_DB_USER=my_pg_password_broker", "FFB_DB_AUTH=password", "FFB_DB_PASSWORD=" + brokerPassword,
+		"FFB_DB_HOST=" + d.cluster.Host, "FFB_DB_PORT=" + strconv.Itoa(d.cluster.Port), "FFB_DB_NAME=" + d.names.DB,
+		"FFB_DB_USER=" + d.names.Broker, "FFB_DB_AUTH=password", "FFB_DB_PASSWORD=" + brokerPassword,
 		"FFB_APPROVER_DB_PASSWORD=" + approverPassword,
 		"FFB_DB_SSLMODE=disable", "FFB_TARGET_SSLMODE=disable", "FFB_AUDIT_LOG_GROUP=" + auditGroup, "FFB_AUDIT_QUIET=1",
 		"FFB_CLUSTER_ID=demo", "FFB_SERVER_ID=ffbroker-demo", "FFB_ACCOUNTS=" + awstest.AccountID,
@@ -612,8 +601,8 @@ func (d *demo) showApproval(requestID string) error {
 		return fmt.Errorf("read the approval ledger: %w", err)
 	}
 	fmt.Printf("   approval ledger: %s by %s (recorded by %s); request %s\n", decision, approver, recordedBy, state)
-	if decision != "approve" || approver != d.arns["bob"] || recordedBy != approverLogin || state != "issued" {
-		return fmt.Errorf("the approval ledger holds %s by %s recorded by %s; want approve by bob recorded by %s", decision, approver, recordedBy, approverLogin)
+	if decision != "approve" || approver != d.arns["bob"] || recordedBy != d.names.Approver || state != "issued" {
+		return fmt.Errorf("the approval ledger holds %s by %s recorded by %s; want approve by bob recorded by %s", decision, approver, recordedBy, d.names.Approver)
 	}
 	return nil
 }
@@ -627,7 +616,7 @@ func (d *demo) showGrant(requestID string) error {
 		return fmt.Errorf("read the grant ledger: %w", err)
 	}
 	fmt.Printf("   grant ledger: %s for requester %s, approver %s; request %s\n", role, requester, approver, state)
-	if role != "my_pg_firefighter_rw" || requester != d.arns["alice"] || approver != d.arns["bob"] || state != "issued" {
+	if role != d.names.FirefighterRW || requester != d.arns["alice"] || approver != d.arns["bob"] || state != "issued" {
 		return fmt.Errorf("the grant ledger holds %s for %s approved by %s (request %s); want rw for alice approved by bob, issued", role, requester, approver, state)
 	}
 	return nil
@@ -635,8 +624,9 @@ func (d *demo) showGrant(requestID string) error {
 
 // openSession logs in with the role's current secret, as a firefighter's psql would
 // (the demo reads the passfile connect writes, to hold a session open).
-func (d *demo) openSession(role string) (*pgx.Conn, string, error) {
-	cmd := exec.CommandContext(d.ctx, d.bin, "connect", "--role", strings.TrimPrefix(role, "my_pg_firefighter_"), "--psql", "/bin/sh",
+func (d *demo) openSession(kind broker.Role) (*pgx.Conn, string, error) {
+	role := d.names.Firefighter(kind)
+	cmd := exec.CommandContext(d.ctx, d.bin, "connect", "--role", string(kind), "--psql", "/bin/sh",
 		"--", "-c", `cat "$PGPASSFILE"`)
 	cmd.Env = d.environ("alice")
 	out, err := cmd.Output()
@@ -649,7 +639,7 @@ func (d *demo) openSession(role string) (*pgx.Conn, string, error) {
 		return nil, "", errors.New("no password in the secret")
 	}
 	d.seen = append(d.seen, password)
-	c, err := d.cluster.Connect(d.ctx, role, password, "my-pg-db")
+	c, err := d.cluster.Connect(d.ctx, role, password, d.names.DB)
 	if err != nil {
 		return nil, "", err
 	}
@@ -657,8 +647,14 @@ func (d *demo) openSession(role string) (*pgx.Conn, string, error) {
 	return c, password, nil
 }
 
+// orders is the demo's table, schema-qualified and quoted for SQL text.
+func (d *demo) orders() string { return pgx.Identifier{d.names.AppSchema, "orders"}.Sanitize() }
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 func (d *demo) superQueryRow(sql string, args []any, dest ...any) error {
-	c, err := d.cluster.ConnectSuper(d.ctx, "my-pg-db")
+	c, err := d.cluster.ConnectSuper(d.ctx, d.names.DB)
 	if err != nil {
 		return err
 	}
@@ -667,7 +663,7 @@ func (d *demo) superQueryRow(sql string, args []any, dest ...any) error {
 }
 
 func (d *demo) superExec(sql string) error {
-	c, err := d.cluster.ConnectSuper(d.ctx, "my-pg-db")
+	c, err := d.cluster.ConnectSuper(d.ctx, d.names.DB)
 	if err != nil {
 		return err
 	}

@@ -3,15 +3,9 @@ package deploytest
 import (
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,143 +209,6 @@ func checkRetries(t *testing.T, name string, st map[string]any) {
 			t.Errorf("%s retries %s; a refusal must not be retried", name, e)
 		}
 	}
-}
-
-// TestASLMatchesHandlers reads the handlers' Go types and checks the workflow
-// against them: every custom error name it retries or catches is an error type of
-// cmd/internal/lambdafn (Step Functions matches the Go type name), every payload
-// field is one the handler's strict decoder accepts, and every field it selects from
-// a result is one the handler returns.
-func TestASLMatchesHandlers(t *testing.T) {
-	_, def := loadASL(t)
-	states := obj(t, def, "States")
-	fn := parseGoPackage(t, "cmd/internal/lambdafn")
-	brokerPkg := parseGoPackage(t, "broker")
-
-	for _, name := range sortedKeys(states) {
-		st := obj(t, states, name)
-		for _, field := range []string{"Retry", "Catch"} {
-			for _, entry := range list(st[field]) {
-				if entry == nil {
-					continue
-				}
-				for _, e := range list(at(t, entry, "ErrorEquals")) {
-					e := e.(string)
-					if strings.HasPrefix(e, "States.") || strings.HasPrefix(e, "Lambda.") || e == "Denied" {
-						continue
-					}
-					if !fn.hasType(e) {
-						t.Errorf("state %s %s names error %s; cmd/internal/lambdafn has no such type", name, field, e)
-					}
-				}
-			}
-		}
-	}
-
-	checkFields(t, "wait step input (lambdafn.AwaitStep)", obj(t, states, "WaitForApproval", "Parameters", "Payload"), fn.jsonFields(t, "AwaitStep"))
-	for _, name := range []string{"Issue", "RecordTimeout"} {
-		checkFields(t, name+" input (lambdafn.RequestStep)", obj(t, states, name, "Parameters", "Payload"), fn.jsonFields(t, "RequestStep"))
-	}
-	checkFields(t, "expire function input (lambdafn.ExpireStep)", obj(t, states, "Expire", "Parameters", "Payload"), fn.jsonFields(t, "ExpireStep"))
-
-	issued := brokerPkg.jsonFields(t, "IssueOutput")
-	for _, v := range obj(t, states, "Issue", "ResultSelector") {
-		f, ok := strings.CutPrefix(v.(string), "$.Payload.")
-		if !ok || !slices.Contains(issued, f) {
-			t.Errorf("Issue ResultSelector reads %v; broker.IssueOutput has %v", v, issued)
-		}
-	}
-}
-
-// checkFields requires the keys of a Parameters/Payload object (without the .$
-// suffix) to be among the fields a handler decodes.
-func checkFields(t *testing.T, what string, params map[string]any, fields []string) {
-	t.Helper()
-	for k := range params {
-		k = strings.TrimSuffix(k, ".$")
-		if !slices.Contains(fields, k) {
-			t.Errorf("%s gets field %q; the handler decodes only %v (unknown fields are refused)", what, k, fields)
-		}
-	}
-}
-
-// goPackage is the type declarations of one package's non-test files.
-type goPackage struct {
-	dir   string
-	types map[string]ast.Expr
-}
-
-func parseGoPackage(t *testing.T, rel string) goPackage {
-	t.Helper()
-	dir := repoFile(t, rel)
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := goPackage{dir: rel, types: map[string]ast.Expr{}}
-	fset := token.NewFileSet()
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		file, err := parser.ParseFile(fset, f, src, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatalf("parse %s: %v", f, err)
-		}
-		for _, d := range file.Decls {
-			g, ok := d.(*ast.GenDecl)
-			if !ok || g.Tok != token.TYPE {
-				continue
-			}
-			for _, s := range g.Specs {
-				ts := s.(*ast.TypeSpec)
-				p.types[ts.Name.Name] = ts.Type
-			}
-		}
-	}
-	return p
-}
-
-func (p goPackage) hasType(name string) bool {
-	_, ok := p.types[name]
-	return ok
-}
-
-// jsonFields lists the JSON names of a struct type's fields, as encoding/json sees
-// them (tag name, else the field name; "-" skipped).
-func (p goPackage) jsonFields(t *testing.T, typeName string) []string {
-	t.Helper()
-	st, ok := p.types[typeName].(*ast.StructType)
-	if !ok {
-		t.Fatalf("%s has no struct type %s", p.dir, typeName)
-	}
-	var names []string
-	for _, f := range st.Fields.List {
-		tag := ""
-		if f.Tag != nil {
-			raw, err := strconv.Unquote(f.Tag.Value)
-			if err != nil {
-				t.Fatalf("%s.%s: bad tag %s", p.dir, typeName, f.Tag.Value)
-			}
-			tag, _, _ = strings.Cut(reflect.StructTag(raw).Get("json"), ",")
-		}
-		if tag == "-" {
-			continue
-		}
-		for _, n := range f.Names {
-			if tag != "" {
-				names = append(names, tag)
-			} else {
-				names = append(names, n.Name)
-			}
-		}
-	}
-	sort.Strings(names)
-	return names
 }
 
 // motoDefinition is the definition with placeholders filled for moto's account and

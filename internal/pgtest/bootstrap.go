@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+
+	"github.com/ffbroker/ffbroker/broker"
 )
 
 // Vars are the psql variables of sql/bootstrap.sql. Empty fields keep the script's
@@ -20,32 +22,26 @@ type Vars struct {
 	Flavor    string
 }
 
-// Names are the role and database names a bootstrap with some Vars creates.
-type Names struct {
-	Admin, Owner, Migrator, App, FirefighterRO, FirefighterRW, Broker string
-	// Approver is the approve function's login; Activity the activity job's.
-	Approver, Activity string
-	DB, AppSchema      string
+// Names returns the broker.Names a bootstrap with v runs with, defaults applied.
+func (v Vars) Names() broker.Names {
+	return broker.Names{Prefix: v.Prefix, DBName: v.DBName, AppSchema: v.AppSchema}.WithDefaults()
 }
 
-// Names returns the names the bootstrap derives from v.
-func (v Vars) Names() Names {
-	p := v.Prefix
-	if p == "" {
-		p = "my_pg"
-	}
-	n := Names{
-		Admin: p + "_admin", Owner: p + "_owner", Migrator: p + "_migrator", App: p + "_app",
-		FirefighterRO: p + "_firefighter_ro", FirefighterRW: p + "_firefighter_rw", Broker: p + "_password_broker",
-		Approver: p + "_password_approver", Activity: p + "_activity_monitor", DB: v.DBName, AppSchema: v.AppSchema,
-	}
-	if n.DB == "" {
-		n.DB = "my-pg-db"
-	}
-	if n.AppSchema == "" {
-		n.AppSchema = "my-pg-db-schema"
-	}
-	return n
+// RoleModel names what a bootstrap created, as tests address it: the role names
+// broker derives from the Names it ran with, its database and its schema. It derives
+// nothing itself.
+type RoleModel struct {
+	broker.Roles
+	// Names are the names the bootstrap ran with, defaults applied.
+	Names broker.Names
+	// DB and AppSchema are Names.DBName and Names.AppSchema.
+	DB, AppSchema string
+}
+
+// Model returns the RoleModel a bootstrap with v creates.
+func (v Vars) Model() RoleModel {
+	n := v.Names()
+	return RoleModel{Roles: n.Roles(), Names: n, DB: n.DBName, AppSchema: n.AppSchema}
 }
 
 // SQLDir finds the repository's sql/ directory from the working directory upwards.

@@ -8,4 +8,8 @@
 // postgres refuse root). The binaries come from FFB_PG_BIN when set, else from the
 // directory of the initdb on PATH. A cluster is meant to be shared by the tests of a
 // package: start it in TestMain with New and stop it with Close.
+//
+// Bootstrap runs sql/bootstrap.sql in a cluster as a DBA would; RoleModel names what
+// it created, with the role names broker.Names derives; Env is one bootstrapped role
+// model with passwords for its logins, shared by the tests of sql/ and sql/drift.
 package pgtest

@@ -51,12 +51,12 @@ func (e *Env) Connector(t testing.TB, user, password, db string) *postgres.Conne
 
 // Bootstrap runs the bootstrap scripts for v (its own prefix and database) in the
 // package's cluster and returns the names they create; it fails t on error.
-func (e *Env) Bootstrap(t testing.TB, v pgtest.Vars) pgtest.Names {
+func (e *Env) Bootstrap(t testing.TB, v pgtest.Vars) pgtest.RoleModel {
 	t.Helper()
 	if out, err := e.Cluster.Bootstrap(context.Background(), v); err != nil {
 		t.Fatalf("bootstrap %s: %v\n%s", v.Prefix, err, out)
 	}
-	return v.Names()
+	return v.Model()
 }
 
 // Login sets the password of role, a login of the bootstrap, and returns the

@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
-	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/broker/awsretry"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/identity"
 )

@@ -118,14 +118,14 @@ func respond(status int, v any) events.APIGatewayProxyResponse {
 func respondError(err error) events.APIGatewayProxyResponse {
 	var e errorBody
 	code := broker.ErrorCode(err)
-	if broker.HTTPStatus(code) >= http.StatusInternalServerError {
+	if httpStatus(code) >= http.StatusInternalServerError {
 		logFailure(slog.Default(), err)
 	}
 	e.Error.Code, e.Error.Message = string(code), broker.ErrorMessage(err)
-	if broker.HTTPStatus(code) == http.StatusInternalServerError {
+	if httpStatus(code) == http.StatusInternalServerError {
 		e.Error.Code = string(broker.CodeInternal)
 	}
-	return respond(broker.HTTPStatus(code), e)
+	return respond(httpStatus(code), e)
 }
 
 // unsupported refuses an event of the wrong shape, with an audit record.

@@ -22,14 +22,6 @@ func NewExpireHandler(d *Deps) *ExpireHandler {
 	return &ExpireHandler{Broker: d.Broker, Auth: d.Authenticator()}
 }
 
-// ExpireStep is the input of the workflow's "expire" step.
-type ExpireStep struct {
-	Action    string `json:"action"`
-	GrantID   string `json:"grant_id"`
-	Role      string `json:"role"`
-	RequestID string `json:"request_id,omitempty"`
-}
-
 // Handle answers one event of the expire function.
 func (h *ExpireHandler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	switch sh, action := classify(raw); {
@@ -40,7 +32,7 @@ func (h *ExpireHandler) Handle(ctx context.Context, raw json.RawMessage) (any, e
 		}
 		out, err := h.Broker.Sweep(ctx, ev.ID, audit.SourceSchedule)
 		return out, stepError(err)
-	case sh == shapeStep && action == "expire":
+	case sh == shapeStep && action == ActionExpire:
 		var in ExpireStep
 		if err := decodeStrict(raw, &in); err != nil {
 			return nil, stepError(h.Broker.Reject(ctx, audit.Record{RequestID: requestID(ctx, nil), Source: audit.SourceStepFunctions}, err))

@@ -23,22 +23,6 @@ func NewIssueHandler(d *Deps) *IssueHandler {
 	return &IssueHandler{Broker: d.Broker, Auth: d.Authenticator()}
 }
 
-// AwaitStep is the input of the workflow's wait step: the request id, the task token
-// Step Functions made for the wait, and the execution's own ARN.
-type AwaitStep struct {
-	Action       string `json:"action"`
-	RequestID    string `json:"request_id"`
-	TaskToken    string `json:"task_token"`
-	ExecutionARN string `json:"execution_arn"`
-}
-
-// RequestStep is the input of the workflow's issue and timeout steps: only the
-// request id. Anything else (a requester, an approver) is refused.
-type RequestStep struct {
-	Action    string `json:"action"`
-	RequestID string `json:"request_id"`
-}
-
 // Handle answers one event of the issue function.
 func (h *IssueHandler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	switch sh, action := classify(raw); {
@@ -48,7 +32,7 @@ func (h *IssueHandler) Handle(ctx context.Context, raw json.RawMessage) (any, er
 			return nil, unsupported(ctx, h.Broker, "issue")
 		}
 		return h.api(ctx, req), nil
-	case sh == shapeStep && action == "await":
+	case sh == shapeStep && action == ActionAwait:
 		var in AwaitStep
 		if err := decodeStrict(raw, &in); err != nil {
 			return nil, stepError(h.Broker.Reject(ctx, stepRecord(ctx), err))
@@ -58,8 +42,8 @@ func (h *IssueHandler) Handle(ctx context.Context, raw json.RawMessage) (any, er
 		if err != nil {
 			return nil, stepError(err)
 		}
-		return map[string]string{"request_id": req.ID, "state": req.State}, nil
-	case sh == shapeStep && action == "issue":
+		return RequestState{RequestID: req.ID, State: req.State}, nil
+	case sh == shapeStep && action == ActionIssue:
 		var in RequestStep
 		if err := decodeStrict(raw, &in); err != nil {
 			return nil, stepError(h.Broker.Reject(ctx, stepRecord(ctx), err))
@@ -70,7 +54,7 @@ func (h *IssueHandler) Handle(ctx context.Context, raw json.RawMessage) (any, er
 			return nil, stepError(err)
 		}
 		return out, nil
-	case sh == shapeStep && action == "timeout":
+	case sh == shapeStep && action == ActionTimeout:
 		var in RequestStep
 		if err := decodeStrict(raw, &in); err != nil {
 			return nil, stepError(h.Broker.Reject(ctx, stepRecord(ctx), err))
@@ -80,7 +64,7 @@ func (h *IssueHandler) Handle(ctx context.Context, raw json.RawMessage) (any, er
 		if err != nil {
 			return nil, stepError(err)
 		}
-		return map[string]string{"request_id": req.ID, "state": req.State}, nil
+		return RequestState{RequestID: req.ID, State: req.State}, nil
 	}
 	return nil, unsupported(ctx, h.Broker, "issue")
 }

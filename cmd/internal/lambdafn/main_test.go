@@ -71,7 +71,7 @@ func (a *auditLines) records(t *testing.T) []map[string]any {
 type env struct {
 	issue, expire, approve, activity *lambdafn.Deps
 	audit                            *auditLines
-	names                            pgtest.Names
+	names                            pgtest.RoleModel
 	srv                              *awstest.Server
 	people                           map[string]aws.Config
 }
@@ -95,7 +95,7 @@ func sharedEnv(t testing.TB) *env {
 	srv := shared.Moto(t)
 	envOnce.Do(func() {
 		ctx := context.Background()
-		names := pgtest.Vars{Flavor: "aurora"}.Names()
+		names := pgtest.Vars{Flavor: "aurora"}.Model()
 		if _, envErr = shared.Cluster.Bootstrap(ctx, pgtest.Vars{Flavor: "aurora"}); envErr != nil {
 			return
 		}
@@ -132,7 +132,7 @@ func loginPassword(role string) string { return "pw-" + role + "-for-handler-tes
 
 // functionGetenv is the environment the template gives function fn, pointed at the
 // test cluster and srv, with overrides.
-func functionGetenv(fn lambdafn.Function, names pgtest.Names, overrides map[string]string) func(string) string {
+func functionGetenv(fn lambdafn.Function, names pgtest.RoleModel, overrides map[string]string) func(string) string {
 	prefix := strings.TrimSuffix(names.Admin, "_admin")
 	user := names.Broker
 	if fn == lambdafn.FunctionApprove {
@@ -163,7 +163,7 @@ func functionGetenv(fn lambdafn.Function, names pgtest.Names, overrides map[stri
 }
 
 // newEnv builds the four functions' dependencies against srv, and srv's people.
-func newEnv(srv *awstest.Server, names pgtest.Names, overrides map[string]string) (*env, error) {
+func newEnv(srv *awstest.Server, names pgtest.RoleModel, overrides map[string]string) (*env, error) {
 	ctx := context.Background()
 	e := &env{audit: &auditLines{}, names: names, srv: srv, people: map[string]aws.Config{}}
 	awsCfg := srv.Config(ctx)

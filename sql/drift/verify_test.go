@@ -1,4 +1,4 @@
-package sql_test
+package drift_test
 
 import (
 	"context"
@@ -9,31 +9,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
-	ffsql "github.com/ffbroker/ffbroker/sql"
+	sqlscripts "github.com/ffbroker/ffbroker/sql"
+	"github.com/ffbroker/ffbroker/sql/drift"
 	"github.com/jackc/pgx/v5"
 )
-
-// names are the Names Verify needs for e.
-func (e *env) names() ffsql.Names {
-	return ffsql.Names{Prefix: e.vars.Prefix, DBName: e.DB, AppSchema: e.AppSchema}
-}
 
 // master connects to e's database as the Aurora-like master, as `ffbroker verify` does.
 func (e *env) master(t *testing.T) *pgx.Conn {
 	t.Helper()
-	return e.loginWith(t, pgtest.MasterUser, pgtest.MasterPassword)
+	return e.LoginWith(t, pgtest.MasterUser, pgtest.MasterPassword)
 }
 
 // verify runs Verify on conn and checks that it left the session as it found it.
-func (e *env) verify(t *testing.T, conn *pgx.Conn) []ffsql.Check {
+func (e *env) verify(t *testing.T, conn *pgx.Conn) []drift.Check {
 	t.Helper()
 	ctx := context.Background()
 	var before string
 	if err := conn.QueryRow(ctx, `SELECT current_user`).Scan(&before); err != nil {
 		t.Fatal(err)
 	}
-	checks, err := ffsql.Verify(ctx, conn, e.names())
+	checks, err := drift.Verify(ctx, conn, e.Names)
 	if err != nil {
 		t.Fatalf("Verify(%s) error = %v", e.DB, err)
 	}
@@ -62,7 +59,7 @@ func (e *env) asRole(t *testing.T, role string, statements ...string) {
 // runs its DDL after SET ROLE owner, so the default privileges apply.
 func (e *env) migrate(t *testing.T, statements ...string) {
 	t.Helper()
-	m := e.login(t, e.Migrator)
+	m := e.Login(t, e.Migrator)
 	mustExec(t, m, `SET ROLE `+ident(e.Owner))
 	for _, s := range statements {
 		mustExec(t, m, s)
@@ -82,8 +79,8 @@ func (e *env) orders(t *testing.T) {
 		`CREATE SEQUENCE `+s+`.invoice_no`)
 }
 
-func failed(checks []ffsql.Check) []ffsql.Check {
-	var out []ffsql.Check
+func failed(checks []drift.Check) []drift.Check {
+	var out []drift.Check
 	for _, c := range checks {
 		if !c.Pass {
 			out = append(out, c)
@@ -96,7 +93,7 @@ const publicSchemaCheck = "schema public: no CREATE for PUBLIC or runtime roles"
 
 // expectedOnClean says whether c may fail on a clean bootstrap: before PostgreSQL 15
 // the master cannot revoke PUBLIC's CREATE on schema public, a real finding.
-func expectedOnClean(c ffsql.Check) bool {
+func expectedOnClean(c drift.Check) bool {
 	return cluster.Major < 15 && c.Name == publicSchemaCheck &&
 		strings.Contains(c.Reason, "PUBLIC has CREATE on schema public") && strings.Contains(c.Reason, "its owner must revoke it")
 }
@@ -137,7 +134,7 @@ func TestVerifyCleanBootstrap(t *testing.T) {
 // A live grant is no drift: the role may be valid until the grant ends.
 func TestVerifyLiveGrant(t *testing.T) {
 	e := newEnv(t, "vlive")
-	e.issue(t, e.FirefighterRO, randomPassword(t)+randomPassword(t), 1)
+	e.Issue(t, e.FirefighterRO, randomPassword(t)+randomPassword(t), 1)
 	checks := e.verify(t, e.master(t))
 	for _, c := range failed(checks) {
 		if !expectedOnClean(c) {
@@ -185,24 +182,24 @@ func TestVerifyDetectsDrift(t *testing.T) {
 			return publicSchemaCheck, []string{"PUBLIC has CREATE on schema public", "its owner must revoke it"}
 		}},
 		{"firefighter password left valid with no live grant", func(t *testing.T, e *env) (string, []string) {
-			mustExec(t, e.super(t), `ALTER ROLE `+ident(e.FirefighterRO)+` PASSWORD '`+randomPassword(t)+`' VALID UNTIL 'infinity'`)
+			mustExec(t, e.Super(t), `ALTER ROLE `+ident(e.FirefighterRO)+` PASSWORD '`+randomPassword(t)+`' VALID UNTIL 'infinity'`)
 			return "password of " + e.FirefighterRO, []string{"password left valid with no live grant", e.FirefighterRO, "infinity"}
 		}},
 		{"grant ended and the sweep did not run", func(t *testing.T, e *env) (string, []string) {
-			e.issue(t, e.FirefighterRW, randomPassword(t)+randomPassword(t), 1)
-			e.pastAllGrants(t, e.FirefighterRW)
+			e.Issue(t, e.FirefighterRW, randomPassword(t)+randomPassword(t), 1)
+			e.PastAllGrants(t, e.FirefighterRW)
 			return "password of " + e.FirefighterRW, []string{"password left valid with no live grant", e.FirefighterRW}
 		}},
 		{"firefighter password without expiry", func(t *testing.T, e *env) (string, []string) {
-			mustExec(t, e.super(t), `ALTER ROLE `+ident(e.FirefighterRW)+` VALID UNTIL 'infinity'`)
-			mustExec(t, e.super(t), `UPDATE pg_authid SET rolvaliduntil = NULL WHERE rolname = $1`, e.FirefighterRW)
+			mustExec(t, e.Super(t), `ALTER ROLE `+ident(e.FirefighterRW)+` VALID UNTIL 'infinity'`)
+			mustExec(t, e.Super(t), `UPDATE pg_authid SET rolvaliduntil = NULL WHERE rolname = $1`, e.FirefighterRW)
 			return "password of " + e.FirefighterRW, []string{"VALID UNTIL NULL", e.FirefighterRW}
 		}},
 		{"firefighter session survives the expiry", func(t *testing.T, e *env) (string, []string) {
 			pw := randomPassword(t) + randomPassword(t)
-			e.issue(t, e.FirefighterRO, pw, 1)
-			e.loginWith(t, e.FirefighterRO, pw)
-			mustExec(t, e.login(t, e.Broker), `SELECT db_admin.expire_firefighter_password($1)`, e.FirefighterRO)
+			e.Issue(t, e.FirefighterRO, pw, 1)
+			e.LoginWith(t, e.FirefighterRO, pw)
+			mustExec(t, e.Login(t, e.Broker), `SELECT db_admin.expire_firefighter_password($1)`, e.FirefighterRO)
 			return "sessions of " + e.FirefighterRO, []string{"1 session(s) of " + e.FirefighterRO, "no live grant"}
 		}},
 		{"broker given SELECT on an app table", func(t *testing.T, e *env) (string, []string) {
@@ -249,11 +246,11 @@ func TestVerifyDetectsDrift(t *testing.T) {
 			return "db_admin functions: no EXECUTE for PUBLIC", []string{"PUBLIC can EXECUTE db_admin.expire_firefighter_password(name)"}
 		}},
 		{"allowlist names the app role", func(t *testing.T, e *env) (string, []string) {
-			mustExec(t, e.super(t), `UPDATE db_admin.firefighter_role SET role = $1 WHERE kind = 'rw'`, e.App)
+			mustExec(t, e.Super(t), `UPDATE db_admin.firefighter_role SET role = $1 WHERE kind = 'rw'`, e.App)
 			return "firefighter allowlist", []string{e.App + " (rw)"}
 		}},
 		{"migration ran without SET ROLE owner", func(t *testing.T, e *env) (string, []string) {
-			mustExec(t, e.login(t, e.Migrator), `CREATE TABLE `+ident(e.AppSchema)+`.audit_log (id bigint)`)
+			mustExec(t, e.Login(t, e.Migrator), `CREATE TABLE `+ident(e.AppSchema)+`.audit_log (id bigint)`)
 			return "objects in", []string{"audit_log", "owned by " + e.Migrator}
 		}},
 		{"function made executable by PUBLIC", func(t *testing.T, e *env) (string, []string) {
@@ -341,7 +338,7 @@ func TestVerifyAsNoInheritMemberOfAdmin(t *testing.T) {
 	mustExec(t, m, `CREATE ROLE `+ident(auditor)+` LOGIN NOINHERIT PASSWORD '`+pw+`'`)
 	mustExec(t, m, `GRANT `+ident(e.Admin)+` TO `+ident(auditor))
 	e.asRole(t, e.Owner, `GRANT CONNECT ON DATABASE `+ident(e.DB)+` TO `+ident(auditor))
-	checks := e.verify(t, e.loginWith(t, auditor, pw))
+	checks := e.verify(t, e.LoginWith(t, auditor, pw))
 	for _, c := range checks {
 		if !c.Pass && !expectedOnClean(c) {
 			t.Errorf("as a NOINHERIT member of the admin: %s", c)
@@ -360,7 +357,7 @@ func TestVerifyWithoutLedgerAccess(t *testing.T) {
 	reader := "vnoledger_reader"
 	mustExec(t, e.master(t), `CREATE ROLE `+ident(reader)+` LOGIN PASSWORD '`+pw+`'`)
 	e.asRole(t, e.Owner, `GRANT CONNECT ON DATABASE `+ident(e.DB)+` TO `+ident(reader))
-	checks := e.verify(t, e.loginWith(t, reader, pw))
+	checks := e.verify(t, e.LoginWith(t, reader, pw))
 	ledger := map[string]bool{
 		"firefighter allowlist db_admin.firefighter_role": true,
 		"password of " + e.FirefighterRO:                  true, "password of " + e.FirefighterRW: true,
@@ -385,23 +382,11 @@ func TestVerifyRefusesAnotherDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := ffsql.Verify(context.Background(), conn, e.names()); err == nil || !strings.Contains(err.Error(), e.DB) {
+	if _, err := drift.Verify(context.Background(), conn, e.Names); err == nil || !strings.Contains(err.Error(), e.DB) {
 		t.Errorf("Verify connected to postgres error = %v; want one naming %s", err, e.DB)
 	}
-	if _, err := ffsql.Verify(context.Background(), conn, ffsql.Names{Prefix: "Bad-Prefix"}); err == nil {
+	if _, err := drift.Verify(context.Background(), conn, broker.Names{Prefix: "Bad-Prefix"}); err == nil {
 		t.Error("Verify with prefix Bad-Prefix error = nil; want a refusal")
-	}
-}
-
-func TestNamesDefaults(t *testing.T) {
-	n := ffsql.Names{}.WithDefaults()
-	if n != (ffsql.Names{Prefix: "my_pg", DBName: "my-pg-db", AppSchema: "my-pg-db-schema"}) {
-		t.Errorf("Names{}.WithDefaults() = %+v; want the seed's names", n)
-	}
-	want := []string{"my_pg_admin", "my_pg_owner", "my_pg_migrator", "my_pg_app",
-		"my_pg_firefighter_ro", "my_pg_firefighter_rw", "my_pg_password_broker", "my_pg_password_approver"}
-	if got := (ffsql.Names{}).Roles().All(); strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("Names{}.Roles().All() = %q; want %q", got, want)
 	}
 }
 
@@ -409,7 +394,7 @@ func TestNamesDefaults(t *testing.T) {
 // temporary directory, as `ffbroker bootstrap` runs it, and the result verifies with
 // Names{}. It is the one test of this package that uses the seed's default names.
 func TestScriptsBootstrapFromCopy(t *testing.T) {
-	scripts := ffsql.Scripts()
+	scripts := sqlscripts.Scripts()
 	b, err := fs.ReadFile(scripts, "bootstrap.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -432,12 +417,12 @@ func TestScriptsBootstrapFromCopy(t *testing.T) {
 		"-f", filepath.Join(dir, "bootstrap.sql")); err != nil {
 		t.Fatalf("bootstrap from the embedded scripts: %v\n%s", err, out)
 	}
-	conn, err := cluster.Connect(context.Background(), pgtest.MasterUser, pgtest.MasterPassword, ffsql.DefaultDBName)
+	conn, err := cluster.Connect(context.Background(), pgtest.MasterUser, pgtest.MasterPassword, broker.DefaultNames().DBName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	checks, err := ffsql.Verify(context.Background(), conn, ffsql.Names{})
+	checks, err := drift.Verify(context.Background(), conn, broker.Names{})
 	if err != nil {
 		t.Fatalf("Verify(Names{}) error = %v", err)
 	}

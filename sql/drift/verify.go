@@ -1,94 +1,14 @@
-package sql
+package drift
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/ffbroker/ffbroker/broker"
 	"github.com/jackc/pgx/v5"
 )
-
-// The defaults of bootstrap.sql's psql variables: the seed's names.
-const (
-	DefaultPrefix    = "my_pg"
-	DefaultDBName    = "my-pg-db"
-	DefaultAppSchema = "my-pg-db-schema"
-)
-
-// Names are the psql variables bootstrap.sql ran with. Empty fields mean the defaults.
-type Names struct {
-	// Prefix names the roles: <Prefix>_admin, <Prefix>_owner, ... (see Roles).
-	Prefix string
-	// DBName is the application database, owned by the owner role.
-	DBName string
-	// AppSchema is the application schema in DBName, owned by the owner role.
-	AppSchema string
-}
-
-// WithDefaults returns n with each empty field set to its default.
-func (n Names) WithDefaults() Names {
-	if n.Prefix == "" {
-		n.Prefix = DefaultPrefix
-	}
-	if n.DBName == "" {
-		n.DBName = DefaultDBName
-	}
-	if n.AppSchema == "" {
-		n.AppSchema = DefaultAppSchema
-	}
-	return n
-}
-
-var prefixPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
-
-// Validate refuses the names that bootstrap.sql's preflight refuses; empty fields are
-// valid (they mean the defaults).
-func (n Names) Validate() error {
-	n = n.WithDefaults()
-	if !prefixPattern.MatchString(n.Prefix) {
-		return fmt.Errorf("prefix must match %s, not %q", prefixPattern, n.Prefix)
-	}
-	if len(n.DBName) > 63 || len(n.AppSchema) > 63 {
-		return errors.New("db_name and app_schema must be 1 to 63 characters")
-	}
-	return nil
-}
-
-// Roles are the names of the seven roles of the role model (seed section 1).
-type Roles struct {
-	// Admin administers roles and owns db_admin; Owner (NOLOGIN) owns the database,
-	// the application schema and its objects; Migrator runs DDL after SET ROLE Owner.
-	Admin, Owner, Migrator string
-	// App is the application's runtime login.
-	App string
-	// FirefighterRO and FirefighterRW are the incident logins that get temporary
-	// passwords; Broker is the password broker's login.
-	FirefighterRO, FirefighterRW, Broker string
-	// Approver is the approve function's login: it records decisions and nothing else.
-	Approver string
-	// Activity is the activity job's login (008_activity.sql); it is not one of the
-	// seven, and All leaves it out.
-	Activity string
-}
-
-// Roles derives the role names from the prefix (the default when empty) exactly as
-// bootstrap.sql does.
-func (n Names) Roles() Roles {
-	p := n.WithDefaults().Prefix
-	return Roles{
-		Admin: p + "_admin", Owner: p + "_owner", Migrator: p + "_migrator", App: p + "_app",
-		FirefighterRO: p + "_firefighter_ro", FirefighterRW: p + "_firefighter_rw", Broker: p + "_password_broker",
-		Approver: p + "_password_approver", Activity: p + "_activity_monitor",
-	}
-}
-
-// All returns the role names in the order bootstrap.sql creates them.
-func (r Roles) All() []string {
-	return []string{r.Admin, r.Owner, r.Migrator, r.App, r.FirefighterRO, r.FirefighterRW, r.Broker, r.Approver}
-}
 
 // Check is the outcome of one verification of the live database against the role model.
 type Check struct {
@@ -192,7 +112,7 @@ var activityFunctions = []string{
 // SET ROLE to the admin reads the ledger after SET LOCAL ROLE; any other role gets the
 // firefighter password checks failed with the reason. Verify works in one read-only
 // transaction that it rolls back, so it changes nothing, not even the session's role.
-func Verify(ctx context.Context, conn *pgx.Conn, n Names) ([]Check, error) {
+func Verify(ctx context.Context, conn *pgx.Conn, n broker.Names) ([]Check, error) {
 	n = n.WithDefaults()
 	if err := n.Validate(); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
@@ -244,8 +164,8 @@ func Verify(ctx context.Context, conn *pgx.Conn, n Names) ([]Check, error) {
 // verifier holds what one Verify has learnt and the checks it has made so far.
 type verifier struct {
 	tx      pgx.Tx
-	names   Names
-	roles   Roles
+	names   broker.Names
+	roles   broker.Roles
 	user    string // the role Verify runs as
 	version int    // server_version_num
 	attrs   map[string]roleAttrs
