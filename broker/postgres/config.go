@@ -41,10 +41,6 @@ const (
 const (
 	// DefaultPort is the port used when none is configured.
 	DefaultPort = 5432
-	// DefaultDatabase is the seed's database name.
-	DefaultDatabase = "my-pg-db"
-	// DefaultUser is the seed's broker login.
-	DefaultUser = "my_pg_password_broker"
 	// DefaultConnectTimeout limits one connection attempt: dial, TLS and
 	// authentication.
 	DefaultConnectTimeout = 5 * time.Second
@@ -183,8 +179,8 @@ var envVars = map[string]string{
 }
 
 // ConfigFromEnv reads a Config from FFB_DB_HOST, FFB_DB_PORT (default
-// 5432), FFB_DB_NAME (default my-pg-db), FFB_DB_USER (default
-// my_pg_password_broker), FFB_DB_AUTH (iam or password, default iam),
+// 5432), FFB_DB_NAME (default my-pg-db), FFB_DB_USER (default the broker's login of
+// FFB_ROLE_PREFIX's role model, broker.Names: my_pg_password_broker), FFB_DB_AUTH (iam or password, default iam),
 // FFB_DB_PASSWORD (password mode only), FFB_DB_SSLMODE (default verify-full),
 // FFB_DB_CA_FILE and AWS_REGION, through getenv (os.Getenv in main).
 //
@@ -204,11 +200,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if p := getenv("FFB_DB_PASSWORD"); p != "" {
 		c.Password = broker.NewPassword(p)
 	}
+	names := broker.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.WithDefaults()
 	if c.Database == "" {
-		c.Database = DefaultDatabase
+		c.Database = names.DBName
 	}
 	if c.User == "" {
-		c.User = DefaultUser
+		c.User = names.Roles().Broker
 	}
 	if c.Auth == "" {
 		c.Auth = AuthIAM

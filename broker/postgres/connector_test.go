@@ -101,6 +101,20 @@ func TestDBConfigFromEnvDefaults(t *testing.T) {
 	}
 }
 
+// TestDBConfigFromEnvUserFollowsThePrefix: with no FFB_DB_USER the login is the
+// broker's of FFB_ROLE_PREFIX's role model, as the approver's and the activity job's are.
+func TestDBConfigFromEnvUserFollowsThePrefix(t *testing.T) {
+	got, err := postgres.ConfigFromEnv(dbconnEnv(map[string]string{
+		"FFB_DB_HOST": "db.example.com", "AWS_REGION": dbconnRegion, "FFB_ROLE_PREFIX": "team_a",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.User != "team_a_password_broker" || got.Database != "my-pg-db" {
+		t.Errorf("ConfigFromEnv(FFB_ROLE_PREFIX=team_a) user, database = %q, %q; want team_a_password_broker, my-pg-db", got.User, got.Database)
+	}
+}
+
 func TestDBConfigFromEnvPasswordMode(t *testing.T) {
 	got, err := postgres.ConfigFromEnv(dbconnEnv(map[string]string{
 		"FFB_DB_HOST": "localhost", "FFB_DB_PORT": "6543", "FFB_DB_NAME": "other", "FFB_DB_USER": "me",
