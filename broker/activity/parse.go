@@ -217,6 +217,34 @@ func trimEOL(b []byte) []byte {
 // the zone, starting with the ':' or ' ' that ends it.
 func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 	const layoutLen = len("2006-01-02 15:04:05")
+	if len(b) >= 24 {
+		// Aurora's own form, "2006-01-02 15:04:05 UTC" and then ':' or ' ',
+		// read as three words with no byte loads: the separators and " UTC"
+		// compared under a mask, the digits tested as below (the lanes
+		// outside the masks are the separators, which are known not to carry
+		// into the next lane, and the last byte, whose carry leaves the word).
+		// Anything else, or a value out of range, takes the general path.
+		w1, w2, w3 := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])
+		const (
+			sep1, sepMask1   = '-'<<32 | '-'<<56, 0xFF0000FF00000000                           // "2006-01-": '-' at 4 and 7
+			sep2, sepMask2   = ' '<<16 | ':'<<40, 0x0000FF0000FF0000                           // "02 15:04": ' ' at 2, ':' at 5
+			sep3, sepMask3   = ':' | ' '<<24 | 'U'<<32 | 'T'<<40 | 'C'<<48, 0x00FFFFFFFF0000FF // ":05 UTC:"
+			dig1, dig2, dig3 = 0x00FFFF00FFFFFFFF, 0xFFFF00FFFF00FFFF, 0x0000000000FFFF00
+		)
+		notDigits := ((w1&nibbles^threes)|((w1+sixes)&nibbles^threes))&dig1 |
+			((w2&nibbles^threes)|((w2+sixes)&nibbles^threes))&dig2 |
+			((w3&nibbles^threes)|((w3+sixes)&nibbles^threes))&dig3
+		if w1&sepMask1 == sep1 && w2&sepMask2 == sep2 && w3&sepMask3 == sep3 && notDigits == 0 && (b[23] == ':' || b[23] == ' ') {
+			p1, p2, p3 := pairs(w1), pairs(w2), pairs(w3)
+			year := int(p1&0xFF)*100 + int(p1>>16&0xFF)
+			month, day := int(p1>>40&0xFF), int(p2&0xFF)
+			hour, minute, sec := int(p2>>24&0xFF), int(p2>>48&0xFF), int(p3>>8&0xFF)
+			if month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && sec <= 60 {
+				unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+				return time.Unix(unix, 0).UTC(), b[23:], true
+			}
+		}
+	}
 	if len(b) < layoutLen+3 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, nil, false
 	}
@@ -499,6 +527,19 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			continue
 		}
 		kind, repl, fixed := messageKind(level, msg)
+		if kind == KindReceived && unknown && brackets == 1 && receivedEcho(msg[fixed:], host, port) {
+			// The common received line, "[unknown]@[unknown]:[%p]:LOG:
+			// connection received: host=H port=P" with H and P the very
+			// host and port of %r, up to the end of the line: H holds host
+			// bytes only and P digits, so no '[' follows and the scan below
+			// would find no other place where the prefix may end. Read it
+			// as the loop and readReceived would, without the scans.
+			m := msg[fixed+len(fieldHost):]
+			l.Kind, l.Host, l.Port = KindReceived, m[:len(host)], m[len(host)+len(fieldPort):]
+			l.Session, l.PID = sess[:len(sess)-len(ud)+k+2+digits+2], pid
+			l.Prefixed, l.Time = true, t
+			return work
+		}
 		if level != levelOtherID {
 			// "123]:LOG:  " or "123]:FATAL:  " (and a SQLSTATE), then the
 			// fixed start of a known message: no '[' in them, so the next
@@ -613,6 +654,15 @@ func parsePIDLevel(b []byte) (pid, digits, level int, msg []byte, ok bool) {
 		return pid, i, levelOtherID, b[c+3:], true
 	}
 	return pid, i, level, sqlState(b), true
+}
+
+// receivedEcho reports whether m, a received message after its fixed start,
+// is exactly "host=" + host + " port=" + port, with port not empty (so host and
+// port are a remoteHost %r: host bytes and digits, never '[' or ' ').
+func receivedEcho(m, host, port []byte) bool {
+	h := len(fieldHost) + len(host)
+	return len(port) > 0 && len(m) == h+len(fieldPort)+len(port) && string(m[:len(fieldHost)]) == "host=" &&
+		string(m[h:h+len(fieldPort)]) == " port=" && bytes.Equal(m[len(fieldHost):h], host) && bytes.Equal(m[h+len(fieldPort):], port)
 }
 
 // sqlState drops the "00000: " that log_error_verbosity = verbose writes
@@ -853,26 +903,31 @@ func readTail(l *Line, t []byte) {
 
 // cutFields returns app up to its first SSL or GSS field, and whether it holds
 // an SSL field. It is the same as cutting app at the first fieldSSLStrict and
-// then at the first fieldGSSStrict before that, in one scan of app's spaces
-// instead of two substring searches: both fields start with a space, and
-// neither can start inside the other (no space in one is followed by the
-// other's text), so the first space that starts either is where the name ends.
+// then at the first fieldGSSStrict before that, in one scan of app's '('
+// instead of two substring searches or a test at every space: each field holds
+// a '(' at a fixed place (" SSL enabled (" and " GSS ("), so every place a
+// field starts is 13 or 5 bytes before a '('. Neither field can start inside
+// the other (no byte of one starts the other's text), so fields that fit do not
+// overlap, and the '(' of an earlier field comes before the '(' of a later one:
+// the first '(' at which one fits is where the name ends.
 func cutFields(app []byte) ([]byte, bool) {
-	for i := 0; i < len(app); i++ {
-		j := bytes.IndexByte(app[i:], ' ')
+	const sslParen, gssParen = len(" SSL enabled "), len(" GSS ")
+	for off := 0; ; {
+		j := bytes.IndexByte(app[off:], '(')
 		if j < 0 {
-			break
+			return app, false
 		}
-		i += j
-		if isSSLField(app[i:]) {
-			return app[:i], true
+		q := off + j
+		if q >= sslParen && isSSLField(app[q-sslParen:]) {
+			return app[:q-sslParen], true
 		}
-		if isGSSField(app[i:]) {
+		if q >= gssParen && isGSSField(app[q-gssParen:]) {
 			// An SSL field, if any, lies after this GSS field.
+			i := q - gssParen
 			return app[:i], bytes.Contains(app[i+len(fieldGSSStrict):], fieldSSLStrict)
 		}
+		off = q + 1
 	}
-	return app, false
 }
 
 // readReceived reads "host=H port=P" (or "host=[local]").
