@@ -240,7 +240,13 @@ func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 			month, day := int(p1>>40&0xFF), int(p2&0xFF)
 			hour, minute, sec := int(p2>>24&0xFF), int(p2>>48&0xFF), int(p3>>8&0xFF)
 			if month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && sec <= 60 {
-				unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+				var days int64
+				if yy := uint(year - 2000); yy < 100 {
+					days = days2000s(yy, uint(month), uint(day)) // inlined
+				} else {
+					days = daysFromCivil(year, month, day)
+				}
+				unix := days*86400 + int64(hour*3600+minute*60+sec)
 				return time.Unix(unix, 0).UTC(), b[23:], true
 			}
 		}
@@ -325,14 +331,7 @@ func pairs(w uint64) uint64 {
 func daysFromCivil(y, m, d int) int64 {
 	if y >= 2000 && y < 2100 && m >= 1 && m <= 12 {
 		// Every fourth year is a leap year in this century: no division.
-		const before = "\x00\x00\x1f\x00\x3b\x00\x5a\x00\x78\x00\x97\x00\xb5\x00\xd4\x00\xf3\x00\x11\x01\x30\x01\x4e\x01"
-		yy := uint(y - 2000)
-		cum := uint(before[2*(m-1)]) | uint(before[2*(m-1)+1])<<8
-		days := 10957 + 365*yy + (yy+3)>>2 + cum + uint(d) - 1
-		if m > 2 && yy&3 == 0 {
-			days++
-		}
-		return int64(days)
+		return days2000s(uint(y-2000), uint(m), uint(d))
 	}
 	yy, mm := uint(y), uint(m)
 	if mm <= 2 {
@@ -344,6 +343,19 @@ func daysFromCivil(y, m, d int) int64 {
 	doy := (153*(mm-3)+2)/5 + uint(d) - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return int64(era*146097+doe) - 719468
+}
+
+// days2000s is daysFromCivil for the year 2000+yy (yy < 100, m from 1 to 12):
+// every fourth year is a leap year in this century, so no division; the days
+// before each month (of a common year) come from a table of 16-bit values.
+func days2000s(yy, m, d uint) int64 {
+	const before = "\x00\x00\x1f\x00\x3b\x00\x5a\x00\x78\x00\x97\x00\xb5\x00\xd4\x00\xf3\x00\x11\x01\x30\x01\x4e\x01"
+	cum := uint(before[2*(m-1)]) | uint(before[2*(m-1)+1])<<8
+	days := 10957 + 365*yy + (yy+3)>>2 + cum + d - 1
+	if m > 2 && yy&3 == 0 {
+		days++
+	}
+	return int64(days)
 }
 
 // zoneOffset returns the offset east of UTC of a %t zone: UTC, GMT, Z, or a
@@ -461,25 +473,70 @@ func digitRun(w uint64) int {
 // byte-wise host loop takes over from there (letters, '%', '-', '_').
 func addrRun(b []byte) int {
 	i := 0
+	if len(b) >= 16 {
+		// Most addresses end within two words (IPv4 always): both are tested
+		// before the first branch.
+		n1, n2 := notAddr(binary.LittleEndian.Uint64(b)), notAddr(binary.LittleEndian.Uint64(b[8:]))
+		if n1 != 0 {
+			return bits.TrailingZeros64(n1) / 8
+		}
+		if n2 != 0 {
+			return 8 + bits.TrailingZeros64(n2)/8
+		}
+		i = 16
+	}
 	for i+8 <= len(b) && i < 256 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// A byte below 0x80 is in '.' (0x2E) .. ':' (0x3A) when adding 0x80-0x2E
-		// sets its high bit and adding 0x80-0x3B does not; neither sum carries
-		// out of such a byte. '/' (0x2F) is in the range but no host byte: it
-		// is the has-zero-byte test on w XOR '/'. A byte from 0x80 up fails
-		// (its own high bit), and any carry or borrow it causes only spoils
-		// the lanes after it.
-		ge := w + lanes*(0x80-0x2E)
-		gt := w + lanes*(0x80-0x3B)
-		slash := w ^ lanes*'/'
-		isSlash := (slash - lanes) &^ slash
-		ok := ge &^ gt &^ w &^ isSlash & highs
-		if ok != highs {
-			return i + bits.TrailingZeros64(^ok&highs)/8
+		if n := notAddr(binary.LittleEndian.Uint64(b[i:])); n != 0 {
+			return i + bits.TrailingZeros64(n)/8
 		}
 		i += 8
 	}
 	return i
+}
+
+// notAddr has the high bit set in each lane of w (the first byte in the low
+// lane) that is not '.', ':' or a digit, and maybe in lanes after such a lane;
+// the lowest one set is exact.
+func notAddr(w uint64) uint64 {
+	// A byte below 0x80 is in '.' (0x2E) .. ':' (0x3A) when adding 0x80-0x2E
+	// sets its high bit and adding 0x80-0x3B does not; neither sum carries
+	// out of such a byte. '/' (0x2F) is in the range but no host byte: it is
+	// the has-zero-byte test on w XOR '/'. A byte from 0x80 up fails (its own
+	// high bit), and any carry or borrow it causes only spoils the lanes after
+	// it.
+	ge := w + lanes*(0x80-0x2E)
+	gt := w + lanes*(0x80-0x3B)
+	slash := w ^ lanes*'/'
+	isSlash := (slash - lanes) &^ slash
+	return ^(ge &^ gt &^ w &^ isSlash) & highs
+}
+
+// indexBracket is bytes.IndexByte(b, '['), with the first 24 bytes tested
+// three words at a time in line (a name and its "@%d:[" are mostly that short;
+// a call costs more than the test). In w XOR '[' a '[' is a zero byte: the
+// classic has-zero-byte test sets the high bit of the first one exactly (a
+// borrow can only set bits in the lanes after a zero).
+func indexBracket(b []byte) int {
+	if len(b) < 24 {
+		return bytes.IndexByte(b, '[')
+	}
+	const ones = lanes
+	x1 := binary.LittleEndian.Uint64(b) ^ ones*'['
+	x2 := binary.LittleEndian.Uint64(b[8:]) ^ ones*'['
+	x3 := binary.LittleEndian.Uint64(b[16:]) ^ ones*'['
+	z1, z2, z3 := (x1-ones)&^x1&highs, (x2-ones)&^x2&highs, (x3-ones)&^x3&highs
+	switch {
+	case z1 != 0:
+		return bits.TrailingZeros64(z1) / 8
+	case z2 != 0:
+		return 8 + bits.TrailingZeros64(z2)/8
+	case z3 != 0:
+		return 16 + bits.TrailingZeros64(z3)/8
+	}
+	if i := bytes.IndexByte(b[24:], '['); i >= 0 {
+		return 24 + i
+	}
+	return -1
 }
 
 // parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" (ud) into l; line is the whole
@@ -507,11 +564,32 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 		off = len(unknownUserAt) - 1
 	}
 	unknown := off > 0 // then ud[:k] holds an '@' for every candidate k
+	if unknown {
+		// The common received line, "[unknown]@[unknown]:[%p]:LOG:
+		// connection received: host=H port=P" with H and P the very host and
+		// port of %r, up to the end of the line. The loop below would try
+		// the '[' at off first (k = off-1, where the prefix compare above saw
+		// ':'), find this message, and then scan the rest of the window: H
+		// holds host bytes only and P digits, so no '[' follows and that scan
+		// would find no other place where the prefix may end. Read it as the
+		// loop and readReceived would, without the loop and the scans.
+		k := off - 1
+		pid, digits, level, msg, ok := parsePIDLevel(ud[k+2:])
+		if ok {
+			if kind, _, fixed := messageKind(level, msg); kind == KindReceived && receivedEcho(msg[fixed:], host, port) {
+				m := msg[fixed+len(fieldHost):]
+				l.Kind, l.Host, l.Port = KindReceived, m[:len(host)], m[len(host)+len(fieldPort):]
+				l.Session, l.PID = sess[:len(sess)-len(ud)+k+2+digits+2], pid
+				l.Prefixed, l.Time = true, t
+				return 1 // the one candidate the loop would have tried
+			}
+		}
+	}
 	brackets := 0
 	for off < len(window) {
 		i := 0
 		if window[off] != '[' { // a received line's next '[' is right there
-			if i = bytes.IndexByte(window[off:], '['); i < 0 {
+			if i = indexBracket(window[off:]); i < 0 {
 				break
 			}
 		}
@@ -527,19 +605,6 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 			continue
 		}
 		kind, repl, fixed := messageKind(level, msg)
-		if kind == KindReceived && unknown && brackets == 1 && receivedEcho(msg[fixed:], host, port) {
-			// The common received line, "[unknown]@[unknown]:[%p]:LOG:
-			// connection received: host=H port=P" with H and P the very
-			// host and port of %r, up to the end of the line: H holds host
-			// bytes only and P digits, so no '[' follows and the scan below
-			// would find no other place where the prefix may end. Read it
-			// as the loop and readReceived would, without the scans.
-			m := msg[fixed+len(fieldHost):]
-			l.Kind, l.Host, l.Port = KindReceived, m[:len(host)], m[len(host)+len(fieldPort):]
-			l.Session, l.PID = sess[:len(sess)-len(ud)+k+2+digits+2], pid
-			l.Prefixed, l.Time = true, t
-			return work
-		}
 		if level != levelOtherID {
 			// "123]:LOG:  " or "123]:FATAL:  " (and a SQLSTATE), then the
 			// fixed start of a known message: no '[' in them, so the next
