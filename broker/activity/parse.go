@@ -427,9 +427,14 @@ func parseRemote(b []byte) (host, port, rest []byte, form int) {
 	if i > 0 && i < len(b) && b[i] == '(' {
 		j := i + 1
 		if i+9 <= len(b) {
-			// The port's digits, eight bytes at once: 1 to 5 of them, then ')'.
-			j += digitRun(binary.LittleEndian.Uint64(b[i+1:]))
-			j = min(j, i+6) // as the loop below: at most five digits
+			// The port's digits, eight bytes at once: 1 to 5 of them, then
+			// "):" in the same word (at most the word's seventh and eighth
+			// bytes).
+			w := binary.LittleEndian.Uint64(b[i+1:])
+			if d := digitRun(w); d >= 1 && d <= 5 && w>>(8*d)&0xFFFF == ')'|':'<<8 {
+				return b[:i], b[i+1 : i+1+d], b[i+3+d:], remoteHost
+			}
+			j = i // no port: not host(port)
 		} else {
 			for j < len(b) && isDigit(b[j]) && j-i <= 5 {
 				j++
@@ -839,6 +844,13 @@ func readAuthorized(l *Line, r, msg []byte, repl bool, prefix []byte) (bool, int
 		tail = tail[len(fieldDatabase)+m:]
 	}
 	rest := len(tail)
+	if len(tail) == 0 {
+		// Nothing after the names: no newline to look for, no fields.
+		if l != nil {
+			l.Kind, l.User, l.Database, l.Replication = KindAuthorized, user, db, repl
+		}
+		return true, work, 0
+	}
 	if nl := bytes.IndexByte(tail, '\n'); nl >= 0 {
 		next := tail[nl+1:]
 		if !bytes.HasPrefix(next, prefix) {
