@@ -594,7 +594,14 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 	for off < len(window) {
 		i := 0
 		if window[off] != '[' { // a received line's next '[' is right there
-			if i = indexBracket(window[off:]); i < 0 {
+			if brackets == 0 {
+				// The first '[', mostly close: see indexBracket.
+				i = indexBracket(window[off:])
+			} else {
+				// After a message: mostly none.
+				i = bytes.IndexByte(window[off:], '[')
+			}
+			if i < 0 {
 				break
 			}
 		}
