@@ -865,12 +865,22 @@ func readAuthorized(l *Line, r, msg []byte, repl bool, prefix []byte) (bool, int
 		}
 		tail = tail[:nl]
 	}
-	if !knownTail(tail) {
+	// What may follow the names, up to the end: nothing, the application
+	// name (anything, it is last but for the SSL and GSS fields), or the SSL
+	// and GSS fields alone, which end with ')'. Each field name is compared
+	// once, for this test and for the reading (as readTail does).
+	app := isAppField(tail)
+	ssl := !app && isSSLField(tail)
+	if !app && len(tail) > 0 && ((!ssl && !isGSSField(tail)) || tail[len(tail)-1] != ')') {
 		return false, work, 0
 	}
 	if l != nil {
 		l.Kind, l.User, l.Database, l.Replication = KindAuthorized, user, db, repl
-		readTail(l, tail)
+		if app {
+			l.Application, l.SSL = cutFields(tail[len(fieldApplication):])
+		} else {
+			l.SSL = ssl
+		}
 	}
 	return true, work, rest
 }
@@ -953,14 +963,6 @@ func SameSession(l Line, key []byte) bool {
 	return ok && pidLen(key[open+2:])+open+4 == len(key) && otherKind(level, msg) == l.Kind
 }
 
-// knownTail reports whether t can follow the user (replication) or the
-// database in an authorized message, up to its end: nothing, the application
-// name (anything, it is last but for the SSL and GSS fields), or the SSL and GSS
-// fields alone, which end with ')'.
-func knownTail(t []byte) bool {
-	return len(t) == 0 || isAppField(t) || (isSSLField(t) || isGSSField(t)) && t[len(t)-1] == ')'
-}
-
 // isAppField, isSSLField and isGSSField report t starting with
 // fieldApplication, fieldSSLStrict and fieldGSSStrict, compared in place at
 // most 16 bytes at a time (8-byte loads, no call; see messageKind).
@@ -979,7 +981,7 @@ func isGSSField(t []byte) bool {
 // readTail reads application_name and the SSL flag after the database.
 func readTail(l *Line, t []byte) {
 	if !isAppField(t) {
-		l.SSL = isSSLField(t) // knownTail: SSL or GSS first
+		l.SSL = isSSLField(t) // after the names: SSL or GSS first, if any
 		return
 	}
 	l.Application, l.SSL = cutFields(t[len(fieldApplication):])
