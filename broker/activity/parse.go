@@ -188,12 +188,15 @@ func parse(l *Line, msg []byte) int {
 	t, rest, tsOK := parseTimestamp(msg)
 	if tsOK && rest[0] == ':' {
 		sess := rest[1:]
-		if host, port, after, form := parseRemote(sess); form != remoteNone {
+		if hostEnd, portEnd, restAt, form := parseRemote(sess); form != remoteNone {
 			l.Time, l.Prefixed = t, true
 			if form == remoteEmpty {
 				return 1 // no client: a background process, never a connection line
 			}
-			return parsePrefixed(l, msg, sess, after, host, port)
+			// Offsets into msg rather than sub-slices: the arguments fit
+			// in registers.
+			sessAt := len(msg) - len(sess)
+			return parsePrefixed(l, msg, sessAt, sessAt+restAt, hostEnd, portEnd)
 		}
 	}
 	parseBare(l, msg)
@@ -413,8 +416,10 @@ func isHostChar(c byte) bool {
 
 // parseRemote reads %r and its colon: "host(port):" where host is an IP address
 // (IPv6 included: "::1", "::ffff:10.0.0.5", "fe80::1%eth0") or a host name,
-// "[local]:", or ":" (no client). It returns the form, remoteNone for none.
-func parseRemote(b []byte) (host, port, rest []byte, form int) {
+// "[local]:", or ":" (no client). It returns the form (remoteNone for none)
+// and, as offsets into b, the end of the host (b[:hostEnd]), of the port
+// (b[hostEnd+1:portEnd]; 0 when there is none) and where the rest starts.
+func parseRemote(b []byte) (hostEnd, portEnd, restAt, form int) {
 	i := addrRun(b)
 	// The host run stops at the first byte that is not a host byte, or at 256
 	// bytes (a longer run is no host: the next byte is not '('). An address
@@ -432,7 +437,7 @@ func parseRemote(b []byte) (host, port, rest []byte, form int) {
 			// bytes).
 			w := binary.LittleEndian.Uint64(b[i+1:])
 			if d := digitRun(w); d >= 1 && d <= 5 && w>>(8*d)&0xFFFF == ')'|':'<<8 {
-				return b[:i], b[i+1 : i+1+d], b[i+3+d:], remoteHost
+				return i, i + 1 + d, i + 3 + d, remoteHost
 			}
 			j = i // no port: not host(port)
 		} else {
@@ -441,16 +446,16 @@ func parseRemote(b []byte) (host, port, rest []byte, form int) {
 			}
 		}
 		if j > i+1 && j+1 < len(b) && b[j] == ')' && b[j+1] == ':' {
-			return b[:i], b[i+1 : j], b[j+2:], remoteHost
+			return i, j, j + 2, remoteHost
 		}
 	}
 	if len(b) > len(localHost) && b[len(localHost)] == ':' && string(b[:len(localHost)]) == "[local]" {
-		return b[:len(localHost)], nil, b[len(localHost)+1:], remoteLocal
+		return len(localHost), 0, len(localHost) + 1, remoteLocal
 	}
 	if len(b) > 0 && b[0] == ':' {
-		return nil, nil, b[1:], remoteEmpty
+		return 0, 0, 1, remoteEmpty
 	}
-	return nil, nil, nil, remoteNone
+	return 0, 0, 0, remoteNone
 }
 
 // SWAR ("SIMD within a register") constants: a byte repeated in every lane of
@@ -544,14 +549,22 @@ func indexBracket(b []byte) int {
 	return -1
 }
 
-// parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" (ud) into l; line is the whole
-// event and sess the text from %r on. The user and database are free text that
+// parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" (ud, line[udAt:]) into l;
+// line is the whole event, sess (line[sessAt:]) the text from %r on, and %r's
+// host is sess[:hostEnd], its port sess[hostEnd+1:portEnd] (none when portEnd
+// is 0). The user and database are free text that
 // may contain anything, even ":[123]:LOG:  ", so every place within the longest
 // "%u@%d" where the ":[%p]:" part could end them is tried, and an authorized line
 // is accepted only when exactly one reading agrees with its message. A line
 // where an authorized message follows a pid but no reading agrees is
 // KindAmbiguous. It returns the work done (see parse).
-func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
+func parsePrefixed(l *Line, line []byte, sessAt, udAt, hostEnd, portEnd int) int {
+	sess, ud := line[sessAt:], line[udAt:]
+	host := sess[:hostEnd]
+	var port []byte // nil for [local]
+	if portEnd > 0 {
+		port = sess[hostEnd+1 : portEnd]
+	}
 	otherAt, otherPID, otherDigits := -1, 0, 0
 	otherKind := KindOther
 	var otherMsg []byte
