@@ -188,12 +188,15 @@ func parse(l *Line, msg []byte) int {
 	t, rest, tsOK := parseTimestamp(msg)
 	if tsOK && rest[0] == ':' {
 		sess := rest[1:]
-		if host, port, after, form := parseRemote(sess); form != remoteNone {
+		if hostEnd, portEnd, restAt, form := parseRemote(sess); form != remoteNone {
 			l.Time, l.Prefixed = t, true
 			if form == remoteEmpty {
 				return 1 // no client: a background process, never a connection line
 			}
-			return parsePrefixed(l, msg, sess, after, host, port)
+			// Offsets into msg rather than sub-slices: the arguments fit
+			// in registers.
+			sessAt := len(msg) - len(sess)
+			return parsePrefixed(l, msg, sessAt, sessAt+restAt, hostEnd, portEnd)
 		}
 	}
 	parseBare(l, msg)
@@ -217,6 +220,40 @@ func trimEOL(b []byte) []byte {
 // the zone, starting with the ':' or ' ' that ends it.
 func parseTimestamp(b []byte) (time.Time, []byte, bool) {
 	const layoutLen = len("2006-01-02 15:04:05")
+	if len(b) >= 24 {
+		// Aurora's own form, "2006-01-02 15:04:05 UTC" and then ':' or ' ',
+		// read as three words with no byte loads: the separators and " UTC"
+		// compared under a mask, the digits tested as below (the lanes
+		// outside the masks are the separators, which are known not to carry
+		// into the next lane, and the last byte, whose carry leaves the word).
+		// Anything else, or a value out of range, takes the general path.
+		w1, w2, w3 := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])
+		const (
+			sep1, sepMask1   = '-'<<32 | '-'<<56, 0xFF0000FF00000000                           // "2006-01-": '-' at 4 and 7
+			sep2, sepMask2   = ' '<<16 | ':'<<40, 0x0000FF0000FF0000                           // "02 15:04": ' ' at 2, ':' at 5
+			sep3, sepMask3   = ':' | ' '<<24 | 'U'<<32 | 'T'<<40 | 'C'<<48, 0x00FFFFFFFF0000FF // ":05 UTC:"
+			dig1, dig2, dig3 = 0x00FFFF00FFFFFFFF, 0xFFFF00FFFF00FFFF, 0x0000000000FFFF00
+		)
+		notDigits := ((w1&nibbles^threes)|((w1+sixes)&nibbles^threes))&dig1 |
+			((w2&nibbles^threes)|((w2+sixes)&nibbles^threes))&dig2 |
+			((w3&nibbles^threes)|((w3+sixes)&nibbles^threes))&dig3
+		if w1&sepMask1 == sep1 && w2&sepMask2 == sep2 && w3&sepMask3 == sep3 && notDigits == 0 && (b[23] == ':' || b[23] == ' ') {
+			p1, p2, p3 := pairs(w1), pairs(w2), pairs(w3)
+			year := int(p1&0xFF)*100 + int(p1>>16&0xFF)
+			month, day := int(p1>>40&0xFF), int(p2&0xFF)
+			hour, minute, sec := int(p2>>24&0xFF), int(p2>>48&0xFF), int(p3>>8&0xFF)
+			if month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && sec <= 60 {
+				var days int64
+				if yy := uint(year - 2000); yy < 100 {
+					days = days2000s(yy, uint(month), uint(day)) // inlined
+				} else {
+					days = daysFromCivil(year, month, day)
+				}
+				unix := days*86400 + int64(hour*3600+minute*60+sec)
+				return time.Unix(unix, 0).UTC(), b[23:], true
+			}
+		}
+	}
 	if len(b) < layoutLen+3 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, nil, false
 	}
@@ -297,14 +334,7 @@ func pairs(w uint64) uint64 {
 func daysFromCivil(y, m, d int) int64 {
 	if y >= 2000 && y < 2100 && m >= 1 && m <= 12 {
 		// Every fourth year is a leap year in this century: no division.
-		const before = "\x00\x00\x1f\x00\x3b\x00\x5a\x00\x78\x00\x97\x00\xb5\x00\xd4\x00\xf3\x00\x11\x01\x30\x01\x4e\x01"
-		yy := uint(y - 2000)
-		cum := uint(before[2*(m-1)]) | uint(before[2*(m-1)+1])<<8
-		days := 10957 + 365*yy + (yy+3)>>2 + cum + uint(d) - 1
-		if m > 2 && yy&3 == 0 {
-			days++
-		}
-		return int64(days)
+		return days2000s(uint(y-2000), uint(m), uint(d))
 	}
 	yy, mm := uint(y), uint(m)
 	if mm <= 2 {
@@ -316,6 +346,19 @@ func daysFromCivil(y, m, d int) int64 {
 	doy := (153*(mm-3)+2)/5 + uint(d) - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return int64(era*146097+doe) - 719468
+}
+
+// days2000s is daysFromCivil for the year 2000+yy (yy < 100, m from 1 to 12):
+// every fourth year is a leap year in this century, so no division; the days
+// before each month (of a common year) come from a table of 16-bit values.
+func days2000s(yy, m, d uint) int64 {
+	const before = "\x00\x00\x1f\x00\x3b\x00\x5a\x00\x78\x00\x97\x00\xb5\x00\xd4\x00\xf3\x00\x11\x01\x30\x01\x4e\x01"
+	cum := uint(before[2*(m-1)]) | uint(before[2*(m-1)+1])<<8
+	days := 10957 + 365*yy + (yy+3)>>2 + cum + d - 1
+	if m > 2 && yy&3 == 0 {
+		days++
+	}
+	return int64(days)
 }
 
 // zoneOffset returns the offset east of UTC of a %t zone: UTC, GMT, Z, or a
@@ -373,8 +416,10 @@ func isHostChar(c byte) bool {
 
 // parseRemote reads %r and its colon: "host(port):" where host is an IP address
 // (IPv6 included: "::1", "::ffff:10.0.0.5", "fe80::1%eth0") or a host name,
-// "[local]:", or ":" (no client). It returns the form, remoteNone for none.
-func parseRemote(b []byte) (host, port, rest []byte, form int) {
+// "[local]:", or ":" (no client). It returns the form (remoteNone for none)
+// and, as offsets into b, the end of the host (b[:hostEnd]), of the port
+// (b[hostEnd+1:portEnd]; 0 when there is none) and where the rest starts.
+func parseRemote(b []byte) (hostEnd, portEnd, restAt, form int) {
 	i := addrRun(b)
 	// The host run stops at the first byte that is not a host byte, or at 256
 	// bytes (a longer run is no host: the next byte is not '('). An address
@@ -387,25 +432,30 @@ func parseRemote(b []byte) (host, port, rest []byte, form int) {
 	if i > 0 && i < len(b) && b[i] == '(' {
 		j := i + 1
 		if i+9 <= len(b) {
-			// The port's digits, eight bytes at once: 1 to 5 of them, then ')'.
-			j += digitRun(binary.LittleEndian.Uint64(b[i+1:]))
-			j = min(j, i+6) // as the loop below: at most five digits
+			// The port's digits, eight bytes at once: 1 to 5 of them, then
+			// "):" in the same word (at most the word's seventh and eighth
+			// bytes).
+			w := binary.LittleEndian.Uint64(b[i+1:])
+			if d := digitRun(w); d >= 1 && d <= 5 && w>>(8*d)&0xFFFF == ')'|':'<<8 {
+				return i, i + 1 + d, i + 3 + d, remoteHost
+			}
+			j = i // no port: not host(port)
 		} else {
 			for j < len(b) && isDigit(b[j]) && j-i <= 5 {
 				j++
 			}
 		}
 		if j > i+1 && j+1 < len(b) && b[j] == ')' && b[j+1] == ':' {
-			return b[:i], b[i+1 : j], b[j+2:], remoteHost
+			return i, j, j + 2, remoteHost
 		}
 	}
 	if len(b) > len(localHost) && b[len(localHost)] == ':' && string(b[:len(localHost)]) == "[local]" {
-		return b[:len(localHost)], nil, b[len(localHost)+1:], remoteLocal
+		return len(localHost), 0, len(localHost) + 1, remoteLocal
 	}
 	if len(b) > 0 && b[0] == ':' {
-		return nil, nil, b[1:], remoteEmpty
+		return 0, 0, 1, remoteEmpty
 	}
-	return nil, nil, nil, remoteNone
+	return 0, 0, 0, remoteNone
 }
 
 // SWAR ("SIMD within a register") constants: a byte repeated in every lane of
@@ -433,35 +483,88 @@ func digitRun(w uint64) int {
 // byte-wise host loop takes over from there (letters, '%', '-', '_').
 func addrRun(b []byte) int {
 	i := 0
+	if len(b) >= 16 {
+		// Most addresses end within two words (IPv4 always): both are tested
+		// before the first branch.
+		n1, n2 := notAddr(binary.LittleEndian.Uint64(b)), notAddr(binary.LittleEndian.Uint64(b[8:]))
+		if n1 != 0 {
+			return bits.TrailingZeros64(n1) / 8
+		}
+		if n2 != 0 {
+			return 8 + bits.TrailingZeros64(n2)/8
+		}
+		i = 16
+	}
 	for i+8 <= len(b) && i < 256 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// A byte below 0x80 is in '.' (0x2E) .. ':' (0x3A) when adding 0x80-0x2E
-		// sets its high bit and adding 0x80-0x3B does not; neither sum carries
-		// out of such a byte. '/' (0x2F) is in the range but no host byte: it
-		// is the has-zero-byte test on w XOR '/'. A byte from 0x80 up fails
-		// (its own high bit), and any carry or borrow it causes only spoils
-		// the lanes after it.
-		ge := w + lanes*(0x80-0x2E)
-		gt := w + lanes*(0x80-0x3B)
-		slash := w ^ lanes*'/'
-		isSlash := (slash - lanes) &^ slash
-		ok := ge &^ gt &^ w &^ isSlash & highs
-		if ok != highs {
-			return i + bits.TrailingZeros64(^ok&highs)/8
+		if n := notAddr(binary.LittleEndian.Uint64(b[i:])); n != 0 {
+			return i + bits.TrailingZeros64(n)/8
 		}
 		i += 8
 	}
 	return i
 }
 
-// parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" (ud) into l; line is the whole
-// event and sess the text from %r on. The user and database are free text that
+// notAddr has the high bit set in each lane of w (the first byte in the low
+// lane) that is not '.', ':' or a digit, and maybe in lanes after such a lane;
+// the lowest one set is exact.
+func notAddr(w uint64) uint64 {
+	// A byte below 0x80 is in '.' (0x2E) .. ':' (0x3A) when adding 0x80-0x2E
+	// sets its high bit and adding 0x80-0x3B does not; neither sum carries
+	// out of such a byte. '/' (0x2F) is in the range but no host byte: it is
+	// the has-zero-byte test on w XOR '/'. A byte from 0x80 up fails (its own
+	// high bit), and any carry or borrow it causes only spoils the lanes after
+	// it.
+	ge := w + lanes*(0x80-0x2E)
+	gt := w + lanes*(0x80-0x3B)
+	slash := w ^ lanes*'/'
+	isSlash := (slash - lanes) &^ slash
+	return ^(ge &^ gt &^ w &^ isSlash) & highs
+}
+
+// indexBracket is bytes.IndexByte(b, '['), with the first 24 bytes tested
+// three words at a time in line (a name and its "@%d:[" are mostly that short;
+// a call costs more than the test). In w XOR '[' a '[' is a zero byte: the
+// classic has-zero-byte test sets the high bit of the first one exactly (a
+// borrow can only set bits in the lanes after a zero).
+func indexBracket(b []byte) int {
+	if len(b) < 24 {
+		return bytes.IndexByte(b, '[')
+	}
+	const ones = lanes
+	x1 := binary.LittleEndian.Uint64(b) ^ ones*'['
+	x2 := binary.LittleEndian.Uint64(b[8:]) ^ ones*'['
+	x3 := binary.LittleEndian.Uint64(b[16:]) ^ ones*'['
+	z1, z2, z3 := (x1-ones)&^x1&highs, (x2-ones)&^x2&highs, (x3-ones)&^x3&highs
+	switch {
+	case z1 != 0:
+		return bits.TrailingZeros64(z1) / 8
+	case z2 != 0:
+		return 8 + bits.TrailingZeros64(z2)/8
+	case z3 != 0:
+		return 16 + bits.TrailingZeros64(z3)/8
+	}
+	if i := bytes.IndexByte(b[24:], '['); i >= 0 {
+		return 24 + i
+	}
+	return -1
+}
+
+// parsePrefixed reads "%u@%d:[%p]:LEVEL:  message" (ud, line[udAt:]) into l;
+// line is the whole event, sess (line[sessAt:]) the text from %r on, and %r's
+// host is sess[:hostEnd], its port sess[hostEnd+1:portEnd] (none when portEnd
+// is 0). The user and database are free text that
 // may contain anything, even ":[123]:LOG:  ", so every place within the longest
 // "%u@%d" where the ":[%p]:" part could end them is tried, and an authorized line
 // is accepted only when exactly one reading agrees with its message. A line
 // where an authorized message follows a pid but no reading agrees is
 // KindAmbiguous. It returns the work done (see parse).
-func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
+func parsePrefixed(l *Line, line []byte, sessAt, udAt, hostEnd, portEnd int) int {
+	sess, ud := line[sessAt:], line[udAt:]
+	host := sess[:hostEnd]
+	var port []byte // nil for [local]
+	if portEnd > 0 {
+		port = sess[hostEnd+1 : portEnd]
+	}
 	otherAt, otherPID, otherDigits := -1, 0, 0
 	otherKind := KindOther
 	var otherMsg []byte
@@ -479,11 +582,39 @@ func parsePrefixed(l *Line, line, sess, ud, host, port []byte) int {
 		off = len(unknownUserAt) - 1
 	}
 	unknown := off > 0 // then ud[:k] holds an '@' for every candidate k
+	if unknown {
+		// The common received line, "[unknown]@[unknown]:[%p]:LOG:
+		// connection received: host=H port=P" with H and P the very host and
+		// port of %r, up to the end of the line. The loop below would try
+		// the '[' at off first (k = off-1, where the prefix compare above saw
+		// ':'), find this message, and then scan the rest of the window: H
+		// holds host bytes only and P digits, so no '[' follows and that scan
+		// would find no other place where the prefix may end. Read it as the
+		// loop and readReceived would, without the loop and the scans.
+		k := off - 1
+		pid, digits, level, msg, ok := parsePIDLevel(ud[k+2:])
+		if ok {
+			if kind, _, fixed := messageKind(level, msg); kind == KindReceived && receivedEcho(msg[fixed:], host, port) {
+				m := msg[fixed+len(fieldHost):]
+				l.Kind, l.Host, l.Port = KindReceived, m[:len(host)], m[len(host)+len(fieldPort):]
+				l.Session, l.PID = sess[:len(sess)-len(ud)+k+2+digits+2], pid
+				l.Prefixed, l.Time = true, t
+				return 1 // the one candidate the loop would have tried
+			}
+		}
+	}
 	brackets := 0
 	for off < len(window) {
 		i := 0
 		if window[off] != '[' { // a received line's next '[' is right there
-			if i = bytes.IndexByte(window[off:], '['); i < 0 {
+			if brackets == 0 {
+				// The first '[', mostly close: see indexBracket.
+				i = indexBracket(window[off:])
+			} else {
+				// After a message: mostly none.
+				i = bytes.IndexByte(window[off:], '[')
+			}
+			if i < 0 {
 				break
 			}
 		}
@@ -615,6 +746,15 @@ func parsePIDLevel(b []byte) (pid, digits, level int, msg []byte, ok bool) {
 	return pid, i, level, sqlState(b), true
 }
 
+// receivedEcho reports whether m, a received message after its fixed start,
+// is exactly "host=" + host + " port=" + port, with port not empty (so host and
+// port are a remoteHost %r: host bytes and digits, never '[' or ' ').
+func receivedEcho(m, host, port []byte) bool {
+	h := len(fieldHost) + len(host)
+	return len(port) > 0 && len(m) == h+len(fieldPort)+len(port) && string(m[:len(fieldHost)]) == "host=" &&
+		string(m[h:h+len(fieldPort)]) == " port=" && bytes.Equal(m[len(fieldHost):h], host) && bytes.Equal(m[h+len(fieldPort):], port)
+}
+
 // sqlState drops the "00000: " that log_error_verbosity = verbose writes
 // after the level.
 func sqlState(b []byte) []byte {
@@ -724,6 +864,13 @@ func readAuthorized(l *Line, r, msg []byte, repl bool, prefix []byte) (bool, int
 		tail = tail[len(fieldDatabase)+m:]
 	}
 	rest := len(tail)
+	if len(tail) == 0 {
+		// Nothing after the names: no newline to look for, no fields.
+		if l != nil {
+			l.Kind, l.User, l.Database, l.Replication = KindAuthorized, user, db, repl
+		}
+		return true, work, 0
+	}
 	if nl := bytes.IndexByte(tail, '\n'); nl >= 0 {
 		next := tail[nl+1:]
 		if !bytes.HasPrefix(next, prefix) {
@@ -731,12 +878,22 @@ func readAuthorized(l *Line, r, msg []byte, repl bool, prefix []byte) (bool, int
 		}
 		tail = tail[:nl]
 	}
-	if !knownTail(tail) {
+	// What may follow the names, up to the end: nothing, the application
+	// name (anything, it is last but for the SSL and GSS fields), or the SSL
+	// and GSS fields alone, which end with ')'. Each field name is compared
+	// once, for this test and for the reading (as readTail does).
+	app := isAppField(tail)
+	ssl := !app && isSSLField(tail)
+	if !app && len(tail) > 0 && ((!ssl && !isGSSField(tail)) || tail[len(tail)-1] != ')') {
 		return false, work, 0
 	}
 	if l != nil {
 		l.Kind, l.User, l.Database, l.Replication = KindAuthorized, user, db, repl
-		readTail(l, tail)
+		if app {
+			l.Application, l.SSL = cutFields(tail[len(fieldApplication):])
+		} else {
+			l.SSL = ssl
+		}
 	}
 	return true, work, rest
 }
@@ -819,14 +976,6 @@ func SameSession(l Line, key []byte) bool {
 	return ok && pidLen(key[open+2:])+open+4 == len(key) && otherKind(level, msg) == l.Kind
 }
 
-// knownTail reports whether t can follow the user (replication) or the
-// database in an authorized message, up to its end: nothing, the application
-// name (anything, it is last but for the SSL and GSS fields), or the SSL and GSS
-// fields alone, which end with ')'.
-func knownTail(t []byte) bool {
-	return len(t) == 0 || isAppField(t) || (isSSLField(t) || isGSSField(t)) && t[len(t)-1] == ')'
-}
-
 // isAppField, isSSLField and isGSSField report t starting with
 // fieldApplication, fieldSSLStrict and fieldGSSStrict, compared in place at
 // most 16 bytes at a time (8-byte loads, no call; see messageKind).
@@ -845,7 +994,7 @@ func isGSSField(t []byte) bool {
 // readTail reads application_name and the SSL flag after the database.
 func readTail(l *Line, t []byte) {
 	if !isAppField(t) {
-		l.SSL = isSSLField(t) // knownTail: SSL or GSS first
+		l.SSL = isSSLField(t) // after the names: SSL or GSS first, if any
 		return
 	}
 	l.Application, l.SSL = cutFields(t[len(fieldApplication):])
@@ -853,26 +1002,31 @@ func readTail(l *Line, t []byte) {
 
 // cutFields returns app up to its first SSL or GSS field, and whether it holds
 // an SSL field. It is the same as cutting app at the first fieldSSLStrict and
-// then at the first fieldGSSStrict before that, in one scan of app's spaces
-// instead of two substring searches: both fields start with a space, and
-// neither can start inside the other (no space in one is followed by the
-// other's text), so the first space that starts either is where the name ends.
+// then at the first fieldGSSStrict before that, in one scan of app's '('
+// instead of two substring searches or a test at every space: each field holds
+// a '(' at a fixed place (" SSL enabled (" and " GSS ("), so every place a
+// field starts is 13 or 5 bytes before a '('. Neither field can start inside
+// the other (no byte of one starts the other's text), so fields that fit do not
+// overlap, and the '(' of an earlier field comes before the '(' of a later one:
+// the first '(' at which one fits is where the name ends.
 func cutFields(app []byte) ([]byte, bool) {
-	for i := 0; i < len(app); i++ {
-		j := bytes.IndexByte(app[i:], ' ')
+	const sslParen, gssParen = len(" SSL enabled "), len(" GSS ")
+	for off := 0; ; {
+		j := bytes.IndexByte(app[off:], '(')
 		if j < 0 {
-			break
+			return app, false
 		}
-		i += j
-		if isSSLField(app[i:]) {
-			return app[:i], true
+		q := off + j
+		if q >= sslParen && isSSLField(app[q-sslParen:]) {
+			return app[:q-sslParen], true
 		}
-		if isGSSField(app[i:]) {
+		if q >= gssParen && isGSSField(app[q-gssParen:]) {
 			// An SSL field, if any, lies after this GSS field.
+			i := q - gssParen
 			return app[:i], bytes.Contains(app[i+len(fieldGSSStrict):], fieldSSLStrict)
 		}
+		off = q + 1
 	}
-	return app, false
 }
 
 // readReceived reads "host=H port=P" (or "host=[local]").
