@@ -334,9 +334,15 @@ func (b *Broker) grantID(given string) (string, error) {
 
 // reject records a refused request and returns its error.
 func (b *Broker) reject(ctx context.Context, rec audit.Record, err error) error {
-	rec.Event, rec.Outcome, rec.ErrorCode, rec.Message = audit.EventRequestRejected, audit.OutcomeRejected, string(ErrorCode(err)), "request rejected"
-	b.writeBestEffort(ctx, rec)
+	b.writeBestEffort(ctx, RejectedRecord(rec, err))
 	return err
+}
+
+// RejectedRecord returns rec as the request.rejected record of err: the event, the
+// outcome, err's code and a fixed message (never err's text, which may quote input).
+func RejectedRecord(rec audit.Record, err error) audit.Record {
+	rec.Event, rec.Outcome, rec.ErrorCode, rec.Message = audit.EventRequestRejected, audit.OutcomeRejected, string(ErrorCode(err)), "request rejected"
+	return rec
 }
 
 // Reject records a request refused before it reached the broker (e.g. a body that
@@ -364,13 +370,4 @@ func (b *Broker) Record(ctx context.Context, rec audit.Record) error {
 		return &Error{Code: CodeUnavailable, Op: "audit", Message: "the audit record could not be written", Err: err}
 	}
 	return nil
-}
-
-// withOp names op in err's *Error when it names no operation yet.
-func withOp(err error, op string) error {
-	var e *Error
-	if errors.As(err, &e) && e.Op == "" {
-		e.Op = op
-	}
-	return err
 }

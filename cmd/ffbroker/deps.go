@@ -22,12 +22,12 @@ func (c *cli) deps(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, e
 	if err != nil {
 		return nil, err
 	}
-	d, err := lambdafn.BuildWith(fn, cfg, awsCfg, c.stderrAudit())
+	// The activity job reads more of the environment than Config: this command's.
+	d, err := lambdafn.BuildWith(fn, cfg, awsCfg, c.getenv, c.stderrAudit())
 	if err != nil {
 		return nil, &configError{err: err}
 	}
-	// The activity job reads more of the environment than Config: this command's.
-	return d.WithEnv(c.getenv), nil
+	return d, nil
 }
 
 // stderrAudit is where the CLI's audit records go when no log group is configured:

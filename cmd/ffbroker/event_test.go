@@ -193,7 +193,7 @@ func (f *fixture) issueHandler(t *testing.T) *lambdafn.IssueHandler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := lambdafn.BuildWith(lambdafn.FunctionIssue, cfg, f.srv.Config(context.Background()), io.Discard)
+	d, err := lambdafn.BuildWith(lambdafn.FunctionIssue, cfg, f.srv.Config(context.Background()), os.Getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func localFunctions() map[string]localapi.Function {
 			if err != nil {
 				return nil, nil, err
 			}
-			d, err := lambdafn.BuildWith(kind, cfg, awsCfg, audit)
+			d, err := lambdafn.BuildWith(kind, cfg, awsCfg, getenv, audit)
 			if err != nil {
 				return nil, nil, err
 			}

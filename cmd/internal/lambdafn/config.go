@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/broker/activity"
 	"github.com/ffbroker/ffbroker/broker/awsretry"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/broker/secretsmanager"
@@ -222,8 +223,12 @@ type Deps struct {
 	Function Function
 	Config   Config
 	AWS      aws.Config
-	Broker   *broker.Broker
-	// Store is the broker's login (issue, expire, activity); nil in the approve function.
+	// Broker serves the issue, expire and approve functions; nil in the activity
+	// function, which has Activity instead.
+	Broker *broker.Broker
+	// Activity is the activity job (activity function only), with its own login.
+	Activity *activity.Job
+	// Store is the broker's login (issue and expire functions only).
 	Store *postgres.Store
 	// Approvals is the approver's login (approve function only).
 	Approvals *postgres.ApprovalStore
@@ -232,27 +237,18 @@ type Deps struct {
 	SFN       *sfn.Client
 	// Verifier checks the identity proof of every API call.
 	Verifier *identity.Verifier
-
-	getenv func(string) string
-	stdout io.Writer
 }
 
-// Build creates the clients and the broker of fn from cfg. stdout receives the audit
+// Build creates the clients and the broker of fn from cfg, and for the activity
+// function the activity job from getenv (os.Getenv in Lambda). stdout receives the audit
 // records (Lambda sends it to CloudWatch Logs); with FFB_AUDIT_LOG_GROUP set they also
 // go to that group, and a record counts as written only when both sinks took it.
-func Build(ctx context.Context, fn Function, cfg Config, stdout io.Writer) (*Deps, error) {
+func Build(ctx context.Context, fn Function, cfg Config, getenv func(string) string, stdout io.Writer) (*Deps, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	return BuildWith(fn, cfg, awsCfg, stdout)
-}
-
-// WithEnv sets where the functions that read more of the environment than Config
-// (the activity job) read it from; Build's callers pass os.Getenv.
-func (d *Deps) WithEnv(getenv func(string) string) *Deps {
-	d.getenv = getenv
-	return d
+	return BuildWith(fn, cfg, awsCfg, getenv, stdout)
 }
 
 // Close closes the database connections the dependencies opened.
@@ -271,13 +267,24 @@ func (d *Deps) Close(ctx context.Context) {
 //
 // Every AWS client is built with the one retry policy (awsretry), whatever
 // retryer awsCfg had.
-func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*Deps, error) {
+func BuildWith(fn Function, cfg Config, awsCfg aws.Config, getenv func(string) string, stdout io.Writer) (*Deps, error) {
 	awsCfg = awsretry.Apply(awsCfg)
+	d := &Deps{Function: fn, Config: cfg, AWS: awsCfg}
+	d.Audit = auditSink(cfg, awsCfg, getenv, stdout)
+	if fn == FunctionActivity {
+		// The activity job logs in as its own role and reads its own variables; a
+		// mistake in them fails the cold start, not every scheduled run.
+		job, err := activity.NewFromEnvWith(getenv, awsCfg, stdout)
+		if err != nil {
+			return nil, fmt.Errorf("activity: %w", err)
+		}
+		d.Activity = job
+		return d, nil
+	}
 	conn, err := postgres.NewConnector(cfg.DB, awsCfg)
 	if err != nil {
 		return nil, err
 	}
-	d := &Deps{Function: fn, Config: cfg, AWS: awsCfg, getenv: os.Getenv, stdout: stdout}
 	bc := broker.Config{Policy: cfg.policy(), Target: cfg.Target}
 	if fn == FunctionApprove {
 		d.Approvals = postgres.NewApprovalStore(conn)
@@ -295,28 +302,31 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, stdout io.Writer) (*D
 		d.SFN = sfn.NewFromConfig(awsCfg)
 		bc.Workflow = NewWorkflow(d.SFN, cfg.StateMachineARN)
 	}
-	if cfg.NotifyTopicARN != "" && fn != FunctionActivity {
+	if cfg.NotifyTopicARN != "" {
 		bc.Notifier = NewNotifier(sns.NewFromConfig(awsCfg), cfg.NotifyTopicARN)
 	}
 	if fn == FunctionExpire {
 		bc.ExpiryWarning = cfg.ExpiryWarning
 	}
-	if fn != FunctionActivity {
-		d.Verifier = identity.NewVerifier(awsCfg, cfg.ServerID, cfg.TrustedSessionRoles)
-		bc.Proofs = NewLedgerProofs(d.Authenticator())
-	}
-	var sink audit.Sink = audit.NewJSONSink(stdout)
-	if cfg.AuditLogGroup != "" {
-		stream := or(os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"), fmt.Sprintf("ffbroker-%d", os.Getpid()))
-		stream = strings.NewReplacer("[", "", "]", "", "$", "").Replace(stream)
-		cw := audit.NewCloudWatchSink(cloudwatchlogs.NewFromConfig(awsCfg), cfg.AuditLogGroup, stream, audit.CloudWatchOptions{})
-		sink = audit.Multi(sink, cw)
-	}
-	d.Audit, bc.Audit = sink, sink
+	d.Verifier = identity.NewVerifier(awsCfg, cfg.ServerID, cfg.TrustedSessionRoles)
+	bc.Proofs = NewLedgerProofs(d.Authenticator())
+	bc.Audit = d.Audit
 	if d.Broker, err = broker.New(bc); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// auditSink is where a function's audit records go: stdout (Lambda sends it to
+// CloudWatch Logs) and, with FFB_AUDIT_LOG_GROUP, that group too.
+func auditSink(cfg Config, awsCfg aws.Config, getenv func(string) string, stdout io.Writer) audit.Sink {
+	var sink audit.Sink = audit.NewJSONSink(stdout)
+	if cfg.AuditLogGroup == "" {
+		return sink
+	}
+	stream := or(getenv("AWS_LAMBDA_LOG_STREAM_NAME"), fmt.Sprintf("ffbroker-%d", os.Getpid()))
+	stream = strings.NewReplacer("[", "", "]", "", "$", "").Replace(stream)
+	return audit.Multi(sink, audit.NewCloudWatchSink(cloudwatchlogs.NewFromConfig(awsCfg), cfg.AuditLogGroup, stream, audit.CloudWatchOptions{}))
 }
 
 // Authenticator is how this function's API routes find who is calling.

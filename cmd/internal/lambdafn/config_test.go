@@ -1,10 +1,14 @@
 package lambdafn_test
 
 import (
+	"io"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 )
 
@@ -40,5 +44,45 @@ func TestExpiryWarningConfig(t *testing.T) {
 				t.Errorf("LoadConfig(FFB_EXPIRY_WARNING=%q).ExpiryWarning = %v; want %v", tc.value, cfg.ExpiryWarning, tc.want)
 			}
 		})
+	}
+}
+
+// TestActivityConfigFailsTheColdStart: a misconfigured activity job is refused when
+// the function is built (the Lambda init phase), naming the variable, not on every
+// scheduled run; a well configured one is built with its own login and nothing of
+// the broker's (no broker login, no Secrets Manager, no identity verifier).
+func TestActivityConfigFailsTheColdStart(t *testing.T) {
+	base := map[string]string{"FFB_DB_HOST": "db.example", "AWS_REGION": "us-east-1",
+		"FFB_ACTIVITY_LOG_GROUP": "/aws/rds/cluster/c/postgresql"}
+	build := func(t *testing.T, env map[string]string) (*lambdafn.Deps, error) {
+		getenv := func(k string) string { return env[k] }
+		cfg, err := lambdafn.LoadConfig(getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Check(lambdafn.FunctionActivity); err != nil {
+			t.Fatal(err)
+		}
+		return lambdafn.BuildWith(lambdafn.FunctionActivity, cfg, aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}, getenv, io.Discard)
+	}
+	for _, tc := range []struct{ name, key, value string }{
+		{"no log group", "FFB_ACTIVITY_LOG_GROUP", ""},
+		{"lock days not a number", "FFB_ACTIVITY_LOCK_DAYS", "ninety"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := maps.Clone(base)
+			env[tc.key] = tc.value
+			d, err := build(t, env)
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("BuildWith(activity, %s=%q) = %v, %v; want an error naming %s", tc.key, tc.value, d, err, tc.key)
+			}
+		})
+	}
+	d, err := build(t, base)
+	if err != nil {
+		t.Fatalf("BuildWith(activity) error = %v", err)
+	}
+	if d.Activity == nil || d.Audit == nil || d.Broker != nil || d.Store != nil || d.Secrets != nil || d.Verifier != nil || d.SFN != nil {
+		t.Errorf("activity deps = %+v; want the job and an audit sink only", d)
 	}
 }

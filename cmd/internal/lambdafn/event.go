@@ -129,14 +129,19 @@ func respondError(err error) events.APIGatewayProxyResponse {
 }
 
 // unsupported refuses an event of the wrong shape, with an audit record.
-func unsupported(ctx context.Context, b *broker.Broker, fn string) error {
+// rejecter records a refused event (the broker, or sinkRejecter where there is none).
+type rejecter interface {
+	Reject(ctx context.Context, rec audit.Record, err error) error
+}
+
+func unsupported(ctx context.Context, b rejecter, fn string) error {
 	err := broker.Errorf(broker.CodeInvalidRequest, "the %s function does not accept this event", fn)
 	b.Reject(ctx, audit.Record{RequestID: requestID(ctx, nil), Source: audit.SourceStepFunctions}, err)
 	return &InvalidInputError{Message: broker.ErrorMessage(err)}
 }
 
 // routeNotFound answers an API route this function does not serve.
-func routeNotFound(ctx context.Context, b *broker.Broker, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
+func routeNotFound(ctx context.Context, b rejecter, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
 	err := broker.Errorf(broker.CodeNotFound, "no such route")
 	b.Reject(ctx, rejected(ctx, req), err)
 	return respondError(err)

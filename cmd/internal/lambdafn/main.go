@@ -26,7 +26,7 @@ func Start(fn Function, newHandler func(*Deps) Handler) {
 		fmt.Fprintln(os.Stderr, "ffbroker: configuration:", err)
 		os.Exit(1)
 	}
-	deps, err := Build(context.Background(), fn, cfg, os.Stdout)
+	deps, err := Build(context.Background(), fn, cfg, os.Getenv, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ffbroker: init:", err)
 		os.Exit(1)

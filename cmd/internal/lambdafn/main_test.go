@@ -177,11 +177,11 @@ func newEnv(srv *awstest.Server, names pgtest.RoleModel, overrides map[string]st
 		if err := cfg.Check(fn); err != nil {
 			return nil, err
 		}
-		d, err := lambdafn.BuildWith(fn, cfg, awsCfg, e.audit)
+		d, err := lambdafn.BuildWith(fn, cfg, awsCfg, getenv, e.audit)
 		if err != nil {
 			return nil, err
 		}
-		*dst = d.WithEnv(getenv)
+		*dst = d
 	}
 	for _, name := range []string{"alice", "bob", "carol", "mallory"} {
 		cfg, err := person(ctx, srv, name)
