@@ -1,4 +1,3 @@
-// Command activity is ffbroker's activity Lambda function; see package lambdafn.
 package main
 
 import "github.com/ffbroker/ffbroker/cmd/internal/lambdafn"

@@ -1,4 +1,3 @@
-// Command approve is ffbroker's approve Lambda function; see package lambdafn.
 package main
 
 import "github.com/ffbroker/ffbroker/cmd/internal/lambdafn"

@@ -1,4 +1,3 @@
-// Command expire is ffbroker's expire Lambda function; see package lambdafn.
 package main
 
 import "github.com/ffbroker/ffbroker/cmd/internal/lambdafn"

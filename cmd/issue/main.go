@@ -1,4 +1,3 @@
-// Command issue is ffbroker's issue Lambda function; see package lambdafn.
 package main
 
 import "github.com/ffbroker/ffbroker/cmd/internal/lambdafn"

@@ -1,0 +1,2 @@
+// Command activity is ffbroker's activity Lambda function; see package lambdafn.
+package main

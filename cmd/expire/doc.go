@@ -1,0 +1,2 @@
+// Command expire is ffbroker's expire Lambda function; see package lambdafn.
+package main

@@ -1,0 +1,2 @@
+// Command issue is ffbroker's issue Lambda function; see package lambdafn.
+package main
