@@ -242,7 +242,9 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 		return IssueOutput{}, &Error{Code: CodeInternal, Op: "scram verifier", Err: err}
 	}
 	var published SecretRef
+	promoted := false
 	act, err := b.cfg.DB.ActivateGrant(ctx, greq, verifier, func(ctx context.Context) error {
+		promoted = true
 		published, err = b.promoteVersion(ctx, greq.Role, greq.GrantID)
 		return err
 	})
@@ -251,6 +253,12 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 	case errors.As(err, &commitErr):
 		b.repairCurrent(ctx, greq.Role)
 		return IssueOutput{}, &Error{Code: CodeUnavailable, Op: "activate grant", Message: "the database did not commit the grant; retry", Err: err}
+	case err != nil && promoted:
+		// The promotion was tried and the transaction rolled back: AWSCURRENT may
+		// name the password the database just took back (a label moved before its
+		// answer was lost). Put the live grant's version back before answering.
+		b.repairCurrent(ctx, greq.Role)
+		return IssueOutput{}, err
 	case err != nil:
 		if ErrorCode(err) != CodeUnavailable {
 			// The database refused: the grant does not exist, so neither may its version.
@@ -288,7 +296,7 @@ func (b *Broker) reuse(ctx context.Context, greq GrantRequest, res Reservation) 
 }
 
 // repairCurrent puts the version of the grant whose password the role holds back in
-// AWSCURRENT after a commit failed behind a promotion. Without one, the next sweep
+// AWSCURRENT after a commit or a promotion failed behind a promotion. Without one, the next sweep
 // replaces the secret with a tombstone.
 func (b *Broker) repairCurrent(ctx context.Context, role string) {
 	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {

@@ -1,12 +1,10 @@
 package broker_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/ffbroker/ffbroker/internal/testenv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,37 +35,7 @@ type fixture struct {
 }
 
 // auditBuffer collects the JSON audit lines of a JSONSink.
-type auditBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (a *auditBuffer) Write(p []byte) (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.buf.Write(p)
-}
-
-func (a *auditBuffer) String() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.buf.String()
-}
-
-// Records decodes every audit line.
-func (a *auditBuffer) Records(t testing.TB) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(a.String()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("audit line %q: %v", sc.Text(), err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
+type auditBuffer = testenv.Lines
 
 func newFixture(t testing.TB, prefix string) *fixture {
 	t.Helper()

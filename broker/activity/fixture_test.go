@@ -4,13 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"github.com/ffbroker/ffbroker/internal/testenv"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -231,34 +230,7 @@ func waitLog(t testing.TB, offset int, s string) {
 }
 
 // auditBuffer collects the JSON audit lines of a JSONSink.
-type auditBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (a *auditBuffer) Write(p []byte) (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.buf.Write(p)
-}
-
-// records decodes every audit line so far and forgets them.
-func (a *auditBuffer) records(t testing.TB) []audit.Record {
-	t.Helper()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []audit.Record
-	sc := bufio.NewScanner(&a.buf)
-	for sc.Scan() {
-		var r audit.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("audit line %q: %v", sc.Text(), err)
-		}
-		out = append(out, r)
-	}
-	a.buf.Reset()
-	return out
-}
+type auditBuffer = testenv.Lines
 
 func mustExec(t testing.TB, c *pgx.Conn, sql string, args ...any) {
 	t.Helper()

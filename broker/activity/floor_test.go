@@ -89,7 +89,7 @@ func TestPolicyFloorAsTheActivityLogin(t *testing.T) {
 	if broker.ErrorCode(err) != broker.CodeForbidden {
 		t.Fatalf("Report with 10/20 days against 90/180: %v; want %s", err, broker.CodeForbidden)
 	}
-	recs := e.audit.records(t)
+	recs := e.audit.Take(t)
 	if len(recs) != 1 || recs[0].Event != audit.EventRequestRejected || recs[0].Outcome != audit.OutcomeRejected {
 		t.Errorf("audit records %+v; want one request.rejected", recs)
 	}

@@ -142,7 +142,7 @@ func TestPolicyTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
-	dryRecords := byRole(e.audit.records(t))
+	dryRecords := byRole(e.audit.Take(t))
 	if after := roleState(t, e); !maps(before, after) {
 		t.Errorf("a dry run changed roles:\nbefore %v\n after %v", before, after)
 	}
@@ -170,7 +170,7 @@ func TestPolicyTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	applyRecords := byRole(e.audit.records(t))
+	applyRecords := byRole(e.audit.Take(t))
 	state := roleState(t, e)
 	for _, c := range cases {
 		t.Run("apply/"+c.name, func(t *testing.T) {
@@ -212,7 +212,7 @@ func TestPolicyTable(t *testing.T) {
 			t.Errorf("second apply did %s to %s; want nothing", r.Result, r.Role)
 		}
 	}
-	for role, recs := range byRole(e.audit.records(t)) {
+	for role, recs := range byRole(e.audit.Take(t)) {
 		if role != "pt_live" && role != "pt_master_made" {
 			t.Errorf("second apply wrote %q for %s; want nothing", recs, role)
 		}
@@ -229,7 +229,7 @@ func TestPolicyTable(t *testing.T) {
 	if st := roleState(t, e)["pt_limit7"]; st.limit != 7 {
 		t.Errorf("pt_limit7 connection limit after unlock = %d; want 7", st.limit)
 	}
-	if got := byRole(e.audit.records(t))["pt_limit7"]; !slices.Equal(got, [][3]string{
+	if got := byRole(e.audit.Take(t))["pt_limit7"]; !slices.Equal(got, [][3]string{
 		{string(audit.EventRoleUnlocked), pending}, {string(audit.EventRoleUnlocked), success}}) {
 		t.Errorf("unlock audit = %q; want pending, success", got)
 	}
@@ -244,7 +244,7 @@ func TestPolicyTable(t *testing.T) {
 			t.Errorf("Unlock(%q) error = %v; want code %s", tc.role, err, tc.code)
 		}
 	}
-	e.audit.records(t)
+	e.audit.Take(t)
 
 	// Time moves on by one day: the role locked at M-1 days is now due for a drop.
 	e.shiftClock(t, day+time.Minute)

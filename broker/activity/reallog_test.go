@@ -98,7 +98,7 @@ func TestRealLogLines(t *testing.T) {
 		}
 	}
 
-	recs := e.audit.records(t)
+	recs := e.audit.Take(t)
 	var logins []audit.Record
 	for _, r := range recs {
 		if r.Event == audit.EventLoginObserved {
@@ -129,7 +129,7 @@ func TestRealLogLines(t *testing.T) {
 	if rep2.Logs.Events != 0 || rep2.Logs.Skipped == 0 || ck2.Version != ck.Version || ck2.Events != ck.Events {
 		t.Errorf("second run read %+v, checkpoint %+v; want nothing new and the checkpoint unchanged (%+v)", rep2.Logs, ck2, ck)
 	}
-	if recs := e.audit.records(t); len(recs) != 0 {
+	if recs := e.audit.Take(t); len(recs) != 0 {
 		t.Errorf("second run wrote audit records %+v; want none", recs)
 	}
 }

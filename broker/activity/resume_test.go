@@ -144,7 +144,7 @@ func TestResumeAfterDeadline(t *testing.T) {
 	}
 	seen := map[time.Time]int{}
 	matched := 0
-	for _, r := range e.audit.records(t) {
+	for _, r := range e.audit.Take(t) {
 		if r.Event != audit.EventLoginObserved {
 			continue
 		}

@@ -198,9 +198,11 @@ func (s *Store) promote(ctx context.Context, op, name, versionID, drop string) (
 		return broker.SecretRef{}, err
 	}
 	if slices.Contains(d.VersionIdsToStages[versionID], drop) {
-		if err := s.removeStage(ctx, op, name, drop, versionID); err != nil {
-			return broker.SecretRef{}, err
-		}
+		// AWSCURRENT has moved: the promotion took effect. A failure to drop the
+		// other label now must not fail it, or the caller would roll back a password
+		// that AWSCURRENT already names. A stale AWSPENDING on the current version is
+		// harmless: the next PutPending moves it, and it never makes a version current.
+		_ = s.removeStage(ctx, op, name, drop, versionID)
 	}
 	return broker.SecretRef{ARN: aws.ToString(d.ARN), VersionID: versionID}, nil
 }

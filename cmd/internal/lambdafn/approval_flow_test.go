@@ -316,7 +316,7 @@ func TestTwoPersonRule(t *testing.T) {
 			t.Fatalf("issue step = %#v; want the rw grant of request %s", out, id)
 		}
 		var issued map[string]any
-		for _, r := range f.audit.records(t) {
+		for _, r := range f.audit.Records(t) {
 			if r["event"] == "password.issued" && r["grant_id"] == id {
 				issued = r
 			}
@@ -349,13 +349,13 @@ func TestTwoPersonRule(t *testing.T) {
 			Output: aws.String(`{"request_id":"` + id + `","decision":"approve","approver":"` + bobARN + `"}`)}); err != nil {
 			t.Fatal(err)
 		}
-		before := len(f.audit.records(t))
+		before := len(f.audit.Records(t))
 		_, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, f.scheduled(t, arn, "issue"))
 		var forbidden *lambdafn.ForbiddenError
 		if !errors.As(err, &forbidden) {
 			t.Fatalf("issue step after a forged SendTaskSuccess = %v; want ForbiddenError", err)
 		}
-		recs := f.audit.records(t)[before:]
+		recs := f.audit.Records(t)[before:]
 		if len(recs) != 1 || recs[0]["event"] != "request.rejected" || recs[0]["error_code"] != "forbidden" {
 			t.Errorf("audit records = %v; want one request.rejected (forbidden)", recs)
 		}

@@ -226,7 +226,7 @@ func TestInvalidEvents(t *testing.T) {
 	dbBefore, smBefore := e.dbState(t), e.secretsState(t)
 	for _, tc := range tests {
 		t.Run(tc.fn+"/"+tc.file, func(t *testing.T) {
-			before := len(e.audit.records(t))
+			before := len(e.audit.Records(t))
 			raw := readEvent(t, "invalid/"+tc.file)
 			if tc.status != 0 && tc.file != "issue-api-unauthenticated.json" {
 				raw = e.sign(t, "alice", raw) // a real caller: the refusal is about the input
@@ -247,7 +247,7 @@ func TestInvalidEvents(t *testing.T) {
 					t.Errorf("error = %T %v; want %s", err, err, tc.code)
 				}
 			}
-			recs := e.audit.records(t)[before:]
+			recs := e.audit.Records(t)[before:]
 			if len(recs) != 1 || recs[0]["event"] != "request.rejected" {
 				t.Errorf("audit records = %v; want one request.rejected", recs)
 			}
@@ -310,7 +310,7 @@ func TestIdentityProofRefused(t *testing.T) {
 	dbBefore, smBefore := e.dbState(t), e.secretsState(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := len(e.audit.records(t))
+			before := len(e.audit.Records(t))
 			out, err := h[tc.fn](ctx, tc.event)
 			if err != nil {
 				t.Fatal(err)
@@ -319,7 +319,7 @@ func TestIdentityProofRefused(t *testing.T) {
 			if code := body["error"].(map[string]any)["code"]; status != 401 || code != "unauthenticated" {
 				t.Errorf("answer = %d %v; want 401 unauthenticated", status, body)
 			}
-			recs := e.audit.records(t)[before:]
+			recs := e.audit.Records(t)[before:]
 			if len(recs) != 1 || recs[0]["event"] != "request.rejected" || recs[0]["error_code"] != "unauthenticated" || recs[0]["requester"] != nil {
 				t.Errorf("audit records = %v; want one request.rejected naming no requester", recs)
 			}

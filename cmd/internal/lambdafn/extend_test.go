@@ -95,7 +95,7 @@ func testExtendReadOnly(t *testing.T) {
 		t.Errorf("extend ro by 1h after 2h = %d %v; want 409 conflict (never shortened)", status, short)
 	}
 	var extended map[string]any
-	for _, r := range f.audit.records(t) {
+	for _, r := range f.audit.Records(t) {
 		if r["event"] == "access.extended" && r["outcome"] == "success" {
 			extended = r
 		}
@@ -155,7 +155,7 @@ func testExtendReadWrite(t *testing.T) {
 		t.Errorf("issue step of the extension = %+v; want grant %s extended, later than %v", got, grant.GrantID, grant.ExpiresAt)
 	}
 	var extended map[string]any
-	for _, r := range f.audit.records(t) {
+	for _, r := range f.audit.Records(t) {
 		if r["event"] == "access.extended" && r["outcome"] == "success" {
 			extended = r
 		}

@@ -1,8 +1,6 @@
 package lambdafn_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,33 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 // auditLines collects the JSON audit output of the handlers.
-type auditLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (a *auditLines) Write(p []byte) (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.buf.Write(p)
-}
-
-func (a *auditLines) records(t *testing.T) []map[string]any {
-	t.Helper()
-	a.mu.Lock()
-	text := a.buf.String()
-	a.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("audit line %q: %v", sc.Text(), err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
+type auditLines = testenv.Lines
 
 // env is a bootstrapped role model with the seed's names (the sample events use
 // them), the functions' dependencies built as in the Lambda init phase (the approve

@@ -314,7 +314,7 @@ func TestNotificationFailureIsAWarning(t *testing.T) {
 		t.Fatalf("issue step with the topic gone: %v", err)
 	}
 	var kinds []string
-	for _, r := range f.audit.records(t) {
+	for _, r := range f.audit.Records(t) {
 		if r["event"] == "notification.failed" {
 			if r["outcome"] != "warning" || r["access_request_id"] != id || r["error_code"] == "" {
 				t.Errorf("notification.failed record = %v; want outcome warning for request %s with an error code", r, id)

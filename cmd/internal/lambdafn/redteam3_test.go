@@ -82,7 +82,7 @@ func TestRedTeam3ReplayedExtensionStepAfterRevoke(t *testing.T) {
 	alice.take(t)
 	// The grant ends (revoke, as db_admin does it).
 	f.superQuery(t, `UPDATE db_admin.firefighter_grant SET closed_at = clock_timestamp(), closed_reason = 'revoked' WHERE grant_id = $1 RETURNING grant_id::text`, grant.GrantID)
-	n := len(f.audit.records(t))
+	n := len(f.audit.Records(t))
 	step := json.RawMessage(`{"action":"issue","request_id":"` + extID + `"}`)
 	_, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, step)
 	t.Logf("replayed issue step: %v", err)
@@ -90,7 +90,7 @@ func TestRedTeam3ReplayedExtensionStepAfterRevoke(t *testing.T) {
 	for _, r := range got {
 		t.Errorf("a direct invoke of the issue step after the revoke told alice %q: %s", r.chat.Metadata.EventType, r.chat.Content.Title)
 	}
-	for _, r := range f.audit.records(t)[n:] {
+	for _, r := range f.audit.Records(t)[n:] {
 		if r["event"] == "access.extended" && r["outcome"] == "success" {
 			t.Errorf("a direct invoke of the issue step after the revoke wrote access.extended success for closed grant %s: %v (step error %v)", grant.GrantID, r, err)
 		}

@@ -308,7 +308,7 @@ func TestRedTeam2BrokerLoginRelabelsRequesterAndReason(t *testing.T) {
 			if _, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, json.RawMessage(`{"action":"issue","request_id":"`+id+`"}`)); err != nil {
 				return
 			}
-			for _, r := range f.audit.records(t) {
+			for _, r := range f.audit.Records(t) {
 				if r["event"] == "password.issued" && r["grant_id"] == id {
 					t.Errorf("rw issued on it; password.issued names requester %v, reason unchecked (the proof is mallory's)", r["requester"])
 				}
