@@ -47,29 +47,33 @@ func TestPolicyFloorAsTheActivityLogin(t *testing.T) {
 	}
 	e.shiftClock(t, 5*24*time.Hour)
 	e.store.Close(ctx) // psql needs the login's slot
-	for _, tc := range []struct{ name, sql, want string }{
-		{"drop after 1 day", `SELECT * FROM db_admin.activity_enforce('floor_idle', 'drop', 0, 1)`, "FFB11"},
-		{"lock after 1 day", `SELECT * FROM db_admin.activity_enforce('floor_idle', 'lock', 1, 0)`, "FFB11"},
-		{"plan looser", `SELECT count(*) FROM db_admin.activity_plan(30, 60)`, "FFB11"},
-		{"drop below the floor, lock above", `SELECT count(*) FROM db_admin.activity_plan(100, 150)`, "FFB11"},
-		{"set the policy", `SELECT * FROM db_admin.activity_set_policy(1, 2)`, "permission denied"},
-		{"change the row", `UPDATE db_admin.activity_policy SET lock_after_days = 1, drop_after_days = 2`, "permission denied"},
-		{"delete the row", `DELETE FROM db_admin.activity_policy`, "permission denied"},
-		{"stricter", `SELECT count(*) > 0 FROM db_admin.activity_plan(120, 365)`, ""},
-		{"never", `SELECT count(*) > 0 FROM db_admin.activity_plan(0, 0)`, ""},
-		{"the floor itself", `SELECT lock_after_days || '/' || drop_after_days FROM db_admin.activity_policy()`, ""},
+	const looser = "looser than the policy" // FFB11's message
+	for _, tc := range []struct {
+		name, sql string
+		out       string // the answer when err is ""
+		err       string // what the refusal holds
+	}{
+		{"drop after 1 day", `SELECT * FROM db_admin.activity_enforce('floor_idle', 'drop', 0, 1)`, "", looser},
+		{"lock after 1 day", `SELECT * FROM db_admin.activity_enforce('floor_idle', 'lock', 1, 0)`, "", looser},
+		{"plan looser", `SELECT count(*) FROM db_admin.activity_plan(30, 60)`, "", looser},
+		{"drop below the floor, lock above", `SELECT count(*) FROM db_admin.activity_plan(100, 150)`, "", looser},
+		{"set the policy", `SELECT * FROM db_admin.activity_set_policy(1, 2)`, "", "permission denied"},
+		{"change the row", `UPDATE db_admin.activity_policy SET lock_after_days = 1, drop_after_days = 2`, "", "permission denied"},
+		{"delete the row", `DELETE FROM db_admin.activity_policy`, "", "permission denied"},
+		{"stricter", `SELECT string_agg(p.role || ':' || p.action, ',') FROM db_admin.activity_plan(120, 365) AS p WHERE p.role = 'floor_idle'`, "floor_idle:active", ""},
+		{"never", `SELECT string_agg(p.role || ':' || p.action, ',') FROM db_admin.activity_plan(0, 0) AS p WHERE p.role = 'floor_idle'`, "floor_idle:active", ""},
+		{"the floor itself", `SELECT lock_after_days || '/' || drop_after_days FROM db_admin.activity_policy()`, "90/180", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := psqlAs(t, e.Activity, e.activityPassword, e.DB, tc.sql)
+			out = strings.TrimSpace(out)
 			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("%s: %v", tc.sql, err)
-			case tc.want != "" && err == nil:
-				t.Errorf("%s succeeded (%q); want %s", tc.sql, out, tc.want)
-			case tc.want == "FFB11" && !strings.Contains(out, "looser than the policy"):
-				t.Errorf("%s: %q; want the floor's refusal", tc.sql, out)
-			case tc.want != "" && tc.want != "FFB11" && !strings.Contains(out, tc.want):
-				t.Errorf("%s: %q; want %q", tc.sql, out, tc.want)
+			case tc.err == "" && (err != nil || out != tc.out):
+				t.Errorf("%s = %q (%v); want %q", tc.sql, out, err, tc.out)
+			case tc.err != "" && err == nil:
+				t.Errorf("%s succeeded (%q); want a refusal with %q", tc.sql, out, tc.err)
+			case tc.err != "" && !strings.Contains(out, tc.err):
+				t.Errorf("%s: %q; want a refusal with %q", tc.sql, out, tc.err)
 			}
 		})
 	}

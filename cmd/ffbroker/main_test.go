@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,20 +37,22 @@ func ffbIn(t *testing.T, stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// TestCommands runs commands that change nothing (help, refusals, reads, failures to
+// reach a part): each row stands alone, in any order. The grant's life is
+// TestGrantLifecycle.
 func TestCommands(t *testing.T) {
 	f := setup(t, "cli")
 	noCredentials := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
 	bobApprover := map[string]string{"AWS_ACCESS_KEY_ID": f.users["bob"].KeyID, "AWS_SECRET_ACCESS_KEY": f.users["bob"].Secret,
 		"FFB_DB_USER": f.names.Approver, "FFB_DB_PASSWORD": approverPassword}
-	bobNotApprover := map[string]string{"AWS_ACCESS_KEY_ID": f.users["bob"].KeyID, "AWS_SECRET_ACCESS_KEY": f.users["bob"].Secret, "FFB_APPROVERS": ""}
 	const unknownRequest = "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b"
 	tests := []struct {
 		name   string
 		args   []string
 		env    map[string]string
 		code   int
-		stdout string // must contain
-		stderr string // must contain
+		stdout string // must contain; "" must be empty
+		stderr string // must contain; "" must be empty
 	}{
 		{"help", []string{"--help"}, nil, exitOK, "commands:", ""},
 		{"no command", nil, nil, exitUsage, "commands:", ""},
@@ -60,12 +63,7 @@ func TestCommands(t *testing.T) {
 		{"issue bad flag", []string{"issue", "--rol", "ro"}, nil, exitUsage, "", "flag provided but not defined"},
 		{"issue with bad configuration", []string{"issue", "--role", "ro", "--incident", "INC-9"}, map[string]string{"FFB_DB_PORT": "abc"}, exitConfig, "", "FFB_DB_PORT"},
 		{"issue without AWS credentials", []string{"issue", "--role", "ro", "--incident", "INC-9"}, noCredentials, exitFailed, "", "get-caller-identity"},
-		{"issue ro", []string{"issue", "--role", "ro", "--incident", "INC-1", "--reason", "latency"}, nil, exitOK, "access issued: cli_firefighter_ro", ""},
-		{"issue ro again returns the live grant", []string{"issue", "--role", "ro", "--incident", "INC-1"}, nil, exitOK, "already live for this incident", ""},
-		{"status", []string{"status"}, nil, exitOK, "requester " + f.users["alice"].ARN, ""},
-		{"status json", []string{"status", "--json"}, nil, exitOK, `"role": "cli_firefighter_ro"`, ""},
 		{"status with bad configuration", []string{"status"}, map[string]string{"FFB_APPROVERS": "arn:aws:iam::bad"}, exitConfig, "", "FFB_APPROVERS"},
-		{"connect", []string{"connect", "--role", "ro", "--psql", "psql", "--", "-X", "-A", "-t", "-c", "SELECT current_user"}, nil, exitOK, "cli_firefighter_ro", ""},
 		{"connect unknown role", []string{"connect", "--role", "admin"}, nil, exitUsage, "", "role must be"},
 		{"connect without AWS credentials", []string{"connect", "--role", "ro"}, noCredentials, exitFailed, "", "read secret firefighter/cli/cli_firefighter_ro"},
 		{"database down", []string{"status"}, map[string]string{"FFB_DB_PORT": itoa(closedPort(t))}, exitRetry, "", "(category network) (unavailable)"},
@@ -93,37 +91,84 @@ func TestCommands(t *testing.T) {
 		{"invoke wrong shape", []string{"invoke", "expire", "--event", "../../events/invalid/wrong-shape.json"}, nil, exitFailed, "", `"errorType":"InvalidInputError"`},
 		{"invoke unknown function", []string{"invoke", "nope", "--event", "x"}, nil, exitUsage, "", "unknown function"},
 		{"invoke missing event file", []string{"invoke", "issue", "--event", "no-such-file.json"}, nil, exitUsage, "", "read the event"},
-		{"revoke unknown incident", []string{"revoke", "--role", "ro", "--incident", "INC-404"}, nil, exitFailed, "", "(not_found)"},
 		{"revoke bad role", []string{"revoke", "--role", "admin", "--incident", "INC-1"}, nil, exitFailed, "", "(invalid_role)"},
 		{"revoke without AWS credentials", []string{"revoke", "--role", "ro", "--incident", "INC-1"}, noCredentials, exitFailed, "", "get-caller-identity"},
-		{"revoke by someone with no part", []string{"revoke", "--role", "ro", "--incident", "INC-1"}, bobNotApprover, exitFailed, "", "(forbidden)"},
-		{"revoke", []string{"revoke", "--role", "ro", "--incident", "INC-1"}, nil, exitOK, "1 session(s) terminated", ""},
-		{"connect after revoke", []string{"connect", "--role", "ro"}, nil, exitFailed, "", "expired or was revoked"},
-		{"sweep", []string{"sweep"}, nil, exitOK, "nothing to do", ""},
-		{"sweep json", []string{"sweep", "--json"}, nil, exitOK, `"expired": []`, ""},
 		{"sweep bad flag", []string{"sweep", "--now"}, nil, exitUsage, "", "flag provided but not defined"},
 		{"issue json error", []string{"issue", "--json", "--role", "ro", "--incident", "bad incident"}, nil, exitFailed, "", `"code":"invalid_incident"`},
 	}
-	var session *sessionHolder
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			if tc.name == "revoke" { // a live session to terminate
-				session = openSession(t)
-				defer session.close()
-			}
-			code, out, errOut := ffb(t, tc.args...)
-			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
-				t.Errorf("ffbroker %s = exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout with %q, stderr with %q",
-					strings.Join(tc.args, " "), code, out, errOut, tc.code, tc.stdout, tc.stderr)
-			}
-			if strings.Contains(out+errOut, "PGPASSWORD") || strings.Contains(out+errOut, "SCRAM-SHA-256") {
-				t.Errorf("output holds a password or a verifier")
-			}
+			checkRun(t, tc.args, tc.code, tc.stdout, tc.stderr)
 		})
 	}
+}
+
+// checkRun runs the CLI and checks its exit code and output: stdout and stderr must
+// hold wantOut and wantErr, and an empty want means that stream must stay empty
+// (but for the local-mode notice on stderr). Neither stream may hold a password or
+// a verifier.
+func checkRun(t *testing.T, args []string, wantCode int, wantOut, wantErr string) string {
+	t.Helper()
+	code, out, errOut := ffb(t, args...)
+	notes := strings.TrimPrefix(errOut, localNotice+shared.Cluster.Host+"\n")
+	if code != wantCode || !holds(out, wantOut) || !holds(notes, wantErr) {
+		t.Errorf("ffbroker %s = exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout %s, stderr %s",
+			strings.Join(args, " "), code, out, errOut, wantCode, describe(wantOut), describe(wantErr))
+	}
+	if strings.Contains(out+errOut, "PGPASSWORD") || strings.Contains(out+errOut, "SCRAM-SHA-256") {
+		t.Errorf("ffbroker %s: output holds a password or a verifier", strings.Join(args, " "))
+	}
+	return out
+}
+
+// localNotice starts the line with which a command run in local mode says so.
+const localNotice = "ffbroker: local mode: the functions' code runs in this process against FFB_DB_HOST "
+
+// holds reports whether got contains want, or is empty when want is.
+func holds(got, want string) bool {
+	if want == "" {
+		return got == ""
+	}
+	return strings.Contains(got, want)
+}
+
+func describe(want string) string {
+	if want == "" {
+		return "empty"
+	}
+	return "with " + strconv.Quote(want)
+}
+
+// TestGrantLifecycle is one grant's life through the CLI, in order: issue, issue
+// again, status, a revoke of another incident, connect, a revoke by someone with no
+// part, revoke with a session open, connect after the revoke, sweep.
+func TestGrantLifecycle(t *testing.T) {
+	f := setup(t, "life")
+	ro := f.names.FirefighterRO
+	issue := []string{"issue", "--role", "ro", "--incident", "INC-1", "--reason", "latency"}
+	checkRun(t, issue, exitOK, "access issued: "+ro, "")
+	checkRun(t, issue[:5], exitOK, "already live for this incident", "")
+	checkRun(t, []string{"status"}, exitOK, "requester "+f.users["alice"].ARN, "")
+	checkRun(t, []string{"revoke", "--role", "ro", "--incident", "INC-404"}, exitFailed, "", "(not_found)")
+	checkRun(t, []string{"status", "--json"}, exitOK, `"role": "`+ro+`"`, "")
+	checkRun(t, []string{"connect", "--role", "ro", "--psql", "psql", "--", "-X", "-A", "-t", "-c", "SELECT current_user"}, exitOK, ro+"\n", "connecting as "+ro)
+
+	revoke := []string{"revoke", "--role", "ro", "--incident", "INC-1"}
+	t.Run("revoke by someone with no part", func(t *testing.T) {
+		t.Setenv("AWS_ACCESS_KEY_ID", f.users["bob"].KeyID)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", f.users["bob"].Secret)
+		t.Setenv("FFB_APPROVERS", "")
+		checkRun(t, revoke, exitFailed, "", "(forbidden)")
+	})
+	session := openSession(t, ro, f.names.DB)
+	defer session.close()
+	checkRun(t, revoke, exitOK, "1 session(s) terminated", "")
+	checkRun(t, []string{"connect", "--role", "ro"}, exitFailed, "", "expired or was revoked")
+	checkRun(t, []string{"sweep"}, exitOK, "nothing to do", "")
+	checkRun(t, []string{"sweep", "--json"}, exitOK, `"expired": []`, "")
 }
 
 func closedPort(t *testing.T) int {
@@ -138,9 +183,9 @@ func closedPort(t *testing.T) int {
 
 type sessionHolder struct{ close func() }
 
-// openSession logs in as ro with the current secret's password, read the way connect
-// reads it.
-func openSession(t *testing.T) *sessionHolder {
+// openSession logs in as role with the current secret's password, read the way
+// connect reads it.
+func openSession(t *testing.T, role, db string) *sessionHolder {
 	t.Helper()
 	code, out, errOut := ffb(t, "connect", "--role", "ro", "--psql", "/bin/sh", "--", "-c", `cat "$PGPASSFILE"`)
 	if code != exitOK {
@@ -148,7 +193,7 @@ func openSession(t *testing.T) *sessionHolder {
 	}
 	fields := strings.Split(strings.TrimSpace(out), ":")
 	pw := fields[len(fields)-1]
-	c, err := shared.Cluster.Connect(context.Background(), "cli_firefighter_ro", pw, "cli-db")
+	c, err := shared.Cluster.Connect(context.Background(), role, pw, db)
 	if err != nil {
 		t.Fatal(err)
 	}
