@@ -14,13 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-	"github.com/ffbroker/ffbroker/internal/awstest"
 )
 
 // newLogGroup returns a client of the shared moto server and a log group made for t.
 func newLogGroup(t *testing.T) (*cloudwatchlogs.Client, string) {
 	t.Helper()
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := moto.Get(t)
 	client := cloudwatchlogs.NewFromConfig(srv.Config(t.Context()))
 	group := "/ffbroker/audit/" + regexp.MustCompile(`[^A-Za-z0-9_./-]`).ReplaceAllString(t.Name(), "-")
 	if _, err := client.CreateLogGroup(t.Context(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(group)}); err != nil {

@@ -7,15 +7,7 @@ import (
 	"github.com/ffbroker/ffbroker/internal/awstest"
 )
 
-// moto is the one moto_server the package's tests share; see awstest.Require.
-var moto struct {
-	srv *awstest.Server
-	err error
-}
+// moto is the one moto_server the package's tests share.
+var moto awstest.Shared
 
-func TestMain(m *testing.M) {
-	moto.srv, moto.err = awstest.New()
-	code := m.Run()
-	moto.srv.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(awstest.RunShared(m, &moto, nil)) }

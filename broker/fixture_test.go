@@ -2,22 +2,23 @@ package broker_test
 
 import (
 	"context"
-	"encoding/json"
-	"github.com/ffbroker/ffbroker/internal/testenv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ffbroker/ffbroker/internal/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/ffbroker/ffbroker/internal/secretstest"
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 )
 
 // fixture is one bootstrapped role model (its own prefix and database), a Secrets
@@ -31,11 +32,8 @@ type fixture struct {
 	approverPassword string
 	sm               *sm.Client
 	secretPrefix     string
-	audit            *auditBuffer
+	audit            *testenv.Lines
 }
-
-// auditBuffer collects the JSON audit lines of a JSONSink.
-type auditBuffer = testenv.Lines
 
 func newFixture(t testing.TB, prefix string) *fixture {
 	t.Helper()
@@ -43,7 +41,7 @@ func newFixture(t testing.TB, prefix string) *fixture {
 	srv := shared.Moto(t)
 	v := pgtest.Vars{Prefix: prefix, DBName: strings.ReplaceAll(prefix, "_", "-") + "-db", Flavor: "aurora"}
 	f := &fixture{RoleModel: shared.Bootstrap(t, v), vars: v, brokerPassword: "broker-" + prefix + "-password-0123456789",
-		sm: sm.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &auditBuffer{}}
+		sm: sm.NewFromConfig(srv.Config(ctx)), secretPrefix: "firefighter/" + prefix, audit: &testenv.Lines{}}
 	f.approverPassword = "approver-" + prefix + "-password-0123456789"
 	for role, pw := range map[string]string{f.Broker: f.brokerPassword, f.Approver: f.approverPassword} {
 		if err := shared.Cluster.SetPassword(ctx, role, pw); err != nil {
@@ -174,34 +172,12 @@ func (f *fixture) super(t testing.TB) *pgx.Conn {
 }
 
 // dbState is what a refused request must leave unchanged in the database.
-func (f *fixture) dbState(t testing.TB) string {
-	t.Helper()
-	var s string
-	err := f.super(t).QueryRow(context.Background(), `SELECT
-		(SELECT count(*) FROM db_admin.firefighter_grant)::text || '|' ||
-		(SELECT string_agg(rolname || '=' || coalesce(rolvaliduntil::text, 'null') || '/' || coalesce(md5(rolpassword), 'null'), ',' ORDER BY rolname)
-		 FROM pg_authid WHERE rolname IN ($1, $2))`, f.FirefighterRO, f.FirefighterRW).Scan(&s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func (f *fixture) dbState(t testing.TB) string { t.Helper(); return shared.DBState(t, f.RoleModel) }
 
-// secretsState lists the fixture's secrets and their version stages.
+// secretsState is what it must leave unchanged in Secrets Manager.
 func (f *fixture) secretsState(t testing.TB) string {
 	t.Helper()
-	ctx := context.Background()
-	var parts []string
-	for _, role := range []string{f.FirefighterRO, f.FirefighterRW} {
-		d, err := f.sm.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(broker.SecretName(f.secretPrefix, role))})
-		if err != nil {
-			parts = append(parts, role+":none")
-			continue
-		}
-		b, _ := json.Marshal(d.VersionIdsToStages)
-		parts = append(parts, role+":"+string(b))
-	}
-	return strings.Join(parts, ";")
+	return testenv.SecretsState(t, f.sm, f.secretPrefix, f.RoleModel)
 }
 
 func validUntil(t testing.TB, f *fixture, role string) time.Time {

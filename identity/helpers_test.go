@@ -40,7 +40,7 @@ type identityEnv struct {
 // run in parallel.
 func newEnv(t *testing.T) *identityEnv {
 	t.Helper()
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := moto.Get(t)
 	if err := srv.Reset(t.Context()); err != nil {
 		t.Fatalf("reset moto: %v", err)
 	}

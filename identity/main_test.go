@@ -9,14 +9,6 @@ import (
 
 // moto is the package's shared moto_server (no signature checks); the tests
 // that need signature checks start their own with awstest.WithAuthAfter.
-var moto struct {
-	srv *awstest.Server
-	err error
-}
+var moto awstest.Shared
 
-func TestMain(m *testing.M) {
-	moto.srv, moto.err = awstest.New()
-	code := m.Run()
-	moto.srv.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(awstest.RunShared(m, &moto, nil)) }

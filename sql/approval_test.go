@@ -176,7 +176,7 @@ func TestApprovedRequestIsConsumedOnce(t *testing.T) {
 		{"other hours", "INC-C1", "key-alice", 2},
 		{"another requester", "INC-C1", "key-mallory", 1},
 	} {
-		if _, _, err := issue(g1, tc.incident, tc.hours, tc.key); sqlState(err) != "FFB05" {
+		if _, _, err := issue(g1, tc.incident, tc.hours, tc.key); pgtest.SQLState(err) != "FFB05" {
 			t.Errorf("issue on the approved request with %s: %v; want FFB05", tc.name, err)
 		}
 	}
@@ -192,14 +192,14 @@ func TestApprovedRequestIsConsumedOnce(t *testing.T) {
 		t.Errorf("request and grant = %q; want %q (the approver from the approval ledger)", got, want)
 	}
 	e.PastAllGrants(t, e.FirefighterRW)
-	if _, _, err := issue(g2, "INC-C1", 1, "key-alice"); sqlState(err) != "FFB05" {
+	if _, _, err := issue(g2, "INC-C1", 1, "key-alice"); pgtest.SQLState(err) != "FFB05" {
 		t.Errorf("issue on a request whose grant ended: %v; want FFB05", err)
 	}
 
 	stale := e.ApprovedRequest(t, b, e.FirefighterRW, "INC-C3", 1)
 	mustExec(t, e.Super(t), `UPDATE db_admin.firefighter_approval SET decided_at = decided_at - interval '2 hours' WHERE request_id = $1`, stale)
 	if _, err := b.Exec(ctx, `SELECT db_admin.issue_firefighter_password(gen_random_uuid(), $1, $2, 1, 'INC-C3', 'alice', 'key-alice', $3)`,
-		e.FirefighterRW, randomPassword(t)+"-stale", stale); sqlState(err) != "FFB07" {
+		e.FirefighterRW, randomPassword(t)+"-stale", stale); pgtest.SQLState(err) != "FFB07" {
 		t.Errorf("issue on an approval two hours old: %v; want FFB07", err)
 	}
 }
@@ -251,7 +251,7 @@ func TestSubmitRequest(t *testing.T) {
 		t.Errorf("attach a new token of the same execution (a retry of the wait): %v", err)
 	}
 	exec = "arn:aws:states:us-east-1:123456789012:execution:ffbroker-approval:forged-" + first
-	if err := attach(token + "-forged"); sqlState(err) != "FFB05" {
+	if err := attach(token + "-forged"); pgtest.SQLState(err) != "FFB05" {
 		t.Errorf("attach a token of another execution: %v; want FFB05", err)
 	}
 }

@@ -2,14 +2,13 @@ package sqlscripts_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
 
 // env is one bootstrapped role model of the shared cluster (see pgtest.Env).
@@ -23,18 +22,10 @@ func newEnv(t *testing.T, prefix string) *env {
 
 func randomPassword(t *testing.T) string { t.Helper(); return pgtest.RandomPassword(t) }
 
-func sqlState(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
-}
-
 // exec runs sql on conn and returns the SQLSTATE of its error ("" when it succeeded).
 func exec(conn *pgx.Conn, sql string, args ...any) (string, error) {
 	_, err := conn.Exec(context.Background(), sql, args...)
-	return sqlState(err), err
+	return pgtest.SQLState(err), err
 }
 
 func ident(s string) string { return pgx.Identifier{s}.Sanitize() }

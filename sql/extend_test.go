@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
 
 // extendRow is one answer of db_admin.extend_firefighter_grant.
@@ -90,7 +92,7 @@ func TestExtendReadOnly(t *testing.T) {
 		{"a role outside the allowlist", "postgres", "INC-E1", "key-alice", 2, "FFB01"},
 		{"rw without a request", e.FirefighterRW, "INC-E1", "key-alice", 2, "FFB07"},
 	} {
-		if _, err := extendGrant(ctx, b, tc.role, tc.incident, tc.hours, tc.key, nil); sqlState(err) != tc.state {
+		if _, err := extendGrant(ctx, b, tc.role, tc.incident, tc.hours, tc.key, nil); pgtest.SQLState(err) != tc.state {
 			t.Errorf("extend(%s): %v; want %s", tc.name, err, tc.state)
 		}
 	}
@@ -128,7 +130,7 @@ func TestExtendReadWriteNeedsApproval(t *testing.T) {
 			e.FirefighterRW, key, path).Scan(&id)
 		return id, err
 	}
-	if _, err := submit("key-mallory"); sqlState(err) != "FFB13" {
+	if _, err := submit("key-mallory"); pgtest.SQLState(err) != "FFB13" {
 		t.Errorf("submit an extension of alice's grant as mallory: %v; want FFB13", err)
 	}
 	req, err := submit("key-alice")
@@ -166,7 +168,7 @@ func TestExtendReadWriteNeedsApproval(t *testing.T) {
 
 	mustExec(t, a, `SELECT db_admin.decide_firefighter_request($1, 'approve', 'bob', 'key-bob', 'ok')`, req)
 	if _, err := b.Exec(ctx, `SELECT * FROM db_admin.issue_firefighter_password(gen_random_uuid(), $1, $2, 2, 'INC-W1', 'alice', 'key-alice', $3)`,
-		e.FirefighterRW, randomPassword(t)+"-rotate", req); sqlState(err) != "FFB05" {
+		e.FirefighterRW, randomPassword(t)+"-rotate", req); pgtest.SQLState(err) != "FFB05" {
 		t.Errorf("issue a new rw password on an approved extension request: %v; want FFB05", err)
 	}
 	got, err := extendGrant(ctx, b, e.FirefighterRW, "INC-W1", 2, "key-alice", req)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
 
 // verifierFor lets PostgreSQL itself hash password for a scratch role and returns the
@@ -134,7 +136,7 @@ func TestIssueWithVerifierLogsInAndHoldsLimits(t *testing.T) {
 		c.Close(ctx)
 		t.Fatal("sixth login as firefighter_ro succeeded; want too many connections")
 	}
-	if got := sqlState(err); got != "53300" {
+	if got := pgtest.SQLState(err); got != "53300" {
 		t.Errorf("sixth login SQLSTATE = %q (%v); want 53300", got, err)
 	}
 	if _, err := cluster.Connect(ctx, e.FirefighterRO, password+"x", e.DB); err == nil {
@@ -151,7 +153,7 @@ func TestPastExpiryRefusedAtLogin(t *testing.T) {
 	if c, err := cluster.Connect(context.Background(), e.FirefighterRW, password, e.DB); err == nil {
 		c.Close(context.Background())
 		t.Fatal("login with a password past its VALID UNTIL succeeded")
-	} else if got := sqlState(err); got != "28P01" {
+	} else if got := pgtest.SQLState(err); got != "28P01" {
 		t.Errorf("login past expiry SQLSTATE = %q (%v); want 28P01", got, err)
 	}
 }
@@ -308,7 +310,7 @@ func TestIssueIdempotentAndChecked(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := call(tc.role, tc.incident, tc.requester, tc.approver)
-			if got := sqlState(err); got != tc.state {
+			if got := pgtest.SQLState(err); got != tc.state {
 				t.Errorf("SQLSTATE = %q (%v); want %s", got, err, tc.state)
 			}
 		})
@@ -407,7 +409,7 @@ func TestReserveThenActivate(t *testing.T) {
 	if closed != 1 {
 		t.Errorf("expire closed %d active grants; want 1 (the reservation is not counted)", closed)
 	}
-	if _, _, _, err := activate(id2, "INC-R2", randomPassword(t)); sqlState(err) != "FFB05" {
+	if _, _, _, err := activate(id2, "INC-R2", randomPassword(t)); pgtest.SQLState(err) != "FFB05" {
 		t.Errorf("activate after revoke: %v; want FFB05", err)
 	}
 	reasons := queryStrings(t, e.Super(t), `SELECT grant_id::text, closed_reason FROM db_admin.firefighter_grant ORDER BY 1`)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
 
 // The seed's negative tests, as real password logins, plus the migration pattern.
@@ -124,7 +126,7 @@ func TestRoleLimits(t *testing.T) {
 			}
 			var ok bool
 			err := broker.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok)
-			return sqlState(err), err
+			return pgtest.SQLState(err), err
 		}, denied},
 	}
 	for _, tc := range tests {

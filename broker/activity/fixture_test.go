@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/ffbroker/ffbroker/internal/testenv"
 	"os"
 	"regexp"
 	"slices"
@@ -13,14 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ffbroker/ffbroker/internal/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker/activity"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
-	"github.com/jackc/pgx/v5"
 )
 
 // env is one bootstrapped role model (its own prefix and database), the activity
@@ -32,7 +34,7 @@ type env struct {
 	store            *activity.Store
 	logs             *cloudwatchlogs.Client
 	group            string
-	audit            *auditBuffer
+	audit            *testenv.Lines
 }
 
 func newEnv(t testing.TB, prefix string) *env {
@@ -43,7 +45,7 @@ func newEnv(t testing.TB, prefix string) *env {
 	e := &env{RoleModel: shared.Bootstrap(t, v), vars: v,
 		activityPassword: "activity-" + prefix + "-password-0123456789",
 		logs:             cloudwatchlogs.NewFromConfig(srv.Config(ctx)),
-		group:            "/aws/rds/cluster/" + prefix + "/postgresql", audit: &auditBuffer{}}
+		group:            "/aws/rds/cluster/" + prefix + "/postgresql", audit: &testenv.Lines{}}
 	if err := shared.Cluster.SetPassword(ctx, e.Activity, e.activityPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -228,9 +230,6 @@ func waitLog(t testing.TB, offset int, s string) {
 	}
 	t.Fatalf("the server log has no %q", s)
 }
-
-// auditBuffer collects the JSON audit lines of a JSONSink.
-type auditBuffer = testenv.Lines
 
 func mustExec(t testing.TB, c *pgx.Conn, sql string, args ...any) {
 	t.Helper()

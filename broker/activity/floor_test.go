@@ -46,7 +46,7 @@ func TestPolicyFloorAsTheActivityLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.shiftClock(t, 5*24*time.Hour)
-	e.store.Close(ctx) // psql needs the login's slot
+	e.store.Close(ctx)                      // psql needs the login's slot
 	const looser = "looser than the policy" // FFB11's message
 	for _, tc := range []struct {
 		name, sql string

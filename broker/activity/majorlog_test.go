@@ -12,13 +12,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/ffbroker/ffbroker/internal/testenv"
 )
 
 // majorCluster is a cluster of the package's major (FFB_PG_BIN under make
@@ -278,7 +280,7 @@ func TestRealServerLogsOfThisMajor(t *testing.T) {
 	}
 	e := &env{logs: logs, group: group}
 	e.put(t, "maj-instance-1", events)
-	buf := &auditBuffer{}
+	buf := &testenv.Lines{}
 	j, err := activity.New(activity.Config{Store: store, Logs: logs, Audit: audit.NewJSONSink(buf)})
 	if err != nil {
 		t.Fatal(err)

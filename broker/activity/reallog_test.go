@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker/activity"
-	"github.com/google/uuid"
 )
 
 // Real log lines: several roles log in to the test cluster (log_connections on,

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/google/uuid"
+
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
 	"github.com/ffbroker/ffbroker/broker/awsretry"
 	"github.com/ffbroker/ffbroker/internal/awstest"
-	"github.com/google/uuid"
 )
 
 // faultyLogs wraps the moto client: it counts calls and can hold one call until

@@ -2,17 +2,16 @@ package activity_test
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The activity functions' contract: hardened like the broker's, EXECUTE for the
@@ -86,7 +85,7 @@ func TestActivityRoleCanOnlyExecuteItsFunctions(t *testing.T) {
 		{"CREATE TEMP TABLE", `CREATE TEMP TABLE t (id int)`},
 		{"SET ROLE admin", `SET ROLE ` + ident(e.Admin)},
 	} {
-		if _, err := act.Exec(ctx, tc.sql); sqlState(err) != denied {
+		if _, err := act.Exec(ctx, tc.sql); pgtest.SQLState(err) != denied {
 			t.Errorf("activity monitor: %s: %v; want SQLSTATE %s", tc.name, err, denied)
 		}
 	}
@@ -155,12 +154,4 @@ func TestActivityFunctionsRefuse(t *testing.T) {
 	if p := plan(t, e, activity.Options{}); !p[trunc].LastLogLogin.IsZero() {
 		t.Errorf("a login of a 90-byte name was recorded for %q, its first 63 bytes", trunc)
 	}
-}
-
-func sqlState(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
 }

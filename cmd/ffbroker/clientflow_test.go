@@ -10,7 +10,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/internal/testenv"
 )
 
 // clientEnv is the whole environment of a person's client: their own AWS keys,
@@ -162,7 +164,7 @@ func TestClientThroughLocalAPI(t *testing.T) {
 		done := make(chan result, 1)
 		go func() {
 			var r result
-			var out, errb syncBuffer
+			var out, errb testenv.Lines
 			r.code = run(context.Background(), []string{"issue", "--role", "rw", "--incident", "INC-604", "--reason", "cancel ORD-1", "--wait"},
 				&cli{stdout: &out, stderr: &errb, stdin: strings.NewReader(""), getenv: alice.get})
 			r.out, r.errOut = out.String(), errb.String()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ffbroker/ffbroker/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -18,11 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ffbroker/ffbroker/internal/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
 	"github.com/ffbroker/ffbroker/identity"
 	"github.com/ffbroker/ffbroker/internal/localapi"
 )
@@ -350,9 +352,6 @@ func mustString(v any) string {
 	return string(b)
 }
 
-// syncBuffer collects a process's output across goroutines.
-type syncBuffer = testenv.Lines
-
 // TestLocalAPICommand runs `ffbroker local-api`: one line on stdout when it is ready,
 // an answering API, and exit 0 when the context ends.
 func TestLocalAPICommand(t *testing.T) {
@@ -360,7 +359,7 @@ func TestLocalAPICommand(t *testing.T) {
 	t.Setenv("FFB_APPROVER_DB_PASSWORD", approverPassword)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testenv.Lines
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run(ctx, []string{"local-api", "--listen", "127.0.0.1:0", "--template", filepath.Join("..", "..", "template.yaml"),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -214,5 +215,40 @@ func TestWithAuthAfter(t *testing.T) {
 	var re *awshttp.ResponseError
 	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusForbidden {
 		t.Errorf("second CreateLogGroup() error = %v; want HTTP 403 (unknown access key)", err)
+	}
+}
+
+// A shared server whose setup failed fails each test that gets it, naming the
+// failure; one whose setup ran answers, and Close stops it.
+func TestShared(t *testing.T) {
+	if _, err := exec.LookPath("moto_server"); err != nil && !inCI() {
+		t.Skip("moto_server is not on PATH")
+	}
+	var broken Shared
+	broken.Start(func(*Server) error { return errors.New("setup refused") })
+	defer broken.Close()
+	rec := &recorder{TB: t}
+	done := make(chan struct{})
+	go func() { defer close(done); broken.Get(rec) }()
+	<-done
+	if rec.outcome != "fatal" || !strings.Contains(rec.msg, "setup refused") {
+		t.Errorf("Get after a failed setup: %s %q; want a failure naming the setup's error", rec.outcome, rec.msg)
+	}
+
+	var ok Shared
+	var setupRan bool
+	ok.Start(func(s *Server) error { setupRan = s.Endpoint != ""; return nil })
+	srv := ok.Get(t)
+	if !setupRan {
+		t.Error("setup did not run on the started server")
+	}
+	resp, err := http.Get(srv.Endpoint + "/moto-api/")
+	if err != nil {
+		t.Fatalf("shared server does not answer: %v", err)
+	}
+	resp.Body.Close()
+	ok.Close()
+	if _, err := http.Get(srv.Endpoint + "/moto-api/"); err == nil {
+		t.Error("shared server still answers after Close")
 	}
 }

@@ -18,20 +18,9 @@ import (
 
 // moto is the package's shared moto_server, with Step Functions executing state
 // machines and Lambda answering without Docker (see TestMain).
-var moto struct {
-	srv *awstest.Server
-	err error
-}
+var moto awstest.Shared
 
-func TestMain(m *testing.M) {
-	moto.srv, moto.err = awstest.New()
-	if moto.err == nil {
-		moto.err = configureMoto(moto.srv)
-	}
-	code := m.Run()
-	moto.srv.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(awstest.RunShared(m, &moto, configureMoto)) }
 
 // configureMoto makes moto run state machines (its ASL interpreter, which also
 // validates definitions on CreateStateMachine) and answer Lambda invocations from a

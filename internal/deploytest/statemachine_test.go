@@ -228,7 +228,7 @@ func motoDefinition(t *testing.T, timeoutSeconds int) string {
 // TestASLOnMoto creates the state machine in moto's Step Functions, whose ASL
 // parser refuses malformed definitions, and checks that it does refuse a broken copy.
 func TestASLOnMoto(t *testing.T) {
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := moto.Get(t)
 	client := sfn.NewFromConfig(srv.Config(t.Context()))
 	role := fmt.Sprintf("arn:aws:iam::%s:role/ffbroker-approval", awstest.AccountID)
 

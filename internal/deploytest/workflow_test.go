@@ -41,7 +41,7 @@ type workflow struct {
 // newWorkflow resets moto and deploys the workflow with the given approval timeout.
 func newWorkflow(t *testing.T, timeoutSeconds int) *workflow {
 	t.Helper()
-	srv := awstest.Require(t, moto.srv, moto.err)
+	srv := moto.Get(t)
 	ctx := t.Context()
 	if err := srv.Reset(ctx); err != nil {
 		t.Fatal(err)

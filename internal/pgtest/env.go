@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Env is one bootstrapped role model with its own prefix and database, so tests that
@@ -146,4 +148,13 @@ func (e *Env) PastAllGrants(t testing.TB, role string) {
 	if err != nil {
 		t.Fatalf("move grants of %s back: %v", role, err)
 	}
+}
+
+// SQLState is the SQLSTATE of err's PostgreSQL error, "" when it holds none.
+func SQLState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
 }

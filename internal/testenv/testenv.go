@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 
@@ -15,13 +16,12 @@ import (
 // Env is a package's shared servers.
 type Env struct {
 	Cluster *pgtest.Cluster
-	moto    *awstest.Server
-	motoErr error
+	moto    awstest.Shared
 }
 
 // Moto returns the package's moto_server; it skips t loudly when moto is not
 // installed outside CI, and fails it under CI=true (see awstest.Require).
-func (e *Env) Moto(t testing.TB) *awstest.Server { return awstest.Require(t, e.moto, e.motoErr) }
+func (e *Env) Moto(t testing.TB) *awstest.Server { t.Helper(); return e.moto.Get(t) }
 
 // Run starts moto_server and a cluster with opts, runs the tests, stops both, and
 // returns the exit code for os.Exit. Use it as a package's TestMain:
@@ -29,7 +29,7 @@ func (e *Env) Moto(t testing.TB) *awstest.Server { return awstest.Require(t, e.m
 //	var env testenv.Env
 //	func TestMain(m *testing.M) { os.Exit(testenv.Run(m, pgtest.Options{}, &env)) }
 func Run(m *testing.M, opts pgtest.Options, env *Env) int {
-	env.moto, env.motoErr = awstest.New()
+	env.moto.Start(nil)
 	defer env.moto.Close()
 	return pgtest.Run(m, opts, func(c *pgtest.Cluster) { env.Cluster = c })
 }

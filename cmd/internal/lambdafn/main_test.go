@@ -14,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/identity"
@@ -32,9 +34,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// auditLines collects the JSON audit output of the handlers.
-type auditLines = testenv.Lines
-
 // env is a bootstrapped role model with the seed's names (the sample events use
 // them), the functions' dependencies built as in the Lambda init phase (the approve
 // function on the approver's own login), a state machine in moto, and moto IAM users
@@ -42,7 +41,7 @@ type auditLines = testenv.Lines
 // on no list).
 type env struct {
 	issue, expire, approve, activity *lambdafn.Deps
-	audit                            *auditLines
+	audit                            *testenv.Lines
 	names                            pgtest.RoleModel
 	srv                              *awstest.Server
 	people                           map[string]aws.Config
@@ -71,7 +70,7 @@ func sharedEnv(t testing.TB) *env {
 		if _, envErr = shared.Cluster.Bootstrap(ctx, pgtest.Vars{Flavor: "aurora"}); envErr != nil {
 			return
 		}
-		for _, r := range []string{names.Broker, names.Approver, strings.TrimSuffix(names.Admin, "_admin") + "_activity_monitor"} {
+		for _, r := range []string{names.Broker, names.Approver, names.Activity} {
 			if envErr = shared.Cluster.SetPassword(ctx, r, loginPassword(r)); envErr != nil {
 				return
 			}
@@ -105,7 +104,7 @@ func loginPassword(role string) string { return "pw-" + role + "-for-handler-tes
 // functionGetenv is the environment the template gives function fn, pointed at the
 // test cluster and srv, with overrides.
 func functionGetenv(fn lambdafn.Function, names pgtest.RoleModel, overrides map[string]string) func(string) string {
-	prefix := strings.TrimSuffix(names.Admin, "_admin")
+	prefix := names.Names.Prefix
 	user := names.Broker
 	if fn == lambdafn.FunctionApprove {
 		user = names.Approver
@@ -115,10 +114,10 @@ func functionGetenv(fn lambdafn.Function, names pgtest.RoleModel, overrides map[
 		"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": loginPassword(user), "FFB_DB_SSLMODE": "disable",
 		"FFB_ROLE_PREFIX": prefix, "FFB_TARGET_SSLMODE": "disable", "AWS_REGION": awstest.Region,
 		"FFB_SERVER_ID": serverID, "FFB_ACCOUNTS": awstest.AccountID, "FFB_APPROVERS": bobARN + ",arn:aws:iam::123456789012:user/carol,arn:aws:iam::123456789012:role/Engineer",
-		"FFB_ACTIVITY_LOG_GROUP": activityLogGroup, "FFB_ACTIVITY_DB_USER": prefix + "_activity_monitor",
+		"FFB_ACTIVITY_LOG_GROUP": activityLogGroup, "FFB_ACTIVITY_DB_USER": names.Activity,
 	}
 	if fn == lambdafn.FunctionActivity {
-		m["FFB_DB_PASSWORD"] = loginPassword(prefix + "_activity_monitor")
+		m["FFB_DB_PASSWORD"] = loginPassword(names.Activity)
 	}
 	for k, v := range overrides {
 		m[k] = v
@@ -137,7 +136,7 @@ func functionGetenv(fn lambdafn.Function, names pgtest.RoleModel, overrides map[
 // newEnv builds the four functions' dependencies against srv, and srv's people.
 func newEnv(srv *awstest.Server, names pgtest.RoleModel, overrides map[string]string) (*env, error) {
 	ctx := context.Background()
-	e := &env{audit: &auditLines{}, names: names, srv: srv, people: map[string]aws.Config{}}
+	e := &env{audit: &testenv.Lines{}, names: names, srv: srv, people: map[string]aws.Config{}}
 	awsCfg := srv.Config(ctx)
 	for fn, dst := range map[lambdafn.Function]**lambdafn.Deps{lambdafn.FunctionIssue: &e.issue, lambdafn.FunctionExpire: &e.expire,
 		lambdafn.FunctionApprove: &e.approve, lambdafn.FunctionActivity: &e.activity} {
@@ -215,33 +214,11 @@ func readEvent(t testing.TB, name string) json.RawMessage {
 	return b
 }
 
-// dbState is what a refused event must leave unchanged.
-func (e *env) dbState(t *testing.T) string {
-	t.Helper()
-	c, err := shared.Cluster.ConnectSuper(context.Background(), e.names.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	var s string
-	if err := c.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM db_admin.firefighter_grant)::text || '|' ||
-		(SELECT string_agg(rolname || '=' || coalesce(rolvaliduntil::text, 'null') || '/' || coalesce(md5(rolpassword), 'null'), ',' ORDER BY rolname)
-		 FROM pg_authid WHERE rolname LIKE '%firefighter%')`).Scan(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// dbState is what a refused event must leave unchanged in the database.
+func (e *env) dbState(t *testing.T) string { t.Helper(); return shared.DBState(t, e.names) }
 
-// secretsState is the current version of each role's secret.
+// secretsState is what it must leave unchanged in Secrets Manager.
 func (e *env) secretsState(t *testing.T) string {
 	t.Helper()
-	var parts []string
-	for _, r := range []string{e.names.FirefighterRO, e.names.FirefighterRW} {
-		_, ref, err := e.issue.Secrets.Current(context.Background(), r)
-		if err != nil && broker.ErrorCode(err) != broker.CodeNotFound {
-			t.Fatal(err)
-		}
-		parts = append(parts, r+"="+ref.VersionID)
-	}
-	return strings.Join(parts, ",")
+	return testenv.SecretsState(t, secretsmanager.NewFromConfig(e.srv.Config(t.Context())), broker.DefaultSecretPrefix, e.names)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ffbroker/ffbroker/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ffbroker/ffbroker/internal/testenv"
 )
 
 // riePackage is the AWS Lambda Runtime Interface Emulator's main package, pinned by
@@ -96,9 +97,9 @@ type rie struct {
 	addr string // the Invoke API, host:port
 	// logs is the function's log stream, what Lambda sends to CloudWatch Logs: the
 	// bootstrap's stdout and stderr, and the START/END/REPORT lines.
-	logs *syncBuffer
+	logs *testenv.Lines
 	// internal is the emulator's own log (its stderr), Runtime.ExitError and the like.
-	internal *syncBuffer
+	internal *testenv.Lines
 	exited   chan struct{}
 	stopped  bool
 }
@@ -158,7 +159,7 @@ func tryStartRIE(rieBin, bin string, fnEnv []string) (*rie, error) {
 	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + os.TempDir()}, lambdaEnv...), fnEnv...)
 	// Its own process group, so that stop ends the emulator and what it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r := &rie{cmd: cmd, addr: invokeAddr, logs: &syncBuffer{}, internal: &syncBuffer{}, exited: make(chan struct{})}
+	r := &rie{cmd: cmd, addr: invokeAddr, logs: &testenv.Lines{}, internal: &testenv.Lines{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.logs, r.internal
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -281,6 +282,3 @@ func freePorts(n int) ([]string, error) {
 	}
 	return ports, nil
 }
-
-// syncBuffer collects a process's output across goroutines.
-type syncBuffer = testenv.Lines
