@@ -2,31 +2,14 @@ package broker_test
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 
-	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
-
-// lostAnswer forwards every call to Secrets Manager, and for the label moves it is
-// armed for, loses the answer after the move took effect (the network, a timeout).
-type lostAnswer struct {
-	secretsmanager.API
-	armed atomic.Int32
-}
-
-func (l *lostAnswer) UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecretVersionStageInput, opts ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error) {
-	out, err := l.API.UpdateSecretVersionStage(ctx, in, opts...)
-	if err == nil && l.armed.Add(-1) >= 0 {
-		return nil, errors.New("read tcp: connection reset by peer")
-	}
-	return out, err
-}
 
 // TestPromotionHalfDone: invariant 4 holds when a promotion fails half-way while
 // another grant of the role is live. Each case issues ro for INC-1, then for INC-2
@@ -36,7 +19,7 @@ func TestPromotionHalfDone(t *testing.T) {
 	for _, tc := range []struct {
 		name, prefix string
 		// arm makes the second issue's publish fail once.
-		arm func(spy *secretstest.Spy, lost *lostAnswer)
+		arm func(spy *secretstest.Spy)
 		// issued is whether the second issue succeeds.
 		issued bool
 	}{
@@ -44,7 +27,7 @@ func TestPromotionHalfDone(t *testing.T) {
 			// AWSCURRENT moved, then dropping AWSPENDING failed: the promotion took
 			// effect and the issue completes.
 			name: "AWSPENDING not dropped", prefix: "halfpend",
-			arm: func(spy *secretstest.Spy, _ *lostAnswer) {
+			arm: func(spy *secretstest.Spy) {
 				var n atomic.Int32
 				spy.SetFault("UpdateSecretVersionStage", func(call, s string) error {
 					if n.Add(1) == 2 {
@@ -59,15 +42,14 @@ func TestPromotionHalfDone(t *testing.T) {
 			// AWSCURRENT moved but its answer was lost: the issue fails, the database
 			// rolls back, and AWSCURRENT must go back to INC-1's version.
 			name: "answer of the move lost", prefix: "halflost",
-			arm: func(_ *secretstest.Spy, lost *lostAnswer) { lost.armed.Store(1) },
+			arm: func(spy *secretstest.Spy) { spy.SetLostAnswers("UpdateSecretVersionStage", 1) },
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.prefix)
 			ctx := context.Background()
 			d := f.deps(t)
-			lost := &lostAnswer{API: f.sm}
-			spy := secretstest.NewSpy(lost)
+			spy := secretstest.NewSpy(f.sm)
 			d.sstore = secretsmanager.New(spy, f.secretPrefix, nil)
 			d.secrets = d.sstore
 			b := f.broker(t, d)
@@ -79,10 +61,10 @@ func TestPromotionHalfDone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.arm(spy, lost)
+			tc.arm(spy)
 			second, err := issue("INC-2")
 			spy.SetFault("UpdateSecretVersionStage", nil)
-			lost.armed.Store(0)
+			spy.SetLostAnswers("UpdateSecretVersionStage", 0)
 			if tc.issued && err != nil {
 				t.Fatalf("second issue: %v; want it issued (the promotion took effect)", err)
 			}

@@ -11,13 +11,6 @@ import (
 	"unicode/utf8"
 )
 
-// requestFields and extendFields are the members a POST /access body and a
-// POST /access/{role}/extend body may hold.
-var (
-	requestFields = []string{"role", "incident_id", "hours", "reason"}
-	extendFields  = []string{"incident_id", "hours", "reason"}
-)
-
 // MaxBodyBytes is the largest request body DecodeRequest accepts (8 KiB).
 const MaxBodyBytes = 8 << 10
 
@@ -44,16 +37,17 @@ type Request struct {
 // 2.5 and 1e2 are invalid_hours. The error is always an *Error; its message
 // names fields but never repeats the body.
 func DecodeRequest(body []byte) (Request, error) {
-	return decodeRequest(body, requestFields)
+	return decodeRequest(body, []string{"role", "incident_id", "hours", "reason"})
 }
 
 // DecodeExtendRequest decodes a POST /access/{role}/extend body strictly, as
 // DecodeRequest does, with the members incident_id, hours and reason only (the role is
 // in the path).
 func DecodeExtendRequest(body []byte) (Request, error) {
-	return decodeRequest(body, extendFields)
+	return decodeRequest(body, []string{"incident_id", "hours", "reason"})
 }
 
+// decodeRequest decodes body, an object whose members may only be fields.
 func decodeRequest(body []byte, fields []string) (Request, error) {
 	if len(body) > MaxBodyBytes {
 		return Request{}, Errorf(CodeBodyTooLarge, "request body is larger than %d bytes", MaxBodyBytes)

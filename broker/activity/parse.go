@@ -114,45 +114,53 @@ type Line struct {
 
 // Message texts, as PostgreSQL 13 to 18 write them (not translated: Aurora logs
 // in English).
-var (
-	msgReceived      = []byte("connection received: ")
-	msgAuthorized    = []byte("connection authorized: user=")
-	msgReplAuth      = []byte("replication connection authorized: user=")
-	msgAuthenticated = []byte("connection authenticated: ")
-	msgReady         = []byte("connection ready: ")
-	fieldDatabase    = []byte(" database=")
-	fieldApplication = []byte(" application_name=")
-	fieldSSL         = []byte(" SSL enabled (")
-	fieldSSLStrict   = []byte(" SSL enabled (protocol=")
-	fieldGSS         = []byte(" GSS (")
-	fieldGSSStrict   = []byte(" GSS (authenticated=")
-	fieldHost        = []byte("host=")
-	fieldPort        = []byte(" port=")
-	fieldIdentity    = []byte(`identity="`)
-	fieldUserQuoted  = []byte(`user="`)
-	fieldMethod      = []byte(`" method=`)
-	levelLog         = []byte("LOG:  ")
-	colonBracket     = []byte(":[")
-	unknownUserAt    = []byte("[unknown]@[unknown]:[")
-	localHost        = []byte("[local]")
+const (
+	msgReceived      = "connection received: "
+	msgAuthorized    = "connection authorized: user="
+	msgReplAuth      = "replication connection authorized: user="
+	msgAuthenticated = "connection authenticated: "
+	msgReady         = "connection ready: "
+	fieldDatabase    = " database="
+	fieldApplication = " application_name="
+	fieldSSL         = " SSL enabled ("
+	fieldSSLStrict   = " SSL enabled (protocol="
+	fieldGSS         = " GSS ("
+	fieldGSSStrict   = " GSS (authenticated="
+	fieldHost        = "host="
+	fieldPort        = " port="
+	fieldIdentity    = `identity="`
+	fieldUserQuoted  = `user="`
+	fieldMethod      = `" method=`
+	levelLog         = "LOG:  "
+	colonBracket     = ":["
+	unknownUserAt    = "[unknown]@[unknown]:["
+	localHost        = "[local]"
 )
 
-// refusals are the FATAL messages with which the server refuses a session after
-// writing its authorized line (miscinit.c and postinit.c of PostgreSQL 13 to 18).
-// A FATAL that ends an open session (terminated, lost, timed out) is not one.
-var refusals = [][]byte{
-	[]byte(`too many connections for role "`),
-	[]byte(`too many connections for database "`),
-	[]byte(`role "`),     // ... is not permitted to log in / does not exist
-	[]byte(`database "`), // ... does not exist / is not currently accepting connections / has disappeared
-	[]byte(`permission denied for database "`),
-	[]byte(`cannot connect to invalid database "`),
-	[]byte(`remaining connection slots are reserved`),
-	[]byte(`must be superuser or replication role to start walsender`),
-	[]byte(`permission denied to start WAL sender`),
-	[]byte(`must be superuser to connect in binary upgrade mode`),
-	[]byte(`sorry, too many clients already`),
-	[]byte(`database locale is incompatible with operating system`),
+// refused reports whether m, a FATAL message, is one with which the server
+// refuses a session after writing its authorized line (miscinit.c and
+// postinit.c of PostgreSQL 13 to 18). A FATAL that ends an open session
+// (terminated, lost, timed out) is not one.
+func refused(m []byte) bool {
+	for _, r := range [...]string{
+		`too many connections for role "`,
+		`too many connections for database "`,
+		`role "`,     // ... is not permitted to log in / does not exist
+		`database "`, // ... does not exist / is not currently accepting connections / has disappeared
+		`permission denied for database "`,
+		`cannot connect to invalid database "`,
+		`remaining connection slots are reserved`,
+		`must be superuser or replication role to start walsender`,
+		`permission denied to start WAL sender`,
+		`must be superuser to connect in binary upgrade mode`,
+		`sorry, too many clients already`,
+		`database locale is incompatible with operating system`,
+	} {
+		if len(m) >= len(r) && string(m[:len(r)]) == r {
+			return true
+		}
+	}
+	return false
 }
 
 // Parse reads one PostgreSQL log line (one CloudWatch Logs event) without
@@ -804,10 +812,8 @@ func otherKind(level int, msg []byte) Kind {
 func messageKind(level int, m []byte) (kind Kind, repl bool, fixed int) {
 	switch {
 	case level == levelFatalID:
-		for _, r := range refusals {
-			if bytes.HasPrefix(m, r) {
-				return KindRefused, false, 0
-			}
+		if refused(m) {
+			return KindRefused, false, 0
 		}
 	case level != levelLogID || len(m) < len(msgReady):
 	case string(m[:11]) == "connection ":
@@ -968,7 +974,7 @@ func SameSession(l Line, key []byte) bool {
 		return false
 	}
 	// key ends with ":[%p]:"; re-read the level and message after it.
-	open := bytes.LastIndex(key, colonBracket)
+	open := bytes.LastIndex(key, []byte(colonBracket))
 	if open < 0 {
 		return false
 	}
@@ -1023,7 +1029,7 @@ func cutFields(app []byte) ([]byte, bool) {
 		if q >= gssParen && isGSSField(app[q-gssParen:]) {
 			// An SSL field, if any, lies after this GSS field.
 			i := q - gssParen
-			return app[:i], bytes.Contains(app[i+len(fieldGSSStrict):], fieldSSLStrict)
+			return app[:i], bytes.Contains(app[i+len(fieldGSSStrict):], []byte(fieldSSLStrict))
 		}
 		off = q + 1
 	}
@@ -1087,12 +1093,12 @@ func lastMethod(m []byte) int {
 // first known field, which a name that imitates one would defeat: lines
 // without Aurora's prefix are read on a best-effort basis (Line.Prefixed false).
 func parseBare(l *Line, msg []byte) {
-	i := bytes.Index(msg, msgAuthorized)
+	i := bytes.Index(msg, []byte(msgAuthorized))
 	if i < 0 {
 		bareOther(l, msg)
 		return
 	}
-	if bytes.Contains(msg[i+1:], msgAuthorized) {
+	if bytes.Contains(msg[i+1:], []byte(msgAuthorized)) {
 		*l = Line{Kind: KindAmbiguous}
 		return
 	}
@@ -1101,7 +1107,7 @@ func parseBare(l *Line, msg []byte) {
 	if repl {
 		start -= len("replication ")
 	}
-	if start < len(levelLog) || !bytes.Equal(msg[start-len(levelLog):start], levelLog) {
+	if start < len(levelLog) || string(msg[start-len(levelLog):start]) != levelLog {
 		return
 	}
 	rest := msg[i+len(msgAuthorized):]
@@ -1115,8 +1121,8 @@ func parseBare(l *Line, msg []byte) {
 		readTail(l, rest[end:])
 		return
 	}
-	d := bytes.Index(rest, fieldDatabase)
-	if d < 0 || bytes.Contains(rest[d+1:], fieldDatabase) {
+	d := bytes.Index(rest, []byte(fieldDatabase))
+	if d < 0 || bytes.Contains(rest[d+1:], []byte(fieldDatabase)) {
 		*l = Line{Kind: KindAmbiguous}
 		return
 	}
@@ -1131,8 +1137,8 @@ func parseBare(l *Line, msg []byte) {
 // len(b).
 func firstField(b []byte) int {
 	end := len(b)
-	for _, f := range [][]byte{fieldApplication, fieldSSL, fieldGSS} {
-		if i := bytes.Index(b[:end], f); i >= 0 {
+	for _, f := range [...]string{fieldApplication, fieldSSL, fieldGSS} {
+		if i := bytes.Index(b[:end], []byte(f)); i >= 0 {
 			end = i
 		}
 	}
@@ -1141,12 +1147,12 @@ func firstField(b []byte) int {
 
 // bareOther reads received and authenticated lines with an unknown prefix.
 func bareOther(l *Line, msg []byte) {
-	if i := bytes.Index(msg, msgReceived); i >= len(levelLog) && bytes.Equal(msg[i-len(levelLog):i], levelLog) {
+	if i := bytes.Index(msg, []byte(msgReceived)); i >= len(levelLog) && string(msg[i-len(levelLog):i]) == levelLog {
 		*l = Line{Kind: KindReceived}
 		readReceived(l, msg[i+len(msgReceived):])
 		return
 	}
-	if i := bytes.Index(msg, msgAuthenticated); i >= len(levelLog) && bytes.Equal(msg[i-len(levelLog):i], levelLog) {
+	if i := bytes.Index(msg, []byte(msgAuthenticated)); i >= len(levelLog) && string(msg[i-len(levelLog):i]) == levelLog {
 		*l = Line{Kind: KindAuthenticated}
 		readAuthenticated(l, msg[i+len(msgAuthenticated):])
 	}
@@ -1175,7 +1181,7 @@ func isSQLState(b []byte) bool {
 func sessionPIDs(sess []byte, yield func(pid int) bool) {
 	window := sess[:min(len(sess), 256+2+maxUserAt+len(colonBracket))]
 	for off := 0; off < len(window); {
-		i := bytes.Index(window[off:], colonBracket)
+		i := bytes.Index(window[off:], []byte(colonBracket))
 		if i < 0 {
 			return
 		}

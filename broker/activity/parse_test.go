@@ -249,9 +249,35 @@ func TestParseTruncatedAndCorrupted(t *testing.T) {
 	}
 }
 
+// Parse and SameSession allocate nothing on any path: Aurora's prefix, a line
+// without it (the bare path), each kind of message, a refusal.
 func TestParseAllocatesNothing(t *testing.T) {
-	b := []byte(line("alice", "app", "alice", "app") + " application_name=psql" + sslPG14)
-	if n := testing.AllocsPerRun(1000, func() { activity.Parse(b) }); n != 0 {
-		t.Errorf("Parse allocates %v times per line; want 0", n)
+	authorized := line("alice", "app", "alice", "app") + " application_name=psql" + sslPG14
+	key := activity.Parse([]byte(authorized)).Session
+	for _, l := range []struct {
+		name, line string
+		kind       activity.Kind
+	}{
+		{"authorized", authorized, activity.KindAuthorized},
+		{"received", ts + ":10.0.0.1(5432):[unknown]@[unknown]:[77]:LOG:  connection received: host=10.0.0.1 port=5432", activity.KindReceived},
+		{"ready", ts + ":10.0.0.1(5432):alice@app:[77]:LOG:  connection ready: setup total=1.2 ms", activity.KindReady},
+		{"refused", ts + ":10.0.0.1(5432):alice@app:[77]:FATAL:  permission denied to start WAL sender", activity.KindRefused},
+		{"bare authorized", "2024-01-02 03:04:05 UTC [77] LOG:  connection authorized: user=alice database=app application_name=psql SSL enabled (protocol=TLSv1.3)", activity.KindAuthorized},
+		{"bare replication", "2024-01-02 03:04:05 UTC [77] LOG:  replication connection authorized: user=alice application_name=x GSS (authenticated=yes)", activity.KindAuthorized},
+		{"bare received", "2024-01-02 03:04:05 UTC [77] LOG:  connection received: host=10.0.0.1 port=5432", activity.KindReceived},
+		{"bare authenticated", `2024-01-02 03:04:05 UTC [77] LOG:  connection authenticated: identity="alice" method=scram-sha-256`, activity.KindAuthenticated},
+	} {
+		b := []byte(l.line)
+		if got := activity.Parse(b); got.Kind != l.kind {
+			t.Errorf("%s: Parse(%q).Kind = %v; want %v", l.name, l.line, got.Kind, l.kind)
+		}
+		if n := testing.AllocsPerRun(1000, func() { activity.Parse(b) }); n != 0 {
+			t.Errorf("%s: Parse allocates %v times per line; want 0", l.name, n)
+		}
+		if parsed := activity.Parse(b); parsed.Kind == activity.KindReady || parsed.Kind == activity.KindRefused {
+			if n := testing.AllocsPerRun(1000, func() { activity.SameSession(parsed, key) }); n != 0 {
+				t.Errorf("%s: SameSession allocates %v times; want 0", l.name, n)
+			}
+		}
 	}
 }

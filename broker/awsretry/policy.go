@@ -21,14 +21,17 @@ const MaxAttempts = 4
 // MaxBackoff caps the jittered exponential wait between two attempts.
 const MaxBackoff = 2 * time.Second
 
-// serverErrorCodes are error codes of server-side failures that some services
-// answer without a 5xx status (or that emulators answer with 400).
-var serverErrorCodes = map[string]struct{}{
-	"InternalServiceError":        {}, // Secrets Manager's own
-	"InternalFailure":             {},
-	"InternalServerError":         {},
-	"ServiceUnavailable":          {},
-	"ServiceUnavailableException": {},
+// serverErrorCodes returns the error codes of server-side failures that some
+// services answer without a 5xx status (or that emulators answer with 400). Each
+// call builds a new set: the SDK's retryer keeps the one it is given.
+func serverErrorCodes() map[string]struct{} {
+	return map[string]struct{}{
+		"InternalServiceError":        {}, // Secrets Manager's own
+		"InternalFailure":             {},
+		"InternalServerError":         {},
+		"ServiceUnavailable":          {},
+		"ServiceUnavailableException": {},
+	}
 }
 
 // New returns a new retryer of the policy; it is an aws.Config.Retryer. Each
@@ -37,7 +40,7 @@ func New() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = MaxAttempts
 		o.MaxBackoff = MaxBackoff
-		o.Retryables = append(o.Retryables, retry.RetryableErrorCode{Codes: serverErrorCodes})
+		o.Retryables = append(o.Retryables, retry.RetryableErrorCode{Codes: serverErrorCodes()})
 	})
 }
 
@@ -53,12 +56,10 @@ func Apply(cfg aws.Config) aws.Config {
 // RetryableCode reports whether an AWS error code means "later", not "no":
 // throttling, a transient or a server-side failure.
 func RetryableCode(code string) bool {
-	for _, codes := range []map[string]struct{}{retry.DefaultThrottleErrorCodes, retry.DefaultRetryableErrorCodes, serverErrorCodes} {
-		if _, ok := codes[code]; ok {
-			return true
-		}
-	}
-	return false
+	_, throttle := retry.DefaultThrottleErrorCodes[code]
+	_, retryable := retry.DefaultRetryableErrorCodes[code]
+	_, server := serverErrorCodes()[code]
+	return throttle || retryable || server
 }
 
 // Transient reports whether err, returned by an SDK operation after the policy's

@@ -165,17 +165,30 @@ func (c Config) check() *configError {
 	return nil
 }
 
-// envVars names the environment variable behind each Config field.
-var envVars = map[string]string{
-	"Host":     "FFB_DB_HOST",
-	"Port":     "FFB_DB_PORT",
-	"Database": "FFB_DB_NAME",
-	"User":     "FFB_DB_USER",
-	"Auth":     "FFB_DB_AUTH",
-	"Password": "FFB_DB_PASSWORD",
-	"SSLMode":  "FFB_DB_SSLMODE",
-	"CAFile":   "FFB_DB_CA_FILE",
-	"Region":   "AWS_REGION",
+// envVar names the environment variable behind Config field, "" for a field
+// ConfigFromEnv does not read.
+func envVar(field string) string {
+	switch field {
+	case "Host":
+		return "FFB_DB_HOST"
+	case "Port":
+		return "FFB_DB_PORT"
+	case "Database":
+		return "FFB_DB_NAME"
+	case "User":
+		return "FFB_DB_USER"
+	case "Auth":
+		return "FFB_DB_AUTH"
+	case "Password":
+		return "FFB_DB_PASSWORD"
+	case "SSLMode":
+		return "FFB_DB_SSLMODE"
+	case "CAFile":
+		return "FFB_DB_CA_FILE"
+	case "Region":
+		return "AWS_REGION"
+	}
+	return ""
 }
 
 // ConfigFromEnv reads a Config from FFB_DB_HOST, FFB_DB_PORT (default
@@ -231,7 +244,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 }
 
 func envError(err *configError) error {
-	if name, ok := envVars[err.field]; ok {
+	if name := envVar(err.field); name != "" {
 		return fmt.Errorf("%s: %s", name, err.msg)
 	}
 	return err

@@ -34,8 +34,15 @@ type Plan struct {
 	Tasks map[string]TaskPlan
 }
 
-// knownStates are the state types moto runs by itself and local-api follows.
-var knownStates = map[string]bool{"Pass": true, "Wait": true, "Choice": true, "Succeed": true, "Fail": true, "Task": true}
+// knownState reports whether moto runs states of type typ by itself and local-api
+// follows them.
+func knownState(typ string) bool {
+	switch typ {
+	case "Pass", "Wait", "Choice", "Succeed", "Fail", "Task":
+		return true
+	}
+	return false
+}
 
 // Rewrite turns every Lambda task (arn:aws:states:::lambda:invoke) of an ASL
 // definition into its .waitForTaskToken form with the task token added to the
@@ -62,7 +69,7 @@ func Rewrite(definition []byte) (*Plan, error) {
 		st := states[name]
 		var typ string
 		_ = json.Unmarshal(st["Type"], &typ)
-		if !knownStates[typ] {
+		if !knownState(typ) {
 			return nil, fmt.Errorf("state %s: local-api does not run states of type %q", name, typ)
 		}
 		if typ != "Task" {

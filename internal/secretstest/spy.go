@@ -2,6 +2,7 @@ package secretstest
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,8 +23,9 @@ func ServerFault(call, _ string) error {
 	return &smithy.GenericAPIError{Code: "InternalServiceError", Message: "injected fault in " + call}
 }
 
-// Spy is a secretsmanager.API that counts the calls reaching the client it wraps
-// and answers those with a fault set by SetFault instead. It is safe for
+// Spy is a secretsmanager.API that counts the calls reaching the client it wraps,
+// answers those with a fault set by SetFault instead, and loses the answers of
+// those set by SetLostAnswers. It is safe for
 // concurrent use.
 type Spy struct {
 	secretsmanager.API
@@ -32,11 +34,12 @@ type Spy struct {
 	calls  map[string]int
 	faults map[string]Fault
 	all    Fault
+	lost   map[string]int // answers to lose, per operation
 }
 
 // NewSpy wraps client.
 func NewSpy(client secretsmanager.API) *Spy {
-	return &Spy{API: client, calls: map[string]int{}, faults: map[string]Fault{}}
+	return &Spy{API: client, calls: map[string]int{}, faults: map[string]Fault{}, lost: map[string]int{}}
 }
 
 // SetFault makes every later call of the operation call answer with f; a nil f
@@ -77,66 +80,75 @@ func (s *Spy) Total() int {
 	return n
 }
 
-func (s *Spy) before(call string, secretString *string) error {
+// ErrLostAnswer is the error of a call whose answer SetLostAnswers lost: the call
+// took effect, but its caller cannot know it (a reset connection, a timeout).
+var ErrLostAnswer = errors.New("read tcp 127.0.0.1:443: connection reset by peer")
+
+// SetLostAnswers makes the next n calls of the operation call reach Secrets
+// Manager and take effect, and then answers them with ErrLostAnswer; 0 stops it.
+func (s *Spy) SetLostAnswers(call string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lost[call] = n
+}
+
+// spyCall counts one call of the operation call: it answers it with its fault if
+// one is set, else makes it with next and, if its answer is to be lost, answers
+// ErrLostAnswer once it took effect.
+func spyCall[Out any](s *Spy, call string, secretString *string, next func() (*Out, error)) (*Out, error) {
 	s.mu.Lock()
 	s.calls[call]++
 	f, all := s.faults[call], s.all
 	s.mu.Unlock()
-	if f != nil {
+	for _, f := range []Fault{f, all} {
+		if f == nil {
+			continue
+		}
 		if err := f(call, aws.ToString(secretString)); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if all != nil {
-		return all(call, aws.ToString(secretString))
+	out, err := next()
+	s.mu.Lock()
+	lose := err == nil && s.lost[call] > 0
+	if lose {
+		s.lost[call]--
 	}
-	return nil
+	s.mu.Unlock()
+	if lose {
+		return nil, ErrLostAnswer
+	}
+	return out, err
 }
 
-// CreateSecret counts the call and answers it with its fault, if any.
+// CreateSecret is a counted call (see Spy).
 func (s *Spy) CreateSecret(ctx context.Context, in *sm.CreateSecretInput, opts ...func(*sm.Options)) (*sm.CreateSecretOutput, error) {
-	if err := s.before("CreateSecret", in.SecretString); err != nil {
-		return nil, err
-	}
-	return s.API.CreateSecret(ctx, in, opts...)
+	return spyCall(s, "CreateSecret", in.SecretString, func() (*sm.CreateSecretOutput, error) { return s.API.CreateSecret(ctx, in, opts...) })
 }
 
-// DescribeSecret counts the call and answers it with its fault, if any.
+// DescribeSecret is a counted call (see Spy).
 func (s *Spy) DescribeSecret(ctx context.Context, in *sm.DescribeSecretInput, opts ...func(*sm.Options)) (*sm.DescribeSecretOutput, error) {
-	if err := s.before("DescribeSecret", nil); err != nil {
-		return nil, err
-	}
-	return s.API.DescribeSecret(ctx, in, opts...)
+	return spyCall(s, "DescribeSecret", nil, func() (*sm.DescribeSecretOutput, error) { return s.API.DescribeSecret(ctx, in, opts...) })
 }
 
-// GetSecretValue counts the call and answers it with its fault, if any.
+// GetSecretValue is a counted call (see Spy).
 func (s *Spy) GetSecretValue(ctx context.Context, in *sm.GetSecretValueInput, opts ...func(*sm.Options)) (*sm.GetSecretValueOutput, error) {
-	if err := s.before("GetSecretValue", nil); err != nil {
-		return nil, err
-	}
-	return s.API.GetSecretValue(ctx, in, opts...)
+	return spyCall(s, "GetSecretValue", nil, func() (*sm.GetSecretValueOutput, error) { return s.API.GetSecretValue(ctx, in, opts...) })
 }
 
-// PutSecretValue counts the call and answers it with its fault, if any.
+// PutSecretValue is a counted call (see Spy).
 func (s *Spy) PutSecretValue(ctx context.Context, in *sm.PutSecretValueInput, opts ...func(*sm.Options)) (*sm.PutSecretValueOutput, error) {
-	if err := s.before("PutSecretValue", in.SecretString); err != nil {
-		return nil, err
-	}
-	return s.API.PutSecretValue(ctx, in, opts...)
+	return spyCall(s, "PutSecretValue", in.SecretString, func() (*sm.PutSecretValueOutput, error) { return s.API.PutSecretValue(ctx, in, opts...) })
 }
 
-// UpdateSecretVersionStage counts the call and answers it with its fault, if any.
+// UpdateSecretVersionStage is a counted call (see Spy).
 func (s *Spy) UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecretVersionStageInput, opts ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error) {
-	if err := s.before("UpdateSecretVersionStage", nil); err != nil {
-		return nil, err
-	}
-	return s.API.UpdateSecretVersionStage(ctx, in, opts...)
+	return spyCall(s, "UpdateSecretVersionStage", nil, func() (*sm.UpdateSecretVersionStageOutput, error) {
+		return s.API.UpdateSecretVersionStage(ctx, in, opts...)
+	})
 }
 
-// TagResource counts the call and answers it with its fault, if any.
+// TagResource is a counted call (see Spy).
 func (s *Spy) TagResource(ctx context.Context, in *sm.TagResourceInput, opts ...func(*sm.Options)) (*sm.TagResourceOutput, error) {
-	if err := s.before("TagResource", nil); err != nil {
-		return nil, err
-	}
-	return s.API.TagResource(ctx, in, opts...)
+	return spyCall(s, "TagResource", nil, func() (*sm.TagResourceOutput, error) { return s.API.TagResource(ctx, in, opts...) })
 }

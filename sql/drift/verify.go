@@ -50,53 +50,59 @@ const (
 	secChecklist  = "14 checklist"
 )
 
-// brokerFunctions are the db_admin functions 007_db_admin.sql grants EXECUTE on to the
+// BrokerFunctions returns the db_admin functions 007_db_admin.sql grants EXECUTE on to the
 // password broker, as "schema.name(argument types)".
-var brokerFunctions = []string{
-	"db_admin.set_firefighter_password(name, text, integer)",
-	"db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text, uuid)",
-	"db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text, uuid)",
-	"db_admin.expire_firefighter_password(name)",
-	"db_admin.terminate_firefighter_sessions(name)",
-	"db_admin.sweep_expired_firefighters()",
-	"db_admin.firefighter_status()",
-	"db_admin.live_firefighter_grants()",
-	"db_admin.lock_firefighter_role(name)",
-	"db_admin.current_firefighter_grant(name)",
-	"db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text)",
-	"db_admin.attach_firefighter_task_token(uuid, text, text)",
-	"db_admin.expire_firefighter_request(uuid)",
-	"db_admin.firefighter_request_status(uuid)",
-	"db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)",
-	"db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid)",
-	"db_admin.claim_firefighter_notice(uuid, text)",
-	"db_admin.claim_firefighter_expiry_warnings(integer)",
+func BrokerFunctions() []string {
+	return []string{
+		"db_admin.set_firefighter_password(name, text, integer)",
+		"db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text, uuid)",
+		"db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text, uuid)",
+		"db_admin.expire_firefighter_password(name)",
+		"db_admin.terminate_firefighter_sessions(name)",
+		"db_admin.sweep_expired_firefighters()",
+		"db_admin.firefighter_status()",
+		"db_admin.live_firefighter_grants()",
+		"db_admin.lock_firefighter_role(name)",
+		"db_admin.current_firefighter_grant(name)",
+		"db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text)",
+		"db_admin.attach_firefighter_task_token(uuid, text, text)",
+		"db_admin.expire_firefighter_request(uuid)",
+		"db_admin.firefighter_request_status(uuid)",
+		"db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)",
+		"db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid)",
+		"db_admin.claim_firefighter_notice(uuid, text)",
+		"db_admin.claim_firefighter_expiry_warnings(integer)",
+	}
 }
 
-// approverFunctions are the db_admin functions the approver's login may execute, as
+// ApproverFunctions returns the db_admin functions the approver's login may execute, as
 // 007_db_admin.sql grants them: it records decisions and reads requests, nothing else.
-var approverFunctions = []string{
-	"db_admin.decide_firefighter_request(uuid, text, text, text, text, text, text)",
-	"db_admin.pending_firefighter_requests()",
-	"db_admin.firefighter_request_status(uuid)",
-	"db_admin.firefighter_status()",
-	"db_admin.live_firefighter_grants()",
+func ApproverFunctions() []string {
+	return []string{
+		"db_admin.decide_firefighter_request(uuid, text, text, text, text, text, text)",
+		"db_admin.pending_firefighter_requests()",
+		"db_admin.firefighter_request_status(uuid)",
+		"db_admin.firefighter_status()",
+		"db_admin.live_firefighter_grants()",
+	}
 }
 
-// activityFunctions are the db_admin functions 008_activity.sql grants the activity
+// ActivityFunctions returns the db_admin functions 008_activity.sql grants the activity
 // job's login: reading the log's checkpoint and policy, recording logins, planning and
 // enforcing within the database's floor, nothing else.
-var activityFunctions = []string{
-	"db_admin.activity_now()",
-	"db_admin.activity_clock_shift()",
-	"db_admin.activity_policy()",
-	"db_admin.activity_checkpoint(text)",
-	"db_admin.activity_commit_page(text, bigint, bigint, text[], integer, integer, jsonb)",
-	"db_admin.activity_record_logins(text, text[], text[], timestamp with time zone[], text[], boolean[])",
-	"db_admin.activity_log_proof()",
-	"db_admin.activity_plan(integer, integer, text[])",
-	"db_admin.activity_enforce(name, text, integer, integer, text[])",
-	"db_admin.activity_unlock(name)",
+func ActivityFunctions() []string {
+	return []string{
+		"db_admin.activity_now()",
+		"db_admin.activity_clock_shift()",
+		"db_admin.activity_policy()",
+		"db_admin.activity_checkpoint(text)",
+		"db_admin.activity_commit_page(text, bigint, bigint, text[], integer, integer, jsonb)",
+		"db_admin.activity_record_logins(text, text[], text[], timestamp with time zone[], text[], boolean[])",
+		"db_admin.activity_log_proof()",
+		"db_admin.activity_plan(integer, integer, text[])",
+		"db_admin.activity_enforce(name, text, integer, integer, text[])",
+		"db_admin.activity_unlock(name)",
+	}
 }
 
 // Verify runs the seed's verification (section 11) and production checklist (section
@@ -222,15 +228,3 @@ func privilegeDiff(held, want []string) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-// BrokerFunctions returns the signatures of the db_admin functions the broker's login
-// may execute, as "db_admin.name(argument types)".
-func BrokerFunctions() []string { return slices.Clone(brokerFunctions) }
-
-// ApproverFunctions returns the signatures of the db_admin functions the approver's
-// login may execute.
-func ApproverFunctions() []string { return slices.Clone(approverFunctions) }
-
-// ActivityFunctions returns the signatures of the db_admin functions the activity
-// job's login may execute.
-func ActivityFunctions() []string { return slices.Clone(activityFunctions) }

@@ -135,7 +135,7 @@ type dbLogin struct {
 // broker checks that the broker's login, the approver's and the activity job's can do
 // nothing but execute their db_admin functions (invariants 1 and 8 of the design).
 func (v *verifier) broker(ctx context.Context) error {
-	for _, l := range []dbLogin{{v.roles.Broker, brokerFunctions}, {v.roles.Approver, approverFunctions}, {v.roles.Activity, activityFunctions}} {
+	for _, l := range []dbLogin{{v.roles.Broker, BrokerFunctions()}, {v.roles.Approver, ApproverFunctions()}, {v.roles.Activity, ActivityFunctions()}} {
 		if !v.exists(l.name) {
 			for _, name := range []string{brokerSchemasCheck, brokerExecuteCheck, brokerTablesCheck, brokerGrantsCheck} {
 				v.add(secFirefight, l.name+name, v.missing(l.name), "")

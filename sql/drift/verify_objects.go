@@ -470,10 +470,25 @@ type defaultACL struct {
 	Grantable bool
 }
 
-var defaclTypes = map[string]string{"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
+// defaclType is the GRANT keyword of a pg_default_acl object type.
+func defaclType(objType string) string {
+	switch objType {
+	case "r":
+		return "TABLES"
+	case "S":
+		return "SEQUENCES"
+	case "f":
+		return "FUNCTIONS"
+	case "T":
+		return "TYPES"
+	case "n":
+		return "SCHEMAS"
+	}
+	return objType
+}
 
 func (d defaultACL) String() string {
-	s := fmt.Sprintf("%s ON %s TO %s", d.Privilege, defaclTypes[d.ObjType], d.Grantee)
+	s := fmt.Sprintf("%s ON %s TO %s", d.Privilege, defaclType(d.ObjType), d.Grantee)
 	if d.Grantable {
 		s += " WITH GRANT OPTION"
 	}
