@@ -157,6 +157,7 @@ func TestConfigureFromStack(t *testing.T) {
 	tpl := `{"Resources":{"T":{"Type":"AWS::SNS::Topic"}},"Outputs":{
 "ApiUrl":{"Value":"https://abc123.execute-api.us-east-1.amazonaws.com/prod"},
 "ServerId":{"Value":"arn:aws:cloudformation:us-east-1:123456789012:stack/ffb-conf/1"},
+"RolePrefix":{"Value":"acme_pg"},"SecretPrefix":{"Value":"firefighter/acme"},
 "ReadOnlySecretName":{"Value":"firefighter/acme/acme_pg_firefighter_ro"}}}`
 	if _, err := cloudformation.NewFromConfig(srv.Config(ctx)).CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName: aws.String("ffb-conf"), TemplateBody: aws.String(tpl)}); err != nil {
@@ -175,6 +176,12 @@ func TestConfigureFromStack(t *testing.T) {
 		Region: awstest.Region, RolePrefix: "acme_pg", SecretPrefix: "firefighter/acme"}
 	if got != want {
 		t.Errorf("configure --stack saved %+v; want %+v", got, want)
+	}
+	// A flag wins over the stack's output.
+	code, out, errOut = clientRun(t, e, "configure", "--stack", "ffb-conf", "--role-prefix", "other_pg", "--json")
+	got = clientConfig{}
+	if err := json.Unmarshal([]byte(out), &got); code != exitOK || err != nil || got.RolePrefix != "other_pg" || got.SecretPrefix != "firefighter/acme" {
+		t.Errorf("configure --stack --role-prefix other_pg = %d %+v %q; want role prefix other_pg, the stack's secret prefix", code, got, errOut)
 	}
 	code, _, errOut = clientRun(t, e, "configure", "--stack", "no-such-stack")
 	if code != exitFailed || !strings.Contains(errOut, "read the outputs of stack no-such-stack") {

@@ -1,13 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -15,7 +15,7 @@ import (
 
 func runConfigure(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("configure")
-	stack := fs.String("stack", "", "the CloudFormation stack of ffbroker: its outputs ApiUrl, ServerId and secret names are read with your credentials")
+	stack := fs.String("stack", "", "the CloudFormation stack of ffbroker: its outputs ApiUrl, ServerId, RolePrefix and SecretPrefix are read with your credentials")
 	serverID := fs.String("server-id", "", "the stack output ServerId (with --api)")
 	rolePrefix := fs.String("role-prefix", "", "the stack's RolePrefix (default my_pg)")
 	secretPrefix := fs.String("secret-prefix", "", "the stack's SecretPrefix (default firefighter)")
@@ -74,12 +74,8 @@ func (c *cli) fromStack(ctx context.Context, stack string, cc *clientConfig) err
 	if cc.APIURL == "" || cc.ServerID == "" {
 		return fmt.Errorf("stack %s has no ApiUrl and ServerId outputs: is it an ffbroker stack?", stack)
 	}
-	// ReadOnlySecretName is SecretPrefix/RolePrefix_firefighter_ro.
-	if name := outputs["ReadOnlySecretName"]; name != "" {
-		if i := strings.LastIndex(name, "/"); i > 0 {
-			cc.SecretPrefix = name[:i]
-			cc.RolePrefix = strings.TrimSuffix(name[i+1:], "_firefighter_ro")
-		}
-	}
+	// The stack's parameters, unless a flag gave them.
+	cc.RolePrefix = cmp.Or(cc.RolePrefix, outputs["RolePrefix"])
+	cc.SecretPrefix = cmp.Or(cc.SecretPrefix, outputs["SecretPrefix"])
 	return nil
 }

@@ -640,6 +640,13 @@ func TestTemplateDeploysOnANewAccount(t *testing.T) {
 			t.Errorf("access log format %q; want the caller", f)
 		}
 	})
+	t.Run("the prefixes are outputs", func(t *testing.T) { // ffbroker configure --stack reads them
+		for _, out := range []string{"RolePrefix", "SecretPrefix"} {
+			if got := at(t, tpl, "Outputs", out, "Value", "Ref"); got != out {
+				t.Errorf("output %s = %v; want !Ref %s (the parameter)", out, got, out)
+			}
+		}
+	})
 	t.Run("policies for people are outputs", func(t *testing.T) {
 		for out, policy := range map[string]string{"OnCallPolicyArn": "OnCallPolicy", "ApproverPolicyArn": "ApproverPolicy"} {
 			if got := at(t, tpl, "Outputs", out, "Value", "Ref"); got != policy {
