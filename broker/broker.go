@@ -296,14 +296,18 @@ func (b *Broker) reuse(ctx context.Context, greq GrantRequest, res Reservation) 
 }
 
 // repairCurrent puts the version of the grant whose password the role holds back in
-// AWSCURRENT after a commit or a promotion failed behind a promotion. Without one, the next sweep
-// replaces the secret with a tombstone.
+// AWSCURRENT after a commit or a promotion failed behind a promotion. When the role
+// holds no password of a grant (it was expired since), AWSCURRENT becomes the
+// tombstone: the version it may name now holds a password the database took back.
 func (b *Broker) repairCurrent(ctx context.Context, role string) {
 	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
-		if st.Current == "" {
-			return nil
+		var err error
+		switch {
+		case st.Current != "":
+			_, err = b.promoteVersion(ctx, role, st.Current)
+		case len(st.Live) == 0:
+			_, err = b.tombstone(ctx, role)
 		}
-		_, err := b.promoteVersion(ctx, role, st.Current)
 		return err
 	})
 	if err != nil {

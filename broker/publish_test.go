@@ -94,3 +94,39 @@ func TestPromotionHalfDone(t *testing.T) {
 		})
 	}
 }
+
+// TestPromotionLostWithoutLiveGrant: when the role has no live grant and the answer
+// of the move to AWSCURRENT is lost, the issue fails and AWSCURRENT must not keep
+// naming the password the database just took back: it becomes the tombstone.
+func TestPromotionLostWithoutLiveGrant(t *testing.T) {
+	f := newFixture(t, "lostnone")
+	ctx := context.Background()
+	d := f.deps(t)
+	spy := secretstest.NewSpy(f.sm)
+	d.sstore = secretsmanager.New(spy, f.secretPrefix, nil)
+	d.secrets = d.sstore
+	b := f.broker(t, d)
+	issue := func(incident string) (broker.IssueOutput, error) {
+		return b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident},
+			Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
+	}
+	if _, err := issue("INC-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Revoke(ctx, broker.RevokeInput{Role: "ro", IncidentID: "INC-1", Caller: broker.Caller{ARN: alice, Key: alice}, Source: audit.SourceAPI}); err != nil {
+		t.Fatal(err)
+	}
+	spy.SetLostAnswers("UpdateSecretVersionStage", 1)
+	out, err := issue("INC-2")
+	spy.SetLostAnswers("UpdateSecretVersionStage", 0)
+	if broker.ErrorCode(err) != broker.CodeUnavailable {
+		t.Fatalf("issue with the move's answer lost = %+v, %v; want unavailable", out, err)
+	}
+	if grants, err := d.store.LiveGrants(ctx); err != nil || len(grants) != 0 {
+		t.Fatalf("live grants = %v (%v); want none", grants, err)
+	}
+	v, version, ok := f.current(t, f.FirefighterRO)
+	if !ok || !v.IsTombstone() {
+		t.Errorf("AWSCURRENT (version %s, grant %q, status %q) after the failed issue; want the tombstone", version, v.GrantID, v.Status)
+	}
+}
