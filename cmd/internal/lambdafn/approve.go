@@ -13,25 +13,19 @@ import (
 // ApproveHandler serves the approve function: GET /approvals, the requests the caller
 // may decide, and POST /approvals/{request_id}, a second person's decision. Its
 // database login records decisions and nothing else; task tokens never reach people.
-type ApproveHandler struct {
-	Broker *broker.Broker
-	Auth   Authenticator
-}
+type ApproveHandler struct{ brokerHandler }
 
 // NewApproveHandler returns the approve function's handler.
 func NewApproveHandler(d *Deps) *ApproveHandler {
-	return &ApproveHandler{Broker: d.Broker, Auth: d.Authenticator()}
+	return &ApproveHandler{newBrokerHandler(d, FunctionApprove)}
 }
 
 // Handle answers one event of the approve function.
 func (h *ApproveHandler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	if sh, _ := classify(raw); sh == shapeAPI {
-		var req events.APIGatewayProxyRequest
-		if err := json.Unmarshal(raw, &req); err == nil {
-			return h.api(ctx, req), nil
-		}
+		return h.serveAPI(ctx, raw, h.api)
 	}
-	return nil, unsupported(ctx, h.Broker, "approve")
+	return nil, h.refuse(ctx)
 }
 
 func (h *ApproveHandler) api(ctx context.Context, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {

@@ -128,12 +128,39 @@ func respondError(err error) events.APIGatewayProxyResponse {
 	return respond(httpStatus(code), e)
 }
 
-// unsupported refuses an event of the wrong shape, with an audit record.
 // rejecter records a refused event (the broker, or sinkRejecter where there is none).
 type rejecter interface {
 	Reject(ctx context.Context, rec audit.Record, err error) error
 }
 
+// brokerHandler is what the handlers of the issue, expire and approve functions
+// share: the broker, the authenticator of API callers, and the function's name.
+type brokerHandler struct {
+	Broker *broker.Broker
+	Auth   Authenticator
+	fn     Function
+}
+
+func newBrokerHandler(d *Deps, fn Function) brokerHandler {
+	return brokerHandler{Broker: d.Broker, Auth: d.Authenticator(), fn: fn}
+}
+
+// refuse refuses an event of the wrong shape for the function (see unsupported).
+func (h brokerHandler) refuse(ctx context.Context) error {
+	return unsupported(ctx, h.Broker, string(h.fn))
+}
+
+// serveAPI decodes raw as an API Gateway event and answers it with api.
+func (h brokerHandler) serveAPI(ctx context.Context, raw json.RawMessage,
+	api func(context.Context, events.APIGatewayProxyRequest) events.APIGatewayProxyResponse) (any, error) {
+	var req events.APIGatewayProxyRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, h.refuse(ctx)
+	}
+	return api(ctx, req), nil
+}
+
+// unsupported refuses an event of the wrong shape, with an audit record.
 func unsupported(ctx context.Context, b rejecter, fn string) error {
 	err := broker.Errorf(broker.CodeInvalidRequest, "the %s function does not accept this event", fn)
 	b.Reject(ctx, audit.Record{RequestID: requestID(ctx, nil), Source: audit.SourceStepFunctions}, err)

@@ -12,14 +12,11 @@ import (
 
 // ExpireHandler serves the expire function: the scheduled sweep (EventBridge), the
 // workflow's "expire" step at a grant's expiry, and DELETE /access/{role} (revoke).
-type ExpireHandler struct {
-	Broker *broker.Broker
-	Auth   Authenticator
-}
+type ExpireHandler struct{ brokerHandler }
 
 // NewExpireHandler returns the expire function's handler.
 func NewExpireHandler(d *Deps) *ExpireHandler {
-	return &ExpireHandler{Broker: d.Broker, Auth: d.Authenticator()}
+	return &ExpireHandler{newBrokerHandler(d, FunctionExpire)}
 }
 
 // Handle answers one event of the expire function.
@@ -28,7 +25,7 @@ func (h *ExpireHandler) Handle(ctx context.Context, raw json.RawMessage) (any, e
 	case sh == shapeSchedule:
 		var ev events.CloudWatchEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, unsupported(ctx, h.Broker, "expire")
+			return nil, h.refuse(ctx)
 		}
 		out, err := h.Broker.Sweep(ctx, ev.ID, audit.SourceSchedule)
 		return out, stepError(err)
@@ -42,13 +39,9 @@ func (h *ExpireHandler) Handle(ctx context.Context, raw json.RawMessage) (any, e
 		out, err := h.Broker.Sweep(ctx, or(in.RequestID, requestID(ctx, nil)), audit.SourceStepFunctions)
 		return out, stepError(err)
 	case sh == shapeAPI:
-		var req events.APIGatewayProxyRequest
-		if err := json.Unmarshal(raw, &req); err != nil {
-			return nil, unsupported(ctx, h.Broker, "expire")
-		}
-		return h.api(ctx, req), nil
+		return h.serveAPI(ctx, raw, h.api)
 	}
-	return nil, unsupported(ctx, h.Broker, "expire")
+	return nil, h.refuse(ctx)
 }
 
 func (h *ExpireHandler) api(ctx context.Context, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {

@@ -13,25 +13,18 @@ import (
 // IssueHandler serves the issue function: POST /access, POST /access/{role}/extend,
 // GET /access and GET /requests/{request_id} from API Gateway, and the approval workflow's "await",
 // "issue" and "timeout" steps.
-type IssueHandler struct {
-	Broker *broker.Broker
-	Auth   Authenticator
-}
+type IssueHandler struct{ brokerHandler }
 
 // NewIssueHandler returns the issue function's handler.
 func NewIssueHandler(d *Deps) *IssueHandler {
-	return &IssueHandler{Broker: d.Broker, Auth: d.Authenticator()}
+	return &IssueHandler{newBrokerHandler(d, FunctionIssue)}
 }
 
 // Handle answers one event of the issue function.
 func (h *IssueHandler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	switch sh, action := classify(raw); {
 	case sh == shapeAPI:
-		var req events.APIGatewayProxyRequest
-		if err := json.Unmarshal(raw, &req); err != nil {
-			return nil, unsupported(ctx, h.Broker, "issue")
-		}
-		return h.api(ctx, req), nil
+		return h.serveAPI(ctx, raw, h.api)
 	case sh == shapeStep && action == ActionAwait:
 		var in AwaitStep
 		if err := decodeStrict(raw, &in); err != nil {
@@ -66,7 +59,7 @@ func (h *IssueHandler) Handle(ctx context.Context, raw json.RawMessage) (any, er
 		}
 		return RequestState{RequestID: req.ID, State: req.State}, nil
 	}
-	return nil, unsupported(ctx, h.Broker, "issue")
+	return nil, h.refuse(ctx)
 }
 
 func (h *IssueHandler) api(ctx context.Context, req events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
