@@ -11,14 +11,6 @@ import (
 	"time"
 )
 
-var (
-	line   = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
-	bytes  = regexp.MustCompile(`\s([\d.]+) B/op`)
-	allocs = regexp.MustCompile(`\s([\d.]+) allocs/op`)
-	limit  = regexp.MustCompile(`\s([\d.]+) max-ratio`)
-	xfloor = regexp.MustCompile(`\s([\d.]+) x-floor`)
-)
-
 type sample struct {
 	ns, bytes, allocs, xfloor []float64
 	maxRatio                  float64
@@ -52,6 +44,13 @@ func median(xs []float64) float64 {
 }
 
 func main() {
+	var (
+		line     = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
+		bytesOp  = regexp.MustCompile(`\s([\d.]+) B/op`)
+		allocsOp = regexp.MustCompile(`\s([\d.]+) allocs/op`)
+		limit    = regexp.MustCompile(`\s([\d.]+) max-ratio`)
+		xfloor   = regexp.MustCompile(`\s([\d.]+) x-floor`)
+	)
 	samples := map[string]*sample{}
 	var order []string
 	sc := bufio.NewScanner(os.Stdin)
@@ -68,7 +67,7 @@ func main() {
 		}
 		ns, _ := strconv.ParseFloat(m[2], 64)
 		s.ns = append(s.ns, ns)
-		if b := bytes.FindStringSubmatch(sc.Text()); b != nil {
+		if b := bytesOp.FindStringSubmatch(sc.Text()); b != nil {
 			v, _ := strconv.ParseFloat(b[1], 64)
 			s.bytes = append(s.bytes, v)
 		}
@@ -79,7 +78,7 @@ func main() {
 		if l := limit.FindStringSubmatch(sc.Text()); l != nil {
 			s.maxRatio, _ = strconv.ParseFloat(l[1], 64)
 		}
-		if a := allocs.FindStringSubmatch(sc.Text()); a != nil {
+		if a := allocsOp.FindStringSubmatch(sc.Text()); a != nil {
 			v, _ := strconv.ParseFloat(a[1], 64)
 			s.allocs = append(s.allocs, v)
 		}
