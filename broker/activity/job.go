@@ -245,16 +245,12 @@ type pageState struct {
 	end     int64
 	pending map[pendKey]*PendingSession
 	order   []*PendingSession
-	// ready marks the streams whose server writes "connection ready"
-	// (PostgreSQL 18 with setup_durations): there a session without one did not
-	// open.
-	ready    map[string]bool
 	resolved []Login
 }
 
 func newPageState(ck Checkpoint, end int64) *pageState {
 	p := &pageState{through: ck.ThroughMs, ids: append([]string(nil), ck.IDs...), version: ck.Version, end: end,
-		pending: map[pendKey]*PendingSession{}, ready: map[string]bool{}}
+		pending: map[pendKey]*PendingSession{}}
 	for i := range ck.Pending {
 		p.add(&ck.Pending[i])
 	}
@@ -264,7 +260,7 @@ func newPageState(ck Checkpoint, end int64) *pageState {
 func (p *pageState) add(s *PendingSession) {
 	k := pendKey{s.Stream, s.PID}
 	if old := p.pending[k]; old != nil {
-		p.settle(old, !p.ready[old.Stream]) // the pid logs in again: the old backend is gone
+		p.settle(old, true) // the pid logs in again: the old backend is gone, and nothing refused it
 	}
 	p.pending[k] = s
 	p.order = append(p.order, s)
@@ -287,7 +283,10 @@ func (p *pageState) settle(s *PendingSession, opened bool) {
 
 // expire settles, oldest first, the sessions authorized more than the settle
 // window before nowMs (and, with oldest, at least the oldest one): no FATAL came,
-// so they opened, unless their server writes "connection ready" and wrote none.
+// so they opened. A missing "connection ready" proves nothing: whether a server
+// writes one cannot be learnt from the log, where any login can write a line
+// that reads as one (RAISE LOG), and a login wrongly taken as refused could get
+// an active role locked.
 func (p *pageState) expire(nowMs int64, oldest bool) {
 	i := 0
 	for ; i < len(p.order); i++ {
@@ -299,7 +298,7 @@ func (p *pageState) expire(nowMs int64, oldest bool) {
 			break
 		}
 		oldest = false
-		p.settle(s, !p.ready[s.Stream])
+		p.settle(s, true)
 	}
 	p.order = p.order[i:]
 }
@@ -386,7 +385,6 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 				Login: Login{EventID: id, Role: string(line.User), Time: loginTime(line.Time, ts), Host: host}})
 		case KindReady:
 			rep.Ready++
-			p.ready[stream] = true
 			p.match(stream, line)
 		case KindRefused:
 			rep.Refused++
