@@ -272,8 +272,23 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 		}
 		return b.reuse(ctx, greq, Reservation{GrantID: act.GrantID, ExpiresAt: act.ExpiresAt, Active: true})
 	}
+	b.tagValidity(ctx, greq.Role, greq.GrantID, act.ExpiresAt, act.ValidUntil)
 	return IssueOutput{GrantID: greq.GrantID, Role: greq.Role, SecretARN: published.ARN, SecretVersion: greq.GrantID,
 		ExpiresAt: act.ExpiresAt}, nil
+}
+
+// tagValidity records on role's secret that the password of its current version,
+// grant grantID's, works until validUntil when that is later than the version says
+// (expiresAt): the role's VALID UNTIL follows its longest live grant, whichever
+// grant's password it holds, and connect reads the tag (EffectiveExpiry). Best
+// effort: the tag tells holders how long they may connect, it grants nothing.
+func (b *Broker) tagValidity(ctx context.Context, role, grantID string, expiresAt, validUntil time.Time) {
+	if !validUntil.After(expiresAt) {
+		return
+	}
+	if err := b.cfg.Secrets.SetExpiry(ctx, role, grantID, validUntil); err != nil {
+		b.cfg.Logger.WarnContext(ctx, "the secret's expiry tags do not say the password outlives its grant", "role", role, "grant_id", grantID, "error", err)
+	}
 }
 
 // connection returns role's secret value without a password or a grant: where its

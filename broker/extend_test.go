@@ -84,7 +84,7 @@ func TestExtendRO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nowVersion != version || !broker.EffectiveExpiry(now, tags).Equal(g.ExpiresAt.Truncate(1e9)) {
+	if nowVersion != version || !broker.EffectiveExpiry(now, tags).Equal(g.ExpiresAt) {
 		t.Errorf("secret after the extension: version %s, effective expiry %v (tags %v); want version %s, expiry %v",
 			nowVersion, broker.EffectiveExpiry(now, tags), tags, version, g.ExpiresAt)
 	}

@@ -49,9 +49,11 @@ const DefaultSecretPrefix = "firefighter/my-pg"
 // IAM policies can match it as secretsmanager:ResourceTag/ffbroker:role.
 const SecretRoleTag = "ffbroker:role"
 
-// SecretGrantTag and SecretExpiresAtTag are the tags that carry an extended grant's
-// new expiry (RFC 3339) on its secret: a version cannot change, and an extension keeps
-// the version (the password) that its holders use. See EffectiveExpiry.
+// SecretGrantTag and SecretExpiresAtTag are the tags that say how long the password
+// of the secret's current version works when that is later than the version says
+// (RFC 3339, to the microsecond the database keeps): after an extension, or when a
+// longer grant of the role is live. A version cannot change, and both keep the
+// version (the password) that its holders use. See EffectiveExpiry.
 const (
 	SecretGrantTag     = "ffbroker:grant_id"
 	SecretExpiresAtTag = "ffbroker:expires_at"

@@ -300,7 +300,7 @@ func (s *Store) SetExpiry(ctx context.Context, role, grantID string, expiresAt t
 		SecretId: aws.String(name),
 		Tags: []types.Tag{
 			{Key: aws.String(broker.SecretGrantTag), Value: aws.String(grantID)},
-			{Key: aws.String(broker.SecretExpiresAtTag), Value: aws.String(expiresAt.UTC().Format(time.RFC3339))},
+			{Key: aws.String(broker.SecretExpiresAtTag), Value: aws.String(expiresAt.UTC().Format(time.RFC3339Nano))},
 		},
 	})
 	if err != nil {
