@@ -106,6 +106,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Target.Port == 0 {
 		c.Target.Port = postgres.DefaultPort
 	}
+	if err := checkTargetSSLMode(c.Target.SSLMode, db.Auth); err != nil {
+		return Config{}, fmt.Errorf("FFB_TARGET_SSLMODE: %v", err)
+	}
 	if p := getenv("FFB_TARGET_PORT"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
@@ -165,6 +168,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkTargetSSLMode refuses an sslmode that the secrets must not tell psql: one
+// libpq does not know, and, where the functions log in with IAM (a deployment), one
+// that does not verify the server: the firefighters' sessions carry production data
+// and a password valid for hours.
+func checkTargetSSLMode(mode, auth string) error {
+	switch mode {
+	case "verify-full", "verify-ca":
+		return nil
+	case "disable", "allow", "prefer", "require":
+		if auth == postgres.AuthIAM {
+			return fmt.Errorf("%q does not verify the server; a deployment needs verify-full (or verify-ca)", mode)
+		}
+		return nil
+	}
+	return fmt.Errorf("%q is not an sslmode: verify-full, verify-ca, or with password logins also require, prefer, allow, disable", mode)
 }
 
 // Check reports what fn needs and cfg lacks, naming the variable.
