@@ -74,8 +74,14 @@ func (c *cli) fromStack(ctx context.Context, stack string, cc *clientConfig) err
 	if cc.APIURL == "" || cc.ServerID == "" {
 		return fmt.Errorf("stack %s has no ApiUrl and ServerId outputs: is it an ffbroker stack?", stack)
 	}
-	// The stack's parameters, unless a flag gave them.
+	// The stack's parameters, unless a flag gave them. Without them connect would
+	// read the default deployment's secrets, so a stack that predates these outputs
+	// is refused rather than saved without its prefixes.
 	cc.RolePrefix = cmp.Or(cc.RolePrefix, outputs["RolePrefix"])
 	cc.SecretPrefix = cmp.Or(cc.SecretPrefix, outputs["SecretPrefix"])
+	if cc.RolePrefix == "" || cc.SecretPrefix == "" {
+		return fmt.Errorf("stack %s has no RolePrefix and SecretPrefix outputs (it predates them): update the stack, "+
+			"or give --role-prefix and --secret-prefix (its RolePrefix and SecretPrefix parameters)", stack)
+	}
 	return nil
 }
