@@ -18,17 +18,19 @@ import (
 	"github.com/ffbroker/ffbroker/internal/awstest"
 )
 
-// faultyLogs wraps the moto client: it counts calls and can hold one call until
-// its context ends (a Lambda reaching its time limit in the middle of a page).
+// faultyLogs wraps the moto client: it counts calls and can end the run's context
+// during one call (a Lambda reaching its time limit in the middle of a page).
 type faultyLogs struct {
 	activity.LogsAPI
 	calls     atomic.Int64
-	blockCall int64 // the call (1-based) that waits for the context's end; 0 none
+	blockCall int64              // the call (1-based) during which the context ends; 0 none
+	end       context.CancelFunc // ends the run's context at blockCall
 }
 
 func (f *faultyLogs) FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
 	n := f.calls.Add(1)
 	if n == f.blockCall {
+		f.end()
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
@@ -96,10 +98,11 @@ func TestResumeAfterDeadline(t *testing.T) {
 	opts.MaxLogSilence = -1
 	opts.LockAfterDays, opts.DropAfterDays = 0, 0
 
-	// Run 1: the deadline passes while the 4th page is being fetched.
-	dctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	// Run 1: the run's context ends while the 4th page is being fetched (counted
+	// in calls, not in time: a loaded machine must not move the cut).
+	dctx, cancel := context.WithDeadline(ctx, time.Now().Add(time.Hour))
 	defer cancel()
-	rep1, err := e.job(t, &faultyLogs{LogsAPI: e.logs, blockCall: 4}, nil).Run(dctx, opts)
+	rep1, err := e.job(t, &faultyLogs{LogsAPI: e.logs, blockCall: 4, end: cancel}, nil).Run(dctx, opts)
 	if broker.ErrorCode(err) != broker.CodeUnavailable || rep1.Logs.Events != 12 || rep1.Logs.CaughtUp || rep1.Policy != nil {
 		t.Fatalf("run 1 = %v, %+v; want code unavailable after 3 pages (12 events)", err, rep1.Logs)
 	}
