@@ -239,12 +239,12 @@ type pendKey struct {
 // pageState is the reader's position while a run goes through its pages, and
 // the authorized sessions whose fate is not known yet.
 type pageState struct {
-	through int64
-	ids     []string
-	version int64
-	end     int64
-	pending map[pendKey]*PendingSession
-	order   []*PendingSession
+	through  int64
+	ids      []string
+	version  int64
+	end      int64
+	pending  map[pendKey]*PendingSession
+	order    []*PendingSession
 	resolved []Login
 }
 
