@@ -11,6 +11,24 @@ import (
 	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
 
+// spiedBroker is a fixture named prefix whose broker reaches Secrets Manager
+// through a Spy.
+func spiedBroker(t *testing.T, prefix string) (*fixture, deps, *secretstest.Spy, *broker.Broker) {
+	t.Helper()
+	f := newFixture(t, prefix)
+	d := f.deps(t)
+	spy := secretstest.NewSpy(f.sm)
+	d.sstore = secretsmanager.New(spy, f.secretPrefix, nil)
+	d.secrets = d.sstore
+	return f, d, spy, f.broker(t, d)
+}
+
+// issueRO issues ro to alice for incident.
+func issueRO(ctx context.Context, b *broker.Broker, incident string) (broker.IssueOutput, error) {
+	return b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident},
+		Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
+}
+
 // TestPromotionHalfDone: invariant 4 holds when a promotion fails half-way while
 // another grant of the role is live. Each case issues ro for INC-1, then for INC-2
 // with one Secrets Manager call failing inside the publish step; afterwards every
@@ -46,17 +64,9 @@ func TestPromotionHalfDone(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, tc.prefix)
 			ctx := context.Background()
-			d := f.deps(t)
-			spy := secretstest.NewSpy(f.sm)
-			d.sstore = secretsmanager.New(spy, f.secretPrefix, nil)
-			d.secrets = d.sstore
-			b := f.broker(t, d)
-			issue := func(incident string) (broker.IssueOutput, error) {
-				return b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident},
-					Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
-			}
+			f, d, spy, b := spiedBroker(t, tc.prefix)
+			issue := func(incident string) (broker.IssueOutput, error) { return issueRO(ctx, b, incident) }
 			first, err := issue("INC-1")
 			if err != nil {
 				t.Fatal(err)
@@ -99,17 +109,9 @@ func TestPromotionHalfDone(t *testing.T) {
 // of the move to AWSCURRENT is lost, the issue fails and AWSCURRENT must not keep
 // naming the password the database just took back: it becomes the tombstone.
 func TestPromotionLostWithoutLiveGrant(t *testing.T) {
-	f := newFixture(t, "lostnone")
 	ctx := context.Background()
-	d := f.deps(t)
-	spy := secretstest.NewSpy(f.sm)
-	d.sstore = secretsmanager.New(spy, f.secretPrefix, nil)
-	d.secrets = d.sstore
-	b := f.broker(t, d)
-	issue := func(incident string) (broker.IssueOutput, error) {
-		return b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident},
-			Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
-	}
+	f, d, spy, b := spiedBroker(t, "lostnone")
+	issue := func(incident string) (broker.IssueOutput, error) { return issueRO(ctx, b, incident) }
 	if _, err := issue("INC-1"); err != nil {
 		t.Fatal(err)
 	}
