@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -140,15 +141,28 @@ func (f *fixture) deployWorkflow(t *testing.T, region string) string {
 		f.workflowRole = aws.ToString(role.Role.Arn)
 	}
 	functions := map[string]string{}
+	lc := lambda.NewFromConfig(cfg)
 	for _, fn := range []string{"issue", "expire"} {
-		out, err := lambda.NewFromConfig(cfg).CreateFunction(ctx, &lambda.CreateFunctionInput{
-			FunctionName: aws.String(f.prefix + "-" + fn), Runtime: lambdatypes.RuntimeProvidedal2023,
+		name := f.prefix + "-" + fn
+		out, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+			FunctionName: aws.String(name), Runtime: lambdatypes.RuntimeProvidedal2023,
 			Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64}, Handler: aws.String("bootstrap"),
 			Role: aws.String(f.workflowRole), Code: &lambdatypes.FunctionCode{ZipFile: bootstrapZip(t)}})
-		if err != nil {
+		var exists *lambdatypes.ResourceConflictException
+		switch {
+		case errors.As(err, &exists):
+			// The SDK retried a create whose answer was lost (a loaded moto): the
+			// function is ours.
+			got, gerr := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+			if gerr != nil {
+				t.Fatal(err, gerr)
+			}
+			functions[fn] = aws.ToString(got.Configuration.FunctionArn)
+		case err != nil:
 			t.Fatal(err)
+		default:
+			functions[fn] = aws.ToString(out.FunctionArn)
 		}
-		functions[fn] = aws.ToString(out.FunctionArn)
 	}
 	def, err := os.ReadFile(filepath.Join("..", "..", "statemachine", "approval.asl.json"))
 	if err != nil {

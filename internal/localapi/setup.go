@@ -182,6 +182,13 @@ func (s *setup) function(arn, kind, role string) error {
 	_, err := c.CreateFunction(s.ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: lambdatypes.RuntimeProvidedal2023,
 		Architectures: []lambdatypes.Architecture{lambdatypes.ArchitectureArm64}, Handler: aws.String("bootstrap"),
 		Role: aws.String(role), Code: &lambdatypes.FunctionCode{ZipFile: zipped.Bytes()}})
+	var exists *lambdatypes.ResourceConflictException
+	if errors.As(err, &exists) {
+		// Created meanwhile, or by this very call when the SDK retried it after its
+		// answer was lost.
+		s.say("found Lambda function %s (%s)", name, kind)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("create the Lambda function %s in moto: %w", name, err)
 	}
