@@ -343,9 +343,7 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 		if ts > p.end {
 			rep.Lookahead++
 			p.expire(ts, false)
-			if l := Parse([]byte(aws.ToString(ev.Message))); l.Kind == KindReady || l.Kind == KindRefused {
-				p.match(stream, l)
-			}
+			p.match(stream, Parse([]byte(aws.ToString(ev.Message))))
 			continue
 		}
 		if !text(id, 512) || ts < startMs || (ts == startMs && done[id]) {
@@ -364,6 +362,7 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 		switch line.Kind {
 		case KindReceived:
 			rep.Received++
+			p.match(stream, line)
 		case KindAuthorized:
 			rep.Authorized++
 			if line.Replication {
@@ -391,6 +390,7 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 			p.match(stream, line)
 		case KindAuthenticated:
 			rep.Authenticated++
+			p.match(stream, line)
 		case KindAmbiguous:
 			rep.Ambiguous++
 		default:
@@ -400,16 +400,22 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 	return fresh
 }
 
-// match settles the pending session a ready or refused line belongs to: same
-// stream, one of the pids the line may carry, and its exact prefix (SameSession).
+// match settles the pending session that a prefixed line other than an
+// authorized one refuses or confirms: same stream, one of the pids the line may
+// carry, its exact prefix, and what the line says after that prefix (KindAfter),
+// whatever Parse read it as. A refusal whose database name makes it read as
+// another message at first is still a refusal of its own session.
 func (p *pageState) match(stream string, l Line) {
-	if !l.Prefixed {
+	if !l.Prefixed || l.Kind == KindAuthorized || l.Kind == KindAmbiguous || len(p.pending) == 0 {
 		return
 	}
 	sessionPIDs(l.Session, func(pid int) bool {
 		s := p.pending[pendKey{stream, pid}]
-		if s != nil && SameSession(l, s.Key) {
-			p.settle(s, l.Kind == KindReady)
+		if s == nil {
+			return true
+		}
+		if k, ok := KindAfter(l, s.Key); ok && (k == KindReady || k == KindRefused) {
+			p.settle(s, k == KindReady)
 			return false
 		}
 		return true

@@ -89,10 +89,10 @@ type Line struct {
 	Host, Port []byte
 	// PID is the backend's process id (%p); 0 when unknown.
 	PID int
-	// Session ties the lines of one backend together. For an authorized or
-	// received line it is the prefix's "%r:%u@%d:[%p]:" as written; for a ready
-	// or refused line it is the text from %r on, whose end of prefix is not
-	// known: SameSession tells whether such a line follows an authorized one.
+	// Session ties the lines of one backend together. For an authorized line it
+	// is the prefix's "%r:%u@%d:[%p]:" as written; for any other prefixed line it
+	// is the text from %r on, whose end of prefix is not known: KindAfter tells
+	// what such a line says when the backend of an authorized line wrote it.
 	Session []byte
 	// User is the login role of an authorized line (and, when the prefix leaves
 	// no doubt, of an authenticated one).
@@ -573,7 +573,7 @@ func parsePrefixed(l *Line, line []byte, sessAt, udAt, hostEnd, portEnd int) int
 	if portEnd > 0 {
 		port = sess[hostEnd+1 : portEnd]
 	}
-	otherAt, otherPID, otherDigits := -1, 0, 0
+	otherAt, otherPID := -1, 0
 	otherKind := KindOther
 	var otherMsg []byte
 	auths, authMsgs, work := 0, 0, 0
@@ -600,12 +600,12 @@ func parsePrefixed(l *Line, line []byte, sessAt, udAt, hostEnd, portEnd int) int
 		// would find no other place where the prefix may end. Read it as the
 		// loop and readReceived would, without the loop and the scans.
 		k := off - 1
-		pid, digits, level, msg, ok := parsePIDLevel(ud[k+2:])
+		pid, _, level, msg, ok := parsePIDLevel(ud[k+2:])
 		if ok {
 			if kind, _, fixed := messageKind(level, msg); kind == KindReceived && receivedEcho(msg[fixed:], host, port) {
 				m := msg[fixed+len(fieldHost):]
 				l.Kind, l.Host, l.Port = KindReceived, m[:len(host)], m[len(host)+len(fieldPort):]
-				l.Session, l.PID = sess[:len(sess)-len(ud)+k+2+digits+2], pid
+				l.Session, l.PID = sess, pid
 				l.Prefixed, l.Time = true, t
 				return 1 // the one candidate the loop would have tried
 			}
@@ -666,7 +666,7 @@ func parsePrefixed(l *Line, line []byte, sessAt, udAt, hostEnd, portEnd int) int
 			continue
 		}
 		if otherAt < 0 && kind != KindOther && (unknown || bytes.IndexByte(ud[:k], '@') >= 0) {
-			otherAt, otherPID, otherDigits, otherKind, otherMsg = k, pid, digits, kind, msg
+			otherAt, otherPID, otherKind, otherMsg = k, pid, kind, msg
 		}
 	}
 	switch {
@@ -681,9 +681,7 @@ func parsePrefixed(l *Line, line []byte, sessAt, udAt, hostEnd, portEnd int) int
 		k := otherAt
 		readOther(l, ud[:k], otherKind, otherMsg)
 		l.Session, l.PID = sess, otherPID
-		if l.Kind == KindReceived {
-			l.Session = sess[:len(sess)-len(ud)+k+2+otherDigits+2]
-		} else {
+		if l.Kind != KindReceived { // a received line's host and port are its own
 			l.Host, l.Port = host, port
 		}
 	}
@@ -970,16 +968,34 @@ func readOther(l *Line, r []byte, kind Kind, msg []byte) {
 // key and then l's own message. An attacker cannot write such a line for another
 // client's session: %r holds the client's port.
 func SameSession(l Line, key []byte) bool {
-	if l.Kind != KindReady && l.Kind != KindRefused || !bytes.HasPrefix(l.Session, key) || len(key) < 4 {
+	if l.Kind != KindReady && l.Kind != KindRefused {
 		return false
+	}
+	k, ok := KindAfter(l, key)
+	return ok && k == l.Kind
+}
+
+// KindAfter reads l, a prefixed line other than an authorized one, as the backend
+// whose authorized line has Session key would have written it: when l's text from
+// %r on starts with key, it returns the kind of the message after key (KindReady,
+// KindRefused, KindReceived, KindAuthenticated or KindOther) and true. That kind
+// may differ from l.Kind, which Parse took from the first place the prefix may
+// end: names (a database name, free text of the client's) can make an earlier
+// place read as another message.
+func KindAfter(l Line, key []byte) (Kind, bool) {
+	if l.Kind == KindAuthorized || !bytes.HasPrefix(l.Session, key) || len(key) < 4 {
+		return KindOther, false
 	}
 	// key ends with ":[%p]:"; re-read the level and message after it.
 	open := bytes.LastIndex(key, []byte(colonBracket))
-	if open < 0 {
-		return false
+	if open < 0 || pidLen(key[open+2:])+open+4 != len(key) {
+		return KindOther, false
 	}
 	_, _, level, msg, ok := parsePIDLevel(l.Session[open+2:])
-	return ok && pidLen(key[open+2:])+open+4 == len(key) && otherKind(level, msg) == l.Kind
+	if !ok {
+		return KindOther, false
+	}
+	return otherKind(level, msg), true
 }
 
 // isAppField, isSSLField and isGSSField report t starting with
@@ -1176,7 +1192,7 @@ func isSQLState(b []byte) bool {
 }
 
 // sessionPIDs calls yield with every pid that may end the prefix of a line whose
-// text from %r on is sess (a ready or refused line's Session), in order, until
+// text from %r on is sess (the Session of a prefixed line other than an authorized one), in order, until
 // yield returns false.
 func sessionPIDs(sess []byte, yield func(pid int) bool) {
 	window := sess[:min(len(sess), 256+2+maxUserAt+len(colonBracket))]
