@@ -272,22 +272,39 @@ func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record
 		}
 		return b.reuse(ctx, greq, Reservation{GrantID: act.GrantID, ExpiresAt: act.ExpiresAt, Active: true})
 	}
-	b.tagValidity(ctx, greq.Role, greq.GrantID, act.ExpiresAt, act.ValidUntil)
+	if act.ValidUntil.After(act.ExpiresAt) { // a longer grant of the role is live
+		b.tagValidity(ctx, greq.Role)
+	}
 	return IssueOutput{GrantID: greq.GrantID, Role: greq.Role, SecretARN: published.ARN, SecretVersion: greq.GrantID,
 		ExpiresAt: act.ExpiresAt}, nil
 }
 
-// tagValidity records on role's secret that the password of its current version,
-// grant grantID's, works until validUntil when that is later than the version says
-// (expiresAt): the role's VALID UNTIL follows its longest live grant, whichever
-// grant's password it holds, and connect reads the tag (EffectiveExpiry). Best
-// effort: the tag tells holders how long they may connect, it grants nothing.
-func (b *Broker) tagValidity(ctx context.Context, role, grantID string, expiresAt, validUntil time.Time) {
-	if !validUntil.After(expiresAt) {
-		return
-	}
-	if err := b.cfg.Secrets.SetExpiry(ctx, role, grantID, validUntil); err != nil {
-		b.cfg.Logger.WarnContext(ctx, "the secret's expiry tags do not say the password outlives its grant", "role", role, "grant_id", grantID, "error", err)
+// tagValidity records on role's secret how long the password of its current
+// version works when that is later than the version says: the role's VALID UNTIL
+// follows its longest live grant, whichever grant's password it holds, and connect
+// reads the tag (EffectiveExpiry). It reads the role's grants and AWSCURRENT under
+// the role's lock, so a later issue, extension or revoke cannot be overwritten by
+// a tag that was decided before it. Best effort: the tag tells holders how long
+// they may connect, it grants nothing.
+func (b *Broker) tagValidity(ctx context.Context, role string) {
+	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
+		var until time.Time
+		for _, g := range st.Live {
+			if g.ExpiresAt.After(until) {
+				until = g.ExpiresAt
+			}
+		}
+		if st.Current == "" || until.IsZero() {
+			return nil
+		}
+		cur, _, err := b.cfg.Secrets.Current(ctx, role)
+		if err != nil || cur.GrantID != st.Current || !until.After(cur.ExpiresAt) {
+			return err // AWSCURRENT is not the role's password: the sweep repairs it
+		}
+		return b.cfg.Secrets.SetExpiry(ctx, role, cur.GrantID, until)
+	})
+	if err != nil {
+		b.cfg.Logger.WarnContext(ctx, "the secret's expiry tags may not say how long the password works", "role", role, "error", err)
 	}
 }
 

@@ -151,10 +151,10 @@ func (b *Broker) extend(ctx context.Context, ereq ExtendRequest, rec audit.Recor
 	switch {
 	case err != nil:
 		b.cfg.Logger.WarnContext(ctx, "extended grant's secret not read; its expiry tags are not updated", "role", ereq.Role, "grant_id", ext.GrantID, "error", err)
-	case cur.GrantID != "":
-		// The tag names the grant whose password the secret holds, which may be
-		// another live grant's: the role's password now works until ValidUntil.
-		b.tagValidity(ctx, ereq.Role, cur.GrantID, cur.ExpiresAt, ext.ValidUntil)
+	case cur.GrantID != "" && ext.ValidUntil.After(cur.ExpiresAt):
+		// The role's password, which may be another live grant's, now works
+		// longer than its version says.
+		b.tagValidity(ctx, ereq.Role)
 	}
 	rec.SecretARN, rec.SecretVersion = ref.ARN, ref.VersionID
 	done := rec

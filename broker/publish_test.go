@@ -7,7 +7,6 @@ import (
 
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
-	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
 
@@ -17,9 +16,7 @@ func spiedBroker(t *testing.T, prefix string) (*fixture, deps, *secretstest.Spy,
 	t.Helper()
 	f := newFixture(t, prefix)
 	d := f.deps(t)
-	spy := secretstest.NewSpy(f.sm)
-	d.sstore = secretsmanager.New(spy, f.secretPrefix, nil)
-	d.secrets = d.sstore
+	spy := d.spy(f)
 	return f, d, spy, f.broker(t, d)
 }
 
