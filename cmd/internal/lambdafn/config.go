@@ -172,19 +172,21 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 // checkTargetSSLMode refuses an sslmode that the secrets must not tell psql: one
 // libpq does not know, and, where the functions log in with IAM (a deployment), one
-// that does not verify the server: the firefighters' sessions carry production data
-// and a password valid for hours.
+// that does not verify the server's name: the firefighters' sessions carry
+// production data and a password valid for hours, and the RDS CA signs every
+// instance of every account (verify-ca would take any of them). The broker's own
+// IAM login is held to verify-full the same way.
 func checkTargetSSLMode(mode, auth string) error {
 	switch mode {
-	case "verify-full", "verify-ca":
+	case "verify-full":
 		return nil
-	case "disable", "allow", "prefer", "require":
+	case "verify-ca", "disable", "allow", "prefer", "require":
 		if auth == postgres.AuthIAM {
-			return fmt.Errorf("%q does not verify the server; a deployment needs verify-full (or verify-ca)", mode)
+			return fmt.Errorf("%q does not verify the server's name; a deployment needs verify-full", mode)
 		}
 		return nil
 	}
-	return fmt.Errorf("%q is not an sslmode: verify-full, verify-ca, or with password logins also require, prefer, allow, disable", mode)
+	return fmt.Errorf("%q is not an sslmode: verify-full, or with password logins also verify-ca, require, prefer, allow, disable", mode)
 }
 
 // Check reports what fn needs and cfg lacks, naming the variable.
