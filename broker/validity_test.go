@@ -2,12 +2,15 @@ package broker_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
 
 // A later, shorter grant (INC-SHORT, 1 hour) activated while a longer one (INC-LONG,
@@ -41,7 +44,18 @@ func TestCurrentSecretSaysTheRolesValidity(t *testing.T) {
 	if err := f.super(t).QueryRow(ctx, `SELECT rolvaliduntil::text FROM pg_roles WHERE rolname = $1`, f.FirefighterRO).Scan(&until); err != nil {
 		t.Fatal(err)
 	}
-	desc, err := f.sm.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(broker.SecretName(f.secretPrefix, f.FirefighterRO))})
+	tags := f.tags(t, f.FirefighterRO)
+	if eff := broker.EffectiveExpiry(v, tags); eff.Before(long.ExpiresAt) {
+		t.Errorf("AWSCURRENT (grant %s) says the password stops at %v, the short grant's end; the database accepts it until %s "+
+			"and INC-LONG's grant lives until %v: ffbroker connect refuses INC-LONG's holder once INC-SHORT has ended",
+			short.GrantID, eff, until, long.ExpiresAt)
+	}
+}
+
+// tags returns the tags of role's secret.
+func (f *fixture) tags(t *testing.T, role string) map[string]string {
+	t.Helper()
+	desc, err := f.sm.DescribeSecret(context.Background(), &sm.DescribeSecretInput{SecretId: aws.String(broker.SecretName(f.secretPrefix, role))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,9 +63,21 @@ func TestCurrentSecretSaysTheRolesValidity(t *testing.T) {
 	for _, tg := range desc.Tags {
 		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
-	if eff := broker.EffectiveExpiry(v, tags); eff.Before(long.ExpiresAt) {
-		t.Errorf("AWSCURRENT (grant %s) says the password stops at %v, the short grant's end; the database accepts it until %s "+
-			"and INC-LONG's grant lives until %v: ffbroker connect refuses INC-LONG's holder once INC-SHORT has ended",
-			short.GrantID, eff, until, long.ExpiresAt)
-	}
+	return tags
+}
+
+// holdFirst holds the next call of the operation call through spy until release
+// is closed; started is closed when it arrives. Later calls pass.
+func holdFirst(spy *secretstest.Spy, call string) (started, release chan struct{}) {
+	var once sync.Once
+	started, release = make(chan struct{}), make(chan struct{})
+	spy.SetFault(call, func(string, string) error {
+		first := false
+		once.Do(func() { first = true; close(started) })
+		if first {
+			<-release
+		}
+		return nil
+	})
+	return started, release
 }

@@ -2,12 +2,9 @@ package broker_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 )
@@ -37,16 +34,7 @@ func TestLateValidityTagCannotNameAnOldVersion(t *testing.T) {
 
 	// The first TagResource (INC-B's) waits until INC-C has been issued or is
 	// waiting for the role's lock.
-	var once sync.Once
-	started, release := make(chan struct{}), make(chan struct{})
-	spy.SetFault("TagResource", func(string, string) error {
-		first := false
-		once.Do(func() { first = true; close(started) })
-		if first {
-			<-release
-		}
-		return nil
-	})
+	started, release := holdFirst(spy, "TagResource")
 	var bOut broker.IssueOutput
 	bDone := make(chan struct{})
 	go func() { defer close(bDone); bOut = issue("INC-B", bob, 1) }()
@@ -91,14 +79,7 @@ func TestLateValidityTagCannotNameAnOldVersion(t *testing.T) {
 	if !ok || version != cOut.GrantID {
 		t.Fatalf("AWSCURRENT = %s (%v); want INC-C's version %s (INC-B %s): the test proves nothing", version, ok, cOut.GrantID, bOut.GrantID)
 	}
-	desc, err := f.sm.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(broker.SecretName(f.secretPrefix, f.FirefighterRO))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tags := map[string]string{}
-	for _, tg := range desc.Tags {
-		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
-	}
+	tags := f.tags(t, f.FirefighterRO)
 	if eff := broker.EffectiveExpiry(v, tags); !eff.Equal(long.ExpiresAt) {
 		t.Errorf("AWSCURRENT (INC-C, %s) says the password stops at %v; the role is valid until INC-LONG's end %v. "+
 			"The tags name %s", cOut.GrantID, eff, long.ExpiresAt, tags[broker.SecretGrantTag])
@@ -122,16 +103,7 @@ func TestExtensionTagCannotOutliveTheRole(t *testing.T) {
 	}
 	// The extension's read of AWSCURRENT (the first GetSecretValue from now on)
 	// waits until the role was revoked and issued again.
-	var once sync.Once
-	started, release := make(chan struct{}), make(chan struct{})
-	spy.SetFault("GetSecretValue", func(string, string) error {
-		first := false
-		once.Do(func() { first = true; close(started) })
-		if first {
-			<-release
-		}
-		return nil
-	})
+	started, release := holdFirst(spy, "GetSecretValue")
 	var extErr error
 	done := make(chan struct{})
 	go func() {
@@ -166,14 +138,7 @@ func TestExtensionTagCannotOutliveTheRole(t *testing.T) {
 	if err := f.super(t).QueryRow(ctx, `SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1`, f.FirefighterRO).Scan(&until); err != nil {
 		t.Fatal(err)
 	}
-	desc, err := f.sm.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(broker.SecretName(f.secretPrefix, f.FirefighterRO))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tags := map[string]string{}
-	for _, tg := range desc.Tags {
-		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
-	}
+	tags := f.tags(t, f.FirefighterRO)
 	if eff := broker.EffectiveExpiry(v, tags); eff.After(until) {
 		t.Errorf("AWSCURRENT (INC-C, %s) says the password works until %v; the database's VALID UNTIL is %v (INC-C's end %v): "+
 			"the revoked INC-A's extension tagged the next grant's version", c.GrantID, eff, until, v.ExpiresAt)
