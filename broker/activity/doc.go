@@ -16,8 +16,8 @@
 //     and the message agree on it.
 //   - The job settles every authorized session: refused when a FATAL of the same
 //     backend (same stream, same %r:%u@%d:[%p]: prefix) follows it, opened when
-//     PostgreSQL 18 writes "connection ready" or when nothing refuses it within
-//     SettleWindow. Only opened sessions are logins; refused ones are attempts.
+//     PostgreSQL 18 writes "connection ready", when a new connection arrives
+//     from its host and port, or when nothing refuses it within SettleWindow. Only opened sessions are logins; refused ones are attempts.
 //     Sessions not settled at a commit wait in the checkpoint.
 //   - The reader pages through FilterLogEvents with a server-side filter pattern
 //     (FilterPattern); the client's SDK retryer (broker/awsretry) retries throttling.

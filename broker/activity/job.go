@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -236,6 +237,11 @@ type pendKey struct {
 	pid    int
 }
 
+// addrKey names a client address on a log stream: the host and port of %r.
+type addrKey struct {
+	stream, host, port string
+}
+
 // pageState is the reader's position while a run goes through its pages, and
 // the authorized sessions whose fate is not known yet.
 type pageState struct {
@@ -244,13 +250,14 @@ type pageState struct {
 	version  int64
 	end      int64
 	pending  map[pendKey]*PendingSession
+	byAddr   map[addrKey][]*PendingSession // the pending sessions by client address (see received)
 	order    []*PendingSession
 	resolved []Login
 }
 
 func newPageState(ck Checkpoint, end int64) *pageState {
 	p := &pageState{through: ck.ThroughMs, ids: append([]string(nil), ck.IDs...), version: ck.Version, end: end,
-		pending: map[pendKey]*PendingSession{}}
+		pending: map[pendKey]*PendingSession{}, byAddr: map[addrKey][]*PendingSession{}}
 	for i := range ck.Pending {
 		p.add(&ck.Pending[i])
 	}
@@ -263,6 +270,8 @@ func (p *pageState) add(s *PendingSession) {
 		p.settle(old, true) // the pid logs in again: the old backend is gone, and nothing refused it
 	}
 	p.pending[k] = s
+	a := addrKey{s.Stream, s.Login.Host, s.Port}
+	p.byAddr[a] = append(p.byAddr[a], s)
 	p.order = append(p.order, s)
 	if len(p.pending) > maxPending {
 		p.expire(0, true)
@@ -276,6 +285,12 @@ func (p *pageState) settle(s *PendingSession, opened bool) {
 		return
 	}
 	delete(p.pending, k)
+	a := addrKey{s.Stream, s.Login.Host, s.Port}
+	if rest := slices.DeleteFunc(p.byAddr[a], func(o *PendingSession) bool { return o == s }); len(rest) > 0 {
+		p.byAddr[a] = rest
+	} else {
+		delete(p.byAddr, a)
+	}
 	l := s.Login
 	l.Refused = !opened
 	p.resolved = append(p.resolved, l)
@@ -301,6 +316,23 @@ func (p *pageState) expire(nowMs int64, oldest bool) {
 		p.settle(s, true)
 	}
 	p.order = p.order[i:]
+}
+
+// received settles as opened the sessions pending from the address of l, a
+// received line: a new connection from a client's host and port means the
+// session that held them has closed, and the server writes the FATAL that
+// refuses a session before it closes the socket. Without this, a user of the
+// client's host could reuse the port of a session that closed within the settle
+// window and, as that session's user, with a database name holding
+// ":[<its pid>]:FATAL:  role ...", write a line that starts with the session's
+// exact prefix and reads as its refusal.
+func (p *pageState) received(stream string, l Line) {
+	if !l.Prefixed || len(p.byAddr) == 0 {
+		return
+	}
+	for _, s := range slices.Clone(p.byAddr[addrKey{stream, string(l.Host), string(l.Port)}]) {
+		p.settle(s, true)
+	}
 }
 
 // settleAll settles every pending session: the log was read to SettleWindow past
@@ -362,6 +394,7 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 		switch line.Kind {
 		case KindReceived:
 			rep.Received++
+			p.received(stream, line)
 			p.match(stream, line)
 		case KindAuthorized:
 			rep.Authorized++
@@ -380,7 +413,7 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 			if !text(host, 255) {
 				host = ""
 			}
-			p.add(&PendingSession{Stream: stream, Key: bytes.Clone(line.Session), PID: line.PID, EventMs: ts,
+			p.add(&PendingSession{Stream: stream, Key: bytes.Clone(line.Session), PID: line.PID, EventMs: ts, Port: string(line.Port),
 				Login: Login{EventID: id, Role: string(line.User), Time: loginTime(line.Time, ts), Host: host}})
 		case KindReady:
 			rep.Ready++

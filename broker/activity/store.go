@@ -57,6 +57,8 @@ type PendingSession struct {
 	PID int `json:"pid"`
 	// EventMs is the event's timestamp.
 	EventMs int64 `json:"event_ms"`
+	// Port is the client's port (%r); empty for a Unix socket.
+	Port string `json:"port,omitempty"`
 	// Login is what is recorded once the session is settled.
 	Login Login `json:"login"`
 }
