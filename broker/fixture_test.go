@@ -120,6 +120,22 @@ func (d *deps) spy(f *fixture) *secretstest.Spy {
 	return spy
 }
 
+// spiedBroker is a fixture named prefix whose broker reaches Secrets Manager
+// through a Spy.
+func spiedBroker(t *testing.T, prefix string) (*fixture, deps, *secretstest.Spy, *broker.Broker) {
+	t.Helper()
+	f := newFixture(t, prefix)
+	d := f.deps(t)
+	spy := d.spy(f)
+	return f, d, spy, f.broker(t, d)
+}
+
+// issueRO issues ro to alice for incident.
+func issueRO(ctx context.Context, b *broker.Broker, incident string) (broker.IssueOutput, error) {
+	return b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident},
+		Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
+}
+
 // serverFaultIf is secretstest.ServerFault when on, else no fault.
 func serverFaultIf(on bool) secretstest.Fault {
 	if on {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/identity"
 	"github.com/ffbroker/ffbroker/internal/awstest"

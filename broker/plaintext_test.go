@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/internal/secretstest"
@@ -44,11 +45,8 @@ func allPasswords(t *testing.T, f *fixture, role string) []string {
 // record, an error or an answer. The server logs every statement with its parameters
 // in full, so a plaintext sent to it would be in its log.
 func TestPlaintextNeverLeavesTheBroker(t *testing.T) {
-	f := newFixture(t, "plain")
 	ctx := context.Background()
-	d := f.deps(t)
-	sm := d.spy(f)
-	b := f.broker(t, d)
+	f, _, sm, b := spiedBroker(t, "plain")
 
 	var surfaces []string
 	record := func(out broker.IssueOutput, err error) {

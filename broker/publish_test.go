@@ -10,22 +10,6 @@ import (
 	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
 
-// spiedBroker is a fixture named prefix whose broker reaches Secrets Manager
-// through a Spy.
-func spiedBroker(t *testing.T, prefix string) (*fixture, deps, *secretstest.Spy, *broker.Broker) {
-	t.Helper()
-	f := newFixture(t, prefix)
-	d := f.deps(t)
-	spy := d.spy(f)
-	return f, d, spy, f.broker(t, d)
-}
-
-// issueRO issues ro to alice for incident.
-func issueRO(ctx context.Context, b *broker.Broker, incident string) (broker.IssueOutput, error) {
-	return b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident},
-		Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
-}
-
 // TestPromotionHalfDone: invariant 4 holds when a promotion fails half-way while
 // another grant of the role is live. Each case issues ro for INC-1, then for INC-2
 // with one Secrets Manager call failing inside the publish step; afterwards every

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
-	"github.com/jackc/pgx/v5"
 )
 
 var revokeSessions = []int{3, 10, 100, 200}

@@ -17,11 +17,8 @@ import (
 // by INC-B's tag, which named INC-B's version while AWSCURRENT was INC-C's, so
 // connect refused INC-LONG's holder once INC-C ended. (Red team 5.)
 func TestLateValidityTagCannotNameAnOldVersion(t *testing.T) {
-	f := newFixture(t, "rt5_tagrace")
 	ctx := context.Background()
-	d := f.deps(t)
-	spy := d.spy(f)
-	b := f.broker(t, d)
+	f, _, spy, b := spiedBroker(t, "rt5_tagrace")
 	issue := func(incident, who string, hours int) broker.IssueOutput {
 		out, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: incident, Hours: hours},
 			Requester: who, RequesterKey: who, Source: audit.SourceAPI})
@@ -92,11 +89,8 @@ func TestLateValidityTagCannotNameAnOldVersion(t *testing.T) {
 // leaves INC-C's version saying its own end, not the revoked INC-A's extended one
 // (connect would have handed out a password the database refuses). (Red team 5.)
 func TestExtensionTagCannotOutliveTheRole(t *testing.T) {
-	f := newFixture(t, "rt5_exttag")
 	ctx := context.Background()
-	d := f.deps(t)
-	spy := d.spy(f)
-	b := f.broker(t, d)
+	f, _, spy, b := spiedBroker(t, "rt5_exttag")
 	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-A", Hours: 1},
 		Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}); err != nil {
 		t.Fatal(err)

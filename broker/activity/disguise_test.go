@@ -29,9 +29,7 @@ func TestRefusalHiddenByDatabaseName(t *testing.T) {
 	for r := range disguises {
 		e.loginRole(t, r, pw)
 	}
-	opts := e.opts()
-	opts.Exclude = loginRoles(t, e)
-	opts.LockAfterDays, opts.DropAfterDays = 0, 0 // report only
+	opts := e.reportOpts(t)
 	// Tracked while they can still log in (as the job would have, before it locked them).
 	plan(t, e, opts)
 	super := e.super(t)

@@ -79,6 +79,16 @@ func (e *env) job(t testing.TB, logs activity.LogsAPI, now func() time.Time) *ac
 }
 
 // opts are the options of a test run: this env's log group, small pages, no delay.
+// reportOpts are the options of a run that only reports: it locks and drops
+// nobody, and leaves out the logins other tests created.
+func (e *env) reportOpts(t *testing.T) activity.Options {
+	t.Helper()
+	opts := e.opts()
+	opts.Exclude = loginRoles(t, e)
+	opts.LockAfterDays, opts.DropAfterDays = 0, 0
+	return opts
+}
+
 func (e *env) opts() activity.Options {
 	return activity.Options{LogGroup: e.group, LockAfterDays: 10, DropAfterDays: 20, PageSize: 5,
 		LogDelay: time.Millisecond, Source: audit.SourceCLI, RequestID: "req-" + e.vars.Prefix}

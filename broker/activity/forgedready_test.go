@@ -17,9 +17,7 @@ func TestForgedReadyLineHidesNoLogin(t *testing.T) {
 	for _, r := range []string{"rt4_victim", "rt4_control", "rt4_mallory"} {
 		e.loginRole(t, r, "pw-"+r)
 	}
-	opts := e.opts()
-	opts.Exclude = loginRoles(t, e)
-	opts.LockAfterDays, opts.DropAfterDays = 0, 0 // report only: nothing is locked here
+	opts := e.reportOpts(t)
 
 	// Stream 1: the victim logs in, then mallory writes her line from her own session.
 	offset := logSize(t)

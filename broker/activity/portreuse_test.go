@@ -26,9 +26,7 @@ func TestPortReuseCannotRefuseAClosedSession(t *testing.T) {
 	ctx := context.Background()
 	const victim, pw = "rt6_victim", "pw-rt6-victim-0123456789"
 	e.loginRole(t, victim, pw)
-	opts := e.opts()
-	opts.Exclude = loginRoles(t, e)
-	opts.LockAfterDays, opts.DropAfterDays = 0, 0 // report only
+	opts := e.reportOpts(t)
 	plan(t, e, opts)
 
 	reuse := func(network, address string, c syscall.RawConn) error {
