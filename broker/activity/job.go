@@ -326,13 +326,37 @@ func (p *pageState) expire(nowMs int64, oldest bool) {
 // window and, as that session's user, with a database name holding
 // ":[<its pid>]:FATAL:  role ...", write a line that starts with the session's
 // exact prefix and reads as its refusal.
+//
+// Only a received line as the server writes it counts: before authentication
+// ([unknown]@[unknown]) and for the client of its own %r. A login can write a
+// line that reads as a received one (RAISE LOG) naming any address, but only with
+// its own %r and names in the prefix.
 func (p *pageState) received(stream string, l Line) {
-	if !l.Prefixed || len(p.byAddr) == 0 {
+	if !l.Prefixed || len(p.byAddr) == 0 || !serverReceived(l) {
 		return
 	}
 	for _, s := range slices.Clone(p.byAddr[addrKey{stream, string(l.Host), string(l.Port)}]) {
 		p.settle(s, true)
 	}
+}
+
+// serverReceived reports whether l, a received line, has the prefix the server
+// writes for one: its %r is the host and port the message names ("H(P)", or
+// "[local]"), and the user and database are not known yet.
+func serverReceived(l Line) bool {
+	const unknown = ":[unknown]@[unknown]:["
+	r := len(l.Host)
+	if len(l.Port) > 0 {
+		r += 1 + len(l.Port) + 1
+	}
+	if len(l.Session) < r+len(unknown) || !bytes.HasPrefix(l.Session, l.Host) || string(l.Session[r:r+len(unknown)]) != unknown {
+		return false
+	}
+	if len(l.Port) == 0 {
+		return true
+	}
+	sep := l.Session[len(l.Host)]
+	return sep == '(' && bytes.Equal(l.Session[len(l.Host)+1:r-1], l.Port) && l.Session[r-1] == ')'
 }
 
 // settleAll settles every pending session: the log was read to SettleWindow past

@@ -93,3 +93,37 @@ func TestPortReuseCannotRefuseAClosedSession(t *testing.T) {
 			port, vpid, p[victim].LastLogLogin, p[victim].LastAttempt, rep.Logs)
 	}
 }
+
+// A "connection received" line that a login writes itself (RAISE LOG from another
+// session, naming the host and port of a session it wants to keep) does not settle
+// that session: only a received line as the server writes it, before
+// authentication ([unknown]@[unknown]) and for the client of its own %r, means the
+// address was free again. Otherwise the holder of a locked role's password could
+// flood such lines while retrying from a port it chose, and a line landing between
+// a refused session's authorized line and its FATAL would make the attempt a login.
+func TestForgedReceivedLineCannotOpenARefusedSession(t *testing.T) {
+	e := newEnv(t, "rt7_recv")
+	ctx := context.Background()
+	const locked = "rt7_locked"
+	e.loginRole(t, locked, "pw-rt7-locked-0123456789")
+	opts := e.reportOpts(t)
+	plan(t, e, opts) // tracked before it was locked
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	ts := at.Format("2006-01-02 15:04:05 MST")
+	e.put(t, "rt7-instance-1", []logEvent{
+		{at, ts + ":10.1.2.3(40001):[unknown]@[unknown]:[500]:LOG:  connection received: host=10.1.2.3 port=40001"},
+		{at, ts + ":10.1.2.3(40001):" + locked + "@" + e.DB + ":[500]:LOG:  connection authorized: user=" + locked + " database=" + e.DB},
+		// Written by mallory's own session (her %r, her names), between the two.
+		{at, ts + ":10.1.2.3(40002):" + locked + "@" + e.DB + ":[501]:LOG:  connection received: host=10.1.2.3 port=40001"},
+		{at, ts + ":10.1.2.3(40001):" + locked + "@" + e.DB + ":[500]:FATAL:  too many connections for role \"" + locked + "\""},
+	})
+	rep, err := e.job(t, nil, nil).Run(ctx, opts)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	p := plan(t, e, opts)
+	if !p[locked].LastLogLogin.IsZero() || p[locked].LastAttempt.IsZero() {
+		t.Errorf("%s was refused, but the run recorded login %v, attempt %v (run %+v): a received line a login wrote settled it as opened",
+			locked, p[locked].LastLogLogin, p[locked].LastAttempt, rep.Logs)
+	}
+}
