@@ -2,6 +2,8 @@
 -- Included by bootstrap.sql before and after it connects to the new database.
 -- A failed check raises an error, which stops psql (ON_ERROR_STOP is on).
 
+SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+
 SELECT pg_catalog.format('DO $check$ BEGIN RAISE EXCEPTION %L; END $check$', m)
 FROM (VALUES
   (:'flavor' NOT IN ('aurora', 'postgres'),
@@ -13,7 +15,13 @@ FROM (VALUES
   (NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = current_user AND rolcreaterole AND rolcreatedb),
    'ffbroker: the bootstrap must run as a role with CREATEROLE and CREATEDB (the Aurora master user)'),
   (:'flavor' = 'aurora' AND pg_catalog.to_regrole('rds_iam') IS NULL,
-   'ffbroker: flavor aurora needs the rds_iam and rds_password roles; use -v flavor=postgres on standard PostgreSQL')
+   'ffbroker: flavor aurora needs the rds_iam and rds_password roles; use -v flavor=postgres on standard PostgreSQL'),
+  -- Without it any role changes its own password: a firefighter would lock the secret's
+  -- holders out and keep a password that is in no secret.
+  (:'flavor' = 'aurora' AND pg_catalog.to_regrole('rds_iam') IS NOT NULL
+     AND pg_catalog.lower(COALESCE(pg_catalog.current_setting('rds.restrict_password_commands', true), 'off'))
+         NOT IN ('on', '1', 'true', 'yes'),
+   'ffbroker: flavor aurora needs rds.restrict_password_commands = 1 in the cluster parameter group (then reboot the writer): without it a firefighter can change its own password')
 ) AS c(failed, m)
 WHERE c.failed \gexec
 

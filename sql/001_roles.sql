@@ -2,6 +2,8 @@
 -- Attributes and PASSWORD NULL are set only when a role is created: a re-run never
 -- resets a password, a connection limit or a lock set since.
 
+SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+
 SELECT pg_catalog.format('CREATE ROLE %I LOGIN CREATEDB CREATEROLE INHERIT PASSWORD NULL', :'admin_role')
 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'admin_role') \gexec
 
@@ -39,11 +41,11 @@ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'activity_rol
 -- CREATEROLE user receives on roles it creates has SET FALSE, so grant it explicitly.
 \if :pg16
 SELECT pg_catalog.format('GRANT %I TO CURRENT_USER WITH SET TRUE', r)
-FROM unnest(ARRAY[:'owner_role', :'admin_role']) AS r
+FROM pg_catalog.unnest(ARRAY[:'owner_role', :'admin_role']) AS r
 WHERE NOT pg_catalog.pg_has_role(current_user, r, 'SET') \gexec
 \else
 SELECT pg_catalog.format('GRANT %I TO CURRENT_USER', r)
-FROM unnest(ARRAY[:'owner_role', :'admin_role']) AS r
+FROM pg_catalog.unnest(ARRAY[:'owner_role', :'admin_role']) AS r
 WHERE NOT pg_catalog.pg_has_role(current_user, r, 'MEMBER') \gexec
 \endif
 
@@ -52,7 +54,7 @@ WHERE NOT pg_catalog.pg_has_role(current_user, r, 'MEMBER') \gexec
 -- membership (inherited) lets the admin's SECURITY DEFINER functions terminate the
 -- firefighters' sessions with pg_terminate_backend.
 SELECT pg_catalog.format('GRANT %I TO %I WITH ADMIN OPTION', r, :'admin_role')
-FROM unnest(ARRAY[:'owner_role', :'ff_ro_role', :'ff_rw_role']) AS r
+FROM pg_catalog.unnest(ARRAY[:'owner_role', :'ff_ro_role', :'ff_rw_role']) AS r
 WHERE NOT EXISTS (
   SELECT FROM pg_catalog.pg_auth_members m
   WHERE m.roleid = r::regrole AND m.member = (:'admin_role')::regrole AND m.admin_option) \gexec

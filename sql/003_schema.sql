@@ -1,6 +1,8 @@
 -- Section 5: the application schema and the hardening of schema public.
 -- Runs connected to the application database.
 
+SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+
 SET ROLE :"owner_role";
 
 SELECT pg_catalog.format('CREATE SCHEMA %I AUTHORIZATION %I', :'app_schema', :'owner_role')
@@ -8,7 +10,7 @@ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = :'app_sche
 
 SELECT pg_catalog.format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', :'app_schema') \gexec
 SELECT pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', :'app_schema', r)
-FROM unnest(ARRAY[:'app_role', :'ff_ro_role', :'ff_rw_role']) AS r \gexec
+FROM pg_catalog.unnest(ARRAY[:'app_role', :'ff_ro_role', :'ff_rw_role']) AS r \gexec
 -- The migrator reaches the schema through SET ROLE owner; the broker never needs it.
 
 -- Schema public: from PostgreSQL 15 on it belongs to pg_database_owner, that is to the

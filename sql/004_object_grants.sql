@@ -1,6 +1,8 @@
 -- Section 6: privileges on objects that already exist in the application schema.
 -- Granted as the owner, so re-runs after new migrations are safe.
 
+SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+
 SET ROLE :"owner_role";
 
 -- app: SELECT, INSERT, UPDATE only; no DELETE, TRUNCATE, REFERENCES, TRIGGER, MAINTAIN.

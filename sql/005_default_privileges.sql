@@ -1,8 +1,10 @@
 -- Section 7: privileges on objects the owner creates later. They apply only to objects
 -- created by the owner role itself: migrations must SET ROLE owner before DDL.
 
+SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+
 SELECT pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I %s', :'owner_role', :'app_schema', d)
-FROM unnest(ARRAY[
+FROM pg_catalog.unnest(ARRAY[
   pg_catalog.format('GRANT SELECT, INSERT, UPDATE ON TABLES TO %I', :'app_role'),
   pg_catalog.format('GRANT USAGE, SELECT ON SEQUENCES TO %I', :'app_role'),
   pg_catalog.format('GRANT EXECUTE ON FUNCTIONS TO %I', :'app_role'),

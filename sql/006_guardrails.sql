@@ -1,6 +1,8 @@
 -- Section 10: conservative session settings for the firefighter roles, and the
 -- application's default search_path (a convenience, not a security boundary).
 
+SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+
 SELECT pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET %s', s.r, :'db_name', s.setting)
 FROM (VALUES
   (:'ff_ro_role', 1, 'statement_timeout = ''5min'''),

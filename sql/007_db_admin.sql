@@ -15,6 +15,8 @@
 --   FFB14 the grant already ends later than the extension would (extend)
 --   FFB15 a pending request of the same person asks for other hours or another reason
 
+SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+
 SELECT pg_catalog.format('CREATE SCHEMA IF NOT EXISTS db_admin AUTHORIZATION %I', :'admin_role') \gexec
 
 SET ROLE :"admin_role";
@@ -573,6 +575,62 @@ AS $fn$
     pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')) AS i;
 $fn$;
 
+-- Removes what a firefighter role owns in this database: large objects (any role may
+-- create them), and where schema public still grants CREATE to PUBLIC, tables,
+-- functions and the like. It drops what DROP OWNED BY would drop, one object at a
+-- time, and nothing else: DROP OWNED BY would also revoke the privileges granted to
+-- the role (CONNECT, USAGE, SELECT), which the role model keeps. An object that cannot
+-- go now (a live session holds a lock on it, another object depends on it) stays,
+-- with a WARNING, for the next sweep; `ffbroker verify` reports it. Returns how many
+-- objects it removed. Internal: expire and sweep call it when no grant is live.
+CREATE OR REPLACE FUNCTION db_admin.firefighter_drop_owned(p_role name)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '500ms'
+AS $fn$
+DECLARE
+  v_role name;
+  v_done integer := 0;
+  v_before integer;
+  v_left text;
+  o record;
+BEGIN
+  v_role := db_admin.firefighter_role_checked(p_role);
+  FOR v_pass IN 1..5 LOOP
+    v_before := v_done;
+    v_left := NULL;
+    FOR o IN
+      SELECT d.classid, d.objid, i.type, i.identity
+      FROM pg_catalog.pg_shdepend d
+      CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) i
+      WHERE d.deptype = 'o' AND d.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+        AND d.refobjid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = v_role)
+        AND d.dbid = (SELECT db.oid FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database())
+      ORDER BY d.classid, d.objid DESC
+    LOOP
+      BEGIN
+        IF o.type = 'large object' THEN
+          PERFORM pg_catalog.lo_unlink(o.objid);
+        ELSE
+          EXECUTE pg_catalog.format('DROP %s %s', pg_catalog.upper(o.type), o.identity);
+        END IF;
+        v_done := v_done + 1;
+      EXCEPTION WHEN OTHERS THEN
+        v_left := pg_catalog.concat_ws('; ', v_left, pg_catalog.format('%s %s: %s', o.type, o.identity, SQLERRM));
+      END;
+    END LOOP;
+    EXIT WHEN v_left IS NULL OR v_done = v_before;
+  END LOOP;
+  IF v_left IS NOT NULL THEN
+    RAISE WARNING 'ffbroker: % still owns objects in this database (the next sweep tries again): %',
+      pg_catalog.quote_ident(v_role), v_left;
+  END IF;
+  RETURN v_done;
+END
+$fn$;
+
 -- Expires the role's password now and closes every open grant and reservation of the
 -- role (a revoke). Returns the number of active grants closed. Existing sessions
 -- survive: see terminate_firefighter_sessions.
@@ -599,6 +657,8 @@ BEGIN
     WHERE g.role = v_role AND g.closed_at IS NULL
     RETURNING g.activated_at)
   SELECT pg_catalog.count(*) FILTER (WHERE activated_at IS NOT NULL)::integer INTO v_closed FROM closed;
+  -- No grant is live now: what the role created goes too (large objects included).
+  PERFORM db_admin.firefighter_drop_owned(v_role);
   RETURN v_closed;
 END
 $fn$;
@@ -635,8 +695,9 @@ END
 $fn$;
 
 -- For each firefighter role with no live grant left and anything still to take back
--- (a password not expired at the epoch, an active grant not yet closed, a session):
--- expire the password, close its grants and terminate its sessions. Reservations whose
+-- (a password not expired at the epoch, an active grant not yet closed, a session, an
+-- object it owns): expire the password, close its grants, terminate its sessions and
+-- remove what it owns. Reservations whose
 -- expiry passed without activation are closed as abandoned; a reservation still in
 -- flight is left to its issue. A second run finds nothing to do and returns no row.
 CREATE OR REPLACE FUNCTION db_admin.sweep_expired_firefighters()
@@ -648,6 +709,7 @@ AS $fn$
 DECLARE
   v_role name;
   v_now timestamptz;
+  v_dropped integer;
 BEGIN
   FOR v_role IN SELECT f.role FROM db_admin.firefighter_role f ORDER BY f.role LOOP
     PERFORM db_admin.firefighter_lock(v_role);
@@ -657,9 +719,12 @@ BEGIN
     CONTINUE WHEN EXISTS (
       SELECT FROM db_admin.firefighter_grant g
       WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now);
+    -- No grant is live: what the role owns here goes (large objects included).
+    v_dropped := db_admin.firefighter_drop_owned(v_role);
     PERFORM pg_catalog.pg_stat_clear_snapshot();
     CONTINUE WHEN NOT (
-      EXISTS (SELECT FROM pg_catalog.pg_roles r
+      v_dropped > 0
+      OR EXISTS (SELECT FROM pg_catalog.pg_roles r
               WHERE r.rolname = v_role AND r.rolvaliduntil IS DISTINCT FROM 'epoch'::timestamptz)
       OR EXISTS (SELECT FROM db_admin.firefighter_grant g
                  WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL)
@@ -671,6 +736,8 @@ BEGIN
     GET DIAGNOSTICS grants_closed = ROW_COUNT;
     role := v_role;
     sessions_terminated := db_admin.terminate_firefighter_sessions(v_role);
+    -- What a terminated session had locked can go now.
+    PERFORM db_admin.firefighter_drop_owned(v_role);
     RETURN NEXT;
   END LOOP;
 END
@@ -1350,9 +1417,9 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA db_admin FROM PUBLIC;
 RESET ROLE;
 SET ROLE :"admin_role";
 SELECT pg_catalog.format('GRANT USAGE ON SCHEMA db_admin TO %I', r)
-FROM unnest(ARRAY[:'broker_role', :'approver_role']) AS r \gexec
+FROM pg_catalog.unnest(ARRAY[:'broker_role', :'approver_role']) AS r \gexec
 SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'broker_role')
-FROM unnest(ARRAY[
+FROM pg_catalog.unnest(ARRAY[
   'db_admin.set_firefighter_password(name, text, integer)',
   'db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text, uuid)',
   'db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text, uuid)',
@@ -1373,7 +1440,7 @@ FROM unnest(ARRAY[
   'db_admin.claim_firefighter_expiry_warnings(integer)'
 ]) AS f \gexec
 SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'approver_role')
-FROM unnest(ARRAY[
+FROM pg_catalog.unnest(ARRAY[
   'db_admin.decide_firefighter_request(uuid, text, text, text, text, text, text)',
   'db_admin.pending_firefighter_requests()',
   'db_admin.firefighter_request_status(uuid)',

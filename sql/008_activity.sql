@@ -20,6 +20,8 @@
 --   FFB11 a lock or drop threshold looser than the admin's policy (db_admin.activity_policy)
 --   42704 (undefined_object) no such role
 
+SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+
 -- The inactivity policy's thresholds, in days (0: never), for the policy row
 -- below. A DBA sets them with -v activity_lock_days=N -v activity_drop_days=M: the
 -- first bootstrap writes the row (90 and 180 when not given), and a later run
@@ -754,7 +756,7 @@ RESET ROLE;
 SET ROLE :"admin_role";
 SELECT pg_catalog.format('GRANT USAGE ON SCHEMA db_admin TO %I', :'activity_role') \gexec
 SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'activity_role')
-FROM unnest(ARRAY[
+FROM pg_catalog.unnest(ARRAY[
   'db_admin.activity_now()',
   'db_admin.activity_clock_shift()',
   'db_admin.activity_policy()',

@@ -12,6 +12,10 @@
 \set ON_ERROR_STOP on
 \set QUIET on
 
+-- Names resolve in pg_catalog only (and this session's own temporary schema): never in
+-- a schema another role can write, such as public on a cluster upgraded from 14.
+SET search_path = pg_catalog, pg_temp;
+
 \if :{?prefix}
 \else
   \set prefix my_pg
@@ -45,6 +49,8 @@
 \ir 002_database.sql
 
 \connect -reuse-previous=on :"db_name"
+-- A new session: its search_path is the master's default again.
+SET search_path = pg_catalog, pg_temp;
 \ir 000_preflight.sql
 
 \ir 003_schema.sql

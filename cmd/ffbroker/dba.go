@@ -55,11 +55,32 @@ func runBootstrap(ctx context.Context, c *cli, args []string) error {
 	}
 	argv = append(argv, "-f", filepath.Join(dir, "bootstrap.sql"))
 	cmd := exec.CommandContext(ctx, *psql, argv...)
+	cmd.Env = masterEnv(os.Environ())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("psql: %w", err)
 	}
 	return nil
+}
+
+// pinnedSearchPath is the search_path of every session ffbroker opens as the master:
+// names resolve in pg_catalog (and the session's own temporary schema) only, never in
+// a schema another role can write, such as public on a cluster upgraded from 14.
+const pinnedSearchPath = "pg_catalog, pg_temp"
+
+// masterEnv returns env with PGOPTIONS setting pinnedSearchPath for each session psql
+// opens (the scripts set it too, after each \connect).
+func masterEnv(env []string) []string {
+	opt := "-c search_path=" + strings.ReplaceAll(pinnedSearchPath, " ", "")
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PGOPTIONS="); ok {
+			opt = strings.TrimSpace(v + " " + opt)
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "PGOPTIONS="+opt)
 }
 
 func copyScripts(dir string) error {
@@ -98,7 +119,12 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, *dsn)
+	cfg, err := pgx.ParseConfig(*dsn)
+	if err != nil {
+		return &usageError{msg: "--dsn: " + err.Error()}
+	}
+	cfg.RuntimeParams["search_path"] = pinnedSearchPath
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

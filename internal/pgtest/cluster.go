@@ -42,6 +42,10 @@ type Options struct {
 	// HBA are pg_hba.conf lines placed before the default ones (after the
 	// bootstrap superuser's), e.g. for IPv6, the socket or replication.
 	HBA []string
+	// PublicCreate grants CREATE on schema public to PUBLIC in postgres and
+	// template1, as a cluster upgraded from PostgreSQL 14 or older still has it
+	// (13 and 14 have it anyway); see GrantPublicCreate for other databases.
+	PublicCreate bool
 }
 
 // Cluster is a running throwaway PostgreSQL server.
@@ -119,6 +123,14 @@ func New(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.createAuroraStandIn(ctx); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if opts.PublicCreate {
+		for _, db := range []string{"postgres", "template1"} {
+			if err := c.GrantPublicCreate(ctx, db); err != nil {
+				c.Close()
+				return nil, err
+			}
+		}
 	}
 	return c, nil
 }
@@ -198,6 +210,8 @@ func binDir(explicit string) (string, error) {
 	return abs, nil
 }
 
+var settingNameRE = regexp.MustCompile(`^[a-z_]+(\.[a-z_]+)?$`)
+
 var versionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
 
 func serverMajor(bin string) (int, error) {
@@ -272,6 +286,10 @@ func (c *Cluster) initdb(ctx context.Context, extra map[string]string, tls bool)
 		"timezone":                "'UTC'",
 		"logging_collector":       "off",
 		"unix_socket_permissions": "0777",
+		// Aurora's restricted password management (only rds_password members
+		// change passwords), which the bootstrap requires on Aurora. Here it is
+		// a placeholder the server does not enforce; Settings may turn it off.
+		"rds.restrict_password_commands": "on",
 	}
 	for k, v := range extra {
 		settings[k] = v
@@ -348,7 +366,9 @@ func freePort() (int, error) {
 
 // createAuroraStandIn creates what Aurora has and plain PostgreSQL does not: the rds_*
 // roles and a NOSUPERUSER master with CREATEROLE and CREATEDB that is a member of
-// rds_superuser and may grant rds_password and rds_iam.
+// rds_superuser and may grant rds_password and rds_iam. As on RDS and Aurora, the
+// master owns the postgres and template1 databases (rdsadmin owns template0), while
+// schema public in them stays the bootstrap superuser's before PostgreSQL 15.
 func (c *Cluster) createAuroraStandIn(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -366,11 +386,53 @@ func (c *Cluster) createAuroraStandIn(ctx context.Context) error {
 		fmt.Sprintf(`CREATE ROLE %s LOGIN NOSUPERUSER CREATEROLE CREATEDB INHERIT PASSWORD '%s'`, MasterUser, MasterPassword),
 		`GRANT rds_superuser TO ` + MasterUser,
 		`GRANT rds_password, rds_iam TO ` + MasterUser + ` WITH ADMIN OPTION`,
+		`ALTER DATABASE postgres OWNER TO ` + MasterUser,
+		`ALTER DATABASE template1 OWNER TO ` + MasterUser,
 	}
 	for _, s := range stmts {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			return fmt.Errorf("pgtest: %s: %w", s, err)
 		}
+	}
+	return nil
+}
+
+// GrantPublicCreate grants CREATE on schema public to PUBLIC in db, as the bootstrap
+// superuser: what a cluster upgraded from PostgreSQL 14 or older keeps in every
+// database it had.
+func (c *Cluster) GrantPublicCreate(ctx context.Context, db string) error {
+	conn, err := c.ConnectSuper(ctx, db)
+	if err != nil {
+		return fmt.Errorf("pgtest: connect to %s as superuser: %w", db, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `GRANT CREATE, USAGE ON SCHEMA public TO PUBLIC`); err != nil {
+		return fmt.Errorf("pgtest: grant CREATE on schema public in %s: %w", db, err)
+	}
+	return nil
+}
+
+// SetServerSetting changes a postgresql.conf setting with ALTER SYSTEM and reloads
+// the configuration, as a change of the cluster's parameter group would; the
+// sessions opened after it see value ("" resets it to the file's value).
+func (c *Cluster) SetServerSetting(ctx context.Context, name, value string) error {
+	if !settingNameRE.MatchString(name) {
+		return fmt.Errorf("pgtest: bad setting name %q", name)
+	}
+	conn, err := c.ConnectSuper(ctx, "postgres")
+	if err != nil {
+		return fmt.Errorf("pgtest: connect as superuser: %w", err)
+	}
+	defer conn.Close(ctx)
+	stmt := fmt.Sprintf("ALTER SYSTEM SET %s = %s", name, quoteLiteral(value))
+	if value == "" {
+		stmt = "ALTER SYSTEM RESET " + name
+	}
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("pgtest: %s: %w", stmt, err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_catalog.pg_reload_conf()`); err != nil {
+		return fmt.Errorf("pgtest: reload: %w", err)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 
 var cluster *pgtest.Cluster
 
+// The cluster keeps CREATE on schema public for PUBLIC in postgres and template1, as
+// one upgraded from PostgreSQL 14 or older does: the bootstrap must be safe there too.
 func TestMain(m *testing.M) {
-	pgtest.Main(m, pgtest.Options{}, func(c *pgtest.Cluster) { cluster = c })
+	pgtest.Main(m, pgtest.Options{PublicCreate: true}, func(c *pgtest.Cluster) { cluster = c })
 }

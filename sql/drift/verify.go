@@ -129,6 +129,11 @@ func Verify(ctx context.Context, conn *pgx.Conn, n broker.Names) ([]Check, error
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
+	// Resolve every name in pg_catalog only, never in a schema another role can write
+	// (a function planted in public would run with the master's privileges).
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog, pg_temp`); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
 	v := &verifier{tx: tx, names: n, roles: n.Roles()}
 	var db string
 	if err := tx.QueryRow(ctx, `SELECT pg_catalog.current_database()::text, current_user::text,
@@ -158,6 +163,9 @@ func Verify(ctx context.Context, conn *pgx.Conn, n broker.Names) ([]Check, error
 		{"password broker", v.broker},
 		{"firefighter passwords", v.firefighters},
 		{"guardrails", v.guardrails},
+		{"firefighter reach", v.reach},
+		{"search path", v.searchPath},
+		{"password commands", v.passwordCommands},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {

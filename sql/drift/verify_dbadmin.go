@@ -447,6 +447,13 @@ func (v *verifier) firefighters(ctx context.Context) error {
 		default:
 			v.password(states[i], how)
 		}
+		live := int32(-1)
+		if i >= 0 && problem == "" {
+			live = states[i].LiveGrants
+		}
+		if err := v.owned(ctx, role, live); err != nil {
+			return err
+		}
 	}
 	return nil
 }
