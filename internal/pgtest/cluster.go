@@ -434,5 +434,22 @@ func (c *Cluster) SetServerSetting(ctx context.Context, name, value string) erro
 	if _, err := conn.Exec(ctx, `SELECT pg_catalog.pg_reload_conf()`); err != nil {
 		return fmt.Errorf("pgtest: reload: %w", err)
 	}
-	return nil
+	// The postmaster rereads the file asynchronously: wait until a new session sees it.
+	for i := 0; i < 200; i++ {
+		s, err := c.ConnectSuper(ctx, "postgres")
+		if err != nil {
+			return fmt.Errorf("pgtest: connect as superuser: %w", err)
+		}
+		var got string
+		err = s.QueryRow(ctx, `SELECT COALESCE(pg_catalog.current_setting($1, true), '')`, name).Scan(&got)
+		s.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("pgtest: read %s: %w", name, err)
+		}
+		if got == value || value == "" {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("pgtest: %s did not become %q after the reload", name, value)
 }

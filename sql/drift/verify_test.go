@@ -94,8 +94,15 @@ const publicSchemaCheck = "schema public: no CREATE for PUBLIC or runtime roles"
 // expectedOnClean says whether c may fail on a clean bootstrap: before PostgreSQL 15
 // the master cannot revoke PUBLIC's CREATE on schema public, a real finding.
 func expectedOnClean(c drift.Check) bool {
-	return cluster.Major < 15 && c.Name == publicSchemaCheck &&
-		strings.Contains(c.Reason, "PUBLIC has CREATE on schema public") && strings.Contains(c.Reason, "its owner must revoke it")
+	if cluster.Major >= 15 {
+		return false
+	}
+	if c.Name == publicSchemaCheck {
+		return strings.Contains(c.Reason, "PUBLIC has CREATE on schema public") && strings.Contains(c.Reason, "its owner must revoke it")
+	}
+	// The same finding, seen from the master's and the admin's search path.
+	return strings.HasPrefix(c.Name, "search path of ") &&
+		strings.Count(c.Reason, `PUBLIC can create objects in schema "public"`) == len(strings.Split(c.Reason, "; "))
 }
 
 func TestVerifyCleanBootstrap(t *testing.T) {
@@ -279,6 +286,25 @@ func TestVerifyDetectsDrift(t *testing.T) {
 			e.asRole(t, e.Owner, `GRANT TEMPORARY ON DATABASE `+ident(e.DB)+` TO PUBLIC`)
 			return "PUBLIC has nothing on database", []string{"PUBLIC has TEMPORARY on database " + e.DB}
 		}},
+		{"firefighter ro given CONNECT on template1", func(t *testing.T, e *env) (string, []string) {
+			mustExec(t, e.Super(t), `GRANT CONNECT ON DATABASE template1 TO `+ident(e.FirefighterRO))
+			return "firefighter roles connect to " + e.DB + " only", []string{e.FirefighterRO + ` can connect to database "template1"`}
+		}},
+		{"large object left by firefighter ro", func(t *testing.T, e *env) (string, []string) {
+			s := e.Super(t)
+			mustExec(t, s, `SET ROLE `+ident(e.FirefighterRO))
+			mustExec(t, s, `SELECT pg_catalog.lo_from_bytea(0, 'left behind')`)
+			return "objects owned by " + e.FirefighterRO, []string{"1 large object(s) in database " + ident(e.DB), "no live grant"}
+		}},
+		{"admin's search_path names a schema the app can write", func(t *testing.T, e *env) (string, []string) {
+			e.asRole(t, e.Owner, `CREATE SCHEMA scratch`, `GRANT USAGE, CREATE ON SCHEMA scratch TO `+ident(e.App))
+			mustExec(t, e.master(t), `ALTER ROLE `+ident(e.Admin)+` IN DATABASE `+ident(e.DB)+` SET search_path = scratch, pg_catalog`)
+			return "search path of ", []string{e.App + ` can create objects in schema "scratch", which is on the search path of ` + e.Admin}
+		}},
+		{"schema named like the master writable by PUBLIC", func(t *testing.T, e *env) (string, []string) {
+			e.asRole(t, e.Owner, `CREATE SCHEMA `+ident(pgtest.MasterUser), `GRANT CREATE ON SCHEMA `+ident(pgtest.MasterUser)+` TO PUBLIC`)
+			return "search path of ", []string{"PUBLIC can create objects in schema " + ident(pgtest.MasterUser) + ", which is on the search path of " + pgtest.MasterUser}
+		}},
 		{"default privileges give the app DELETE", func(t *testing.T, e *env) (string, []string) {
 			mustExec(t, e.master(t), `ALTER DEFAULT PRIVILEGES FOR ROLE `+ident(e.Owner)+` IN SCHEMA `+ident(e.AppSchema)+
 				` GRANT DELETE ON TABLES TO `+ident(e.App))
@@ -433,5 +459,36 @@ func TestScriptsBootstrapFromCopy(t *testing.T) {
 		if strings.HasPrefix(c.Name, "attributes of ") && !strings.Contains(c.Name, "my_pg_") {
 			t.Errorf("Verify(Names{}) checked %q; want the default prefix my_pg", c.Name)
 		}
+	}
+}
+
+// On Aurora (rds_password exists) verify requires rds.restrict_password_commands on:
+// without it a firefighter changes its own password.
+func TestVerifyRequiresRestrictedPasswordCommands(t *testing.T) {
+	e := newEnv(t, "vrpc")
+	ctx := context.Background()
+	const name = "only rds_password members change passwords (rds.restrict_password_commands)"
+	find := func() drift.Check {
+		for _, c := range e.verify(t, e.master(t)) {
+			if c.Name == name {
+				return c
+			}
+		}
+		t.Fatalf("no check %q", name)
+		return drift.Check{}
+	}
+	if c := find(); !c.Pass {
+		t.Errorf("with the setting on: %s", c)
+	}
+	if err := cluster.SetServerSetting(ctx, "rds.restrict_password_commands", "off"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cluster.SetServerSetting(ctx, "rds.restrict_password_commands", "on"); err != nil {
+			t.Error(err)
+		}
+	})
+	if c := find(); c.Pass || !strings.Contains(c.Reason, "rds.restrict_password_commands is off") {
+		t.Errorf("with the setting off: %s; want it failed, naming the setting", c)
 	}
 }
