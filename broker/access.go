@@ -195,7 +195,10 @@ func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, erro
 	}
 	rec.TargetRole = v.RoleName
 	if !v.NeedsApproval {
-		out, err := b.issueValid(ctx, v, GrantRequest{Requester: in.Caller.ARN, RequesterKey: in.Caller.Key}, rec)
+		out, err := b.issueValid(ctx, v, GrantRequest{Requester: in.Caller.ARN, RequesterKey: in.Caller.Key}, rec,
+			func(ctx context.Context, grantID string) error {
+				return b.recordReader(ctx, v.RoleName, grantID, in.Caller)
+			})
 		if err != nil {
 			return SubmitOutput{}, err
 		}
@@ -215,6 +218,10 @@ func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, erro
 		return SubmitOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.AccessRequestID = sub.ID
+	// The request's id is its grant's: the requester reads the grant's secret.
+	if err := b.recordReader(ctx, v.RoleName, sub.ID, in.Caller); err != nil {
+		return SubmitOutput{}, b.failed(ctx, rec, audit.EventAccessRequested, err)
+	}
 	arn, err := b.cfg.Workflow.Start(ctx, sub.ID)
 	if err != nil {
 		return SubmitOutput{}, b.failed(ctx, rec, audit.EventAccessRequested, err)
@@ -309,7 +316,7 @@ func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (Issu
 		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
 	out, err := b.issueValid(ctx, v, GrantRequest{GrantID: req.ID, Requester: req.Requester, RequesterKey: req.RequesterKey,
-		RequestID: req.ID}, rec)
+		RequestID: req.ID}, rec, func(ctx context.Context, grantID string) error { return b.copyReaders(ctx, req.Role, req.ID, grantID) })
 	if err == nil {
 		rec.GrantID, rec.ExpiresAt = out.GrantID, out.ExpiresAt
 		b.notifyOnce(ctx, rec, Notification{Kind: NotifyIssued, Request: req, Grant: &out})

@@ -44,6 +44,14 @@ type Secrets interface {
 	PutTombstone(ctx context.Context, role string, v SecretValue) (SecretRef, error)
 	PendingVersions(ctx context.Context, role string) ([]string, error)
 	SetExpiry(ctx context.Context, role, grantID string, expiresAt time.Time) error
+	// Readers returns the reader records kept with role's secret (none when it does
+	// not exist); AddReader keeps one more, creating the secret with tombstone if it
+	// does not exist.
+	Readers(ctx context.Context, role string) ([]ReaderRecord, error)
+	AddReader(ctx context.Context, role string, r ReaderRecord, tombstone SecretValue) error
+	// SetReaders makes role's secret readable by exactly readers and the functions
+	// (its resource policy) and forgets the records drop.
+	SetReaders(ctx context.Context, role string, readers []Reader, drop []ReaderRecord) error
 }
 
 // Target is where a firefighter connects with the issued password; it is written into
@@ -125,6 +133,9 @@ type IssueInput struct {
 	// values from the request body.
 	Requester    string
 	RequesterKey string
+	// RequesterUserID is STS's unique id of the requester: the secret's resource
+	// policy lets it read (see Caller.UserID).
+	RequesterUserID string
 	// GrantID makes a retry resume the same grant; empty means a new random id.
 	GrantID string
 	// RequestID is the Lambda or API request id, for the audit trail.
@@ -167,7 +178,11 @@ func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) 
 	case v.NeedsApproval:
 		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "role %s needs a second person's approval", v.Kind))
 	}
-	return b.issueValid(ctx, v, GrantRequest{GrantID: in.GrantID, Requester: in.Requester, RequesterKey: in.RequesterKey}, rec)
+	caller := Caller{ARN: in.Requester, Key: in.RequesterKey, UserID: in.RequesterUserID}
+	return b.issueValid(ctx, v, GrantRequest{GrantID: in.GrantID, Requester: in.Requester, RequesterKey: in.RequesterKey}, rec,
+		func(ctx context.Context, grantID string) error {
+			return b.recordReader(ctx, v.RoleName, grantID, caller)
+		})
 }
 
 // issueValid turns a validated request into a working, stored, audited, time-limited
@@ -176,8 +191,10 @@ func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) 
 // grant id) -> password set in the database (the grant exists from this commit) ->
 // AWSCURRENT moved to the version -> issued record. A retry with the same grant id
 // resumes where the first call stopped. greq brings the requester, and for a role that
-// needs approval the request id; the rest comes from v.
-func (b *Broker) issueValid(ctx context.Context, v ValidRequest, greq GrantRequest, rec audit.Record) (IssueOutput, error) {
+// needs approval the request id; the rest comes from v. reader records who may read
+// the grant's secret (the grant returned, which may be the incident's live grant);
+// the secret's resource policy is rewritten before the answer.
+func (b *Broker) issueValid(ctx context.Context, v ValidRequest, greq GrantRequest, rec audit.Record, reader func(ctx context.Context, grantID string) error) (IssueOutput, error) {
 	if b.cfg.DB == nil {
 		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeInternal, "this function does not issue passwords"))
 	}
@@ -197,6 +214,15 @@ func (b *Broker) issueValid(ctx context.Context, v ValidRequest, greq GrantReque
 	}
 
 	out, err := b.issue(ctx, greq, &rec)
+	if err == nil {
+		err = reader(ctx, out.GrantID)
+		if err == nil {
+			err = b.publishReaders(ctx, greq.Role)
+		}
+		if err != nil {
+			err = &Error{Code: CodeUnavailable, Op: "secret readers", Message: "the grant is live but its secret does not let you read it yet; retry", Err: err}
+		}
+	}
 	if err != nil {
 		fail := rec
 		fail.Event, fail.Outcome, fail.ErrorCode, fail.Message = audit.EventPasswordIssued, audit.OutcomeFailure, string(ErrorCode(err)), "issue failed"

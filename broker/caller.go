@@ -9,6 +9,10 @@ type Caller struct {
 	// Key is the principal key the two-person rule compares: two calls with the same
 	// key are one person, whatever their session names.
 	Key string
+	// UserID is STS's unique id of the caller (AIDA... for a user,
+	// "<role unique id>:<session>" for a role session): the secret's resource policy
+	// names readers by it.
+	UserID string
 	// CanApprove reports that the caller matches the approvers' allowlist.
 	CanApprove bool
 	// Proof and Body are the identity proof the caller sent and the request body it

@@ -190,7 +190,8 @@ func (b *Broker) checkNoSessions(ctx context.Context, role string) error {
 // under the role's lock (so no issue activates and publishes meanwhile) and with one
 // read of the secret: a live grant whose version is not AWSCURRENT is promoted, a
 // role with no live grant gets its tombstone (needsTombstone decides), and a pending
-// version without a live grant loses its AWSPENDING label. exp is the expiry this
+// version without a live grant loses its AWSPENDING label, and the secret's resource
+// policy lets only the live grants' requesters read. exp is the expiry this
 // pass did to the role (revoke, sweep), or nil; its tombstone is then part of the
 // expiry and is recorded in exp, otherwise it is a repair. It returns what it
 // repaired.
@@ -228,7 +229,10 @@ func (b *Broker) reconcile(ctx context.Context, rec audit.Record, role string, e
 		if exp != nil && len(st.Live) == 0 {
 			exp.SecretARN, exp.SecretVersion = ref.ARN, ref.VersionID
 		}
-		return b.discardOrphans(ctx, role, st, ref.VersionID, note)
+		if err := b.discardOrphans(ctx, role, st, ref.VersionID, note); err != nil {
+			return err
+		}
+		return b.syncReaders(ctx, role, st) // an ended grant's requester reads no more
 	})
 	return done, err
 }

@@ -156,6 +156,9 @@ func (b *Broker) extend(ctx context.Context, ereq ExtendRequest, rec audit.Recor
 		// longer than its version says.
 		b.tagValidity(ctx, ereq.Role)
 	}
+	if err := b.publishReaders(ctx, ereq.Role); err != nil { // each reader's end moved
+		b.cfg.Logger.WarnContext(ctx, "the secret's policy still ends the grant's reading at its old expiry", "role", ereq.Role, "error", err)
+	}
 	rec.SecretARN, rec.SecretVersion = ref.ARN, ref.VersionID
 	done := rec
 	done.Event, done.Outcome, done.Message = audit.EventAccessExtended, audit.OutcomeSuccess, "live grant extended; password not rotated"

@@ -84,7 +84,7 @@ func (p proofs) CheckProof(ctx context.Context, kp broker.KeptProof) (broker.Cal
 		}
 		return broker.Caller{}, &broker.Error{Code: broker.CodeUnauthenticated, Message: "refused", Err: err}
 	}
-	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, CanApprove: p.approvers.Match(c.Principal)}, nil
+	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, UserID: c.UserID, CanApprove: p.approvers.Match(c.Principal)}, nil
 }
 
 // caller is who's verified identity for an API call: method, path and body, with

@@ -53,8 +53,8 @@ func TestSweepAndRevokeReconcileEachRoleOnce(t *testing.T) {
 	f := newFixture(t, "once")
 	ctx := context.Background()
 	d := f.deps(t)
-	db := &countingDB{Database: d.db}
-	sec := &countingSecrets{Secrets: d.secrets}
+	db := &countingDB{Database: d.db, locks: map[string]int{}}
+	sec := &countingSecrets{Secrets: d.secrets, reads: map[string]int{}}
 	d.db, d.secrets = db, sec
 	b := f.broker(t, d)
 	for _, in := range []broker.IssueInput{

@@ -51,6 +51,9 @@ type API interface {
 	PutSecretValue(ctx context.Context, in *sm.PutSecretValueInput, optFns ...func(*sm.Options)) (*sm.PutSecretValueOutput, error)
 	UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecretVersionStageInput, optFns ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error)
 	TagResource(ctx context.Context, in *sm.TagResourceInput, optFns ...func(*sm.Options)) (*sm.TagResourceOutput, error)
+	UntagResource(ctx context.Context, in *sm.UntagResourceInput, optFns ...func(*sm.Options)) (*sm.UntagResourceOutput, error)
+	GetResourcePolicy(ctx context.Context, in *sm.GetResourcePolicyInput, optFns ...func(*sm.Options)) (*sm.GetResourcePolicyOutput, error)
+	PutResourcePolicy(ctx context.Context, in *sm.PutResourcePolicyInput, optFns ...func(*sm.Options)) (*sm.PutResourcePolicyOutput, error)
 }
 
 // Store keeps each firefighter role's password in its own Secrets Manager
@@ -67,6 +70,19 @@ type Store struct {
 	prefix   string
 	tags     []types.Tag
 	kmsKeyID string
+	// functions are the IAM role ARNs of the functions that manage the secrets; none
+	// means the store writes no resource policy (see WithFunctionRoles).
+	functions []string
+}
+
+// WithFunctionRoles makes the store keep each secret's resource policy (SetReaders):
+// only the requesters of live grants and the roles arns (the functions that manage
+// the secrets) may read it, and only arns may change it. Without them the store writes
+// no resource policy, which is for local use only: a policy that named no function
+// would lock the functions out. It returns s.
+func (s *Store) WithFunctionRoles(arns ...string) *Store {
+	s.functions = append([]string(nil), arns...)
+	return s
 }
 
 // WithKMSKey makes the store create the secrets it creates with the customer

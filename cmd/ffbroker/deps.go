@@ -63,7 +63,7 @@ func whoami(ctx context.Context, d *lambdafn.Deps, r identity.Request) (broker.C
 		return broker.Caller{}, err
 	}
 	if d.Config.ServerID == "" || len(d.Config.Accounts) == 0 {
-		return broker.Caller{ARN: p.ARN, Key: p.Key, CanApprove: d.Config.Approvers.Match(p)}, nil
+		return broker.Caller{ARN: p.ARN, Key: p.Key, UserID: aws.ToString(out.UserId), CanApprove: d.Config.Approvers.Match(p)}, nil
 	}
 	proof, err := identity.NewSigner(d.AWS, d.Config.ServerID).Proof(ctx, r)
 	if err != nil {

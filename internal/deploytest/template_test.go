@@ -19,8 +19,8 @@ var functions = []struct {
 	id, cmd string
 	env     []string // variables beyond the Globals ones
 }{
-	{"IssueFunction", "issue", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN"}},
-	{"ExpireFunction", "expire", []string{"FFB_NOTIFY_TOPIC_ARN", "FFB_EXPIRY_WARNING"}},
+	{"IssueFunction", "issue", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN", "FFB_FUNCTION_ROLE_ARNS"}},
+	{"ExpireFunction", "expire", []string{"FFB_NOTIFY_TOPIC_ARN", "FFB_EXPIRY_WARNING", "FFB_FUNCTION_ROLE_ARNS"}},
 	{"ApproveFunction", "approve", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN"}},
 	{"ActivityFunction", "activity", []string{"FFB_ACTIVITY_LOG_GROUP", "FFB_ACTIVITY_DB_USER",
 		"FFB_ACTIVITY_LOCK_DAYS", "FFB_ACTIVITY_DROP_DAYS", "FFB_ACTIVITY_APPLY", "FFB_ACTIVITY_EXCLUDE"}},

@@ -83,7 +83,7 @@ func (a Authenticator) CallerOf(ctx context.Context, proof string, r identity.Re
 	if !slices.Contains(a.Accounts, c.Account) || c.Principal.Account != c.Account {
 		return broker.Caller{}, broker.Errorf(broker.CodeUnauthenticated, "callers from account %s are not accepted by this deployment", safeAccount(c.Account))
 	}
-	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, CanApprove: a.Approvers.Match(c.Principal), Proof: proof, Body: r.Body}, nil
+	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, UserID: c.UserID, CanApprove: a.Approvers.Match(c.Principal), Proof: proof, Body: r.Body}, nil
 }
 
 // LedgerProofs checks the identity proofs kept in the request and approval ledgers

@@ -62,6 +62,12 @@ type Config struct {
 	// Accounts are the AWS accounts whose principals may call (FFB_ACCOUNTS,
 	// comma-separated; the template sets the stack's own account).
 	Accounts []string
+	// FunctionRoleARNs are the IAM roles of the functions that manage the secrets
+	// (FFB_FUNCTION_ROLE_ARNS, comma-separated role ARNs: the issue and expire
+	// functions'). The secrets' resource policy lets only them and the live grants'
+	// requesters read, and only them change the secrets; none writes no policy, which
+	// only a local run may do.
+	FunctionRoleARNs []string
 }
 
 // Function is one of the four Lambda functions; it says what a function builds.
@@ -159,6 +165,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Approvers, err = identity.ParsePatterns(getenv("FFB_APPROVERS")); err != nil {
 		return Config{}, fmt.Errorf("FFB_APPROVERS: %v", err)
 	}
+	if v := getenv("FFB_FUNCTION_ROLE_ARNS"); v != "" {
+		for _, a := range strings.Split(v, ",") {
+			a = strings.TrimSpace(a)
+			if !functionRoleARN.MatchString(a) {
+				return Config{}, fmt.Errorf("FFB_FUNCTION_ROLE_ARNS: %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", a)
+			}
+			c.FunctionRoleARNs = append(c.FunctionRoleARNs, a)
+		}
+	}
 	if v := getenv("FFB_TRUSTED_SESSION_ROLES"); v != "" {
 		for _, r := range strings.Split(v, ",") {
 			c.TrustedSessionRoles = append(c.TrustedSessionRoles, strings.TrimSpace(r))
@@ -200,9 +215,14 @@ func (c Config) Check(fn Function) error {
 		return fmt.Errorf("FFB_STATE_MACHINE_ARN: required (the approval workflow)")
 	case fn == FunctionApprove && c.StateMachineARN == "":
 		return fmt.Errorf("FFB_STATE_MACHINE_ARN: required (the approval workflow)")
+	case (fn == FunctionIssue || fn == FunctionExpire) && c.DB.Auth == postgres.AuthIAM && len(c.FunctionRoleARNs) == 0:
+		return fmt.Errorf("FFB_FUNCTION_ROLE_ARNS: required in a deployment (the issue and expire functions' role ARNs, which the secrets' resource policy names)")
 	}
 	return nil
 }
+
+// functionRoleARN matches an IAM role ARN, path included.
+var functionRoleARN = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\x21-\x7e]*/)?[A-Za-z0-9+=,.@_-]{1,64}$`)
 
 // expiryWarning parses FFB_EXPIRY_WARNING.
 func expiryWarning(v string) (time.Duration, error) {
@@ -317,7 +337,8 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, getenv func(string) s
 		if cfg.ClusterID != "" {
 			tags["ffbroker:cluster"] = cfg.ClusterID
 		}
-		d.Secrets = secretsmanager.New(sm.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID)
+		d.Secrets = secretsmanager.New(sm.NewFromConfig(awsCfg), cfg.SecretPrefix, tags).WithKMSKey(cfg.SecretKMSKeyID).
+			WithFunctionRoles(cfg.FunctionRoleARNs...)
 		bc.DB, bc.Secrets = d.Store, d.Secrets
 	}
 	if cfg.StateMachineARN != "" && (fn == FunctionIssue || fn == FunctionApprove) {
