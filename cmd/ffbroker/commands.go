@@ -123,13 +123,15 @@ func commandTable() map[string]command {
 		// The local API (localapi.go).
 		"local-api": {
 			summary: "serve the template's REST API locally with the functions' handlers (like sam local start-api)",
-			usage: "[--listen 127.0.0.1:3000] [--template template.yaml] [--stack-name ffbroker-local] [--parameter Name=Value ...]\n" +
+			usage: "[--listen 127.0.0.1:3000] [--allow-remote] [--template template.yaml] [--stack-name ffbroker-local] [--parameter Name=Value ...]\n" +
 				"example: AWS_ENDPOINT_URL=http://127.0.0.1:5000 FFB_DB_HOST=127.0.0.1 ... ffbroker local-api --listen 127.0.0.1:3000\n" +
 				"Reads the functions' FFB_* configuration and AWS_ENDPOINT_URL (moto); the approve function logs in as\n" +
 				"FFB_APPROVER_DB_USER (default <FFB_ROLE_PREFIX>_password_approver) with FFB_APPROVER_DB_PASSWORD.\n" +
 				"Creates in moto what the stack would have, runs the approval workflow's Lambda steps in-process, prints\n" +
 				"\"local API on http://ADDR (server id ID)\" when ready and serves until interrupted. Clients may use\n" +
-				"http://ADDR or http://ADDR/prod as the API URL and must bind their identity proofs to the server id.",
+				"http://ADDR or http://ADDR/prod as the API URL and must bind their identity proofs to the server id.\n" +
+				"For tests: no IAM authorization runs, and moto's STS verifies no signature; a non-loopback --listen\n" +
+				"is refused unless --allow-remote.",
 			run: runLocalAPI,
 		},
 	}

@@ -31,6 +31,13 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	for _, a := range extra {
+		if a == "--" {
+			// After a second --, connect's own connection string would reach psql as
+			// a plain argument and no longer be the one psql connects with.
+			return &usageError{msg: "connect: psql's arguments (after --) may not hold another --"}
+		}
+	}
 	saved, err := c.savedConfig()
 	if err != nil {
 		return err
@@ -72,6 +79,9 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("the %s password expired at %s; ask for access again", role, expires.Local().Format(time.RFC3339))
 	}
 	sslMode := or(v.SSLMode, "verify-full")
+	if isAuroraHost(v.Host) {
+		sslMode = "verify-full" // an RDS endpoint always presents a certificate to verify
+	}
 	ca, err := c.caBundle(*caFile, sslMode)
 	if err != nil {
 		return err
@@ -89,26 +99,41 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	if err := os.WriteFile(passfile, []byte(line), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, *psql, extra...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
-	// The password is in the passfile only: never on the command line, where other
-	// users could read it, nor in the environment, which psql's children (\!, pagers)
-	// inherit.
-	env := make([]string, 0, len(os.Environ())+8)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PGPASSWORD=") && !strings.HasPrefix(kv, "PGPASSFILE=") && !strings.HasPrefix(kv, "PGSSLROOTCERT=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "PGHOST="+v.Host, "PGPORT="+strconv.Itoa(v.Port), "PGDATABASE="+v.DBName, "PGUSER="+v.Username,
-		"PGPASSFILE="+passfile, "PGSSLMODE="+sslMode, "PGAPPNAME=ffbroker-connect "+v.IncidentID)
+	// psql's environment is an allowlist: no PG* variable and no service file of
+	// the caller's can name another server or weaken TLS, and the password is in
+	// the passfile only (never on the command line nor in the environment, which
+	// psql's children inherit).
+	env := append(psqlEnv(os.Environ(), dir), "PGPASSFILE="+passfile) // also for a --psql wrapper
+	ci := connInfo{{"host", v.Host}, {"port", strconv.Itoa(v.Port)}, {"dbname", v.DBName}, {"user", v.Username},
+		{"passfile", passfile}, {"sslmode", sslMode}}
 	if ca != "" {
-		env = append(env, "PGSSLROOTCERT="+ca)
+		ci = append(ci, connParam{"sslrootcert", ca})
 	}
+	ci = append(ci, connParam{"gssencmode", "disable"})
+	// A server that cannot prove it knows the verifier must not get the password:
+	// SCRAM only, bound to the TLS channel when there is one.
+	checks := probeLibpq(ctx, *psql, env, dir)
+	if checks.ChannelBinding && sslMode != "disable" {
+		ci = append(ci, connParam{"channel_binding", "require"})
+	}
+	if checks.RequireAuth {
+		ci = append(ci, connParam{"require_auth", "scram-sha-256"})
+	}
+	ci = append(ci, connParam{"application_name", "ffbroker-connect " + v.IncidentID})
+	conninfo := ci.String()
+	// The connection string comes last: psql takes the last -d, and its values
+	// win over -h, -p and -U.
+	cmd := exec.CommandContext(ctx, *psql, append(append([]string(nil), extra...), "-d", conninfo)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
 	cmd.Env = env
 	if !c.json {
-		fmt.Fprintf(c.stderr, "connecting as %s to %s:%d/%s (sslmode %s, incident %s, until %s)\n", v.Username, v.Host, v.Port, v.DBName,
-			sslMode, v.IncidentID, expires.Local().Format(time.RFC3339))
+		fmt.Fprintf(c.stderr, "connecting as %s (incident %s, until %s)\npsql -d %s\n", v.Username, v.IncidentID,
+			expires.Local().Format(time.RFC3339), conninfo)
+		verified := sslMode == "verify-full" || sslMode == "verify-ca"
+		if !checks.RequireAuth && (sslMode == "disable" || !checks.ChannelBinding && !verified) {
+			fmt.Fprintf(c.stderr, "ffbroker: warning: this psql's libpq cannot refuse a server that asks for the password in clear "+
+				"(require_auth needs libpq 16); with sslmode %s nothing proves the server is the cluster\n", sslMode)
+		}
 	}
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
@@ -122,7 +147,7 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 
 // caBundle is the CA file psql verifies the server with: --ca-file, FFB_CA_FILE or
 // PGSSLROOTCERT (absolute, readable). Without one, a mode that verifies the server
-// needs psql's default ~/.postgresql/root.crt; if that is missing too, say where to
+// takes psql's default ~/.postgresql/root.crt; if that is missing too, say where to
 // get the bundle rather than let psql fail later.
 func (c *cli) caBundle(flagValue, sslMode string) (string, error) {
 	p := or(flagValue, or(c.getenv("FFB_CA_FILE"), c.getenv("PGSSLROOTCERT")))
@@ -132,8 +157,8 @@ func (c *cli) caBundle(flagValue, sslMode string) (string, error) {
 			return "", nil
 		}
 		if home := c.getenv("HOME"); home != "" {
-			if _, err := os.Stat(filepath.Join(home, ".postgresql", "root.crt")); err == nil {
-				return "", nil
+			if p := filepath.Join(home, ".postgresql", "root.crt"); fileExists(p) {
+				return p, nil // libpq's default, named so that the printed line shows it
 			}
 		}
 		return "", &configError{err: fmt.Errorf("sslmode %s needs the CA bundle that signed the database's certificate: "+
@@ -151,6 +176,11 @@ func (c *cli) caBundle(flagValue, sslMode string) (string, error) {
 		return "", &configError{err: fmt.Errorf("the CA bundle %s holds no PEM certificate", abs)}
 	}
 	return abs, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // passEscape escapes a passfile field: backslash and colon are escaped with a

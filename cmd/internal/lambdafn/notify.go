@@ -124,8 +124,10 @@ func (s *Notifier) Notify(ctx context.Context, n broker.Notification) error {
 	return err
 }
 
-// Messages renders n as a Chatbot custom notification and as plain text. Text people
-// typed (reason, comment) is kept from pinging anyone in chat (see chatSafe).
+// Messages renders n as a Chatbot custom notification and as plain text. The
+// structured fields (requester, incident, role, hours, times, ids) come first, their
+// values in chat as code spans; what a person typed (reason, comment) comes last,
+// labelled as typed, on one line each, inert (see typedChat, typedMail).
 func Messages(n broker.Notification) (ChatbotMessage, string) {
 	r := n.Request
 	kind := roleKind(r.Role)
@@ -139,61 +141,64 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 	if r.ID != "" {
 		m.Metadata.AdditionalContext["request_id"] = r.ID
 	}
-	f := facts{{"Requester", person(r.Requester, r.RequesterKey), true}, {"Incident", or(r.IncidentID, "(none)"), false}, {"Role", r.Role, false}}
+	f := facts{personFact("Requester", r.Requester, r.RequesterKey), field("Incident", or(r.IncidentID, "(none)")), field("Role", r.Role)}
 	if r.Hours > 0 {
-		f = append(f, fact{"Hours", fmt.Sprint(r.Hours), false})
+		f = append(f, field("Hours", fmt.Sprint(r.Hours)))
 	}
+	var said facts
 	if n.Kind != broker.NotifyExpiring && n.Kind != broker.NotifyExtended {
-		f = append(f, fact{"Reason", or(r.Reason, "(none)"), true})
+		said = append(said, typed("Reason (typed by the requester)", r.Reason))
 	}
 	again := fmt.Sprintf("ffbroker issue --role %s --incident %s --reason '...'", kind, r.IncidentID)
+	var title string // {incident} is where the incident id goes
 	switch n.Kind {
 	case broker.NotifyApprovalNeeded:
-		m.Content.Title = fmt.Sprintf("Firefighter %s access for %s waits for your approval", kind, r.IncidentID)
-		f = append(f, fact{"Decide by", when(r.DecideBy), false})
+		title = "Firefighter " + kind + " access for {incident} waits for your approval"
+		f = append(f, field("Decide by", when(r.DecideBy)))
 		m.Content.NextSteps = []string{"ffbroker approve " + r.ID + " --comment '...'", "ffbroker deny " + r.ID + " --comment '...'"}
 	case broker.NotifyApproved:
-		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s was approved", kind, r.IncidentID)
-		f = append(f, fact{"Approver", person(r.Approver, r.ApproverKey), true}, fact{"Comment", or(r.Comment, "(none)"), true})
+		title = "Your firefighter " + kind + " access for {incident} was approved"
+		f = append(f, personFact("Approver", r.Approver, r.ApproverKey))
+		said = append(said, typed("Comment (typed by the approver)", r.Comment))
 		m.Content.NextSteps = []string{"ffbroker status"}
 	case broker.NotifyDenied:
-		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s was denied", kind, r.IncidentID)
-		f = append(f, fact{"Approver", person(r.Approver, r.ApproverKey), true}, fact{"Comment", or(r.Comment, "(none)"), true})
+		title = "Your firefighter " + kind + " access for {incident} was denied"
+		f = append(f, personFact("Approver", r.Approver, r.ApproverKey))
+		said = append(said, typed("Comment (typed by the approver)", r.Comment))
 		m.Content.NextSteps = []string{again}
 	case broker.NotifyTimedOut:
-		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s: nobody approved in time", kind, r.IncidentID)
-		f = append(f, fact{"Decide by", when(r.DecideBy), false})
+		title = "Your firefighter " + kind + " access for {incident}: nobody approved in time"
+		f = append(f, field("Decide by", when(r.DecideBy)))
 		m.Content.NextSteps = []string{again}
 	case broker.NotifyIssued:
-		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s is issued", kind, r.IncidentID)
-		f = append(f, fact{"Expires", when(expiry(n)), false})
+		title = "Your firefighter " + kind + " access for {incident} is issued"
+		f = append(f, field("Expires", when(expiry(n))))
 		m.Content.NextSteps = []string{"ffbroker connect --role " + kind, fmt.Sprintf("ffbroker revoke --role %s --incident %s", kind, r.IncidentID)}
 	case broker.NotifyExpiring:
 		m.ID += ":" + fmt.Sprint(expiry(n).Unix())
-		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s ends at %s", kind, r.IncidentID, when(expiry(n)))
-		f = append(f, fact{"Expires", when(expiry(n)), false}, fact{"Grant", grantID(n), false})
+		title = "Your firefighter " + kind + " access for {incident} ends at " + when(expiry(n))
+		f = append(f, field("Expires", when(expiry(n))), field("Grant", grantID(n)))
 		m.Content.NextSteps = []string{fmt.Sprintf("ffbroker extend --role %s --incident %s", kind, r.IncidentID)}
 	case broker.NotifyExtended:
 		m.ID += ":" + fmt.Sprint(expiry(n).Unix())
-		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s now ends at %s", kind, r.IncidentID, when(expiry(n)))
-		f = append(f, fact{"Expires", when(expiry(n)), false}, fact{"Grant", grantID(n), false})
+		title = "Your firefighter " + kind + " access for {incident} now ends at " + when(expiry(n))
+		f = append(f, field("Expires", when(expiry(n))), field("Grant", grantID(n)))
 		m.Content.NextSteps = []string{"ffbroker connect --role " + kind}
 	default:
-		m.Content.Title = "ffbroker: " + n.Kind
+		title = "ffbroker: " + n.Kind
 	}
 	if r.ID != "" {
-		f = append(f, fact{"Request", r.ID, false})
+		f = append(f, field("Request", r.ID))
 	}
-	text := f.render(false)
 	m.Content.TextType = "client-markdown"
-	m.Content.Title = clip(m.Content.Title, maxTitle)
-	m.Content.Description = clip(f.render(true), maxDescription)
+	m.Content.Title = clip(strings.Replace(title, "{incident}", typedChat(r.IncidentID), 1), maxTitle)
+	m.Content.Description = clip(f.render(true)+said.section(true), maxDescription)
 	m.Content.Keywords = []string{kind, n.Kind}
 	if r.IncidentID != "" {
-		m.Content.Keywords = append([]string{r.IncidentID}, m.Content.Keywords...)
+		m.Content.Keywords = append([]string{typedChat(r.IncidentID)}, m.Content.Keywords...)
 	}
 	m.Metadata.Summary = m.Content.Title
-	mail := m.Content.Title + "\n\n" + text + "\n"
+	mail := strings.Replace(title, "{incident}", typedMail(r.IncidentID), 1) + "\n\n" + f.render(false) + said.section(false) + "\n"
 	if len(m.Content.NextSteps) > 0 {
 		mail += "\nNext:\n"
 		for _, s := range m.Content.NextSteps {
@@ -203,41 +208,64 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 	return m, mail
 }
 
-// person names a verified caller as the two-person rule counts them: the ARN STS
+// personFact names a verified caller as the two-person rule counts them: the ARN STS
 // verified and, when it differs, the principal key. A session name of a role whose
 // session names AWS does not enforce is whatever the caller chose: the key (the
-// role, every session of it) is who it is. Names may hold "@": they are chat-safe'd
-// like typed text.
-func person(arn, key string) string {
+// role, every session of it) is who it is. Names may hold "@" ([\w+=,.@-]).
+func personFact(label, arn, key string) fact {
+	var note func(chat bool) string
 	switch {
 	case key == "" || strings.EqualFold(key, arn):
-		return arn
+		note = func(chat bool) string { return value(arn, chat) }
 	case strings.HasPrefix(key, "session/"):
-		return arn + " (counts as " + key + ")"
+		note = func(chat bool) string { return value(arn, chat) + " (counts as " + value(key, chat) + ")" }
+	default:
+		note = func(chat bool) string {
+			return value(arn, chat) + " (session name chosen by the caller; counts as " + value(key, chat) + ", every session of that role)"
+		}
 	}
-	return arn + " (session name chosen by the caller; counts as " + key + ", every session of that role)"
+	return fact{label: label, mail: note(false), chat: note(true)}
 }
 
-// fact is one line of a message; typed marks text a person typed or chose.
+// fact is one "Label: value" line of a message, rendered for mail and for chat.
 type fact struct {
-	label, value string
-	typed        bool
+	label, mail, chat string
+}
+
+// field is a structured fact: a value the broker made or checked.
+func field(label, v string) fact {
+	return fact{label: label, mail: value(v, false), chat: value(v, true)}
+}
+
+// typed is a fact a person typed.
+func typed(label, v string) fact {
+	if v == "" {
+		return fact{label: label, mail: "(none)", chat: "(none)"}
+	}
+	return fact{label: label, mail: typedMail(v), chat: typedChat(v)}
 }
 
 type facts []fact
 
-// render writes one "Label: value" line per fact; for chat, typed text is made
-// chat-safe.
+// render writes one "Label: value" line per fact.
 func (f facts) render(chat bool) string {
 	lines := make([]string, len(f))
 	for i, x := range f {
-		v := x.value
-		if chat && x.typed {
-			v = chatSafe(v)
+		v := x.mail
+		if chat {
+			v = x.chat
 		}
 		lines[i] = x.label + ": " + v
 	}
 	return strings.Join(lines, "\n")
+}
+
+// section is f after a blank line, or nothing.
+func (f facts) section(chat bool) string {
+	if len(f) == 0 {
+		return ""
+	}
+	return "\n\n" + f.render(chat)
 }
 
 func roleKind(role string) string {
@@ -262,12 +290,6 @@ func expiry(n broker.Notification) time.Time {
 }
 
 func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") }
-
-// chatSafe keeps typed text from addressing anyone in chat: Slack reads <!channel>, <@U123>
-// and <url|label> between angle brackets, Teams and Slack mention with @.
-func chatSafe(s string) string {
-	return strings.NewReplacer("<", "‹", ">", "›", "@", "＠").Replace(s)
-}
 
 // clip cuts s to at most max characters.
 func clip(s string, max int) string {

@@ -175,7 +175,7 @@ func TestNotificationsReachTheirAudience(t *testing.T) {
 		t.Fatalf("bob approves = %d %v", status, body)
 	}
 	got = alice.expect(t, "bob's approval", broker.NotifyApproved)
-	if len(got) == 1 && (!strings.Contains(got[0].chat.Content.Description, "Approver: "+bobARN) || !strings.Contains(got[0].chat.Content.Description, "Comment: checked")) {
+	if len(got) == 1 && (!strings.Contains(got[0].chat.Content.Description, "Approver: `"+bobARN+"`") || !strings.Contains(got[0].chat.Content.Description, "Comment (typed by the approver): checked")) {
 		t.Errorf("approved description = %q; want bob and his comment", got[0].chat.Content.Description)
 	}
 	approvers.expect(t, "bob's approval")
@@ -271,7 +271,7 @@ func TestNotificationsOfDenialAndTimeout(t *testing.T) {
 			}
 		}
 		got := alice.expect(t, "bob's denial, twice", broker.NotifyDenied)
-		if len(got) == 1 && (!strings.Contains(got[0].chat.Content.Description, "Comment: checked") || got[0].attrs["recipient"] != aliceARN) {
+		if len(got) == 1 && (!strings.Contains(got[0].chat.Content.Description, "Comment (typed by the approver): checked") || got[0].attrs["recipient"] != aliceARN) {
 			t.Errorf("denied = %v %q; want alice's, with bob's comment", got[0].attrs, got[0].chat.Content.Description)
 		}
 		approvers.expect(t, "bob's denial")

@@ -3,6 +3,7 @@ package lambdafn_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -83,9 +84,9 @@ func TestMessagesMatchChatbotSchema(t *testing.T) {
 		facts     []string
 	}{
 		{broker.NotifyApprovalNeeded, "approvers", []string{"ffbroker approve " + sampleID + " --comment '...'", "ffbroker deny " + sampleID + " --comment '...'"},
-			[]string{"Requester: " + aliceARN, "Incident: INC-1234", "Role: my_pg_firefighter_rw", "Hours: 1", "Reason: cancel stuck order", "Decide by: 2026-03-01 10:00:00 UTC"}},
-		{broker.NotifyApproved, "requester", []string{"ffbroker status"}, []string{"Approver: " + bobARN, "Comment: checked with"}},
-		{broker.NotifyDenied, "requester", []string{"ffbroker issue --role rw --incident INC-1234 --reason '...'"}, []string{"Approver: " + bobARN, "Comment: checked with"}},
+			[]string{"Requester: " + aliceARN, "Incident: INC-1234", "Role: my_pg_firefighter_rw", "Hours: 1", "Reason (typed by the requester): cancel stuck order", "Decide by: 2026-03-01 10:00:00 UTC"}},
+		{broker.NotifyApproved, "requester", []string{"ffbroker status"}, []string{"Approver: " + bobARN, "Comment (typed by the approver): checked with"}},
+		{broker.NotifyDenied, "requester", []string{"ffbroker issue --role rw --incident INC-1234 --reason '...'"}, []string{"Approver: " + bobARN, "Comment (typed by the approver): checked with"}},
 		{broker.NotifyTimedOut, "requester", []string{"ffbroker issue --role rw --incident INC-1234 --reason '...'"}, []string{"Decide by: 2026-03-01 10:00:00 UTC"}},
 		{broker.NotifyIssued, "requester", []string{"ffbroker connect --role rw", "ffbroker revoke --role rw --incident INC-1234"}, []string{"Expires: 2026-03-01 11:00:00 UTC"}},
 		{broker.NotifyExpiring, "requester", []string{"ffbroker extend --role ro --incident INC-1234"}, []string{"Expires: 2026-03-01 12:00:00 UTC", "Grant: " + sampleGrant}},
@@ -110,7 +111,7 @@ func TestMessagesMatchChatbotSchema(t *testing.T) {
 				t.Errorf("Messages(%s) next steps = %q; want %q", tc.kind, chat.Content.NextSteps, tc.nextSteps)
 			}
 			for _, f := range tc.facts {
-				if !strings.Contains(chat.Content.Description, f) || !strings.Contains(mail, f) {
+				if !strings.Contains(chat.Content.Description, chatFact(f)) || !strings.Contains(mail, f) {
 					t.Errorf("Messages(%s) lacks %q:\nchat: %s\nmail: %s", tc.kind, f, chat.Content.Description, mail)
 				}
 			}
@@ -201,4 +202,110 @@ func TestAttributesNeedARecipient(t *testing.T) {
 	}
 }
 
+// chatFact is how a mail line "Label: value" reads in chat: a structured value as
+// a code span, a typed text (benign in the samples) as in mail.
+func chatFact(f string) string {
+	label, v, _ := strings.Cut(f, ": ")
+	if strings.Contains(label, "(typed by") {
+		return f
+	}
+	return label + ": `" + v + "`"
+}
+
 func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// Text a requester or approver typed reaches chat and mail as inert text: no link,
+// no markup, no mention, no line of its own, nothing invisible, at most 500
+// characters. Each case is the exact line each renders.
+func TestTypedTextIsInertInChatAndMail(t *testing.T) {
+	tests := []struct {
+		name, typed, chat, mail string
+	}{
+		{"a Markdown link and bold text",
+			"[INC-1234 dashboard](https://evil.example/sso-login) **Approved by SRE lead**",
+			"［INC-1234 dashboard］(https[:]//evil.example/sso-login) ∗∗Approved by SRE lead∗∗",
+			"[INC-1234 dashboard](https[:]//evil.example/sso-login) **Approved by SRE lead**"},
+		{"a Slack link with its own label", "<https://evil|click>", "‹https[:]//evil｜click›", "<https[:]//evil|click>"},
+		{"mentions", "@here <!channel> <@U123> @SRE-lead", "＠here ‹!channel› ‹＠U123› ＠SRE-lead", "@here <!channel> <@U123> @SRE-lead"},
+		{"code, strike, italics", "`DROP` ```x``` ~gone~ _now_ *now*", "ˋDROPˋ ˋˋˋxˋˋˋ ∼gone∼ ＿now＿ ∗now∗", "`DROP` ```x``` ~gone~ _now_ *now*"},
+		{"an entity and www", "&lt;b&gt; see www.evil.example", "＆lt;b＆gt; see www[.]evil.example", "&lt;b&gt; see www[.]evil.example"},
+		{"a forged line", "latency\nApprover: arn:aws:iam::123456789012:user/sre-lead\r\nComment: ok",
+			"latency Approver: arn:aws:iam::123456789012:user/sre-lead  Comment: ok",
+			"latency Approver: arn:aws:iam::123456789012:user/sre-lead  Comment: ok"},
+		{"zero-width and bidi characters", "app\u200broved\u202e kcol\u2066 \ufeffok\u2028end",
+			"app\ufffdroved\ufffd kcol\ufffd \ufffdok end", "app\ufffdroved\ufffd kcol\ufffd \ufffdok end"},
+		{"overlong", strings.Repeat("x", 499) + "yz", strings.Repeat("x", 499) + "y… (cut)", strings.Repeat("x", 499) + "y… (cut)"},
+		{"nothing", "", "(none)", "(none)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := sampleNotifications()[broker.NotifyDenied]
+			n.Request.Reason, n.Request.Comment = tt.typed, tt.typed
+			chat, mail := lambdafn.Messages(n)
+			for _, label := range []string{"Reason", "Comment"} {
+				if got := lineOf(chat.Content.Description, label); got != tt.chat {
+					t.Errorf("Messages(denied, %q) chat line %s\n got %q\nwant %q", tt.typed, label, got, tt.chat)
+				}
+				if got := lineOf(mail, label); got != tt.mail {
+					t.Errorf("Messages(denied, %q) mail line %s\n got %q\nwant %q", tt.typed, label, got, tt.mail)
+				}
+			}
+		})
+	}
+}
+
+// lineOf is what follows the first ": " on the one line of text that starts with
+// label, or "(no such line)" / "(2 such lines)".
+func lineOf(text, label string) string {
+	var found []string
+	for _, l := range strings.Split(text, "\n") {
+		if _, s, ok := strings.Cut(l, ": "); ok && strings.HasPrefix(l, label) {
+			found = append(found, s)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0]
+	case 0:
+		return "(no such line)"
+	}
+	return fmt.Sprintf("(%d such lines)", len(found))
+}
+
+// The structured fields (the broker's own values: requester, incident, role, hours,
+// times, ids) come first, each a code span in chat; what people typed comes after a
+// blank line, labelled as typed. A reason that reads as an approval stays in its line.
+func TestStructuredFieldsStandApartFromTypedText(t *testing.T) {
+	n := sampleNotifications()[broker.NotifyApprovalNeeded]
+	n.Request.Reason = "[INC-1234 dashboard](https://evil.example/sso-login) **Approved by SRE lead**\nApprover: `" + bobARN + "`"
+	chat, mail := lambdafn.Messages(n)
+	wantChat := "Requester: `" + aliceARN + "`\n" +
+		"Incident: `INC-1234`\n" +
+		"Role: `my_pg_firefighter_rw`\n" +
+		"Hours: `1`\n" +
+		"Decide by: `2026-03-01 10:00:00 UTC`\n" +
+		"Request: `" + sampleID + "`\n" +
+		"\n" +
+		"Reason (typed by the requester): ［INC-1234 dashboard］(https[:]//evil.example/sso-login) ∗∗Approved by SRE lead∗∗ Approver: ˋ" + bobARN + "ˋ"
+	if chat.Content.Description != wantChat {
+		t.Errorf("approval_needed chat description\n got %q\nwant %q", chat.Content.Description, wantChat)
+	}
+	wantMail := "Firefighter rw access for INC-1234 waits for your approval\n\n" +
+		"Requester: " + aliceARN + "\n" +
+		"Incident: INC-1234\n" +
+		"Role: my_pg_firefighter_rw\n" +
+		"Hours: 1\n" +
+		"Decide by: 2026-03-01 10:00:00 UTC\n" +
+		"Request: " + sampleID + "\n" +
+		"\n" +
+		"Reason (typed by the requester): [INC-1234 dashboard](https[:]//evil.example/sso-login) **Approved by SRE lead** Approver: `" + bobARN + "`\n" +
+		"\nNext:\n" +
+		"  ffbroker approve " + sampleID + " --comment '...'\n" +
+		"  ffbroker deny " + sampleID + " --comment '...'\n"
+	if mail != wantMail {
+		t.Errorf("approval_needed mail\n got %q\nwant %q", mail, wantMail)
+	}
+	if want := "Firefighter rw access for INC-1234 waits for your approval"; chat.Content.Title != want {
+		t.Errorf("approval_needed title = %q; want %q", chat.Content.Title, want)
+	}
+}
