@@ -330,3 +330,56 @@ func TestExcludeListNamesRolesExactly(t *testing.T) {
 		}
 	}
 }
+
+// Role a, connected to a database named b@db, writes with RAISE LOG a second
+// authorized line, "user=a@b database=db": its prefix a@b@db:[pid] reads either
+// way. A session is authorized once: the line is no login of role a@b, and the
+// session's own first line (user=a) stays its only login.
+func TestForgedAuthorizedLineInsideASessionIsNoLogin(t *testing.T) {
+	e := newEnv(t, "atsign")
+	ctx := context.Background()
+	const attacker, victim, db, pw = "at_a", "at_a@at_b", "at_b@db", "pw-at-a-0123456789"
+	e.loginRole(t, attacker, pw)
+	e.loginRole(t, victim, "pw-victim-0123456789")
+	s := e.super(t)
+	mustExec(t, s, `CREATE DATABASE `+ident(db))
+	t.Cleanup(func() {
+		c, err := shared.Cluster.ConnectSuper(context.Background(), e.DB)
+		if err == nil {
+			c.Exec(context.Background(), `DROP DATABASE IF EXISTS `+ident(db)+` WITH (FORCE)`)
+			c.Close(context.Background())
+		}
+	})
+	mustExec(t, s, `GRANT CONNECT ON DATABASE `+ident(db)+` TO `+ident(attacker))
+	opts := e.reportOpts(t)
+	plan(t, e, opts)
+
+	offset := logSize(t)
+	c, err := shared.Cluster.Connect(ctx, attacker, pw, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `DO $$BEGIN RAISE LOG 'connection authorized: user=at_a@at_b database=db'; END$$`); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(ctx)
+	forged := ":" + attacker + "@" + db + ":[" + fmt.Sprint(c.PgConn().PID()) + "]:LOG:  connection authorized: user=at_a@at_b database=db"
+	waitLog(t, offset, forged)
+	events := serverLog(t, offset)
+	e.put(t, "atsign-1", events)
+
+	rep, err := e.job(t, nil, nil).Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, e, opts)
+	if got := p[victim].LastLogLogin; !got.IsZero() {
+		t.Errorf("a login of %s was recorded at %v from a line its prefix splits both ways; want none", victim, got)
+	}
+	if p[attacker].LastLogLogin.IsZero() {
+		t.Errorf("no login of %s, whose session's first line names it", attacker)
+	}
+	if rep.Logs.Reauthorized != 1 {
+		t.Errorf("run %+v; want the forged line counted as reauthorized", rep.Logs)
+	}
+}
