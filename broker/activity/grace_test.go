@@ -238,6 +238,7 @@ func TestDropWaitsForTheGraceAndTheLog(t *testing.T) {
 	// The grace has passed, but no event after the lock was read yet.
 	step(day+time.Minute, 0, activity.ActionLocked, "not read past the lock")
 	e.put(t, "grace-1", []logEvent{receivedEvent(time.Now(), 2)})
+	time.Sleep(10 * time.Millisecond) // the run's window (now minus 1 ms) takes the event in
 	// The job's own grace may be stricter than the database's.
 	step(day+time.Minute, 2*day, activity.ActionLocked, "the drop grace")
 	step(day+time.Minute, 0, activity.ActionDrop, "")
@@ -261,6 +262,7 @@ func TestLateIngestedLoginIsRead(t *testing.T) {
 	loginAt := login[0].at
 
 	e.put(t, "late-1", []logEvent{receivedEvent(loginAt.Add(-time.Minute), 1), receivedEvent(time.Now(), 2)})
+	time.Sleep(10 * time.Millisecond) // the run's window (now minus 1 ms) takes the event in
 	j := e.job(t, nil, nil)
 	if _, err := j.Run(ctx, opts); err != nil {
 		t.Fatal(err)

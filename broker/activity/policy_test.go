@@ -251,6 +251,7 @@ func TestPolicyTable(t *testing.T) {
 	// Time moves on by one day, and the log is read past the locks: the roles
 	// locked at M-1 and M days are dropped, the grace period after their lock.
 	e.put(t, "pol-1", []logEvent{receivedEvent(time.Now(), 1)})
+	time.Sleep(10 * time.Millisecond) // the run's window (now minus 1 ms) takes the event in
 	e.shiftClock(t, day+time.Minute)
 	later, err := j.Apply(ctx, opts)
 	if err != nil {
