@@ -18,6 +18,7 @@
 --   FFB08 the admin cannot manage the role
 --   FFB09 the checkpoint moved: another run committed first
 --   FFB11 a lock or drop threshold looser than the admin's policy (db_admin.activity_policy)
+--   FFB21 a drop of a role the job did not lock, a grace period earlier, with the log read past the lock
 --   42704 (undefined_object) no such role
 
 SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
@@ -52,6 +53,10 @@ CREATE TABLE IF NOT EXISTS db_admin.activity_policy (
   CHECK (lock_after_days = 0 OR drop_after_days = 0 OR drop_after_days > lock_after_days)
 );
 REVOKE ALL ON db_admin.activity_policy FROM PUBLIC;
+-- The least time between the job's lock of a role and its drop (a drop is
+-- irreversible: the owner has that long to be seen in the log, or to ask).
+ALTER TABLE db_admin.activity_policy ADD COLUMN IF NOT EXISTS drop_grace_hours integer NOT NULL DEFAULT 24
+  CHECK (drop_grace_hours BETWEEN 1 AND 8760);
 
 -- The policy's clock shift: one row, admin-only.
 CREATE TABLE IF NOT EXISTS db_admin.activity_clock (
@@ -97,6 +102,15 @@ CREATE TABLE IF NOT EXISTS db_admin.role_activity (
   CHECK ((status = 'ready_to_delete') = (marked_at IS NOT NULL))
 );
 REVOKE ALL ON db_admin.role_activity FROM PUBLIC;
+-- The lock's evidence: the database's own clock at the lock (log times are real
+-- times, locked_at is the policy's clock) and the last login the lock was based on.
+-- A login dated before locked_log_at that is newer than locked_last_login shows
+-- the lock was wrong (activity_decide: unlock).
+ALTER TABLE db_admin.role_activity ADD COLUMN IF NOT EXISTS locked_log_at timestamptz;
+ALTER TABLE db_admin.role_activity ADD COLUMN IF NOT EXISTS locked_last_login timestamptz;
+UPDATE db_admin.role_activity SET locked_log_at = COALESCE(locked_log_at, locked_at),
+  locked_last_login = COALESCE(locked_last_login, last_login)
+WHERE status <> 'active' AND (locked_log_at IS NULL OR locked_last_login IS NULL);
 CREATE INDEX IF NOT EXISTS role_activity_role_idx ON db_admin.role_activity (role);
 
 -- The reader's progress per log group: every event with a timestamp below through_ms
@@ -177,6 +191,29 @@ BEGIN
     updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
   WHERE (p.lock_after_days, p.drop_after_days) IS DISTINCT FROM (EXCLUDED.lock_after_days, EXCLUDED.drop_after_days);
   RETURN QUERY SELECT p.lock_after_days, p.drop_after_days FROM db_admin.activity_policy p WHERE p.id;
+END
+$fn$;
+
+-- Sets the least time between a lock by the job and a drop (the admin's, like
+-- activity_set_policy) and returns it. Raises FFB04 outside 1 to 8760 hours, or
+-- without a policy row.
+CREATE OR REPLACE FUNCTION db_admin.activity_set_drop_grace(p_hours integer)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF p_hours IS NULL OR p_hours NOT BETWEEN 1 AND 8760 THEN
+    RAISE EXCEPTION 'the drop grace must be 1 to 8760 hours' USING ERRCODE = 'FFB04';
+  END IF;
+  UPDATE db_admin.activity_policy p SET drop_grace_hours = p_hours, updated_at = pg_catalog.clock_timestamp(),
+    updated_by = session_user
+  WHERE p.id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no activity policy: set it first with db_admin.activity_set_policy' USING ERRCODE = 'FFB04';
+  END IF;
+  RETURN p_hours;
 END
 $fn$;
 
@@ -311,7 +348,7 @@ $fn$;
 -- Internal: brings role_activity in line with pg_roles. New login roles start with
 -- "now" (the policy's clock) as their last login; rows of dropped roles go; renamed
 -- roles keep their history; a lock lifted by hand (CONNECTION LIMIT no longer 0)
--- ends the job's lock.
+-- ends the job's lock and restarts the role's inactivity count from now.
 CREATE OR REPLACE FUNCTION db_admin.activity_sync()
 RETURNS void
 LANGUAGE plpgsql
@@ -325,8 +362,11 @@ BEGIN
   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = a.role_oid);
   UPDATE db_admin.role_activity a SET role = r.rolname
   FROM pg_catalog.pg_roles r WHERE r.oid = a.role_oid AND r.rolname <> a.role;
+  -- A lock lifted by hand restarts the inactivity count from now, exactly as
+  -- activity_unlock does: the DBA who lifted it vouches for the role.
   UPDATE db_admin.role_activity a
-  SET status = 'active', locked_at = NULL, marked_at = NULL, previous_conn_limit = NULL
+  SET status = 'active', locked_at = NULL, marked_at = NULL, previous_conn_limit = NULL,
+      locked_log_at = NULL, locked_last_login = NULL, last_login = v_now
   FROM pg_catalog.pg_roles r
   WHERE r.oid = a.role_oid AND a.status <> 'active' AND r.rolconnlimit <> 0;
   INSERT INTO db_admin.role_activity (role_oid, role, first_seen, last_login)
@@ -344,6 +384,11 @@ WHERE p.oid IN (pg_catalog.to_regprocedure('db_admin.activity_checkpoint(text)')
                 pg_catalog.to_regprocedure('db_admin.activity_plan(integer, integer, text[])'),
                 pg_catalog.to_regprocedure('db_admin.activity_decide(integer, integer, text[], oid)'))
   AND NOT (p.proargnames @> ARRAY['pending'] OR p.proargnames @> ARRAY['last_attempt']) \gexec
+SELECT pg_catalog.format('DROP FUNCTION %s', p.oid::pg_catalog.regprocedure)
+FROM pg_catalog.pg_proc p
+WHERE p.oid IN (pg_catalog.to_regprocedure('db_admin.activity_plan(integer, integer, text[])'),
+                pg_catalog.to_regprocedure('db_admin.activity_decide(integer, integer, text[], oid)'))
+  AND NOT p.proargnames @> ARRAY['locked_at'] \gexec
 
 -- The reader's checkpoint for one log group; no row before the first commit.
 CREATE OR REPLACE FUNCTION db_admin.activity_checkpoint(p_source text)
@@ -445,8 +490,8 @@ BEGIN
   ),
   n AS (
     SELECT a.role_oid,
-           pg_catalog.max(l.t) FILTER (WHERE l.o AND (a.locked_at IS NULL OR l.t < a.locked_at)) AS before_lock,
-           pg_catalog.max(l.t) FILTER (WHERE NOT l.o OR (a.locked_at IS NOT NULL AND l.t >= a.locked_at)) AS after_lock,
+           pg_catalog.max(l.t) FILTER (WHERE l.o AND (a.locked_at IS NULL OR l.t < COALESCE(a.locked_log_at, a.locked_at))) AS before_lock,
+           pg_catalog.max(l.t) FILTER (WHERE NOT l.o OR (a.locked_at IS NOT NULL AND l.t >= COALESCE(a.locked_log_at, a.locked_at))) AS after_lock,
            pg_catalog.max(l.t) FILTER (WHERE l.o) AS newest,
            (pg_catalog.array_agg(l.h ORDER BY l.t DESC) FILTER (WHERE l.o))[1] AS host
     FROM l JOIN db_admin.role_activity a ON a.role_oid = l.oid
@@ -495,17 +540,51 @@ AS $fn$
   JOIN pg_catalog.pg_roles r ON r.oid = a.role_oid WHERE r.rolname = session_user;
 $fn$;
 
+-- Internal: whether the job's lock of a role may end in a drop, or why not (NULL:
+-- it may). A drop is irreversible, so the role must have been locked by the job
+-- (status locked or ready_to_delete) at least the policy's drop grace ago, the
+-- log must have been read past the moment of the lock (a checkpoint beyond it,
+-- no session of the role dated before it still waiting to be settled), and no
+-- login dated before the lock may have been seen since (that undoes the lock).
+CREATE OR REPLACE FUNCTION db_admin.activity_drop_block(p_role_oid oid)
+RETURNS text
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT CASE
+    WHEN a.role_oid IS NULL OR a.status = 'active' OR a.locked_at IS NULL THEN 'not locked by the activity job'
+    WHEN a.last_login > COALESCE(a.locked_last_login, a.last_login) THEN 'a login dated before the lock was seen since'
+    WHEN a.locked_at > db_admin.activity_now()
+         - COALESCE((SELECT p.drop_grace_hours FROM db_admin.activity_policy p WHERE p.id), 24) * interval '1 hour'
+      THEN pg_catalog.format('locked at %s, less than the drop grace of %s hours ago', a.locked_at,
+             COALESCE((SELECT p.drop_grace_hours FROM db_admin.activity_policy p WHERE p.id), 24))
+    WHEN NOT EXISTS (SELECT FROM db_admin.activity_checkpoint c
+                     WHERE c.through_ms >= pg_catalog.date_part('epoch', COALESCE(a.locked_log_at, a.locked_at)) * 1000)
+      THEN 'the connection log was not read past the lock yet'
+    WHEN EXISTS (SELECT FROM db_admin.activity_checkpoint c, pg_catalog.jsonb_array_elements(c.pending) AS e(s)
+                 WHERE e.s -> 'login' ->> 'role' = a.role
+                   AND (e.s ->> 'event_ms')::bigint < pg_catalog.date_part('epoch', COALESCE(a.locked_log_at, a.locked_at)) * 1000)
+      THEN 'a session of the role dated before the lock is not settled yet'
+  END
+  FROM (SELECT p_role_oid AS oid) AS q
+  LEFT JOIN db_admin.role_activity a ON a.role_oid = q.oid;
+$fn$;
+
 -- Internal: the policy's verdict for every tracked role (or one, p_role_oid):
 --   active, excluded, locked (waiting), ready_to_delete (waiting for a DBA),
---   lock, drop, mark (to do), live_session, cannot_manage (to do but blocked; then
---   intended says what).
+--   lock, drop, mark, unlock (to do), live_session, cannot_manage (to do but
+--   blocked; then intended says what).
 -- Inactivity is activity_now() - last_login; a role is due for a drop after
 -- p_drop_days, for a lock after p_lock_days (0 turns either off). A role due for a
--- drop that has dependents (activity_dependents) is marked instead.
+-- drop is locked first and dropped only once activity_drop_block allows it; one
+-- with dependents (activity_dependents) is marked instead. A role the job locked
+-- whose login dated before the lock has been seen since is unlocked.
 CREATE OR REPLACE FUNCTION db_admin.activity_decide(p_lock_days integer, p_drop_days integer, p_exclude text[], p_role_oid oid)
 RETURNS TABLE (role_oid oid, role name, action text, intended text, last_login timestamptz, last_log_login timestamptz,
                inactive_days double precision, status text, connection_limit integer, previous_conn_limit integer, reason text,
-               last_attempt timestamptz)
+               last_attempt timestamptz, locked_at timestamptz)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -517,14 +596,16 @@ BEGIN
   RETURN QUERY
   WITH s AS (
     SELECT a.role_oid, r.rolname, a.last_login, a.last_log_login, a.last_attempt, a.status, r.rolconnlimit, a.previous_conn_limit,
-           db_admin.activity_exclusion(r.oid, p_exclude) AS excluded,
-           v_now - a.last_login AS idle
+           a.locked_at, db_admin.activity_exclusion(r.oid, p_exclude) AS excluded,
+           v_now - a.last_login AS idle,
+           a.status <> 'active' AND a.last_login > COALESCE(a.locked_last_login, a.last_login) AS contradicted
     FROM db_admin.role_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.role_oid
     WHERE p_role_oid IS NULL OR a.role_oid = p_role_oid
   ),
   d AS (
     SELECT s.*,
-      CASE WHEN p_drop_days > 0 AND s.idle >= p_drop_days * interval '1 day' THEN 'drop'
+      CASE WHEN s.contradicted THEN 'unlock'
+           WHEN p_drop_days > 0 AND s.idle >= p_drop_days * interval '1 day' THEN 'drop'
            WHEN p_lock_days > 0 AND s.idle >= p_lock_days * interval '1 day' THEN 'lock'
            ELSE 'none' END AS due,
       CASE WHEN s.excluded IS NULL THEN db_admin.activity_dependents(s.role_oid) END AS dependents
@@ -532,11 +613,15 @@ BEGIN
   ),
   w AS (
     SELECT d.*,
+      CASE WHEN d.due = 'drop' AND d.dependents IS NULL AND d.status <> 'active' THEN db_admin.activity_drop_block(d.role_oid) END
+        AS drop_block,
       CASE
+        WHEN d.due = 'unlock' THEN 'unlock'
         WHEN d.due = 'drop' AND d.dependents IS NOT NULL THEN
           CASE WHEN d.status = 'ready_to_delete' THEN 'ready_to_delete' ELSE 'mark' END
-        WHEN d.due = 'drop' THEN 'drop'
-        WHEN d.due = 'lock' AND d.status = 'active' THEN 'lock'
+        WHEN d.due = 'drop' AND d.status = 'active' THEN 'lock'
+        WHEN d.due = 'drop' AND db_admin.activity_drop_block(d.role_oid) IS NULL THEN 'drop'
+        WHEN d.due IN ('lock', 'drop') AND d.status = 'active' THEN 'lock'
         ELSE d.status
       END AS want
     FROM d
@@ -545,28 +630,31 @@ BEGIN
     SELECT w.*,
       CASE
         WHEN w.excluded IS NOT NULL THEN 'excluded'
-        WHEN w.want NOT IN ('lock', 'drop', 'mark') THEN w.want
+        WHEN w.want NOT IN ('lock', 'drop', 'mark', 'unlock') THEN w.want
         WHEN NOT (w.want = 'mark' AND w.status <> 'active') AND NOT COALESCE(db_admin.activity_can_manage(w.role_oid), false)
           THEN 'cannot_manage'
-        WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity x WHERE x.usesysid = w.role_oid) THEN 'live_session'
+        WHEN w.want <> 'unlock' AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity x WHERE x.usesysid = w.role_oid)
+          THEN 'live_session'
         ELSE w.want
       END AS verdict
     FROM w
   )
   SELECT b.role_oid, b.rolname, b.verdict,
-    CASE WHEN b.excluded IS NULL AND b.want IN ('lock', 'drop', 'mark') THEN b.want END,
+    CASE WHEN b.excluded IS NULL AND b.want IN ('lock', 'drop', 'mark', 'unlock') THEN b.want END,
     b.last_login, b.last_log_login,
     pg_catalog.date_part('epoch', b.idle) / 86400.0,
     b.status, b.rolconnlimit, b.previous_conn_limit,
     CASE b.verdict
       WHEN 'excluded' THEN b.excluded
       WHEN 'mark' THEN b.dependents
-      WHEN 'ready_to_delete' THEN b.dependents
+      WHEN 'locked' THEN b.drop_block
+      WHEN 'ready_to_delete' THEN COALESCE(b.dependents, b.drop_block)
+      WHEN 'unlock' THEN pg_catalog.format('a login at %s, dated before the lock at %s, was seen since', b.last_login, b.locked_at)
       WHEN 'cannot_manage' THEN CASE WHEN pg_catalog.current_setting('server_version_num')::integer >= 160000
         THEN 'the admin has no ADMIN OPTION on this role' ELSE 'a REPLICATION or BYPASSRLS role needs a superuser' END
       WHEN 'live_session' THEN 'the role has a live session'
     END,
-    b.last_attempt
+    b.last_attempt, b.locked_at
   FROM b ORDER BY b.rolname;
 END
 $fn$;
@@ -576,7 +664,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION db_admin.activity_plan(p_lock_days integer, p_drop_days integer, p_exclude text[] DEFAULT '{}')
 RETURNS TABLE (role name, action text, intended text, last_login timestamptz, last_log_login timestamptz,
                inactive_days double precision, status text, connection_limit integer, previous_conn_limit integer, reason text,
-               last_attempt timestamptz)
+               last_attempt timestamptz, locked_at timestamptz)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -586,17 +674,19 @@ BEGIN
   PERFORM db_admin.activity_sync();
   RETURN QUERY
   SELECT d.role, d.action, d.intended, d.last_login, d.last_log_login, d.inactive_days, d.status,
-         d.connection_limit, d.previous_conn_limit, d.reason, d.last_attempt
+         d.connection_limit, d.previous_conn_limit, d.reason, d.last_attempt, d.locked_at
   FROM db_admin.activity_decide(p_lock_days, p_drop_days, p_exclude, NULL) AS d;
 END
 $fn$;
 
--- Carries out one planned action (lock, drop or mark) on one role, after deciding
--- again under the role's lock with the same policy: nothing happens unless the
--- verdict is still p_action. Returns the result: locked, dropped, marked (locked if it
--- was not, and marked ready to delete; also when a drop found dependents),
+-- Carries out one planned action (lock, drop, mark or unlock) on one role, after
+-- deciding again under the role's lock with the same policy: nothing happens unless
+-- the verdict is still p_action. Returns the result: locked, dropped, marked (locked
+-- if it was not, and marked ready to delete; also when a drop found dependents),
+-- unlocked (a login dated before the lock: the previous connection limit is back),
 -- live_session or cannot_manage (blocked), or plan_changed (the verdict is another
--- one now; reason says which). A refused ALTER or DROP never fails the call.
+-- one now; reason says which). A refused ALTER or DROP never fails the call. A drop
+-- that activity_drop_block does not allow raises FFB21, whatever the plan says.
 CREATE OR REPLACE FUNCTION db_admin.activity_enforce(
   p_role name, p_action text, p_lock_days integer, p_drop_days integer, p_exclude text[] DEFAULT '{}')
 RETURNS TABLE (role name, result text, previous_conn_limit integer, reason text)
@@ -612,8 +702,8 @@ DECLARE
   v_db name;
 BEGIN
   PERFORM db_admin.activity_check_policy(p_lock_days, p_drop_days, p_exclude);
-  IF p_action IS NULL OR p_action NOT IN ('lock', 'drop', 'mark') THEN
-    RAISE EXCEPTION 'action must be lock, drop or mark' USING ERRCODE = 'FFB04';
+  IF p_action IS NULL OR p_action NOT IN ('lock', 'drop', 'mark', 'unlock') THEN
+    RAISE EXCEPTION 'action must be lock, drop, mark or unlock' USING ERRCODE = 'FFB04';
   END IF;
   role := p_role;
   SELECT r.oid INTO v_oid FROM pg_catalog.pg_roles r WHERE r.rolname = p_role;
@@ -625,6 +715,12 @@ BEGIN
   END IF;
   PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('ffbroker.activity'), pg_catalog.hashtext(p_role::text));
   PERFORM db_admin.activity_sync();
+  IF p_action = 'drop' THEN
+    reason := db_admin.activity_drop_block(v_oid);
+    IF reason IS NOT NULL THEN
+      RAISE EXCEPTION 'role % may not be dropped: %', pg_catalog.quote_ident(p_role), reason USING ERRCODE = 'FFB21';
+    END IF;
+  END IF;
   SELECT d.* INTO v_plan FROM db_admin.activity_decide(p_lock_days, p_drop_days, p_exclude, v_oid) AS d;
   IF NOT FOUND THEN
     result := 'plan_changed';
@@ -646,6 +742,25 @@ BEGIN
   END IF;
   previous_conn_limit := CASE WHEN v_plan.status = 'active' THEN v_plan.connection_limit ELSE v_plan.previous_conn_limit END;
   v_now := db_admin.activity_now();
+
+  IF v_action = 'unlock' THEN
+    BEGIN
+      EXECUTE pg_catalog.format('ALTER ROLE %I CONNECTION LIMIT %s', p_role, COALESCE(v_plan.previous_conn_limit, -1));
+    EXCEPTION WHEN insufficient_privilege THEN
+      result := 'cannot_manage';
+      reason := SQLERRM;
+      RETURN NEXT;
+      RETURN;
+    END;
+    UPDATE db_admin.role_activity a
+    SET status = 'active', locked_at = NULL, marked_at = NULL, previous_conn_limit = NULL,
+        locked_log_at = NULL, locked_last_login = NULL
+    WHERE a.role_oid = v_oid;
+    result := 'unlocked';
+    reason := v_plan.reason;
+    RETURN NEXT;
+    RETURN;
+  END IF;
 
   IF v_action = 'drop' THEN
     BEGIN
@@ -688,6 +803,7 @@ BEGIN
     UPDATE db_admin.role_activity a
     SET status = CASE WHEN v_action = 'mark' THEN 'ready_to_delete' ELSE 'locked' END,
         locked_at = v_now, previous_conn_limit = v_plan.connection_limit,
+        locked_log_at = pg_catalog.clock_timestamp(), locked_last_login = a.last_login,
         marked_at = CASE WHEN v_action = 'mark' THEN v_now END
     WHERE a.role_oid = v_oid;
   ELSE
@@ -731,7 +847,7 @@ BEGIN
   END;
   UPDATE db_admin.role_activity a
   SET status = 'active', locked_at = NULL, marked_at = NULL, previous_conn_limit = NULL,
-      last_login = db_admin.activity_now()
+      locked_log_at = NULL, locked_last_login = NULL, last_login = db_admin.activity_now()
   WHERE a.role_oid = v_oid;
   role := p_role;
   connection_limit := v_limit;

@@ -2,9 +2,11 @@ package activity
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -113,7 +115,10 @@ func (j *Job) Report(ctx context.Context, opts Options) (Report, error) {
 	return rep, err
 }
 
-// readLogs reads and commits the pages of the run's window. The reader also reads
+// readLogs reads and commits the pages of the run's window. The window starts
+// opts.LogOverlap before the checkpoint: CloudWatch Logs may ingest an event after
+// a run passed its time, and the events read before are known by id (the
+// checkpoint keeps the ids of its last LogOverlap). The reader also reads
 // SettleWindow past the window's end, to learn what became of the sessions
 // authorized just before it; those later events are not recorded.
 func (j *Job) readLogs(ctx context.Context, opts Options) (*LogReport, error) {
@@ -133,32 +138,33 @@ func (j *Job) readLogs(ctx context.Context, opts Options) (*LogReport, error) {
 		return rep, nil
 	}
 	r := &reader{client: j.logs, group: opts.LogGroup, pageSize: opts.PageSize}
-	done := make(map[string]bool, len(ck.IDs))
-	for _, id := range ck.IDs {
-		done[id] = true
+	p := newPageState(ck, end, max(0, opts.LogOverlap))
+	start := ck.ThroughMs
+	if found {
+		start = max(0, start-max(0, opts.LogOverlap).Milliseconds())
 	}
-	p := newPageState(ck, end)
+	rep.From = time.UnixMilli(start).UTC()
 	token := ""
 	for {
 		if j.budget(ctx, opts) <= 0 {
 			rep.Stopped = "time budget: the context's deadline is near"
 			return rep, nil
 		}
-		out, err := r.page(ctx, ck.ThroughMs, end+SettleWindow.Milliseconds(), token)
+		out, err := r.page(ctx, start, end+SettleWindow.Milliseconds(), token)
 		if err != nil {
 			rep.Stopped = "reading the log failed"
 			return rep, logsError(ctx, err)
 		}
 		rep.Pages++
 		token = aws.ToString(out.NextToken)
-		fresh := p.read(out.Events, ck.ThroughMs, done, rep)
+		fresh := p.read(out.Events, start, rep)
 		if token == "" {
 			p.settleAll()
 		}
 		logins := p.takeResolved(rep)
 		if fresh > 0 || len(logins) > 0 {
 			v, err := j.store.CommitPage(ctx, PageCommit{Source: opts.LogGroup, Version: p.version, ThroughMs: p.through,
-				IDs: p.ids, Events: fresh, Logins: logins, Pending: p.pendingList()}, func(ctx context.Context, ff []FirefighterLogin) error {
+				IDs: p.doneIDs(), Events: fresh, Logins: logins, Pending: p.pendingList()}, func(ctx context.Context, ff []FirefighterLogin) error {
 				return j.observe(ctx, opts, rep, ff)
 			})
 			if err != nil {
@@ -246,20 +252,47 @@ type addrKey struct {
 // the authorized sessions whose fate is not known yet.
 type pageState struct {
 	through  int64
-	ids      []string
+	done     map[string]int64 // the events read, by id, with their timestamps
+	overlap  int64            // how far before through the done ids are kept (ms)
 	version  int64
 	end      int64
 	pending  map[pendKey]*PendingSession
 	byAddr   map[addrKey][]*PendingSession // the pending sessions by client address (see received)
 	order    []*PendingSession
 	resolved []Login
+	opening  map[pendKey]receivedLine // server-written received lines not followed by an authorized one yet
 }
 
-func newPageState(ck Checkpoint, end int64) *pageState {
-	p := &pageState{through: ck.ThroughMs, ids: append([]string(nil), ck.IDs...), version: ck.Version, end: end,
-		pending: map[pendKey]*PendingSession{}, byAddr: map[addrKey][]*PendingSession{}}
+// receivedLine is a server-written "connection received" line: a backend's
+// first line.
+type receivedLine struct {
+	host, port string
+	ms         int64
+}
+
+// ReceivedWindow is how long, in log time, a received line waits for its
+// authorized line: authentication_timeout's maximum (600 s), and a margin.
+const ReceivedWindow = 11 * time.Minute
+
+func newPageState(ck Checkpoint, end int64, overlap time.Duration) *pageState {
+	p := &pageState{through: ck.ThroughMs, done: make(map[string]int64, len(ck.IDs)), overlap: overlap.Milliseconds(),
+		version: ck.Version, end: end, pending: map[pendKey]*PendingSession{}, byAddr: map[addrKey][]*PendingSession{},
+		opening: map[pendKey]receivedLine{}}
+	for _, e := range ck.IDs {
+		ms, id := ck.ThroughMs, e
+		if i := strings.IndexByte(e, '/'); i > 0 {
+			if n, err := strconv.ParseInt(e[:i], 10, 64); err == nil && n >= 0 {
+				ms, id = n, e[i+1:]
+			}
+		}
+		p.done[id] = ms
+	}
 	for i := range ck.Pending {
-		p.add(&ck.Pending[i])
+		if s := &ck.Pending[i]; s.Received {
+			p.opening[pendKey{s.Stream, s.PID}] = receivedLine{host: s.Login.Host, port: s.Port, ms: s.EventMs}
+		} else {
+			p.add(s)
+		}
 	}
 	return p
 }
@@ -331,10 +364,14 @@ func (p *pageState) expire(nowMs int64, oldest bool) {
 // ([unknown]@[unknown]) and for the client of its own %r. A login can write a
 // line that reads as a received one (RAISE LOG) naming any address, but only with
 // its own %r and names in the prefix.
-func (p *pageState) received(stream string, l Line) {
-	if !l.Prefixed || len(p.byAddr) == 0 || !serverReceived(l) {
+func (p *pageState) received(stream string, l Line, ms int64) {
+	if !l.Prefixed || !serverReceived(l) {
 		return
 	}
+	if len(p.opening) >= maxPending {
+		p.forgetReceived(ms, true)
+	}
+	p.opening[pendKey{stream, l.PID}] = receivedLine{host: string(l.Host), port: string(l.Port), ms: ms}
 	for _, s := range slices.Clone(p.byAddr[addrKey{stream, string(l.Host), string(l.Port)}]) {
 		p.settle(s, true)
 	}
@@ -359,6 +396,46 @@ func serverReceived(l Line) bool {
 	return sep == '(' && bytes.Equal(l.Session[len(l.Host)+1:r-1], l.Port) && l.Session[r-1] == ')'
 }
 
+// authorize reports whether l, an authorized line, is a login to count, and
+// takes the received line of its backend. A session is authorized once: the
+// server writes a backend's received line, then (within authentication_timeout)
+// its one authorized line, and only then runs the session's own statements.
+// Where the prefix's "%u@%d" splits more than one way (an '@' in a name), a
+// login could write a second authorized line (RAISE LOG) whose message reads
+// the prefix another way: role a in database b@db writes "user=a@b
+// database=db". Such a line counts only when the server-written received line
+// of its backend (same stream, pid, host and port) came before it and no other
+// authorized line took it; the session's own first line settles the prefix,
+// never a later message. A prefix that splits one way names the session's own
+// role whatever its message says.
+func (p *pageState) authorize(stream string, l Line) bool {
+	k := pendKey{stream, l.PID}
+	r, ok := p.opening[k]
+	delete(p.opening, k)
+	if bytes.IndexByte(l.User, '@') < 0 && bytes.IndexByte(l.Database, '@') < 0 {
+		return true
+	}
+	return ok && r.host == string(l.Host) && r.port == string(l.Port)
+}
+
+// forgetReceived drops the received lines older than ReceivedWindow before
+// nowMs (their authorized line can no longer come), and with oldest at least
+// the oldest one.
+func (p *pageState) forgetReceived(nowMs int64, oldest bool) {
+	var first pendKey
+	firstMs := int64(1<<63 - 1)
+	for k, r := range p.opening {
+		if r.ms+ReceivedWindow.Milliseconds() < nowMs {
+			delete(p.opening, k)
+		} else if r.ms < firstMs {
+			first, firstMs = k, r.ms
+		}
+	}
+	if oldest && len(p.opening) >= maxPending {
+		delete(p.opening, first)
+	}
+}
+
 // settleAll settles every pending session: the log was read to SettleWindow past
 // the window's end.
 func (p *pageState) settleAll() { p.expire(1<<62, false) }
@@ -377,13 +454,64 @@ func (p *pageState) takeResolved(rep *LogReport) []Login {
 	return out
 }
 
-// pendingList is what the checkpoint keeps for the next run.
+// pendingList is what the checkpoint keeps for the next run: the sessions not
+// settled, then the newest received lines still waiting, at most maxPending in all.
 func (p *pageState) pendingList() []PendingSession {
-	out := make([]PendingSession, 0, len(p.pending))
+	out := make([]PendingSession, 0, len(p.pending)+len(p.opening))
 	for _, s := range p.order {
 		if p.pending[pendKey{s.Stream, s.PID}] == s {
 			out = append(out, *s)
 		}
+	}
+	p.forgetReceived(p.through, false)
+	rec := make([]PendingSession, 0, len(p.opening))
+	for k, r := range p.opening {
+		rec = append(rec, PendingSession{Stream: k.stream, PID: k.pid, EventMs: r.ms, Port: r.port,
+			Login: Login{Host: r.host}, Received: true})
+	}
+	slices.SortFunc(rec, func(a, b PendingSession) int {
+		if a.EventMs != b.EventMs {
+			return int(b.EventMs - a.EventMs)
+		}
+		return cmp.Or(strings.Compare(a.Stream, b.Stream), a.PID-b.PID)
+	})
+	return append(out, rec[:min(len(rec), max(0, maxPending-len(out)))]...)
+}
+
+// maxDoneIDs bounds the ids a checkpoint keeps (the database takes 100000); past
+// it the oldest go, which shortens the overlap that late events are found in.
+const maxDoneIDs = 50_000
+
+// doneIDs are the ids of the events read in the last overlap before through, as
+// "<ms>/<id>", for the checkpoint; it forgets the older ones.
+func (p *pageState) doneIDs() []string {
+	type ev struct {
+		ms int64
+		id string
+	}
+	keep := make([]ev, 0, len(p.done))
+	for id, ms := range p.done {
+		if ms >= p.through-p.overlap {
+			keep = append(keep, ev{ms, id})
+		} else {
+			delete(p.done, id)
+		}
+	}
+	slices.SortFunc(keep, func(a, b ev) int {
+		if a.ms != b.ms {
+			return int(b.ms - a.ms)
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	if len(keep) > maxDoneIDs {
+		for _, e := range keep[maxDoneIDs:] {
+			delete(p.done, e.id)
+		}
+		keep = keep[:maxDoneIDs]
+	}
+	out := make([]string, len(keep))
+	for i, e := range keep {
+		out[i] = strconv.FormatInt(e.ms, 10) + "/" + e.id
 	}
 	return out
 }
@@ -391,7 +519,7 @@ func (p *pageState) pendingList() []PendingSession {
 // read parses a page's events, skipping those the checkpoint (at startMs, done)
 // already covers, and moves the position. Events after the window's end only
 // settle pending sessions. It returns the number of new events.
-func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, rep *LogReport) int {
+func (p *pageState) read(events []cwEvent, startMs int64, rep *LogReport) int {
 	fresh := 0
 	for _, ev := range events {
 		ts, id := aws.ToInt64(ev.Timestamp), aws.ToString(ev.EventId)
@@ -402,23 +530,22 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 			p.match(stream, Parse([]byte(aws.ToString(ev.Message))))
 			continue
 		}
-		if !text(id, 512) || ts < startMs || (ts == startMs && done[id]) {
+		if _, seen := p.done[id]; !text(id, 512) || ts < startMs || seen {
 			rep.Skipped++
 			continue
 		}
 		fresh++
-		if ts > p.through {
-			p.through, p.ids = ts, p.ids[:0:0]
+		if ts < p.through {
+			rep.Late++
 		}
-		if ts == p.through {
-			p.ids = append(p.ids, id)
-		}
+		p.through = max(p.through, ts)
+		p.done[id] = ts
 		p.expire(ts, false)
 		line := Parse([]byte(aws.ToString(ev.Message)))
 		switch line.Kind {
 		case KindReceived:
 			rep.Received++
-			p.received(stream, line)
+			p.received(stream, line, ts)
 			p.match(stream, line)
 		case KindAuthorized:
 			rep.Authorized++
@@ -431,6 +558,10 @@ func (p *pageState) read(events []cwEvent, startMs int64, done map[string]bool, 
 			}
 			if !roleName(line.User) {
 				rep.Invalid++
+				continue
+			}
+			if !p.authorize(stream, line) {
+				rep.Reauthorized++
 				continue
 			}
 			host := string(line.Host)

@@ -1,10 +1,12 @@
 package activity
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
@@ -29,6 +31,12 @@ const (
 	// DefaultMaxLogSilence is how old the job's own newest login in the log may be
 	// before the policy refuses to act (the log may not reach the job any more).
 	DefaultMaxLogSilence = 72 * time.Hour
+	// DefaultDropGrace is the least time between the job's lock of a role and
+	// its drop.
+	DefaultDropGrace = 24 * time.Hour
+	// DefaultLogOverlap is how far before the checkpoint each run reads again,
+	// for events CloudWatch Logs ingested late (deduplicated by event id).
+	DefaultLogOverlap = 30 * time.Minute
 )
 
 // Options are the settings of one run. The zero value of every optional field
@@ -69,6 +77,15 @@ type Options struct {
 	// no longer proves that the log reaches it: the policy is then skipped; 0 means
 	// DefaultMaxLogSilence, negative turns the check off (tests, drills).
 	MaxLogSilence time.Duration
+	// DropGrace is the least time, by the policy's clock, between the job's lock
+	// of a role and its drop (a drop is irreversible: the owner has that long to
+	// be seen in the log); 0 means DefaultDropGrace. The database holds a floor of
+	// its own (db_admin.activity_set_drop_grace, one day by default).
+	DropGrace time.Duration
+	// LogOverlap is how far before the checkpoint a run reads again, for events
+	// CloudWatch Logs ingested after a run had passed their time; 0 means
+	// DefaultLogOverlap, negative reads from the checkpoint only.
+	LogOverlap time.Duration
 	// Source names the entry point in audit records; empty means schedule.
 	Source audit.Source
 	// RequestID is the Lambda (or CLI) request id for audit records.
@@ -90,6 +107,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxLogSilence == 0 {
 		o.MaxLogSilence = DefaultMaxLogSilence
+	}
+	if o.DropGrace == 0 {
+		o.DropGrace = DefaultDropGrace
+	}
+	if o.LogOverlap == 0 {
+		o.LogOverlap = DefaultLogOverlap
 	}
 	if o.Source == "" {
 		o.Source = audit.SourceSchedule
@@ -117,6 +140,10 @@ func (o Options) Validate() error {
 		return bad("PageSize", "must be 1-10000")
 	case o.LogDelay < 0 || o.FirstLookback < 0 || o.Reserve < 0:
 		return bad("LogDelay, FirstLookback, Reserve", "must not be negative")
+	case o.DropGrace < time.Hour || o.DropGrace > 365*24*time.Hour:
+		return bad("DropGrace", "must be 1h to 8760h")
+	case o.LogOverlap > 24*time.Hour:
+		return bad("LogOverlap", "at most 24h")
 	}
 	for _, n := range o.Exclude {
 		if n == "" || len(n) > 63 {
@@ -147,8 +174,10 @@ func (o Options) policy() Policy {
 // FFB_ACTIVITY_LOG_GROUP (required), FFB_ACTIVITY_LOCK_DAYS (default 90),
 // FFB_ACTIVITY_DROP_DAYS (default 180; 0 turns either off), FFB_ACTIVITY_APPLY
 // (true or false, default false: dry run), FFB_ACTIVITY_EXCLUDE (comma-separated
-// role names), FFB_ACTIVITY_LOG_DELAY and FFB_ACTIVITY_MAX_LOG_SILENCE (Go
-// durations). Every error names its variable.
+// role names, or a JSON array of names for names that hold a comma or spaces at
+// either end), FFB_ACTIVITY_LOG_DELAY, FFB_ACTIVITY_MAX_LOG_SILENCE,
+// FFB_ACTIVITY_DROP_GRACE (default 24h) and FFB_ACTIVITY_LOG_OVERLAP (default
+// 30m) (Go durations). Every error names its variable.
 func OptionsFromEnv(getenv func(string) string) (Options, error) {
 	o := Options{
 		LogGroup:      getenv("FFB_ACTIVITY_LOG_GROUP"),
@@ -181,18 +210,16 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 		}
 		o.Apply = b
 	}
-	for _, n := range strings.Split(getenv("FFB_ACTIVITY_EXCLUDE"), ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			if len(n) > 63 {
-				return Options{}, fmt.Errorf("FFB_ACTIVITY_EXCLUDE: role names are at most 63 bytes")
-			}
-			o.Exclude = append(o.Exclude, n)
-		}
+	ex, err := parseExclude(getenv("FFB_ACTIVITY_EXCLUDE"))
+	if err != nil {
+		return Options{}, fmt.Errorf("FFB_ACTIVITY_EXCLUDE: %w", err)
 	}
+	o.Exclude = ex
 	for _, v := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"FFB_ACTIVITY_LOG_DELAY", &o.LogDelay}, {"FFB_ACTIVITY_MAX_LOG_SILENCE", &o.MaxLogSilence}} {
+	}{{"FFB_ACTIVITY_LOG_DELAY", &o.LogDelay}, {"FFB_ACTIVITY_MAX_LOG_SILENCE", &o.MaxLogSilence},
+		{"FFB_ACTIVITY_DROP_GRACE", &o.DropGrace}, {"FFB_ACTIVITY_LOG_OVERLAP", &o.LogOverlap}} {
 		if s := getenv(v.name); s != "" {
 			d, err := time.ParseDuration(s)
 			if err != nil || d <= 0 {
@@ -205,4 +232,28 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 		return Options{}, err
 	}
 	return o, nil
+}
+
+// parseExclude reads the exclude list: comma-separated names (spaces around each
+// dropped), or a JSON array of strings, taken exactly, for names that hold a
+// comma or start or end with a space. Names are case-sensitive, as PostgreSQL's.
+func parseExclude(s string) ([]string, error) {
+	var names []string
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "[") {
+		if err := json.Unmarshal([]byte(t), &names); err != nil {
+			return nil, fmt.Errorf("not a JSON array of role names: %v", err)
+		}
+	} else {
+		for _, n := range strings.Split(s, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	for _, n := range names {
+		if n == "" || len(n) > 63 || strings.IndexByte(n, 0) >= 0 || !utf8.ValidString(n) {
+			return nil, fmt.Errorf("role names are 1 to 63 bytes of UTF-8 without NUL: %q", n)
+		}
+	}
+	return names, nil
 }

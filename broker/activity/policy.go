@@ -46,6 +46,13 @@ func (j *Job) plan(ctx context.Context, opts Options) (*PolicyReport, []RolePlan
 		pr.FloorLockDays, pr.FloorDropDays = dbp.LockAfterDays, dbp.DropAfterDays
 	}
 	plan, err := j.store.Plan(ctx, opts.policy())
+	if err == nil {
+		pr.DropGrace = opts.DropGrace.String()
+		pr.UnmatchedExclude = unmatchedExclude(opts.Exclude, plan)
+		for i := range plan {
+			holdForGrace(&plan[i], now, opts.DropGrace)
+		}
+	}
 	if broker.ErrorCode(err) == broker.CodeForbidden {
 		// Options looser than the admin's policy: refused, nothing changed.
 		r := audit.Record{Event: audit.EventRequestRejected, Outcome: audit.OutcomeRejected, RequestID: opts.RequestID,
@@ -57,6 +64,34 @@ func (j *Job) plan(ctx context.Context, opts Options) (*PolicyReport, []RolePlan
 		}
 	}
 	return pr, plan, err
+}
+
+// holdForGrace turns a drop of a role locked less than grace ago (by the policy's
+// clock) into a wait: the database holds a floor of its own (FFB21), and the
+// job's setting may only be stricter.
+func holdForGrace(p *RolePlan, now time.Time, grace time.Duration) {
+	if p.Action != ActionDrop || p.LockedAt.IsZero() || !now.Before(p.LockedAt.Add(grace)) {
+		return
+	}
+	p.Action, p.Intended = ActionLocked, ""
+	p.Reason = fmt.Sprintf("locked at %s; dropped no sooner than %s later (the drop grace)",
+		p.LockedAt.UTC().Format(time.RFC3339), grace)
+}
+
+// unmatchedExclude returns the exclude list's entries that name no login role
+// (names are compared exactly: PostgreSQL role names are case-sensitive).
+func unmatchedExclude(exclude []string, plan []RolePlan) []string {
+	roles := make(map[string]bool, len(plan))
+	for _, p := range plan {
+		roles[p.Role] = true
+	}
+	var out []string
+	for _, n := range exclude {
+		if !roles[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // runPolicy plans and, unless it is a dry run, carries out the plan, role by role:
@@ -95,6 +130,9 @@ func (j *Job) runPolicy(ctx context.Context, opts Options) (*PolicyReport, error
 		for _, p := range plan {
 			if p.Intended != "" {
 				r := roleRecord(opts, p.Role, p.Intended, audit.OutcomeDryRun, "would "+string(p.Intended)+" the inactive role")
+				if p.Intended == ActionUnlock {
+					r.Message = "would unlock the role: " + p.Reason
+				}
 				r.ErrorCode = blockCode(p.Action)
 				records = append(records, r)
 			}
@@ -122,6 +160,9 @@ func (j *Job) runPolicy(ctx context.Context, opts Options) (*PolicyReport, error
 			break
 		}
 		intent := roleRecord(opts, rr.Role, rr.Action, audit.OutcomePending, string(rr.Action)+" the inactive role")
+		if rr.Action == ActionUnlock {
+			intent.Message = "unlock the role: " + rr.Reason
+		}
 		if err := j.writeAudit(ctx, []audit.Record{intent}); err != nil {
 			return pr, errors.Join(append(errs, err)...)
 		}
@@ -140,7 +181,11 @@ func (j *Job) runPolicy(ctx context.Context, opts Options) (*PolicyReport, error
 		if e.PreviousConnectionLimit != nil {
 			rr.PreviousConnectionLimit = e.PreviousConnectionLimit
 		}
-		if err := j.writeAudit(ctx, resultRecords(opts, rr.Role, rr.Action, e.Result)); err != nil {
+		records := resultRecords(opts, rr.Role, rr.Action, e.Result)
+		if e.Result == ResultUnlocked {
+			records[0].Message += ": " + e.Reason
+		}
+		if err := j.writeAudit(ctx, records); err != nil {
 			return pr, errors.Join(append(errs, err)...)
 		}
 	}
@@ -154,6 +199,9 @@ func resultRecords(opts Options, role string, intended Action, res Result) []aud
 		return []audit.Record{roleRecord(opts, role, intended, audit.OutcomeSuccess, "locked the inactive role: connection limit 0")}
 	case ResultDropped:
 		return []audit.Record{roleRecord(opts, role, intended, audit.OutcomeSuccess, "dropped the inactive role")}
+	case ResultUnlocked:
+		return []audit.Record{roleRecord(opts, role, intended, audit.OutcomeSuccess,
+			"unlocked the role the job had locked: its connection limit from before the lock is back")}
 	case ResultMarked:
 		marked := roleRecord(opts, role, ActionMark, audit.OutcomeSuccess, "locked the inactive role and marked it ready to delete")
 		if intended != ActionDrop {
@@ -204,6 +252,8 @@ func roleRecord(opts Options, role string, a Action, outcome audit.Outcome, mess
 		ev = audit.EventRoleDropped
 	case ActionMark:
 		ev = audit.EventRoleMarked
+	case ActionUnlock:
+		ev = audit.EventRoleUnlocked
 	}
 	return audit.Record{Event: ev, Outcome: outcome, RequestID: opts.RequestID, TargetRole: role,
 		Source: opts.Source, Message: message}

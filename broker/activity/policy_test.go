@@ -54,7 +54,7 @@ func TestPolicyTable(t *testing.T) {
 	mustExec(t, s, `CREATE TABLE "app-schema".kept (id int)`)
 
 	pending, success := string(audit.OutcomePending), string(audit.OutcomeSuccess)
-	locked, dropped, marked := string(audit.EventRoleLocked), string(audit.EventRoleDropped), string(audit.EventRoleMarked)
+	locked, marked := string(audit.EventRoleLocked), string(audit.EventRoleMarked)
 	pg16 := shared.Cluster.Major >= 16
 	cases := []policyCase{
 		{name: "N-1 days: nothing", role: "pt_n_minus_1", inactive: (N-1)*day + 23*time.Hour, want: activity.ActionActive},
@@ -65,8 +65,9 @@ func TestPolicyTable(t *testing.T) {
 			audit: [][3]string{{locked, pending}, {locked, success}}},
 		{name: "M-1 days: lock", role: "pt_m_minus_1", inactive: (M - 1) * day, want: activity.ActionLock, result: activity.ResultLocked,
 			audit: [][3]string{{locked, pending}, {locked, success}}},
-		{name: "M days, owns nothing: drop", role: "pt_m", inactive: M * day, want: activity.ActionDrop, result: activity.ResultDropped,
-			audit: [][3]string{{dropped, pending}, {dropped, success}}},
+		{name: "M days, owns nothing: locked first (the drop waits for the grace)", role: "pt_m", inactive: M * day,
+			want: activity.ActionLock, result: activity.ResultLocked,
+			audit: [][3]string{{locked, pending}, {locked, success}}},
 		{name: "M days, owns a table: mark", role: "pt_owner", inactive: M * day,
 			setup: func(t *testing.T, e *env, role string) {
 				byAdmin("")(t, e, role)
@@ -95,17 +96,18 @@ func TestPolicyTable(t *testing.T) {
 			}, want: activity.ActionExcluded},
 	}
 	// Made by the master, not the admin: from PostgreSQL 16 on the admin has no ADMIN
-	// OPTION on it, so the job reports it and carries on; before 16 it is dropped.
+	// OPTION on it, so the job reports it and carries on; before 16 it is locked
+	// (and dropped a grace period later).
 	masterMade := policyCase{name: "made by the master", role: "pt_master_made", inactive: M * day,
 		setup: func(t *testing.T, e *env, role string) {
 			mustExec(t, e.master(t), fmt.Sprintf(`CREATE ROLE %s LOGIN`, ident(role)))
 		}}
 	if pg16 {
-		masterMade.want, masterMade.intended = activity.ActionCannotManage, activity.ActionDrop
-		masterMade.audit = [][3]string{{dropped, string(audit.OutcomeFailure), activity.ErrCodeCannotManage}}
+		masterMade.want, masterMade.intended = activity.ActionCannotManage, activity.ActionLock
+		masterMade.audit = [][3]string{{locked, string(audit.OutcomeFailure), activity.ErrCodeCannotManage}}
 	} else {
-		masterMade.want, masterMade.result = activity.ActionDrop, activity.ResultDropped
-		masterMade.audit = [][3]string{{dropped, pending}, {dropped, success}}
+		masterMade.want, masterMade.result = activity.ActionLock, activity.ResultLocked
+		masterMade.audit = [][3]string{{locked, pending}, {locked, success}}
 	}
 	cases = append(cases, masterMade)
 
@@ -246,20 +248,29 @@ func TestPolicyTable(t *testing.T) {
 	}
 	e.audit.Take(t)
 
-	// Time moves on by one day: the role locked at M-1 days is now due for a drop.
+	// Time moves on by one day, and the log is read past the locks: the roles
+	// locked at M-1 and M days are dropped, the grace period after their lock.
+	e.put(t, "pol-1", []logEvent{receivedEvent(time.Now(), 1)})
+	time.Sleep(10 * time.Millisecond) // the run's window (now minus 1 ms) takes the event in
 	e.shiftClock(t, day+time.Minute)
 	later, err := j.Apply(ctx, opts)
 	if err != nil {
 		t.Fatalf("apply a day later: %v", err)
 	}
-	if r, _ := later.Policy.Role("pt_m_minus_1"); r.Action != activity.ActionDrop || r.Result != activity.ResultDropped {
-		t.Errorf("pt_m_minus_1 a day later = %s -> %s; want drop -> dropped", r.Action, r.Result)
+	gone := []string{"pt_m_minus_1", "pt_m"}
+	if !pg16 {
+		gone = append(gone, "pt_master_made")
+	}
+	for _, role := range gone {
+		if r, _ := later.Policy.Role(role); r.Action != activity.ActionDrop || r.Result != activity.ResultDropped {
+			t.Errorf("%s a day later = %s -> %s (%s); want drop -> dropped", role, r.Action, r.Result, r.Reason)
+		}
+		if _, exists := roleState(t, e)[role]; exists {
+			t.Errorf("%s still exists", role)
+		}
 	}
 	if r, _ := later.Policy.Role("pt_n"); r.Action != activity.ActionLocked || r.Result != "" {
 		t.Errorf("pt_n a day later = %s -> %s; want it still locked, nothing done", r.Action, r.Result)
-	}
-	if _, exists := roleState(t, e)["pt_m_minus_1"]; exists {
-		t.Error("pt_m_minus_1 still exists")
 	}
 }
 

@@ -22,6 +22,9 @@ const (
 	// ActionMark: lock the role if needed and mark it ready to delete; it owns
 	// objects or holds privileges (RolePlan.Reason says which).
 	ActionMark Action = "mark"
+	// ActionUnlock: give back the logins of a role the job locked, whose login
+	// dated before the lock was read from the log since (the lock was wrong).
+	ActionUnlock Action = "unlock"
 	// ActionLiveSession: the policy would act (RolePlan.Intended) but the role
 	// has a live session, so it is left alone.
 	ActionLiveSession Action = "live_session"
@@ -31,7 +34,9 @@ const (
 )
 
 // todo reports a verdict that changes the role.
-func (a Action) todo() bool { return a == ActionLock || a == ActionDrop || a == ActionMark }
+func (a Action) todo() bool {
+	return a == ActionLock || a == ActionDrop || a == ActionMark || a == ActionUnlock
+}
 
 // Result is what enforcing one action did.
 type Result string
@@ -44,6 +49,8 @@ const (
 	ResultDropped Result = "dropped"
 	// ResultMarked: the role was locked (if it was not) and marked ready to delete.
 	ResultMarked Result = "marked"
+	// ResultUnlocked: the role's connection limit from before the lock is back.
+	ResultUnlocked Result = "unlocked"
 	// ResultLiveSession: nothing done, the role has a live session.
 	ResultLiveSession Result = "live_session"
 	// ResultCannotManage: nothing done, the admin may not alter the role.
@@ -86,8 +93,17 @@ type LogReport struct {
 	Pages int `json:"pages"`
 	// Events counts the new events recorded.
 	Events int `json:"events"`
-	// Skipped counts events a previous run had recorded.
+	// Skipped counts events a previous run had recorded (the overlap read again)
+	// and events with an id the database cannot take.
 	Skipped int `json:"skipped"`
+	// Late counts the new events dated before the checkpoint: CloudWatch Logs
+	// ingested them after a run had passed their time.
+	Late int `json:"late"`
+	// Reauthorized counts authorized lines, whose prefix splits more than one
+	// way, that no server-written received line of their backend opened: a
+	// second authorized line of a session already authorized (RAISE LOG), never
+	// a login.
+	Reauthorized int `json:"reauthorized"`
 	// Received counts the new "connection received" lines.
 	Received int `json:"received"`
 	// Authorized counts the new "connection authorized" lines; each is a login
@@ -142,6 +158,12 @@ type PolicyReport struct {
 	// (db_admin.activity_policy), below which the thresholds are refused.
 	FloorLockDays int `json:"floor_lock_days,omitempty"`
 	FloorDropDays int `json:"floor_drop_days,omitempty"`
+	// DropGrace is the least time between the job's lock of a role and its drop
+	// (Options.DropGrace; the database holds its own floor, activity_set_drop_grace).
+	DropGrace string `json:"drop_grace,omitempty"`
+	// UnmatchedExclude lists the entries of the exclude list that name no role
+	// (a typo protects nobody).
+	UnmatchedExclude []string `json:"unmatched_exclude,omitempty"`
 	// Applied reports that actions were carried out (not a dry run).
 	Applied bool `json:"applied"`
 	// Skipped says why the policy did not run (then Roles is empty).

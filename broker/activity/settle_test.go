@@ -83,7 +83,7 @@ func TestSettleAcrossPagesAndRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Nothing followed c within the settle window at the read's end: c opened.
-	if rep.Logs.Opened != 1 || len(ck.Pending) != 0 {
+	if rep.Logs.Opened != 1 || len(sessions(ck.Pending)) != 0 {
 		t.Errorf("third run: %+v, pending %+v; want settle_c opened, nothing pending", rep.Logs, ck.Pending)
 	}
 	p := plan(t, e, opts)
@@ -129,7 +129,7 @@ func TestPendingSessionsSurviveARunStop(t *testing.T) {
 		t.Fatalf("first run = %v, %+v; want a stop after one page", err, rep.Logs)
 	}
 	ck, _, err := e.store.Checkpoint(ctx, e.group)
-	if err != nil || len(ck.Pending) != 1 || ck.Pending[0].Login.Role != "pend_a" {
+	if ps := sessions(ck.Pending); err != nil || len(ps) != 1 || ps[0].Login.Role != "pend_a" {
 		t.Fatalf("checkpoint pending = %+v (%v); want pend_a's session", ck.Pending, err)
 	}
 	rep, err = e.job(t, nil, nil).Run(ctx, opts)
@@ -139,4 +139,16 @@ func TestPendingSessionsSurviveARunStop(t *testing.T) {
 	if r := plan(t, e, opts)["pend_a"]; !r.LastLogLogin.IsZero() || r.LastAttempt.IsZero() {
 		t.Errorf("pend_a: login %v, attempt %v; want an attempt only", r.LastLogLogin, r.LastAttempt)
 	}
+}
+
+// sessions are the pending sessions of a checkpoint, without the received lines
+// that wait for their authorized line.
+func sessions(ps []activity.PendingSession) []activity.PendingSession {
+	var out []activity.PendingSession
+	for _, s := range ps {
+		if !s.Received {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -139,8 +139,11 @@ func TestActivityFunctionsRefuse(t *testing.T) {
 	if _, err := e.store.Enforce(ctx, activity.Policy{LockAfterDays: 1, DropAfterDays: 2}, e.App, "truncate"); broker.ErrorCode(err) != broker.CodeInvalidRequest {
 		t.Errorf("Enforce(app, truncate): %v; want code invalid_request", err)
 	}
-	if res, err := e.store.Enforce(ctx, activity.Policy{LockAfterDays: 1, DropAfterDays: 2}, e.App, activity.ActionDrop); err != nil || res.Result != activity.ResultPlanChanged {
-		t.Errorf("Enforce(app, drop) = %+v, %v; want plan_changed: the app is protected", res, err)
+	if res, err := e.store.Enforce(ctx, activity.Policy{LockAfterDays: 1, DropAfterDays: 2}, e.App, activity.ActionLock); err != nil || res.Result != activity.ResultPlanChanged {
+		t.Errorf("Enforce(app, lock) = %+v, %v; want plan_changed: the app is protected", res, err)
+	}
+	if _, err := e.store.Enforce(ctx, activity.Policy{LockAfterDays: 1, DropAfterDays: 2}, e.App, activity.ActionDrop); sqlState(err) != "FFB21" {
+		t.Errorf("Enforce(app, drop): %v; want SQLSTATE FFB21: the job never locked it", err)
 	}
 
 	trunc := (e.App + strings.Repeat("_", 63))[:63]

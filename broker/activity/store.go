@@ -61,6 +61,10 @@ type PendingSession struct {
 	Port string `json:"port,omitempty"`
 	// Login is what is recorded once the session is settled.
 	Login Login `json:"login"`
+	// Received marks a server-written "connection received" line whose
+	// authorized line has not come yet (Login.Host, Port, PID and EventMs are
+	// its address, backend and time; see pageState.authorize).
+	Received bool `json:"received,omitempty"`
 }
 
 // Login is one login read from the log: a session that opened, or with Refused
@@ -149,6 +153,8 @@ type RolePlan struct {
 	PreviousConnectionLimit *int `json:"previous_connection_limit,omitempty"`
 	// Reason explains an exclusion, a block or what keeps a role from being dropped.
 	Reason string `json:"reason,omitempty"`
+	// LockedAt is when the job locked the role (the policy's clock); zero if not.
+	LockedAt time.Time `json:"locked_at,omitzero"`
 }
 
 // Enforcement is what the database did for one planned action.
@@ -310,7 +316,7 @@ func (s *Store) Plan(ctx context.Context, p Policy) ([]RolePlan, error) {
 	var plan []RolePlan
 	err := s.with(ctx, "plan", func(conn *pgx.Conn) error {
 		rows, err := conn.Query(ctx, `SELECT role::text, action, intended, last_login, last_log_login, inactive_days, status,
-			connection_limit, previous_conn_limit, reason, last_attempt FROM db_admin.activity_plan($1, $2, $3)`,
+			connection_limit, previous_conn_limit, reason, last_attempt, locked_at FROM db_admin.activity_plan($1, $2, $3)`,
 			p.LockAfterDays, p.DropAfterDays, exclude(p.Exclude))
 		if err != nil {
 			return err
@@ -318,10 +324,13 @@ func (s *Store) Plan(ctx context.Context, p Policy) ([]RolePlan, error) {
 		plan, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (RolePlan, error) {
 			var r RolePlan
 			var intended, reason pgtype.Text
-			var logLogin, attempt pgtype.Timestamptz
+			var logLogin, attempt, locked pgtype.Timestamptz
 			var prev pgtype.Int4
 			err := row.Scan(&r.Role, &r.Action, &intended, &r.LastLogin, &logLogin, &r.InactiveDays, &r.Status,
-				&r.ConnectionLimit, &prev, &reason, &attempt)
+				&r.ConnectionLimit, &prev, &reason, &attempt, &locked)
+			if locked.Valid {
+				r.LockedAt = locked.Time
+			}
 			r.Intended, r.Reason = Action(intended.String), reason.String
 			if attempt.Valid {
 				r.LastAttempt = attempt.Time

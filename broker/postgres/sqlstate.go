@@ -107,6 +107,8 @@ func refusal(fs Functions, pgErr *pgconn.PgError) (code broker.Code, msg string,
 			return broker.CodeConflict, "another activity run moved the checkpoint first", true
 		case "FFB11":
 			return broker.CodeForbidden, "the activity options are looser than the database's policy: " + msg, true
+		case "FFB21":
+			return broker.CodeConflict, "the database refused the drop: " + msg, true
 		case "42704": // undefined_object: no such role
 			return broker.CodeNotFound, "no such role", true
 		}

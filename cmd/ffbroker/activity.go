@@ -86,6 +86,9 @@ func printActivity(w io.Writer, rep activity.Report) {
 	if p.Skipped != "" {
 		fmt.Fprintf(w, "policy skipped: %s\n", p.Skipped)
 	}
+	for _, n := range p.UnmatchedExclude {
+		fmt.Fprintf(w, "warning: exclude list entry %q names no login role (names are case-sensitive)\n", n)
+	}
 	for _, r := range p.Roles {
 		fmt.Fprintf(w, "  %-32s %-16s inactive %5.1f days  %s\n", r.Role, r.Action, r.InactiveDays, r.Result)
 	}

@@ -23,7 +23,7 @@ var functions = []struct {
 	{"ExpireFunction", "expire", []string{"FFB_NOTIFY_TOPIC_ARN", "FFB_EXPIRY_WARNING", "FFB_FUNCTION_ROLE_ARNS"}},
 	{"ApproveFunction", "approve", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN"}},
 	{"ActivityFunction", "activity", []string{"FFB_ACTIVITY_LOG_GROUP", "FFB_ACTIVITY_DB_USER",
-		"FFB_ACTIVITY_LOCK_DAYS", "FFB_ACTIVITY_DROP_DAYS", "FFB_ACTIVITY_APPLY", "FFB_ACTIVITY_EXCLUDE"}},
+		"FFB_ACTIVITY_LOCK_DAYS", "FFB_ACTIVITY_DROP_DAYS", "FFB_ACTIVITY_APPLY", "FFB_ACTIVITY_EXCLUDE", "FFB_ACTIVITY_DROP_GRACE"}},
 }
 
 // globalEnv is what every function gets from Globals, with the fixed values.
