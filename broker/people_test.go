@@ -24,6 +24,9 @@ const serverID = "ffbroker-broker-test"
 // approvers are the approvers' allowlist of these tests.
 var approvers = []string{bob, "arn:aws:iam::123456789012:user/carol"}
 
+// requesters are the on-call allowlist of these tests: the four people.
+var requesters = []string{alice, bob, "arn:aws:iam::123456789012:user/carol", "arn:aws:iam::123456789012:user/mallory"}
+
 var (
 	peopleOnce sync.Once
 	peopleCfg  map[string]aws.Config
@@ -60,8 +63,8 @@ func people(t testing.TB) map[string]aws.Config {
 // proofs checks kept proofs against moto's STS, as the functions do
 // (lambdafn.LedgerProofs), with the tests' approvers.
 type proofs struct {
-	v         *identity.Verifier
-	approvers identity.Patterns
+	v                     *identity.Verifier
+	approvers, requesters identity.Patterns
 }
 
 func newProofs(t testing.TB) proofs {
@@ -73,7 +76,18 @@ func newProofs(t testing.TB) proofs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return proofs{v: v, approvers: p}
+	r, err := identity.ParsePatterns(strings.Join(requesters, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proofs{v: v, approvers: p, requesters: r}
+}
+
+// standing is what the allowlists let pr do, as lambdafn.Authenticator.Standing says.
+func (p proofs) standing(pr identity.Principal) broker.Caller {
+	person, listed := pr.PersonKeyed(), p.requesters.Match(pr)
+	return broker.Caller{ARN: pr.ARN, Key: pr.Key, CanApprove: person && p.approvers.Match(pr),
+		CanAsk: listed, CanAskApproval: person && listed}
 }
 
 func (p proofs) CheckProof(ctx context.Context, kp broker.KeptProof) (broker.Caller, error) {
@@ -84,7 +98,7 @@ func (p proofs) CheckProof(ctx context.Context, kp broker.KeptProof) (broker.Cal
 		}
 		return broker.Caller{}, &broker.Error{Code: broker.CodeUnauthenticated, Message: "refused", Err: err}
 	}
-	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, CanApprove: p.approvers.Match(c.Principal)}, nil
+	return p.standing(c.Principal), nil
 }
 
 // caller is who's verified identity for an API call: method, path and body, with
@@ -102,7 +116,13 @@ func caller(t testing.TB, who, method, path string, body []byte, now time.Time) 
 	if errors.As(err, &e) && e.Code == broker.CodeConflict {
 		// A deliberately old proof: the caller as the edge would have seen it then.
 		arn := "arn:aws:iam::" + awstest.AccountID + ":user/" + who
-		return broker.Caller{ARN: arn, Key: arn, CanApprove: strings.Contains(strings.Join(approvers, ","), arn), Proof: proof, Body: body}
+		pr, perr := identity.ParsePrincipal(arn, nil)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		c := newProofs(t).standing(pr)
+		c.Proof, c.Body = proof, body
+		return c
 	}
 	if err != nil {
 		t.Fatal(err)
