@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,11 +102,22 @@ func (p proofs) CheckProof(ctx context.Context, kp broker.KeptProof) (broker.Cal
 	return p.standing(c.Principal), nil
 }
 
+// onCall is an IAM user on the requesters' list, as the edge would pass it: it may ask
+// for both roles.
+func onCall(arn string) broker.Caller {
+	return broker.Caller{ARN: arn, Key: arn, CanAsk: true, CanAskApproval: true}
+}
+
+// proofClock makes every proof of the tests a second older than the one before, so
+// that two proofs of one person for one body differ (a proof backs one request).
+var proofClock atomic.Int64
+
 // caller is who's verified identity for an API call: method, path and body, with
 // the proof signed by who's own credentials at now.
 func caller(t testing.TB, who, method, path string, body []byte, now time.Time) broker.Caller {
 	t.Helper()
 	s := identity.NewSigner(people(t)[who], serverID)
+	now = now.Add(-time.Duration(proofClock.Add(1)%300) * time.Second)
 	s.Now = func() time.Time { return now }
 	proof, err := s.Proof(context.Background(), identity.Request{Method: method, Path: path, Body: body})
 	if err != nil {

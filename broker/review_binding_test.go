@@ -1,8 +1,5 @@
 package broker_test
 
-// Red team 3 (issues 10 and 11). Each test fails while its attack works; the comment
-// gives the severity and a proposed fix.
-
 import (
 	"context"
 	"encoding/json"
@@ -16,20 +13,11 @@ import (
 	"github.com/ffbroker/ffbroker/broker/postgres"
 )
 
-// Red team 3, attack 4 (medium: the second person approves something other than what
-// they reviewed). A decision names only the request id; what it approves is whatever
-// the row says when the decision lands. While a request is pending, the requester
-// "asking again" (the documented way to refresh the proof) rewrites its hours and
-// reason (submit_firefighter_request and submit_firefighter_extension update both),
-// and no new approval_needed notice goes out (claimed once per request). Alice asks
-// for rw for 1 hour "to read stuck orders"; bob reads that in the notification or in
-// GET /approvals; alice asks again for 2 hours "bulk update of orders"; bob's
-// approval, typed against what he read, issues a 2-hour grant for the new reason.
-// Fix: a re-ask may refresh the proof and ARN only when role, incident, hours and
-// reason are unchanged (otherwise 409, or a new request that the approvers are told
-// of); or the decision body carries a digest of the reviewed (role, incident, hours,
-// reason, kind) that decide_firefighter_request compares with the row.
-func TestRedTeam3ApprovalBindsWhatTheApproverReviewed(t *testing.T) {
+// What bob approves is what he reviewed: while alice's request (rw, 1 hour, "stuck
+// orders") waits, alice asking again for 2 hours and another reason, with a real proof
+// of hers, is refused (conflict) instead of rewriting the pending request, so bob's
+// approval by id issues exactly what GET /approvals showed him.
+func TestApprovalBindsWhatTheApproverReviewed(t *testing.T) {
 	f := newFixture(t, "rt3_review")
 	ctx := context.Background()
 	b := f.broker(t, f.deps(t))
@@ -47,21 +35,21 @@ func TestRedTeam3ApprovalBindsWhatTheApproverReviewed(t *testing.T) {
 	c := caller(t, "alice", "POST", "/access", body, time.Now())
 	store := postgres.NewStore(f.connector(t))
 	defer store.Close(ctx)
-	sub, err := store.SubmitRequest(ctx, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW, IncidentID: incident,
+	_, err = store.SubmitRequest(ctx, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW, IncidentID: incident,
 		Hours: 2, Reason: "bulk update of orders", Requester: c.ARN, RequesterKey: c.Key, Proof: c.Proof, Body: c.Body})
-	if err != nil {
-		return // refused: a pending request keeps what the approvers were shown
+	if broker.ErrorCode(err) != broker.CodeConflict {
+		t.Fatalf("alice asks again with other hours and reason = %v; want conflict (the pending request keeps what bob reviewed)", err)
 	}
 
-	// Bob approves the request he reviewed, by its id.
-	if _, err := ab.Decide(ctx, decision(t, "bob", sub.ID, "approve", "ok: "+reviewed.Reason)); err != nil {
-		return // refused: the request changed since it was reviewed
+	// Bob approves the request he reviewed, by its id: the grant is what he read.
+	if _, err := ab.Decide(ctx, decision(t, "bob", id, "approve", "ok: "+reviewed.Reason)); err != nil {
+		t.Fatalf("bob approves %s: %v", id, err)
 	}
-	out, err := b.IssueApproved(ctx, broker.IssueApprovedInput{AccessRequestID: sub.ID, Source: audit.SourceStepFunctions})
+	out, err := b.IssueApproved(ctx, broker.IssueApprovedInput{AccessRequestID: id, Source: audit.SourceStepFunctions})
 	if err != nil {
-		return
+		t.Fatalf("IssueApproved(%s): %v", id, err)
 	}
-	got, err := ab.AccessRequestStatus(ctx, broker.Caller{ARN: bob, Key: bob, CanApprove: true}, sub.ID)
+	got, err := ab.AccessRequestStatus(ctx, broker.Caller{ARN: bob, Key: bob, CanApprove: true}, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +58,7 @@ func TestRedTeam3ApprovalBindsWhatTheApproverReviewed(t *testing.T) {
 		out.GrantID).Scan(&validity); err != nil {
 		t.Fatal(err)
 	}
-	if sub.ID == id && (validity > time.Duration(reviewed.Hours)*time.Hour || got.Reason != reviewed.Reason) {
+	if validity != time.Duration(reviewed.Hours)*time.Hour || got.Reason != reviewed.Reason {
 		t.Errorf("bob approved request %s as reviewed (%d h, %q); the rw grant issued on his approval lasts %v for reason %q",
 			id, reviewed.Hours, reviewed.Reason, validity, got.Reason)
 	}
