@@ -166,6 +166,7 @@ func TestGrantLifecycle(t *testing.T) {
 	session := openSession(t, ro, f.names.DB)
 	defer session.close()
 	checkRun(t, revoke, exitOK, "1 session(s) terminated", "")
+	checkRun(t, revoke, exitFailed, "", "nothing to revoke (not_found)") // the same revoke again
 	checkRun(t, []string{"connect", "--role", "ro"}, exitFailed, "", "expired or was revoked")
 	checkRun(t, []string{"sweep"}, exitOK, "nothing to do", "")
 	checkRun(t, []string{"sweep", "--json"}, exitOK, `"expired": []`, "")
