@@ -127,6 +127,9 @@ type Workflow interface {
 	Start(ctx context.Context, requestID string) (executionARN string, err error)
 	// Resume ends the wait of the workflow holding token with a decision.
 	Resume(ctx context.Context, token Token, requestID, decision string) error
+	// ExecutionARN is the ARN of request id's execution of this deployment's state
+	// machine: the only execution whose wait step may keep the request's task token.
+	ExecutionARN(requestID string) string
 }
 
 // Approvals is what the approve function needs from the database, through its own
@@ -190,6 +193,9 @@ func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, erro
 	if err == nil {
 		err = checkCaller(in.Caller)
 	}
+	if err == nil {
+		err = checkAsker(in.Caller, v)
+	}
 	if err != nil {
 		return SubmitOutput{}, b.reject(ctx, rec, err)
 	}
@@ -246,11 +252,18 @@ type AwaitInput struct {
 
 // Await keeps the workflow's task token with its pending request (so that no person
 // ever handles it) and tells the approvers. Nothing in the input is trusted: the
-// request and its requester come from the ledger.
+// request and its requester come from the ledger, and only the execution of this
+// deployment's state machine named for the request may keep its token (forbidden).
 func (b *Broker) Await(ctx context.Context, in AwaitInput) (AccessRequest, error) {
 	rec := audit.Record{AccessRequestID: in.RequestID, Source: in.Source}
 	if err := checkUUID(in.RequestID, "request_id"); err != nil {
 		return AccessRequest{}, b.reject(ctx, rec, err)
+	}
+	if b.cfg.Workflow == nil {
+		return AccessRequest{}, b.reject(ctx, rec, Errorf(CodeInternal, "no approval workflow configured"))
+	}
+	if want := b.cfg.Workflow.ExecutionARN(in.RequestID); want == "" || in.ExecutionARN != want {
+		return AccessRequest{}, b.reject(ctx, rec, Errorf(CodeForbidden, "the wait step is not this deployment's workflow of request %s", in.RequestID))
 	}
 	req, err := b.cfg.DB.AttachTaskToken(ctx, in.RequestID, in.TaskToken, in.ExecutionARN)
 	if err != nil {
@@ -263,9 +276,6 @@ func (b *Broker) Await(ctx context.Context, in AwaitInput) (AccessRequest, error
 		decision := "approve"
 		if req.State == StateDenied {
 			decision = "deny"
-		}
-		if b.cfg.Workflow == nil {
-			return AccessRequest{}, Errorf(CodeInternal, "no approval workflow configured")
 		}
 		if err := b.cfg.Workflow.Resume(ctx, in.TaskToken, req.ID, decision); err != nil {
 			return AccessRequest{}, err
@@ -286,9 +296,11 @@ type IssueApprovedInput struct {
 }
 
 // IssueApproved issues the password of an approved request. The request, its
-// requester and its approver are read from the ledgers; the database refuses a request
-// that was not approved by another person through the approver's login, or that was
-// used already. Retries resume the same grant (the grant id is the request id).
+// requester and its approver are read from the ledgers, and both kept identity proofs
+// are checked with STS before anything is issued (forbidden when either does not
+// vouch for the ledger's request); the database refuses a request that was not
+// approved by another person through the approver's login, that carries no proof of
+// its requester, or that was used already. Retries resume the same grant (the grant id is the request id).
 func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (IssueOutput, error) {
 	rec := audit.Record{RequestID: in.RequestID, AccessRequestID: in.AccessRequestID, Source: in.Source}
 	if err := checkUUID(in.AccessRequestID, "request_id"); err != nil {
@@ -304,7 +316,16 @@ func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (Issu
 		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "request %s is %s, not approved", req.ID, req.State))
 	}
 	if req.State == StateApproved {
-		if err := b.checkApprover(ctx, req); err != nil {
+		// Both people, each from the proof the ledger keeps: neither login alone, nor
+		// both together, can make a request nobody asked for or an approval nobody gave.
+		err := b.checkRequester(ctx, req)
+		if ErrorCode(err) == CodeConflict {
+			err = Errorf(CodeConflict, "request %s was approved after its requester's proof had grown too old to check: the requester asks again", req.ID)
+		}
+		if err == nil {
+			err = b.checkApprover(ctx, req)
+		}
+		if err != nil {
 			return IssueOutput{}, b.reject(ctx, rec, err)
 		}
 	}
@@ -429,8 +450,9 @@ func (b *Broker) checkApprover(ctx context.Context, req AccessRequest) error {
 
 // checkRequester checks with STS, from the request ledger's own copy of the
 // requester's identity proof, that the request was made by the person it names, for
-// this role, incident and validity: the broker's login alone cannot file a request in
-// someone else's name. A proof older than STS accepts asks the requester to confirm.
+// this role, incident and validity, and by someone who may ask for it: the broker's
+// login cannot file a request in someone else's name, nor in nobody's. A proof older
+// than STS accepts asks the requester to confirm.
 func (b *Broker) checkRequester(ctx context.Context, req AccessRequest) error {
 	if b.cfg.Proofs == nil {
 		return &Error{Code: CodeInternal, Message: "no identity proof checker configured", Err: errors.New("broker: Decide without Proofs")}
@@ -471,6 +493,9 @@ func (b *Broker) checkRequester(ctx context.Context, req AccessRequest) error {
 	v, err := b.cfg.Policy.Validate(r)
 	if err != nil || v.RoleName != req.Role || v.IncidentID != req.IncidentID || v.Hours != req.Hours || v.Reason != req.Reason || c.ARN != req.Requester || !sameKey(c.Key, req.RequesterKey) {
 		return refused
+	}
+	if !c.CanAskApproval {
+		return Errorf(CodeForbidden, "request %s was made by %s, who may not ask for a role that needs approval (FFB_REQUESTERS lists people: IAM users or sessions of Identity Center or trusted-session roles)", req.ID, c.ARN)
 	}
 	return nil
 }

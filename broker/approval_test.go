@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,6 +183,14 @@ func TestIssueApproved(t *testing.T) {
 	if _, err := approvals.Decide(ctx, broker.Decision{RequestID: forged, Decision: "approve", Approver: bob, ApproverKey: bob}); err != nil {
 		t.Fatal(err)
 	}
+	// Both logins: a request nobody made (no requester proof), approved with bob's real proof.
+	const ghost = "arn:aws:iam::123456789012:user/ghost"
+	nobodys := f.submitted(t, "INC-G", ghost, ghost)
+	bobs := decision(t, "bob", nobodys, "approve", "")
+	if _, err := approvals.Decide(ctx, broker.Decision{RequestID: nobodys, Decision: "approve", Approver: bobs.Caller.ARN,
+		ApproverKey: bobs.Caller.Key, Proof: bobs.Caller.Proof, Body: bobs.Caller.Body}); err != nil {
+		t.Fatal(err)
+	}
 	dbBefore, smBefore := f.dbState(t), f.secretsState(t)
 	for _, tc := range []struct {
 		name, id string
@@ -189,6 +198,7 @@ func TestIssueApproved(t *testing.T) {
 	}{
 		{"pending request", pending, broker.CodeForbidden},
 		{"approved by the approver's login without the approver's proof", forged, broker.CodeForbidden},
+		{"approved with the approver's proof, filed by the broker's login without a requester's proof", nobodys, broker.CodeForbidden},
 		{"denied request", denied, broker.CodeForbidden},
 		{"unknown request", "00000000-0000-4000-8000-00000000dead", broker.CodeNotFound},
 		{"not a request id", "INC-P", broker.CodeInvalidRequest},
@@ -276,5 +286,45 @@ func TestPending(t *testing.T) {
 	out, err = ab.Pending(ctx, broker.Caller{ARN: mallory, Key: mallory}, "api-2")
 	if err != nil || len(out.Requests) != 0 {
 		t.Errorf("Pending for someone not on the approvers' list = %+v, %v; want none", out, err)
+	}
+}
+
+// Submit asks the requesters' list: a caller it does not name asks for nothing, and one
+// whose key is not a person's (CanAsk without CanAskApproval: a listed role's session)
+// asks for read-only only. Nothing is filed for a refused request.
+func TestSubmitAsksTheRequestersList(t *testing.T) {
+	f := newFixture(t, "askers")
+	ctx := context.Background()
+	b := f.broker(t, f.deps(t))
+	const role = "arn:aws:sts::123456789012:assumed-role/BuildServer/ci"
+	const roleKey = "arn:aws:iam::123456789012:role/buildserver"
+	before, secrets := f.dbState(t), f.secretsState(t)
+	for _, tc := range []struct {
+		name, body string
+		caller     broker.Caller
+	}{
+		{"ro, not on the list", `{"role":"ro","incident_id":"INC-A1"}`, broker.Caller{ARN: alice, Key: alice}},
+		{"rw, not on the list", `{"role":"rw","incident_id":"INC-A1"}`, broker.Caller{ARN: alice, Key: alice}},
+		{"rw, a listed role's session", `{"role":"rw","incident_id":"INC-A1"}`, broker.Caller{ARN: role, Key: roleKey, CanAsk: true}},
+	} {
+		n := len(f.audit.Records(t))
+		_, err := b.Submit(ctx, broker.SubmitInput{Body: []byte(tc.body), Caller: tc.caller, RequestID: "req-ask", Source: audit.SourceAPI})
+		if broker.ErrorCode(err) != broker.CodeForbidden || !strings.Contains(err.Error(), "FFB_REQUESTERS") {
+			t.Errorf("Submit(%s) = %v; want forbidden naming FFB_REQUESTERS", tc.name, err)
+		}
+		if recs := f.audit.Records(t)[n:]; len(recs) != 1 || recs[0]["event"] != "request.rejected" || recs[0]["error_code"] != "forbidden" {
+			t.Errorf("Submit(%s) audit records = %v; want one request.rejected, forbidden", tc.name, recs)
+		}
+	}
+	if got := f.dbState(t); got != before {
+		t.Errorf("database changed by refused requests: %s -> %s", before, got)
+	}
+	if got := f.secretsState(t); got != secrets {
+		t.Errorf("Secrets Manager changed by refused requests: %s -> %s", secrets, got)
+	}
+	out, err := b.Submit(ctx, broker.SubmitInput{Body: []byte(`{"role":"ro","incident_id":"INC-A2"}`),
+		Caller: broker.Caller{ARN: role, Key: roleKey, CanAsk: true}, RequestID: "req-ask", Source: audit.SourceAPI})
+	if err != nil || out.Grant == nil {
+		t.Errorf("Submit(ro, a listed role's session) = %+v, %v; want a grant", out, err)
 	}
 }

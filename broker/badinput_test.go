@@ -65,7 +65,7 @@ func TestIssueRejectsBadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(f.audit.Records(t))
-			out, err := b.Submit(ctx, broker.SubmitInput{Body: []byte(tc.body), Caller: broker.Caller{ARN: tc.requester, Key: tc.requester},
+			out, err := b.Submit(ctx, broker.SubmitInput{Body: []byte(tc.body), Caller: onCall(tc.requester),
 				RequestID: "req-bad", Source: audit.SourceAPI})
 			if got := broker.ErrorCode(err); got != tc.want {
 				t.Fatalf("Submit(%.60q) error code = %q (%v), answer %+v; want %s", tc.body, got, err, out, tc.want)

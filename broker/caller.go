@@ -2,7 +2,8 @@ package broker
 
 // Caller is the person behind a call, as the edge verified it: the identity proof
 // checked against STS (never a name from an event or a body), the principal key
-// derived from it, and whether the approvers' allowlist names it.
+// derived from it, and what the allowlists let it do. Each permission is false
+// unless the edge set it.
 type Caller struct {
 	// ARN is the IAM principal STS answered for the proof.
 	ARN string
@@ -13,8 +14,15 @@ type Caller struct {
 	// "<role unique id>:<session>" for a role session): the secret's resource policy
 	// names readers by it.
 	UserID string
-	// CanApprove reports that the caller matches the approvers' allowlist.
+	// CanApprove reports that the approvers' allowlist names the caller and that its
+	// key stands for one person (an IAM user or a trusted session, never a role).
 	CanApprove bool
+	// CanAsk reports that the caller may ask for a role that needs no approval: the
+	// requesters' allowlist names it, or there is none and its key stands for one person.
+	CanAsk bool
+	// CanAskApproval reports that the caller may ask for a role that needs a second
+	// person: the requesters' allowlist names it and its key stands for one person.
+	CanAskApproval bool
 	// Proof and Body are the identity proof the caller sent and the request body it
 	// is bound to. The ledgers keep them, so that the function on the other side of
 	// the two-person rule can check with STS itself who asked and who decided.
@@ -24,6 +32,19 @@ type Caller struct {
 
 // authenticated reports whether c names a verified person.
 func (c Caller) authenticated() bool { return c.ARN != "" && c.Key != "" }
+
+// checkAsker refuses a caller who may not ask for v (see Caller.CanAsk and
+// CanAskApproval): the two-person rule compares principal keys, so a role that needs
+// a second person is asked for by one person, never by every session of a role.
+func checkAsker(c Caller, v ValidRequest) error {
+	switch {
+	case v.NeedsApproval && !c.CanAskApproval:
+		return Errorf(CodeForbidden, "%s needs a second person's approval and may be asked for only by a person on the requesters' list (FFB_REQUESTERS): an IAM user or a session of an Identity Center or trusted-session role", v.Kind)
+	case !v.NeedsApproval && !c.CanAsk:
+		return Errorf(CodeForbidden, "the caller is not on the requesters' list (FFB_REQUESTERS)")
+	}
+	return nil
+}
 
 // checkCaller refuses a call without a verified caller.
 func checkCaller(c Caller) error {

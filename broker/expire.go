@@ -52,7 +52,8 @@ type SweepOutput struct {
 // Revoke takes the role back now: its password expires, every grant of the role is
 // closed, every session is terminated, and the secret becomes a tombstone. Only the
 // requester or approver of a live grant on the role (by principal key), or an
-// approver, may revoke; anyone else gets forbidden. Taking access away is never
+// approver, may revoke; anyone else gets forbidden. With no live grant of the role
+// there is nothing to revoke: not_found. Taking access away is never
 // blocked by the audit trail: a failed audit write is logged and the revoke goes on.
 func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, error) {
 	rec := audit.Record{RequestID: in.RequestID, Requester: in.Caller.ARN, RequesterKey: in.Caller.Key, IncidentID: in.IncidentID, Source: in.Source}
@@ -71,15 +72,18 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 	if err != nil {
 		return RevokeOutput{}, err
 	}
-	found, party := false, in.Caller.CanApprove
+	live, found, party := false, false, in.Caller.CanApprove
 	for _, g := range grants {
 		if g.Role != role {
 			continue
 		}
+		live = true
 		found = found || g.IncidentID == in.IncidentID
 		party = party || g.RequesterKey == in.Caller.Key || g.ApproverKey == in.Caller.Key
 	}
 	switch {
+	case !live: // nothing to revoke (a second revoke), as GET /access shows everyone
+		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no live grant of %s: nothing to revoke", role))
 	case !party:
 		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "only the requester or approver of a live grant on %s, or an approver, may revoke it", role))
 	case !found:

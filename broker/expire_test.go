@@ -211,7 +211,8 @@ func TestRevokeRejectsBadInput(t *testing.T) {
 		{"missing incident", "ro", "", alice, broker.CodeInvalidIncident},
 		{"incident injection", "ro", "INC-1' OR '1'='1", alice, broker.CodeInvalidIncident},
 		{"unknown incident", "ro", "INC-999", alice, broker.CodeNotFound},
-		{"a role the caller has no grant on", "rw", "INC-1", alice, broker.CodeForbidden},
+		{"a role with no live grant: nothing to revoke", "rw", "INC-1", alice, broker.CodeNotFound},
+		{"a role with no live grant, by someone with no part", "rw", "INC-1", mallory, broker.CodeNotFound},
 		{"someone with no part in any grant", "ro", "INC-1", mallory, broker.CodeForbidden},
 		{"no caller", "ro", "INC-1", "", broker.CodeUnauthenticated},
 	}

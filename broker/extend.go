@@ -54,6 +54,9 @@ func (b *Broker) Extend(ctx context.Context, in ExtendInput) (ExtendOutput, erro
 	if err == nil {
 		err = checkCaller(in.Caller)
 	}
+	if err == nil {
+		err = checkAsker(in.Caller, v)
+	}
 	if err != nil {
 		return ExtendOutput{}, b.reject(ctx, rec, err)
 	}

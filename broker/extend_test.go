@@ -32,7 +32,7 @@ func TestExtendRO(t *testing.T) {
 
 	extend := func(who, role, body string) (broker.ExtendOutput, error) {
 		return b.Extend(ctx, broker.ExtendInput{Role: role, Body: []byte(body), Path: "/access/" + role + "/extend",
-			Caller: broker.Caller{ARN: who, Key: who}, RequestID: "req-extend", Source: audit.SourceAPI})
+			Caller: onCall(who), RequestID: "req-extend", Source: audit.SourceAPI})
 	}
 	before, secrets := f.dbState(t), f.secretsState(t)
 	for _, tc := range []struct {

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/broker/secretsmanager"
+	"github.com/ffbroker/ffbroker/internal/awstest"
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
@@ -72,10 +74,18 @@ func (f *fixture) approvedRequest(t testing.TB, in broker.IssueInput) string {
 	if hours == 0 {
 		hours = 1
 	}
+	// The requester's own proof, as Submit keeps it: the issue step checks it.
+	who, ok := strings.CutPrefix(in.Requester, "arn:aws:iam::"+awstest.AccountID+":user/")
+	if !ok {
+		t.Fatalf("approvedRequest: requester %s is not one of the tests' people", in.Requester)
+	}
+	reqBody, _ := json.Marshal(broker.Request{Role: "rw", IncidentID: in.Request.IncidentID, Hours: hours, Reason: in.Request.Reason})
+	requester := caller(t, who, "POST", "/access", reqBody, time.Now())
 	store := postgres.NewStore(f.connector(t))
 	defer store.Close(ctx)
 	sub, err := store.SubmitRequest(ctx, broker.NewAccessRequest{ID: uuid.NewString(), Role: f.FirefighterRW,
-		IncidentID: in.Request.IncidentID, Hours: hours, Reason: in.Request.Reason, Requester: in.Requester, RequesterKey: in.RequesterKey})
+		IncidentID: in.Request.IncidentID, Hours: hours, Reason: in.Request.Reason, Requester: requester.ARN, RequesterKey: requester.Key,
+		Proof: requester.Proof, Body: requester.Body})
 	if err != nil {
 		t.Fatalf("SubmitRequest(rw, %s): %v", in.Request.IncidentID, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ const serverID = "ffbroker-broker-test"
 
 // approvers are the approvers' allowlist of these tests.
 var approvers = []string{bob, "arn:aws:iam::123456789012:user/carol"}
+
+// requesters are the on-call allowlist of these tests: the four people.
+var requesters = []string{alice, bob, "arn:aws:iam::123456789012:user/carol", "arn:aws:iam::123456789012:user/mallory"}
 
 var (
 	peopleOnce sync.Once
@@ -60,8 +64,8 @@ func people(t testing.TB) map[string]aws.Config {
 // proofs checks kept proofs against moto's STS, as the functions do
 // (lambdafn.LedgerProofs), with the tests' approvers.
 type proofs struct {
-	v         *identity.Verifier
-	approvers identity.Patterns
+	v                     *identity.Verifier
+	approvers, requesters identity.Patterns
 }
 
 func newProofs(t testing.TB) proofs {
@@ -73,7 +77,18 @@ func newProofs(t testing.TB) proofs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return proofs{v: v, approvers: p}
+	r, err := identity.ParsePatterns(strings.Join(requesters, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proofs{v: v, approvers: p, requesters: r}
+}
+
+// standing is what the allowlists let pr do, as lambdafn.Authenticator.Standing says.
+func (p proofs) standing(pr identity.Principal) broker.Caller {
+	person, listed := pr.PersonKeyed(), p.requesters.Match(pr)
+	return broker.Caller{ARN: pr.ARN, Key: pr.Key, CanApprove: person && p.approvers.Match(pr),
+		CanAsk: listed, CanAskApproval: person && listed}
 }
 
 func (p proofs) CheckProof(ctx context.Context, kp broker.KeptProof) (broker.Caller, error) {
@@ -84,14 +99,27 @@ func (p proofs) CheckProof(ctx context.Context, kp broker.KeptProof) (broker.Cal
 		}
 		return broker.Caller{}, &broker.Error{Code: broker.CodeUnauthenticated, Message: "refused", Err: err}
 	}
-	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, UserID: c.UserID, CanApprove: p.approvers.Match(c.Principal)}, nil
+	out := p.standing(c.Principal)
+	out.UserID = c.UserID
+	return out, nil
 }
+
+// onCall is an IAM user on the requesters' list, as the edge would pass it: it may ask
+// for both roles.
+func onCall(arn string) broker.Caller {
+	return broker.Caller{ARN: arn, Key: arn, CanAsk: true, CanAskApproval: true}
+}
+
+// proofClock makes every proof of the tests a second older than the one before, so
+// that two proofs of one person for one body differ (a proof backs one request).
+var proofClock atomic.Int64
 
 // caller is who's verified identity for an API call: method, path and body, with
 // the proof signed by who's own credentials at now.
 func caller(t testing.TB, who, method, path string, body []byte, now time.Time) broker.Caller {
 	t.Helper()
 	s := identity.NewSigner(people(t)[who], serverID)
+	now = now.Add(-time.Duration(proofClock.Add(1)%300) * time.Second)
 	s.Now = func() time.Time { return now }
 	proof, err := s.Proof(context.Background(), identity.Request{Method: method, Path: path, Body: body})
 	if err != nil {
@@ -102,7 +130,13 @@ func caller(t testing.TB, who, method, path string, body []byte, now time.Time) 
 	if errors.As(err, &e) && e.Code == broker.CodeConflict {
 		// A deliberately old proof: the caller as the edge would have seen it then.
 		arn := "arn:aws:iam::" + awstest.AccountID + ":user/" + who
-		return broker.Caller{ARN: arn, Key: arn, CanApprove: strings.Contains(strings.Join(approvers, ","), arn), Proof: proof, Body: body}
+		pr, perr := identity.ParsePrincipal(arn, nil)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		c := newProofs(t).standing(pr)
+		c.Proof, c.Body = proof, body
+		return c
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,10 @@ func (w motoWorkflow) Start(ctx context.Context, requestID string) (string, erro
 
 func (w motoWorkflow) Resume(context.Context, broker.Token, string, string) error { return nil }
 
+func (w motoWorkflow) ExecutionARN(requestID string) string {
+	return strings.Replace(w.arn, ":stateMachine:", ":execution:", 1) + ":ffb-" + requestID
+}
+
 // principal is one caller of Secrets Manager as the evaluator sees it.
 type principal struct {
 	arn, roleARN, userID string

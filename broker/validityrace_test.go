@@ -103,7 +103,7 @@ func TestExtensionTagCannotOutliveTheRole(t *testing.T) {
 	go func() {
 		defer close(done)
 		_, extErr = b.Extend(ctx, broker.ExtendInput{Role: "ro", Body: []byte(`{"incident_id":"INC-A","hours":2}`), Path: "/access/ro/extend",
-			Caller: broker.Caller{ARN: alice, Key: alice}, RequestID: "req-extend", Source: audit.SourceAPI})
+			Caller: onCall(alice), RequestID: "req-extend", Source: audit.SourceAPI})
 	}()
 	select {
 	case <-started:

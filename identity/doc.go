@@ -60,6 +60,8 @@
 // Restrict approvers with [Patterns] to identities that map one person to one
 // key (IAM Identity Center roles, IAM users).
 //
-// [Patterns] are the approvers (FFB_APPROVERS): user, role or assumed-role ARN
-// patterns with '*'; an empty list matches nobody, so approval fails closed.
+// [Patterns] are the approvers (FFB_APPROVERS) and the requesters
+// (FFB_REQUESTERS): user, role or assumed-role ARN patterns with '*'; an empty
+// list matches nobody, so approval fails closed. [Principal.PersonKeyed] tells
+// the keys that stand for one person (users, trusted sessions) from a role's.
 package identity

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Patterns are the approver patterns of FFB_APPROVERS: IAM user, IAM role or
-// assumed-role session ARN patterns in which '*' matches any run of characters
+// Patterns are the patterns of an allowlist of people (FFB_APPROVERS,
+// FFB_REQUESTERS): IAM user, IAM role or assumed-role session ARN patterns in which '*' matches any run of characters
 // (slashes included). Matching ignores case, as IAM names do. The zero value
 // matches nothing.
 type Patterns struct {
@@ -30,7 +30,7 @@ func ParsePatterns(s string) (Patterns, error) {
 	for i, raw := range strings.Split(s, ",") {
 		pat := strings.TrimSpace(raw)
 		if err := checkPattern(pat); err != nil {
-			return Patterns{}, fmt.Errorf("identity: approver pattern %d %q: %w", i+1, pat, err)
+			return Patterns{}, fmt.Errorf("identity: pattern %d %q: %w", i+1, pat, err)
 		}
 		p.list = append(p.list, strings.ToLower(pat))
 	}

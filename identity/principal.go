@@ -49,6 +49,11 @@ type Principal struct {
 	Session string
 }
 
+// PersonKeyed reports whether p's key stands for one person: an IAM user, or a
+// session of a role whose session names AWS enforces (KindSession). Every session
+// of any other role shares the role's key, and so does whoever can assume the role.
+func (p Principal) PersonKeyed() bool { return p.Kind == KindUser || p.Kind == KindSession }
+
 // validPartition reports whether s is an ARN partition a principal may be in.
 func validPartition(s string) bool {
 	switch s {

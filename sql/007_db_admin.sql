@@ -342,6 +342,10 @@ BEGIN
      OR v_appr.recorded_by = session_user THEN
     RAISE EXCEPTION 'request % has no approval by a second person', p_request_id USING ERRCODE = 'FFB07';
   END IF;
+  -- Nobody's request is never issued: the issue step checks the kept proof with STS.
+  IF v_req.requester_proof IS NULL OR v_req.requester_proof = '' THEN
+    RAISE EXCEPTION 'request % carries no proof of its requester', p_request_id USING ERRCODE = 'FFB07';
+  END IF;
   IF v_appr.decided_at < pg_catalog.clock_timestamp() - interval '1 hour' THEN
     RAISE EXCEPTION 'the approval of request % is older than an hour; ask again', p_request_id USING ERRCODE = 'FFB07';
   END IF;
@@ -1303,6 +1307,9 @@ BEGIN
     IF NOT FOUND OR v_appr.decision <> 'approve' OR pg_catalog.lower(v_appr.approver_key) = pg_catalog.lower(v_req.requester_key)
        OR v_appr.recorded_by = session_user THEN
       RAISE EXCEPTION 'request % has no approval by a second person', p_request_id USING ERRCODE = 'FFB07';
+    END IF;
+    IF v_req.requester_proof IS NULL OR v_req.requester_proof = '' THEN
+      RAISE EXCEPTION 'request % carries no proof of its requester', p_request_id USING ERRCODE = 'FFB07';
     END IF;
     IF v_appr.decided_at < v_now - interval '1 hour' THEN
       RAISE EXCEPTION 'the approval of request % is older than an hour; ask again', p_request_id USING ERRCODE = 'FFB07';

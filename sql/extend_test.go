@@ -126,7 +126,7 @@ func TestExtendReadWriteNeedsApproval(t *testing.T) {
 	const path = "/access/rw/extend"
 	submit := func(key string) (string, error) {
 		var id string
-		err := b.QueryRow(ctx, `SELECT request_id::text FROM db_admin.submit_firefighter_extension(gen_random_uuid(), $1, 'INC-W1', 2, 'more', 'alice', $2, NULL, NULL, $3)`,
+		err := b.QueryRow(ctx, `SELECT request_id::text FROM db_admin.submit_firefighter_extension(gen_random_uuid(), $1, 'INC-W1', 2, 'more', 'alice', $2, 'proof-' || gen_random_uuid(), '{}', $3)`,
 			e.FirefighterRW, key, path).Scan(&id)
 		return id, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -395,6 +397,10 @@ func runRequests(ctx context.Context, c *cli, args []string) error {
 func runDecide(ctx context.Context, c *cli, decision string, args []string) error {
 	fs := c.flags(decision)
 	comment := fs.String("comment", "", "why, for the audit trail and the requester (required to deny)")
+	yes := new(bool)
+	if decision == "approve" {
+		fs.BoolVar(yes, "yes", false, "approve without showing the request and asking (scripts; needed when stdin is not a terminal)")
+	}
 	id, args := leadingArg(args)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -404,6 +410,14 @@ func runDecide(ctx context.Context, c *cli, decision string, args []string) erro
 	}
 	if decision == "deny" && strings.TrimSpace(*comment) == "" {
 		return &usageError{msg: "deny needs --comment: the requester is told why"}
+	}
+	if decision == "approve" && !*yes {
+		if !c.stdinTerminal() {
+			return &usageError{msg: "approve shows the request and asks for confirmation on a terminal; stdin is not one: pass --yes to approve without asking"}
+		}
+		if err := c.confirmApproval(ctx, id); err != nil {
+			return err
+		}
 	}
 	body, _ := json.Marshal(map[string]string{"decision": decision, "comment": *comment})
 	var out broker.DecideOutput
@@ -423,6 +437,46 @@ func runDecide(ctx context.Context, c *cli, decision string, args []string) erro
 			fmt.Fprintln(w, "  the decision is recorded; the workflow takes it as soon as its wait step runs")
 		}
 	})
+}
+
+// confirmApproval shows the pending request id as the approvers' list has it
+// (requester, role, incident, hours, reason, age) and asks the person at the terminal
+// to confirm: an id pasted from a forged message shows whose request it really is.
+func (c *cli) confirmApproval(ctx context.Context, id string) error {
+	var out broker.PendingOutput
+	_, err := c.do(ctx, call{fn: lambdafn.FunctionApprove, method: "GET", route: "/approvals"}, &out,
+		func(ctx context.Context, d *lambdafn.Deps, me broker.Caller) (any, error) {
+			return d.Broker.Pending(ctx, me, "")
+		})
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(out.Requests, func(r broker.AccessRequest) bool { return r.ID == id })
+	if i < 0 {
+		return broker.Errorf(broker.CodeNotFound, "no pending request %s that you may decide (ffbroker requests lists them; your own never show)", id)
+	}
+	r := out.Requests[i]
+	what := kindOf(r.Role)
+	if r.Kind == broker.KindExtend {
+		what += " extension"
+	}
+	fmt.Fprintf(c.stderr, "request %s\n  requester: %s\n  role:      %s (%s)\n  incident:  %s\n  hours:     %d\n  reason:    %s\n  asked:     %s ago\napprove it? [y/N] ",
+		r.ID, r.Requester, what, r.Role, r.IncidentID, r.Hours, or(r.Reason, "(none)"), age(r.CreatedAt))
+	line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return errors.New("not approved: you did not answer y; nothing was recorded")
+	}
+	return nil
+}
+
+// stdinTerminal reports whether stdin is a terminal (a person who can answer).
+func (c *cli) stdinTerminal() bool {
+	f, ok := c.stdin.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func runSweep(ctx context.Context, c *cli, args []string) error {

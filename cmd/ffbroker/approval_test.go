@@ -51,7 +51,7 @@ func TestTwoPersonRule(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Setenv("FFB_APPROVERS", tc.approvers)
 				t.Setenv("FFB_AUDIT_QUIET", "")
-				code, out, errOut := ffb(t, "approve", pending.RequestID)
+				code, out, errOut := ffb(t, "approve", pending.RequestID, "--yes")
 				if code != exitFailed || !strings.Contains(errOut, tc.want) {
 					t.Errorf("alice: ffbroker approve %s = exit %d\n%s\n%s\nwant exit 1 and %q", pending.RequestID, code, out, errOut, tc.want)
 				}
@@ -67,7 +67,7 @@ func TestTwoPersonRule(t *testing.T) {
 
 	t.Run("the broker's login cannot approve", func(t *testing.T) {
 		f.as(t, "bob")
-		code, _, errOut := ffb(t, "approve", pending.RequestID)
+		code, _, errOut := ffb(t, "approve", pending.RequestID, "--yes")
 		if code != exitFailed {
 			t.Errorf("bob on the broker's login: ffbroker approve = exit %d (%s); want 1", code, errOut)
 		}
@@ -86,7 +86,7 @@ func TestTwoPersonRule(t *testing.T) {
 	t.Run("bob approves", func(t *testing.T) {
 		f.as(t, "bob")
 		f.asApprover(t)
-		code, out, errOut := ffb(t, "approve", pending.RequestID, "--json", "--comment", "matches INC-77")
+		code, out, errOut := ffb(t, "approve", pending.RequestID, "--yes", "--json", "--comment", "matches INC-77")
 		var got broker.DecideOutput
 		if code != exitOK || json.Unmarshal([]byte(out), &got) != nil {
 			t.Fatalf("bob: ffbroker approve %s = exit %d\n%s\n%s", pending.RequestID, code, out, errOut)
@@ -158,7 +158,7 @@ func TestTwoPersonRule(t *testing.T) {
 		if got := f.executionStatus(t, p.ExecutionARN); got != sfntypes.ExecutionStatusFailed {
 			t.Errorf("the denied request's workflow = %s; want FAILED", got)
 		}
-		if code, _, errOut := ffb(t, "approve", p.RequestID); code != exitFailed || !strings.Contains(errOut, "(conflict)") {
+		if code, _, errOut := ffb(t, "approve", p.RequestID, "--yes"); code != exitFailed || !strings.Contains(errOut, "(conflict)") {
 			t.Errorf("approving a denied request = exit %d (%s); want 1, conflict", code, errOut)
 		}
 	})
@@ -172,7 +172,7 @@ func TestDecisionBeforeTheWaitStep(t *testing.T) {
 	p := f.requestRW(t, "INC-79")
 	f.as(t, "bob")
 	f.asApprover(t)
-	code, out, errOut := ffb(t, "approve", p.RequestID)
+	code, out, errOut := ffb(t, "approve", p.RequestID, "--yes")
 	if code != exitOK || !strings.Contains(out, "is approved") || !strings.Contains(out, "the workflow takes it as soon as its wait step runs") {
 		t.Errorf("bob: ffbroker approve before the wait step = exit %d\n%s\n%s\nwant approved, with the workflow not resumed", code, out, errOut)
 	}

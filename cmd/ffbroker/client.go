@@ -76,9 +76,9 @@ func (c *cli) savedConfig() (clientConfig, error) {
 		return cc, &configError{err: fmt.Errorf("read %s: %w", p, err)}
 	}
 	// The file says where the identity proofs go: someone else able to write it
-	// could send them elsewhere.
-	if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o022 != 0 {
-		return cc, &configError{err: fmt.Errorf("%s is writable by others (mode %v): chmod 600 it, or run ffbroker configure again", p, fi.Mode().Perm())}
+	// (or to replace it) could send them elsewhere.
+	if err := checkOwnFile(p); err != nil {
+		return cc, &configError{err: err}
 	}
 	if err := json.Unmarshal(b, &cc); err != nil {
 		return cc, &configError{err: fmt.Errorf("%s is not valid: %w (run ffbroker configure again)", p, err)}

@@ -143,6 +143,33 @@ func TestClientConfiguration(t *testing.T) {
 	if err := os.Chmod(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// ... and so is one in a directory others may write: they could replace the file.
+	dir := filepath.Dir(p)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = clientRun(t, e, "status")
+	if code != exitConfig || !strings.Contains(errOut, "the directory "+dir+" of "+p+" is writable by others") {
+		t.Errorf("status with the config in a world-writable directory = %d %q; want exit 3", code, errOut)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// ... and one another user owns (root can give it away; elsewhere nobody can).
+	if os.Geteuid() == 0 {
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut = clientRun(t, e, "status")
+		if code != exitConfig || !strings.Contains(errOut, p+" belongs to another user (uid 65534)") {
+			t.Errorf("status with a config file of uid 65534 = %d %q; want exit 3", code, errOut)
+		}
+		if err := os.Chown(p, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Log("LOUD: not root, so the config file cannot be given to another user; its owner check is not exercised")
+	}
 	// Configured, but no credentials at all: a configuration error that says what to do.
 	code, _, errOut = clientRun(t, e, "status")
 	if code != exitConfig || !strings.Contains(errOut, "no usable AWS credentials") {

@@ -185,8 +185,8 @@ func TestClientThroughLocalAPI(t *testing.T) {
 			t.Errorf("alice's own list = %+v; her own request must not show", mine)
 		}
 		eventually(t, "the wait step ran", func() bool { return f.request(t, req.ID).taskToken })
-		wantFail(t, alice, exitFailed, "forbidden", "approve", req.ID, "--comment", "mine")
-		code, out, errOut := clientRun(t, bob, "approve", req.ID, "--comment", "checked INC-604")
+		wantFail(t, alice, exitFailed, "forbidden", "approve", req.ID, "--yes", "--comment", "mine")
+		code, out, errOut := clientRun(t, bob, "approve", req.ID, "--yes", "--comment", "checked INC-604")
 		if code != exitOK || !strings.Contains(out, "approve: request "+req.ID+" is approved") {
 			t.Fatalf("bob approves = %d %q %q", code, out, errOut)
 		}
@@ -234,8 +234,8 @@ func TestClientThroughLocalAPI(t *testing.T) {
 		var p broker.PendingAnswer
 		jsonOut(t, alice, &p, "extend", "--role", "rw", "--incident", "INC-604", "--hours", "2", "--wait=false")
 		eventually(t, "the wait step ran", func() bool { return f.request(t, p.RequestID).taskToken })
-		wantFail(t, alice, exitFailed, "forbidden", "approve", p.RequestID)
-		if code, out, errOut := clientRun(t, bob, "approve", p.RequestID, "--comment", "ok"); code != exitOK {
+		wantFail(t, alice, exitFailed, "forbidden", "approve", p.RequestID, "--yes")
+		if code, out, errOut := clientRun(t, bob, "approve", p.RequestID, "--yes", "--comment", "ok"); code != exitOK {
 			t.Fatalf("bob approves the extension = %d %q %q", code, out, errOut)
 		}
 		code, out, errOut = clientRun(t, alice, "request", p.RequestID, "--wait")

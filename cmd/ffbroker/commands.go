@@ -43,8 +43,10 @@ func commandTable() map[string]command {
 		},
 		"approve": {
 			summary: "approve another person's pending read-write request",
-			usage:   "REQUEST_ID [--comment TEXT]\nexample: ffbroker approve 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'matches INC-1234'",
-			run:     func(ctx context.Context, c *cli, args []string) error { return runDecide(ctx, c, "approve", args) },
+			usage: "REQUEST_ID [--comment TEXT] [--yes]\nexample: ffbroker approve 3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b --comment 'matches INC-1234'\n" +
+				"On a terminal it shows the request (requester, role, incident, hours, reason, age) and asks before it approves;\n" +
+				"--yes approves without asking, and is required when stdin is not a terminal (scripts).",
+			run: func(ctx context.Context, c *cli, args []string) error { return runDecide(ctx, c, "approve", args) },
 		},
 		"deny": {
 			summary: "deny a pending read-write request, saying why",

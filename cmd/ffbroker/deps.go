@@ -50,7 +50,7 @@ func (a auditWriter) Write(p []byte) (int, error) {
 
 // whoami is the caller as the functions would verify it, for the API request r that
 // the command stands for: STS's answer for this shell's credentials, its principal key,
-// whether FFB_APPROVERS names it and, with FFB_SERVER_ID and FFB_ACCOUNTS set, an
+// what FFB_APPROVERS and FFB_REQUESTERS let it do and, with FFB_SERVER_ID and FFB_ACCOUNTS set, an
 // identity proof for r checked as the functions check one (the ledgers keep it, and
 // the other side of the two-person rule checks it again).
 func whoami(ctx context.Context, d *lambdafn.Deps, r identity.Request) (broker.Caller, error) {
@@ -63,7 +63,9 @@ func whoami(ctx context.Context, d *lambdafn.Deps, r identity.Request) (broker.C
 		return broker.Caller{}, err
 	}
 	if d.Config.ServerID == "" || len(d.Config.Accounts) == 0 {
-		return broker.Caller{ARN: p.ARN, Key: p.Key, UserID: aws.ToString(out.UserId), CanApprove: d.Config.Approvers.Match(p)}, nil
+		c := d.Authenticator().Standing(p)
+		c.UserID = aws.ToString(out.UserId)
+		return c, nil
 	}
 	proof, err := identity.NewSigner(d.AWS, d.Config.ServerID).Proof(ctx, r)
 	if err != nil {

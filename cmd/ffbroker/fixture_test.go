@@ -50,7 +50,7 @@ type iamUser struct {
 
 // setup bootstraps a role model with prefix, gives the broker's and the approver's
 // logins their local passwords, creates the IAM users <prefix>-alice and <prefix>-bob
-// (FFB_APPROVERS names bob), deploys the approval workflow and sets the environment.
+// (FFB_REQUESTERS names both, FFB_APPROVERS bob), deploys the approval workflow and sets the environment.
 func setup(t *testing.T, prefix string) *fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -88,6 +88,7 @@ func setup(t *testing.T, prefix string) *fixture {
 		"FFB_DB_SSLMODE": "disable", "FFB_TARGET_SSLMODE": "disable",
 		"FFB_ROLE_PREFIX": prefix, "FFB_SECRET_PREFIX": "firefighter/" + prefix, "FFB_AUDIT_QUIET": "1",
 		"FFB_SERVER_ID": "ffbroker-" + prefix, "FFB_ACCOUNTS": awstest.AccountID, "FFB_STATE_MACHINE_ARN": f.stateMachine, "FFB_APPROVERS": f.users["bob"].ARN,
+		"FFB_REQUESTERS":   f.users["alice"].ARN + "," + f.users["bob"].ARN,
 		"FFB_AUDIT_STDOUT": "", "FFB_AUDIT_LOG_GROUP": "", "FFB_NOTIFY_TOPIC_ARN": "", "FFB_TRUSTED_SESSION_ROLES": "",
 		"AWS_ENDPOINT_URL": srv.Endpoint, "AWS_REGION": awstest.Region, "AWS_DEFAULT_REGION": awstest.Region,
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,

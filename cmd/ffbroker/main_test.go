@@ -70,16 +70,16 @@ func TestCommands(t *testing.T) {
 		{"approve help", []string{"approve", "--help"}, nil, exitOK, "example: ffbroker approve", ""},
 		{"approve without request id", []string{"approve"}, bobApprover, exitUsage, "", "the request id is required"},
 		{"approve a token instead", []string{"approve", "--token", "x"}, bobApprover, exitUsage, "", "flag provided but not defined: -token"},
-		{"approve bad request id", []string{"approve", "INC-1"}, bobApprover, exitFailed, "", "request_id must be a lower-case UUID (invalid_request)"},
-		{"approve has no deny flag", []string{"approve", unknownRequest, "--deny"}, bobApprover, exitUsage, "", "flag provided but not defined: -deny"},
+		{"approve bad request id", []string{"approve", "INC-1", "--yes"}, bobApprover, exitFailed, "", "request_id must be a lower-case UUID (invalid_request)"},
+		{"approve has no deny flag", []string{"approve", unknownRequest, "--yes", "--deny"}, bobApprover, exitUsage, "", "flag provided but not defined: -deny"},
 		{"deny without a comment", []string{"deny", unknownRequest}, bobApprover, exitUsage, "", "deny needs --comment"},
-		{"approve long comment", []string{"approve", unknownRequest, "--comment", strings.Repeat("x", 501)}, bobApprover, exitFailed, "", "(invalid_reason)"},
-		{"approve unknown request", []string{"approve", unknownRequest}, bobApprover, exitFailed, "", "(not_found)"},
-		{"approve without a workflow", []string{"approve", unknownRequest}, map[string]string{"FFB_DB_USER": f.names.Approver,
+		{"approve long comment", []string{"approve", unknownRequest, "--yes", "--comment", strings.Repeat("x", 501)}, bobApprover, exitFailed, "", "(invalid_reason)"},
+		{"approve unknown request", []string{"approve", unknownRequest, "--yes"}, bobApprover, exitFailed, "", "(not_found)"},
+		{"approve without a workflow", []string{"approve", unknownRequest, "--yes"}, map[string]string{"FFB_DB_USER": f.names.Approver,
 			"FFB_DB_PASSWORD": approverPassword, "FFB_STATE_MACHINE_ARN": ""}, exitConfig, "", "FFB_STATE_MACHINE_ARN"},
 		{"issue rw without a workflow", []string{"issue", "--role", "rw", "--incident", "INC-2"}, map[string]string{"FFB_STATE_MACHINE_ARN": ""},
 			exitConfig, "", "FFB_STATE_MACHINE_ARN"},
-		{"approve without AWS credentials", []string{"approve", unknownRequest}, map[string]string{"FFB_DB_USER": f.names.Approver,
+		{"approve without AWS credentials", []string{"approve", unknownRequest, "--yes"}, map[string]string{"FFB_DB_USER": f.names.Approver,
 			"FFB_DB_PASSWORD": approverPassword, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, exitFailed, "", "get-caller-identity"},
 		{"wrong database password", []string{"status"}, map[string]string{"FFB_DB_PASSWORD": "not-the-broker-password-0123456789"}, exitFailed, "",
 			"the database refused the login's password (category password) (database_unavailable)"},
@@ -166,6 +166,7 @@ func TestGrantLifecycle(t *testing.T) {
 	session := openSession(t, ro, f.names.DB)
 	defer session.close()
 	checkRun(t, revoke, exitOK, "1 session(s) terminated", "")
+	checkRun(t, revoke, exitFailed, "", "nothing to revoke (not_found)") // the same revoke again
 	checkRun(t, []string{"connect", "--role", "ro"}, exitFailed, "", "expired or was revoked")
 	checkRun(t, []string{"sweep"}, exitOK, "nothing to do", "")
 	checkRun(t, []string{"sweep", "--json"}, exitOK, `"expired": []`, "")

@@ -163,7 +163,7 @@ func run(ctx context.Context) error {
 	}
 
 	d.heading("alice is an approver too, but not of her own request: the database refuses it")
-	if _, err := d.ffbExpectFail("alice", "approve", requestID, "--comment", "I checked it myself"); err != nil {
+	if _, err := d.ffbExpectFail("alice", "approve", requestID, "--yes", "--comment", "I checked it myself"); err != nil {
 		return err
 	}
 
@@ -171,7 +171,7 @@ func run(ctx context.Context) error {
 	if _, err := d.ffb("bob", "requests"); err != nil {
 		return err
 	}
-	if _, err := d.ffb("bob", "approve", requestID, "--comment", "matches "+incident); err != nil {
+	if _, err := d.ffb("bob", "approve", requestID, "--yes", "--comment", "matches "+incident); err != nil {
 		return err
 	}
 	if err := waiting(); err != nil {
@@ -348,10 +348,11 @@ func (d *demo) prepareAWS() error {
 		"FFB_APPROVER_DB_PASSWORD=" + approverPassword,
 		"FFB_DB_SSLMODE=disable", "FFB_TARGET_SSLMODE=disable", "FFB_AUDIT_LOG_GROUP=" + auditGroup, "FFB_AUDIT_QUIET=1",
 		"FFB_CLUSTER_ID=demo", "FFB_SERVER_ID=ffbroker-demo", "FFB_ACCOUNTS=" + awstest.AccountID,
-		"FFB_APPROVERS=" + d.arns["alice"] + "," + d.arns["bob"], "FFB_NOTIFY_TOPIC_ARN=" + aws.ToString(topic.TopicArn),
+		"FFB_APPROVERS=" + d.arns["alice"] + "," + d.arns["bob"], "FFB_REQUESTERS=" + d.arns["alice"] + "," + d.arns["bob"],
+		"FFB_NOTIFY_TOPIC_ARN=" + aws.ToString(topic.TopicArn),
 		"FFB_TRUSTED_SESSION_ROLES=", "FFB_AUDIT_STDOUT=",
 	}
-	fmt.Println("   IAM users alice and bob (FFB_APPROVERS names both: on-call engineers approve each other's requests);")
+	fmt.Println("   IAM users alice and bob (FFB_REQUESTERS and FFB_APPROVERS name both: on-call engineers approve each other's requests);")
 	fmt.Println("   the notifications topic with two inboxes (SQS queues): the approvers' (audience=approvers) and alice's (recipient=alice)")
 	return nil
 }

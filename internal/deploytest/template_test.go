@@ -43,6 +43,7 @@ var globalEnv = map[string]any{
 	"FFB_SECRET_KMS_KEY_ID":     map[string]any{"Fn::If": []any{"HasSecretsKmsKey", map[string]any{"Ref": "SecretsKmsKeyArn"}, map[string]any{"Ref": "AWS::NoValue"}}},
 	"FFB_SERVER_ID":             map[string]any{"Ref": "AWS::StackId"},
 	"FFB_APPROVERS":             map[string]any{"Ref": "Approvers"},
+	"FFB_REQUESTERS":            map[string]any{"Ref": "Requesters"},
 	"FFB_ACCOUNTS":              map[string]any{"Fn::If": []any{"HasCallerAccounts", map[string]any{"Ref": "CallerAccounts"}, map[string]any{"Ref": "AWS::AccountId"}}},
 	"FFB_TRUSTED_SESSION_ROLES": map[string]any{"Ref": "TrustedSessionRoles"},
 }
@@ -385,6 +386,68 @@ func TestTemplateDatabaseLogins(t *testing.T) {
 		if got := dbUsers(t, tpl, role); !slices.Equal(got, users) {
 			t.Errorf("role %s may connect as %v; want %v", role, got, users)
 		}
+	}
+}
+
+// Each function connects as its own login only, and nothing else in the template may
+// connect at all: with one statement for dbuser:* a function's role would hold both
+// sides of the two-person rule (the broker's and the approver's logins).
+func TestTemplateEachFunctionConnectsAsItsOwnLogin(t *testing.T) {
+	tpl := loadTemplate(t)
+	own := map[string]string{
+		"IssueFunctionRole/issue":       "${BrokerDbUser}",
+		"ExpireFunctionRole/expire":     "${BrokerDbUser}",
+		"ApproveFunctionRole/approve":   "${ApproverDbUser}",
+		"ActivityFunctionRole/activity": "${ActivityDbUser}",
+	}
+	const prefix = "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${ClusterResourceId}/"
+	seen := map[string]bool{}
+	for where, doc := range policyDocuments(t, tpl) {
+		for _, raw := range list(doc["Statement"]) {
+			st := obj(t, raw)
+			connects := false
+			for _, a := range stringList(st["Action"]) {
+				a = strings.ToLower(a)
+				connects = connects || a == "*" || strings.HasPrefix(a, "rds-db:") || strings.HasPrefix(a, "rds-db*")
+			}
+			if !connects {
+				continue
+			}
+			want, ok := own[where]
+			if !ok {
+				t.Errorf("%s statement %v grants %v: only the four functions' roles may connect to the database", where, st["Sid"], st["Action"])
+				continue
+			}
+			if got := stringList(st["Action"]); !slices.Equal(got, []string{"rds-db:connect"}) {
+				t.Errorf("%s statement %v: actions %v; want rds-db:connect only", where, st["Sid"], got)
+			}
+			res := list(st["Resource"])
+			if len(res) != 1 {
+				t.Errorf("%s statement %v: %d resources; want its own login only", where, st["Sid"], len(res))
+				continue
+			}
+			arn, _ := lookup(res[0], "Fn::Sub")
+			if got := fmt.Sprint(arn); got != prefix+want {
+				t.Errorf("%s statement %v: rds-db:connect on %s; want %s%s (its own login)", where, st["Sid"], got, prefix, want)
+			}
+			seen[where] = true
+		}
+	}
+	for where := range own {
+		if !seen[where] {
+			t.Errorf("%s has no rds-db:connect for its own login", where)
+		}
+	}
+	// Three distinct logins: the same user for two parameters would join two sides.
+	defaults := map[string]string{}
+	for _, p := range []string{"BrokerDbUser", "ApproverDbUser", "ActivityDbUser"} {
+		d := str(t, tpl, "Parameters", p, "Default")
+		for q, e := range defaults {
+			if e == d {
+				t.Errorf("parameters %s and %s default to the same login %s", p, q, d)
+			}
+		}
+		defaults[p] = d
 	}
 }
 

@@ -124,6 +124,12 @@ func (r *runner) task(ctx context.Context, account, execARN, state, parameters s
 		return
 	}
 	r.accounts.learnToken(token, account)
+	// The wait step accepts only FFB_STATE_MACHINE_ARN's executions: the copy's
+	// execution stands for the home state machine's of the same name (see accounts).
+	var exec string
+	if json.Unmarshal(p.Payload["execution_arn"], &exec) == nil && exec != "" {
+		p.Payload["execution_arn"] = mustJSON(inAccount(exec, r.accounts.homeAccount))
+	}
 	if plan.Rewritten {
 		delete(p.Payload, TokenKey)
 	}

@@ -116,12 +116,14 @@ func (e *Env) Issue(t testing.TB, role, password string, hours int) time.Time {
 }
 
 // Submit records a request for role by alice (principal key key-alice) through the
-// broker's login b and returns its id.
+// broker's login b and returns its id. Its requester proof is a unique stand-in: the
+// database only requires one (the functions check it with STS).
 func (e *Env) Submit(t testing.TB, b *pgx.Conn, role, incident string, hours int) string {
 	t.Helper()
 	var id string
 	if err := b.QueryRow(context.Background(),
-		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, $2, $3, 'fix it', 'alice', 'key-alice')`,
+		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, $2, $3, 'fix it', 'alice', 'key-alice',
+		   'proof-' || gen_random_uuid(), '{}')`,
 		role, incident, hours).Scan(&id); err != nil {
 		t.Fatalf("submit_firefighter_request(%s, %s): %v", role, incident, err)
 	}

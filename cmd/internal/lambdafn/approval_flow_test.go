@@ -326,17 +326,20 @@ func TestTwoPersonRule(t *testing.T) {
 		}
 	})
 
-	t.Run("one person's two sessions of a role are one person", func(t *testing.T) {
+	t.Run("a session of a role is no person: it neither asks for rw nor approves", func(t *testing.T) {
 		f := newFlow(t, "tp_role", 3600)
 		asked := f.assumeRole(t, "alice", "Engineer", "alice")
 		again := f.assumeRole(t, "alice", "Engineer", "alice-2")
-		id, arn := f.submit(t, asked, "INC-ROLE")
+		if status, body := f.call(t, asked, accessEvent(t, "rw", "INC-ROLE")); status != 403 || errorCode(body) != "forbidden" {
+			t.Errorf("assumed-role/Engineer/alice asks for rw = %d %v; want 403 forbidden", status, body)
+		}
+		id, arn := f.submit(t, "alice", "INC-ROLE")
 		f.await(t, arn)
-		if status, body := f.decide(t, again, id, "approve"); status != 403 {
-			t.Errorf("assumed-role/Engineer/alice-2 approves assumed-role/Engineer/alice's request = %d %v; want 403", status, body)
+		if status, body := f.decide(t, again, id, "approve"); status != 403 || errorCode(body) != "forbidden" {
+			t.Errorf("assumed-role/Engineer/alice-2 approves alice's request = %d %v; want 403 forbidden", status, body)
 		}
 		if f.rwGrants(t) != 0 {
-			t.Error("a rw grant exists after a self-approval attempt")
+			t.Error("a rw grant exists after a role session's approval")
 		}
 	})
 

@@ -22,6 +22,8 @@ type Authenticator struct {
 	Verifier *identity.Verifier
 	// Approvers is the approvers' allowlist (FFB_APPROVERS).
 	Approvers identity.Patterns
+	// Requesters is the on-call allowlist of who may ask for access (FFB_REQUESTERS).
+	Requesters identity.Patterns
 	// Accounts are the AWS accounts whose principals may call (FFB_ACCOUNTS); a
 	// caller from any other account is refused, whatever its name.
 	Accounts []string
@@ -83,24 +85,49 @@ func (a Authenticator) CallerOf(ctx context.Context, proof string, r identity.Re
 	if !slices.Contains(a.Accounts, c.Account) || c.Principal.Account != c.Account {
 		return broker.Caller{}, broker.Errorf(broker.CodeUnauthenticated, "callers from account %s are not accepted by this deployment", safeAccount(c.Account))
 	}
-	return broker.Caller{ARN: c.ARN, Key: c.Principal.Key, UserID: c.UserID, CanApprove: a.Approvers.Match(c.Principal), Proof: proof, Body: r.Body}, nil
+	out := a.Standing(c.Principal)
+	out.Proof, out.Body, out.UserID = proof, r.Body, c.UserID
+	return out, nil
+}
+
+// Standing is the caller p is, with what the allowlists let it do. Read-write is asked
+// for and approved only by person-keyed principals (an IAM user, or a session of an
+// Identity Center or trusted-session role): the two-person rule compares keys, and a
+// role's key is everyone who can assume the role, which an approver can be too. A
+// bare role session may ask only for a role that needs no approval, and only when
+// FFB_REQUESTERS names it; with no FFB_REQUESTERS, only person-keyed callers may, and
+// nobody may ask for a role that needs approval (fail closed).
+func (a Authenticator) Standing(p identity.Principal) broker.Caller {
+	person, listed := p.PersonKeyed(), a.Requesters.Match(p)
+	return broker.Caller{ARN: p.ARN, Key: p.Key,
+		CanApprove:     person && a.Approvers.Match(p),
+		CanAsk:         listed || person && a.Requesters.Empty(),
+		CanAskApproval: person && listed,
+	}
 }
 
 // LedgerProofs checks the identity proofs kept in the request and approval ledgers
 // (broker.ProofChecker) the way a live call's is checked, but as old as STS itself
-// accepts a signature (KeptProofMaxAge): the issue function checks the approver's, the
-// approve function the requester's. A proof too old to check is a conflict.
+// accepts a signature (KeptProofMaxAge): the issue function checks the requester's
+// and the approver's, the approve function the requester's. A proof too old to check
+// is a conflict.
 type LedgerProofs struct{ auth Authenticator }
 
-// KeptProofMaxAge is how old a kept proof may be: STS refuses signatures older than
-// 15 minutes.
+// KeptProofMaxAge is how old a kept proof may be when the issue step checks it: STS
+// refuses signatures older than 15 minutes.
 const KeptProofMaxAge = 14 * time.Minute
 
-// NewLedgerProofs returns the checker of kept proofs for a's deployment.
-func NewLedgerProofs(a Authenticator) LedgerProofs {
+// DecideProofMaxAge is how old the requester's proof may be when a decision is made:
+// younger than KeptProofMaxAge, so that the issue step (and its retries) can still
+// check it after the approval.
+const DecideProofMaxAge = 12 * time.Minute
+
+// NewLedgerProofs returns the checker of kept proofs for a's deployment, accepting
+// proofs up to maxAge old (KeptProofMaxAge or DecideProofMaxAge).
+func NewLedgerProofs(a Authenticator, maxAge time.Duration) LedgerProofs {
 	if a.Verifier != nil {
 		v := *a.Verifier
-		v.MaxAge = KeptProofMaxAge
+		v.MaxAge = maxAge
 		a.Verifier = &v
 	}
 	a.kept = true

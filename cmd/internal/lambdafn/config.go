@@ -49,6 +49,10 @@ type Config struct {
 	// Approvers are the IAM principals who may approve (FFB_APPROVERS, comma-separated
 	// ARN patterns); none means nothing can be approved.
 	Approvers identity.Patterns
+	// Requesters are the on-call people who may ask for access (FFB_REQUESTERS, ARN
+	// patterns as FFB_APPROVERS); none means nobody can ask for a role that needs
+	// approval, and only IAM users and trusted sessions for the others.
+	Requesters identity.Patterns
 	// TrustedSessionRoles are the roles, besides IAM Identity Center's, whose session
 	// names AWS enforces (FFB_TRUSTED_SESSION_ROLES).
 	TrustedSessionRoles []string
@@ -173,6 +177,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			}
 			c.FunctionRoleARNs = append(c.FunctionRoleARNs, a)
 		}
+	}
+	if c.Requesters, err = identity.ParsePatterns(getenv("FFB_REQUESTERS")); err != nil {
+		return Config{}, fmt.Errorf("FFB_REQUESTERS: %v", err)
 	}
 	if v := getenv("FFB_TRUSTED_SESSION_ROLES"); v != "" {
 		for _, r := range strings.Split(v, ",") {
@@ -352,7 +359,11 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, getenv func(string) s
 		bc.ExpiryWarning = cfg.ExpiryWarning
 	}
 	d.Verifier = identity.NewVerifier(awsCfg, cfg.ServerID, cfg.TrustedSessionRoles)
-	bc.Proofs = NewLedgerProofs(d.Authenticator())
+	proofAge := KeptProofMaxAge
+	if fn == FunctionApprove {
+		proofAge = DecideProofMaxAge
+	}
+	bc.Proofs = NewLedgerProofs(d.Authenticator(), proofAge)
 	bc.Audit = d.Audit
 	if d.Broker, err = broker.New(bc); err != nil {
 		return nil, err
@@ -374,5 +385,5 @@ func auditSink(cfg Config, awsCfg aws.Config, getenv func(string) string, stdout
 
 // Authenticator is how this function's API routes find who is calling.
 func (d *Deps) Authenticator() Authenticator {
-	return Authenticator{Verifier: d.Verifier, Approvers: d.Config.Approvers, Accounts: d.Config.Accounts}
+	return Authenticator{Verifier: d.Verifier, Approvers: d.Config.Approvers, Requesters: d.Config.Requesters, Accounts: d.Config.Accounts}
 }

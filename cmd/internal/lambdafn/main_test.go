@@ -49,6 +49,11 @@ type env struct {
 
 // The identity of the deployment and the people of the tests.
 const (
+	// requesters is FFB_REQUESTERS of the tests: the four people, Identity Center's
+	// sessions and role Engineer (whose sessions may ask for read-only only); role
+	// BuildServer is on no list.
+	requesters = "arn:aws:iam::123456789012:user/alice,arn:aws:iam::123456789012:user/bob,arn:aws:iam::123456789012:user/carol," +
+		"arn:aws:iam::123456789012:user/mallory,arn:aws:iam::123456789012:role/AWSReservedSSO_*,arn:aws:iam::123456789012:role/Engineer"
 	serverID = "ffbroker-test"
 	aliceARN = "arn:aws:iam::123456789012:user/alice"
 	bobARN   = "arn:aws:iam::123456789012:user/bob"
@@ -114,6 +119,7 @@ func functionGetenv(fn lambdafn.Function, names pgtest.RoleModel, overrides map[
 		"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": loginPassword(user), "FFB_DB_SSLMODE": "disable",
 		"FFB_ROLE_PREFIX": prefix, "FFB_TARGET_SSLMODE": "disable", "AWS_REGION": awstest.Region,
 		"FFB_SERVER_ID": serverID, "FFB_ACCOUNTS": awstest.AccountID, "FFB_APPROVERS": bobARN + ",arn:aws:iam::123456789012:user/carol,arn:aws:iam::123456789012:role/Engineer",
+		"FFB_REQUESTERS":         requesters,
 		"FFB_ACTIVITY_LOG_GROUP": activityLogGroup, "FFB_ACTIVITY_DB_USER": names.Activity,
 	}
 	if fn == lambdafn.FunctionActivity {

@@ -175,9 +175,18 @@ func (w *Workflow) Start(ctx context.Context, requestID string) (string, error) 
 	case err == nil:
 		return aws.ToString(out.ExecutionArn), nil
 	case errors.As(err, &exists):
-		return strings.Replace(w.arn, ":stateMachine:", ":execution:", 1) + ":" + ExecutionName(requestID), nil
+		return w.ExecutionARN(requestID), nil
 	}
 	return "", &broker.Error{Code: broker.CodeUnavailable, Op: "start workflow", Message: "the approval workflow could not be started; retry", Err: err}
+}
+
+// ExecutionARN is the ARN of request id's execution of the state machine:
+// arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:ffb-ID.
+func (w *Workflow) ExecutionARN(requestID string) string {
+	if !strings.Contains(w.arn, ":stateMachine:") {
+		return "" // no state machine: the broker refuses every wait step
+	}
+	return strings.Replace(w.arn, ":stateMachine:", ":execution:", 1) + ":" + ExecutionName(requestID)
 }
 
 // DecisionOutput is what an approval hands to the waiting workflow; it carries no

@@ -1,11 +1,14 @@
 package lambdafn_test
 
-// Red-team tests of the two-person rule (issue 10). Each fails while its attack
-// works: the assertion states what a fixed broker must do.
+// How each side of the two-person rule binds the other side's person: attacks by
+// whoever holds a function's database login, lambda:InvokeFunction or a principal of
+// another account, each refused with its own code.
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/identity"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // requestState reads a request's state from the ledger as the superuser.
@@ -47,9 +51,9 @@ func (f *flow) dbLogin(t *testing.T, login string) *pgx.Conn {
 }
 
 // A captured approval proof re-targeted by a direct invoke: the proof's digest covers
-// the event's "path", but the approve function takes the request id from
-// "pathParameters", which a direct invoke sets independently.
-func TestRedTeamApprovalProofRetargetedByPathParameters(t *testing.T) {
+// the event's "path", and the approve function refuses pathParameters that disagree
+// with it.
+func TestApprovalProofCannotBeRetargetedByPathParameters(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt_retarget", 3600)
 	alice, arnA := f.submit(t, "alice", "INC-RTA")
@@ -89,21 +93,22 @@ func TestRedTeamApprovalProofRetargetedByPathParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, body := apiAnswer(t, out)
-	if status != 401 {
-		t.Errorf("bob's proof for request %s replayed with pathParameters.request_id=%s = %d %v; want 401 (proof for another request)", alice, mal, status, body)
+	if status != 401 || errorCode(body) != "unauthenticated" {
+		t.Errorf("bob's proof for request %s replayed with pathParameters.request_id=%s = %d %v; want 401 unauthenticated (proof for another request)", alice, mal, status, body)
 	}
 	if st := f.requestState(t, mal); st != broker.StatePending {
 		t.Errorf("mallory's request is %s after the replay; want pending", st)
 	}
-	if _, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, json.RawMessage(`{"action":"issue","request_id":"`+mal+`"}`)); err == nil {
-		t.Errorf("mallory's rw request was issued on bob's re-targeted approval")
+	_, err = lambdafn.NewIssueHandler(f.issue).Handle(ctx, json.RawMessage(`{"action":"issue","request_id":"`+mal+`"}`))
+	var forbidden *lambdafn.ForbiddenError
+	if !errors.As(err, &forbidden) || !strings.Contains(err.Error(), "not approved") {
+		t.Errorf("issue step of mallory's request after the replay = %v; want ForbiddenError (not approved)", err)
 	}
 }
 
 // An approver who signs a proof with a principal of another AWS account (a personal
-// account costs nothing) is a second "person": nothing ties callers to the
-// deployment's account.
-func TestRedTeamForeignAccountRequesterSelfApproval(t *testing.T) {
+// account costs nothing) is no second person: only FFB_ACCOUNTS' principals may call.
+func TestForeignAccountCallerIsRefused(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt_foreign", 3600)
 	// Bob (an approver) assumes a role in his own account 999999999999.
@@ -129,27 +134,18 @@ func TestRedTeamForeignAccountRequesterSelfApproval(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, answer := apiAnswer(t, out)
-	if status == 401 || status == 403 {
-		return // fixed: a caller of another account is refused
+	if status != 401 || errorCode(answer) != "unauthenticated" || !strings.Contains(fmt.Sprint(answer), "999999999999 are not accepted") {
+		t.Errorf("POST /access rw as %s (another account) = %d %v; want 401 unauthenticated (account not accepted)", aws.ToString(who.Arn), status, answer)
 	}
-	t.Errorf("POST /access rw as %s (another account) = %d; want 401 or 403", aws.ToString(who.Arn), status)
-	if status != 202 {
-		return
-	}
-	id, arn := answer["request_id"].(string), answer["execution_arn"].(string)
-	f.await(t, arn)
-	if status, body := f.decide(t, "bob", id, "approve"); status == 200 {
-		t.Errorf("bob approved the request he made from his personal account: %v", body)
-	}
-	if _, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, f.scheduled(t, arn, "issue")); err == nil {
-		t.Errorf("rw issued to bob's personal-account identity on bob's own approval (rw grants: %d)", f.rwGrants(t))
+	if rows := f.requestRows(t, "INC-FOREIGN"); rows != "0" {
+		t.Errorf("the request ledger has %s rows for INC-FOREIGN; want none", rows)
 	}
 }
 
 // The approver's database login alone, with the attacker's own genuine request: the
-// login names any approver key, decide_firefighter_request hands back the task token,
-// and the issue step trusts what the approval ledger says.
-func TestRedTeamApproverLoginApprovesOwnRequest(t *testing.T) {
+// login names bob as approver without his proof and hands the task token to the
+// workflow; the issue step checks the approver's kept proof and refuses.
+func TestApproverLoginCannotApproveOwnRequest(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt_applogin", 3600)
 	id, arn := f.submit(t, "alice", "INC-APPLOGIN")
@@ -164,16 +160,19 @@ func TestRedTeamApproverLoginApprovesOwnRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, f.scheduled(t, arn, "issue"))
-	if err == nil {
-		t.Errorf("alice, holding only the approver login, got her own rw request issued with bob named as approver: %+v", out)
+	var forbidden *lambdafn.ForbiddenError
+	if !errors.As(err, &forbidden) || !strings.Contains(err.Error(), "valid proof of its approver") {
+		t.Errorf("issue step of alice's request approved by the approver login alone = %+v, %v; want ForbiddenError (no valid proof of its approver)", out, err)
+	}
+	if n := f.rwGrants(t); n != 0 {
+		t.Errorf("%d rw grants after the refused issue; want none", n)
 	}
 }
 
 // The broker's database login alone, held by an approver: the login records a request
-// in someone else's name, the approver approves it through the real API as himself, and
-// the login issues it with a password of its choice. The ledger names alice as the
-// requester.
-func TestRedTeamBrokerLoginForgedRequester(t *testing.T) {
+// in alice's name without her proof; the approve function refuses to decide it, and
+// the database refuses the login's own issue of it.
+func TestBrokerLoginCannotForgeARequester(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt_brklogin", 3600)
 	b := f.dbLogin(t, f.names.Broker)
@@ -182,21 +181,113 @@ func TestRedTeamBrokerLoginForgedRequester(t *testing.T) {
 		f.names.FirefighterRW, aliceARN, "arn:aws:iam::123456789012:user/alice").Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	status, body := f.decide(t, "bob", id, "approve")
-	if status != 200 {
-		return // the forged request was not approvable
+	if status, body := f.decide(t, "bob", id, "approve"); status != 403 || errorCode(body) != "forbidden" ||
+		!strings.Contains(fmt.Sprint(body), "valid proof of its requester") {
+		t.Errorf("bob approves the request the broker login filed in alice's name = %d %v; want 403 forbidden (no valid proof of its requester)", status, body)
 	}
-	t.Logf("bob approved the request the broker login filed in alice's name: %v", body)
 	pw := "bob-knows-this-password-0123456789abcdef"
 	_, err := b.Exec(ctx, `SELECT * FROM db_admin.issue_firefighter_password($1::uuid, $2, $3, 1, 'INC-BRK', $4, $5, $1::uuid)`,
 		id, f.names.FirefighterRW, pw, aliceARN, "arn:aws:iam::123456789012:user/alice")
-	if err == nil {
-		if c, cerr := shared.Cluster.Connect(ctx, f.names.FirefighterRW, pw, f.names.DB); cerr == nil {
-			c.Close(ctx)
-			t.Errorf("bob, holding the broker login, logged in as %s with his own password; the ledger names alice as requester", f.names.FirefighterRW)
-		} else {
-			t.Errorf("the broker login issued rw on a request it forged in alice's name")
-		}
+	if sqlState(err) != "FFB07" {
+		t.Errorf("the broker login issues rw on the request it forged = %v; want SQLSTATE FFB07 (not approved)", err)
+	}
+	if n := f.rwGrants(t); n != 0 {
+		t.Errorf("%d rw grants after the refused issue; want none", n)
+	}
+}
+
+// sqlState is the SQLSTATE of a PostgreSQL error, "" for anything else.
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// Both database logins together, with bob's genuine approval: the broker's login files
+// an rw request for user/ghost without any proof, the approver's login records bob's
+// real decision with his real proof for it, and the workflow runs the issue step. The
+// issue step checks the requester's kept proof too and refuses; nothing is issued, and
+// the database refuses to issue a request without a requester's proof even to a login
+// that skips the check.
+func TestBothLoginsCannotIssueARequestNobodyMade(t *testing.T) {
+	ctx := context.Background()
+	f := newFlow(t, "rt_ghost", 3600)
+	const ghost = "arn:aws:iam::123456789012:user/ghost"
+	var id string
+	if err := f.dbLogin(t, f.names.Broker).QueryRow(ctx,
+		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, 'INC-GHOST', 1, 'x', $2, $2)`,
+		f.names.FirefighterRW, ghost).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's real proof for approving that request (he approves what he is shown).
+	raw := readEvent(t, "approve-api.json")
+	raw = []byte(strings.ReplaceAll(string(raw), "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b", id))
+	proof, body := proofOf(t, f.sign(t, "bob", withBody(t, raw, `{"decision":"approve","comment":"ok"}`)))
+	if _, err := f.dbLogin(t, f.names.Approver).Exec(ctx,
+		`SELECT * FROM db_admin.decide_firefighter_request($1, 'approve', $2, $2, 'ok', $3, $4)`, id, bobARN, proof, body); err != nil {
+		t.Fatalf("decide as the approver login with bob's proof: %v", err)
+	}
+	secrets := f.secretsState(t)
+	n := len(f.audit.Records(t))
+	_, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, json.RawMessage(`{"action":"issue","request_id":"`+id+`"}`))
+	var forbidden *lambdafn.ForbiddenError
+	if !errors.As(err, &forbidden) || !strings.Contains(err.Error(), "valid proof of its requester") {
+		t.Errorf("issue step of ghost's request = %v; want ForbiddenError (no valid proof of its requester)", err)
+	}
+	if got := f.lastRejection(t, n); got != "forbidden" {
+		t.Errorf("audit: last request.rejected code = %v; want forbidden", got)
+	}
+	// The database's own backstop: the broker's login issuing it directly.
+	_, err = f.dbLogin(t, f.names.Broker).Exec(ctx, `SELECT * FROM db_admin.issue_firefighter_password($1::uuid, $2, $3, 1, 'INC-GHOST', $4, $4, $1::uuid)`,
+		id, f.names.FirefighterRW, "ghost-knows-this-password-0123456789abcdef", ghost)
+	if sqlState(err) != "FFB07" || !strings.Contains(err.Error(), "no proof of its requester") {
+		t.Errorf("the broker login issues ghost's approved request = %v; want SQLSTATE FFB07 (no proof of its requester)", err)
+	}
+	if n := f.rwGrants(t); n != 0 {
+		t.Errorf("%d rw grants for a request nobody made; want none", n)
+	}
+	if got := f.superQuery(t, `SELECT (rolpassword IS NULL)::text FROM pg_authid WHERE rolname = $1`, f.names.FirefighterRW)[0]; got != "true" {
+		t.Errorf("%s has a password after the refused issues", f.names.FirefighterRW)
+	}
+	if got := f.secretsState(t); got != secrets {
+		t.Errorf("Secrets Manager changed by the refused issue:\n%s\nwant\n%s", got, secrets)
+	}
+}
+
+// A direct invoke of the wait step with an execution ARN of another state machine
+// (any name ending in :ffb-<request id>) cannot take over the request's task token:
+// only this deployment's state machine's execution may keep it.
+func TestWaitStepOfAnotherStateMachineCannotKeepTheToken(t *testing.T) {
+	ctx := context.Background()
+	f := newFlow(t, "rt_await", 3600)
+	id, arn := f.submit(t, "alice", "INC-AWAIT")
+	genuine := f.scheduled(t, arn, "await")
+	var step lambdafn.AwaitStep
+	if err := json.Unmarshal(genuine, &step); err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(step.ExecutionARN, ":execution:ffbroker-approval:", ":execution:mallory-machine:", 1)
+	if forged == step.ExecutionARN {
+		t.Fatalf("execution ARN %s does not name the state machine ffbroker-approval", step.ExecutionARN)
+	}
+	n := len(f.audit.Records(t))
+	in, _ := json.Marshal(lambdafn.AwaitStep{Action: "await", RequestID: id, TaskToken: "mallory-token", ExecutionARN: forged})
+	_, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, in)
+	var forbidden *lambdafn.ForbiddenError
+	if !errors.As(err, &forbidden) {
+		t.Errorf("wait step with execution %s = %v; want ForbiddenError", forged, err)
+	}
+	if got := f.lastRejection(t, n); got != "forbidden" {
+		t.Errorf("audit: last request.rejected code = %v; want forbidden", got)
+	}
+	if got := f.superQuery(t, `SELECT coalesce(task_token, '') FROM db_admin.firefighter_request WHERE request_id = $1`, id)[0]; got != "" {
+		t.Errorf("the request keeps task token %q after the forged wait step; want none", got)
+	}
+	// The genuine wait step still keeps its token.
+	if _, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, genuine); err != nil {
+		t.Errorf("the genuine wait step after the forged one: %v", err)
 	}
 }
 
@@ -219,9 +310,9 @@ func (f *flow) foreignSession(t *testing.T, who, role, session string) string {
 
 // A session key ("session/<name>") is the same for an AWSReservedSSO_* role of any
 // account: a role of that name in the attacker's own account, assumed with the
-// victim's Identity Center user name as session name, is the victim to the broker.
-// Mallory, no party to alice's grant, revokes it.
-func TestRedTeamForeignSSOSessionImpersonatesForRevoke(t *testing.T) {
+// victim's Identity Center user name as session name, would be the victim to the
+// broker; its account is not accepted, so mallory cannot revoke alice's grant.
+func TestForeignSSORoleSessionCannotRevoke(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt_sso", 3600)
 	alice := f.assumeRole(t, "alice", "AWSReservedSSO_Engineer_0123456789abcdef", "alice")
@@ -237,8 +328,8 @@ func TestRedTeamForeignSSOSessionImpersonatesForRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status, body := apiAnswer(t, out); status != 401 && status != 403 {
-		t.Errorf("mallory as arn:aws:sts::999999999999:assumed-role/AWSReservedSSO_Fake_1/alice revokes alice's ro grant = %d %v; want 401 or 403", status, body)
+	if status, body := apiAnswer(t, out); status != 401 || errorCode(body) != "unauthenticated" {
+		t.Errorf("mallory as arn:aws:sts::999999999999:assumed-role/AWSReservedSSO_Fake_1/alice revokes alice's ro grant = %d %v; want 401 unauthenticated", status, body)
 	}
 }
 
@@ -272,18 +363,11 @@ func (f *flow) fileRequest(t *testing.T, incident, reason, requester, key, proof
 	return id
 }
 
-// Red team 2, attack 1 (high). The approve function checks the kept requester proof
-// for the person key, role, incident and hours, but not the requester ARN nor the
-// reason the ledger shows the approver. Mallory, an IAM user holding the broker's
-// login, signs her own POST /access proof (never sending it) and files it with
-// requester = carol's ARN, or with a reason of her choice: bob approves "carol's"
-// request (GET /approvals shows carol), and the issue step writes password.issued
-// naming carol as requester. Fixed: checkRequester also compares the proof's ARN with
-// the ledger's requester and the signed reason with the ledger's. Left: a re-ask from
-// another session of a non-trusted role refreshes the proof but keeps the old ARN, so
-// the request is then refused (submit_firefighter_request should refuse or update it).
-func TestRedTeam2BrokerLoginRelabelsRequesterAndReason(t *testing.T) {
-	ctx := context.Background()
+// Mallory, an IAM user holding the broker's login, signs her own POST /access proof
+// (never sending it) and files it with requester = carol's ARN, or with a reason of
+// her choice: the approve function compares the proof's ARN and signed reason with
+// the ledger's and refuses to decide.
+func TestBrokerLoginCannotRelabelRequesterOrReason(t *testing.T) {
 	f := newFlow(t, "rt2_relabel", 3600)
 	const carolARN = "arn:aws:iam::123456789012:user/carol"
 	const malloryKey = "arn:aws:iam::123456789012:user/mallory"
@@ -300,31 +384,22 @@ func TestRedTeam2BrokerLoginRelabelsRequesterAndReason(t *testing.T) {
 			proof, body := sign(c.incident)
 			id := f.fileRequest(t, c.incident, c.reason, c.requester, malloryKey, proof, body)
 			status, answer := f.decide(t, "bob", id, "approve")
-			if status != 200 {
-				return // refused: the kept proof must match what the ledger shows
+			if status != 403 || errorCode(answer) != "forbidden" || !strings.Contains(fmt.Sprint(answer), "valid proof of its requester") {
+				t.Errorf("bob approves request %s (requester %s, reason %q) backed by mallory's proof for reason %q = %d %v; want 403 forbidden (no valid proof of its requester)",
+					id, c.requester, c.reason, "cancel stuck order", status, answer)
 			}
-			t.Errorf("bob approved request %s (requester %s, reason %q) backed by mallory's proof for reason %q: %v",
-				id, c.requester, c.reason, "cancel stuck order", answer)
-			if _, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, json.RawMessage(`{"action":"issue","request_id":"`+id+`"}`)); err != nil {
-				return
-			}
-			for _, r := range f.audit.Records(t) {
-				if r["event"] == "password.issued" && r["grant_id"] == id {
-					t.Errorf("rw issued on it; password.issued names requester %v, reason unchecked (the proof is mallory's)", r["requester"])
-				}
+			if st := f.requestState(t, id); st != broker.StatePending {
+				t.Errorf("request %s is %s; want pending", id, st)
 			}
 		})
 	}
 }
 
-// Red team 2, attack 2 (medium). A POST /access proof binds no request id: the
-// broker's login copies alice's kept proof and body onto a new request row. Bob denied
-// alice's request; within the proof's 14 minutes the login files it again, behind
-// alice's back, and carol approves it: one request of alice's became two decisions
-// (approver shopping); the login then sets the password of the grant. Fix: a kept
-// proof backs one row only (a unique index on sha256(requester_proof), or
-// submit_firefighter_request refusing a proof another row keeps).
-func TestRedTeam2RequesterProofCopiedToAnotherRow(t *testing.T) {
+// A POST /access proof binds no request id: the broker's login copies alice's kept
+// proof and body onto a new request row, so that after bob denied it carol could
+// approve the copy (approver shopping). A kept proof backs one row only: the database
+// refuses the copy (unique violation on firefighter_request_proof_once).
+func TestKeptRequesterProofBacksOneRequest(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt2_copy", 3600)
 	first, arn := f.submit(t, "alice", "INC-COPY")
@@ -341,13 +416,8 @@ func TestRedTeam2RequesterProofCopiedToAnotherRow(t *testing.T) {
 	err := f.dbLogin(t, f.names.Broker).QueryRow(ctx,
 		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, 'INC-COPY', 1, 'cancel stuck order', $2, $3, $4, $5)`,
 		f.names.FirefighterRW, aliceARN, "arn:aws:iam::123456789012:user/alice", proof, body).Scan(&second)
-	if err != nil {
-		if !strings.Contains(err.Error(), "firefighter_request_proof_once") {
-			t.Fatalf("filing the copy: %v; want refused by the one-request-per-proof index", err)
-		}
-		return // refused at filing: a kept proof backs one request only
-	}
-	if status, answer := f.decide(t, "carol", second, "approve"); status == 200 {
-		t.Errorf("carol approved request %s, a copy of alice's denied request %s with its kept proof: %v", second, first, answer)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" || pe.ConstraintName != "firefighter_request_proof_once" {
+		t.Errorf("filing a copy of alice's denied request %s with its kept proof = %s, %v; want SQLSTATE 23505 on firefighter_request_proof_once", first, second, err)
 	}
 }

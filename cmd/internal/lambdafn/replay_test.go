@@ -1,11 +1,9 @@
 package lambdafn_test
 
-// Red team 3 (issues 10 and 11: extensions, notifications, the client). Each test
-// fails while its attack works; the comment gives the severity and a proposed fix.
-
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,17 +12,12 @@ import (
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 )
 
-// Red team 3, attack 1 (medium: approver shopping by the broker's login, the red
-// team 2 attack again). The one-request-per-proof index is on md5(requester_proof),
-// the text as stored, but the verifier accepts many spellings of one proof: it trims
-// any run of trailing "=" before decoding base64url (and JSON re-encodings decode
-// alike). Bob denied alice's request; the broker's login files alice's kept proof
-// again with "=" appended, the index sees a new proof, and carol approves it: one
-// request of alice's became two decisions. Fix: key the index on a canonical form
-// (sha256 of the decoded, re-marshalled wire proof, or of its Authorization
-// signature, which is unique per signed request), or have the verifier refuse any
-// spelling but base64.RawURLEncoding of its own re-encoding.
-func TestRedTeam3ProofRespelledDefeatsOneRequestPerProof(t *testing.T) {
+// The one-request-per-proof index is on the proof's text: the broker's login files
+// alice's kept proof again with "=" appended, which the index sees as new. The
+// verifier accepts only the canonical spelling of a proof (base64url without padding
+// of its own encoding), so the copy carries no valid proof and carol's approval of it
+// is refused: one request of alice's stays one decision.
+func TestRespelledKeptProofIsNoProof(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt3_respell", 3600)
 	first, arn := f.submit(t, "alice", "INC-RSP")
@@ -42,27 +35,22 @@ func TestRedTeam3ProofRespelledDefeatsOneRequestPerProof(t *testing.T) {
 		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, 'INC-RSP', 1, 'cancel stuck order', $2, $3, $4, $5)`,
 		f.names.FirefighterRW, aliceARN, aliceARN, proof+"==", body).Scan(&second)
 	if err != nil {
-		t.Logf("filing refused: %v", err)
-		return // refused at filing: the same proof, however spelled, backs one request only
+		t.Fatalf("filing the respelled copy: %v; the index is on the text, so the copy files", err)
 	}
 	status, answer := f.decide(t, "carol", second, "approve")
-	t.Logf("carol: %d %v", status, answer)
-	if status == 200 {
-		t.Errorf("carol approved request %s, a copy of alice's denied request %s with its kept proof plus \"==\": %v", second, first, answer)
+	if status != 403 || errorCode(answer) != "forbidden" || !strings.Contains(fmt.Sprint(answer), "valid proof of its requester") {
+		t.Errorf("carol approves request %s, a copy of alice's denied request %s with its kept proof plus \"==\" = %d %v; want 403 forbidden (no valid proof of its requester)",
+			second, first, status, answer)
+	}
+	if st := f.requestState(t, second); st != broker.StatePending {
+		t.Errorf("the copy is %s; want pending", st)
 	}
 }
 
-// Red team 3, attack 2 (low: forged notice and audit record by a direct invoke). The
-// issue step of an extension request that was carried out is answered again from the
-// ledger even after the grant ended: anyone with lambda:InvokeFunction on the issue
-// function sends {"action":"issue","request_id":EXT} after alice's rw grant was
-// revoked, and alice is told "Your firefighter rw access ... now ends at <later>"
-// (NotifyExtended is published with notify, not notifyOnce, so on every invoke) and
-// the audit trail gets another access.extended success for a grant that is closed.
-// Fix: extend_firefighter_grant's 'issued' branch refuses (FFB05) when the grant is
-// closed or expired; extendApproved claims the notice ('extended' in
-// claim_firefighter_notice) and audits a retry without outcome success.
-func TestRedTeam3ReplayedExtensionStepAfterRevoke(t *testing.T) {
+// The issue step of an extension request that was carried out, invoked again
+// directly after the grant was revoked, is refused (conflict: its grant has ended):
+// nobody is told of an extension, and no access.extended success is written.
+func TestReplayedExtensionStepAfterRevokeIsRefused(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt3_extreplay", 3600)
 	alice := f.mailbox(t, "alice3", `{"recipient":["`+aliceARN+`"]}`)
@@ -85,7 +73,10 @@ func TestRedTeam3ReplayedExtensionStepAfterRevoke(t *testing.T) {
 	n := len(f.audit.Records(t))
 	step := json.RawMessage(`{"action":"issue","request_id":"` + extID + `"}`)
 	_, err := lambdafn.NewIssueHandler(f.issue).Handle(ctx, step)
-	t.Logf("replayed issue step: %v", err)
+	var conflict *lambdafn.ConflictError
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "its grant has ended") {
+		t.Errorf("replayed issue step after the revoke = %v; want ConflictError (its grant has ended)", err)
+	}
 	got := alice.take(t)
 	for _, r := range got {
 		t.Errorf("a direct invoke of the issue step after the revoke told alice %q: %s", r.chat.Metadata.EventType, r.chat.Content.Title)
@@ -97,18 +88,10 @@ func TestRedTeam3ReplayedExtensionStepAfterRevoke(t *testing.T) {
 	}
 }
 
-// Red team 3, attack 3 (medium: a notification that names the wrong person, and chat
-// mentions). The approvers' message names the requester by the verified ARN, whose
-// session name any caller of a non-trusted role chooses: mallory, in role Engineer,
-// asks as assumed-role/Engineer/bob.smith and the approvers read "bob.smith"; the
-// principal key the two-person rule really uses (role Engineer: everyone who can
-// assume it) is nowhere in the message. Session names and IAM user names may also
-// hold "@" ([\w+=,.@-]), which chatSafe handles for typed text only: the Requester
-// and Approver lines carry "@here" into chat unchanged. Fix: name the requester by
-// the principal key ("role Engineer (any session)", "user alice", "SSO alice"),
-// show a non-trusted session name as "session name chosen by the caller", and pass
-// every ARN through chatSafe.
-func TestRedTeam3NotificationNamesUnverifiedSessionName(t *testing.T) {
+// The approvers' message names the requester by the principal key the two-person rule
+// uses (role Engineer: everyone who can assume it), not only by a session name the
+// caller chose, and no "@here" or "@channel" from a session name reaches chat.
+func TestNotificationNamesThePrincipalKeyWithoutMentions(t *testing.T) {
 	const roleKey = "arn:aws:iam::123456789012:role/engineer"
 	n := broker.Notification{Kind: broker.NotifyApprovalNeeded, Request: broker.AccessRequest{
 		ID: "3f1c2b7e-8a4d-4f5e-9b6a-1c2d3e4f5a6b", Role: "my_pg_firefighter_rw", IncidentID: "INC-77", Hours: 1,

@@ -1,8 +1,5 @@
 package main
 
-// Red team 3 (issue 11, the client). Each test fails while its attack works; the
-// comment gives the severity and a proposed fix.
-
 import (
 	"net/http"
 	"net/http/httptest"
@@ -11,17 +8,11 @@ import (
 	"testing"
 )
 
-// Red team 3, attack 5 (low: the identity proof and the SigV4-signed call leave for a
-// host the user never configured, and the plain-http refusal is bypassed). The
-// client's http.Client follows redirects: an API URL that answers 307 (a stale or
-// hostile endpoint in the config file, which is read whatever its owner or mode, a
-// captive portal, a proxy) sends the call on, with its X-Ffb-Identity header and
-// body, to wherever Location says, also to plain http on a remote host, which the
-// configured URL itself may not be. A proof is a signed sts:GetCallerIdentity that
-// anyone on the path can replay for 5 minutes (the exact request, e.g. an approval).
-// Fix: CheckRedirect returning http.ErrUseLastResponse (an API never redirects; the
-// 3xx becomes an error), and refuse a config file that others may write.
-func TestRedTeam3ClientFollowsRedirectsWithTheProof(t *testing.T) {
+// The client never follows a redirect: an API URL that answers 307 (a stale or
+// hostile endpoint, a captive portal, a proxy) would otherwise send the call, with its
+// identity proof and body, to wherever Location says. The 3xx is the answer: exit 1
+// with its HTTP status as the code, and nothing reaches the other host.
+func TestClientDoesNotFollowRedirects(t *testing.T) {
 	var mu sync.Mutex
 	var leaked []string
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,5 +37,8 @@ func TestRedTeam3ClientFollowsRedirectsWithTheProof(t *testing.T) {
 	if len(leaked) > 0 {
 		t.Errorf("the client followed the API's redirect to %s and sent it %v (exit %d, stdout %q, stderr %q); want no call but to the configured API",
 			elsewhere, leaked, code, out, errOut)
+	}
+	if code != exitFailed || out != "" || !strings.Contains(errOut, `"code":"http_307"`) {
+		t.Errorf("requests against an API that redirects = exit %d, stdout %q, stderr %q; want exit 1, error code http_307", code, out, errOut)
 	}
 }
