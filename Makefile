@@ -45,7 +45,7 @@ NORACE_PACKAGES = $(filter-out $(shell $(GO) list $(RACE_PACKAGES)),$(shell $(GO
 ## The tests run with TMPDIR set to a fresh directory, which must be empty after
 ## them: tests leave nothing behind (mode 1777 so the throwaway clusters' postgres
 ## user can use it as /tmp).
-test-go:
+test-go: npm-tools
 	@tmp=$$(mktemp -d /tmp/ffbroker-test.XXXXXX) && chmod 1777 $$tmp && rc=0; \
 	TMPDIR=$$tmp $(GOTEST) -race $(RACE_PACKAGES) || rc=$$?; \
 	$(if $(strip $(NORACE_PACKAGES)),[ $$rc -ne 0 ] || TMPDIR=$$tmp $(GOTEST) $(NORACE_PACKAGES) || rc=$$?;) \
