@@ -68,7 +68,7 @@ type proofs struct {
 	approvers, requesters identity.Patterns
 }
 
-func newProofs(t testing.TB) proofs {
+func newProofs(t testing.TB, moreRequesters ...string) proofs {
 	t.Helper()
 	srv := shared.Moto(t)
 	v := identity.NewVerifier(srv.Config(context.Background()), serverID, nil)
@@ -77,7 +77,7 @@ func newProofs(t testing.TB) proofs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := identity.ParsePatterns(strings.Join(requesters, ","))
+	r, err := identity.ParsePatterns(strings.Join(append(append([]string(nil), requesters...), moreRequesters...), ","))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,10 @@ const (
 	expireFnRole = "arn:aws:iam::" + awstest.AccountID + ":role/ffbroker-ExpireFunctionRole-0A1B2C3D4E5F"
 )
 
+// onCallSSORole is the Identity Center role of the on-call sessions dave and erin,
+// which the requesters' list names.
+const onCallSSORole = "arn:aws:iam::" + awstest.AccountID + ":role/AWSReservedSSO_OnCall_0123456789abcdef"
+
 // motoWorkflow starts a real (moto) Step Functions execution per request, named
 // ffb-<request id> as the broker's workflow names them.
 type motoWorkflow struct {
@@ -120,7 +124,7 @@ func verified(t *testing.T, cfg aws.Config, method, path string, body []byte) br
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newProofs(t).CheckProof(ctx, broker.KeptProof{Proof: proof, Method: method, Path: path, Body: body})
+	c, err := newProofs(t, onCallSSORole).CheckProof(ctx, broker.KeptProof{Proof: proof, Method: method, Path: path, Body: body})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +146,7 @@ func TestOnlyLiveGrantsRequestersReadTheSecret(t *testing.T) {
 	b, err := broker.New(broker.Config{
 		Policy: broker.DefaultPolicy(prefix), DB: d.db, Secrets: d.secrets, Audit: d.sink, Workflow: newMotoWorkflow(t),
 		Target: broker.Target{Host: shared.Cluster.Host, Port: shared.Cluster.Port, DBName: f.DB, SSLMode: "disable"},
-		Proofs: newProofs(t),
+		Proofs: newProofs(t, onCallSSORole),
 	})
 	if err != nil {
 		t.Fatal(err)
