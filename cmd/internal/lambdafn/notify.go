@@ -173,6 +173,16 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s ends at %s", kind, r.IncidentID, when(expiry(n)))
 		f = append(f, fact{"Expires", when(expiry(n)), false}, fact{"Grant", grantID(n), false})
 		m.Content.NextSteps = []string{fmt.Sprintf("ffbroker extend --role %s --incident %s", kind, r.IncidentID)}
+		switch end := n.LifetimeEnds; {
+		case end.IsZero() || expiry(n).Add(2*time.Hour).Before(end):
+		case !expiry(n).Before(end):
+			m.Content.Title += ": its lifetime cap, it cannot be extended"
+			f = append(f, fact{"Lifetime cap", "reached: extend is refused; ask again for a new password", false})
+			m.Content.NextSteps = []string{again}
+		default:
+			f = append(f, fact{"Lifetime cap", "extensions end at " + when(end) + "; then ask again for a new password", false})
+			m.Content.NextSteps = append(m.Content.NextSteps, again)
+		}
 	case broker.NotifyExtended:
 		m.ID += ":" + fmt.Sprint(expiry(n).Unix())
 		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s now ends at %s", kind, r.IncidentID, when(expiry(n)))
