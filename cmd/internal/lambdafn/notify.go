@@ -177,10 +177,10 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 		case end.IsZero() || expiry(n).Add(2*time.Hour).Before(end):
 		case !expiry(n).Before(end):
 			m.Content.Title += ": its lifetime cap, it cannot be extended"
-			f = append(f, fact{"Lifetime cap", "reached: extend is refused; ask again for a new password", false})
+			f = append(f, fact{"Lifetime cap", "reached: extend is refused; ask again for new access", false})
 			m.Content.NextSteps = []string{again}
 		default:
-			f = append(f, fact{"Lifetime cap", "extensions end at " + when(end) + "; then ask again for a new password", false})
+			f = append(f, fact{"Lifetime cap", "extensions end at " + when(end) + "; then ask again for new access", false})
 			m.Content.NextSteps = append(m.Content.NextSteps, again)
 		}
 	case broker.NotifyExtended:
