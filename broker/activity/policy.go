@@ -46,6 +46,9 @@ func (j *Job) plan(ctx context.Context, opts Options) (*PolicyReport, []RolePlan
 		pr.FloorLockDays, pr.FloorDropDays = dbp.LockAfterDays, dbp.DropAfterDays
 	}
 	plan, err := j.store.Plan(ctx, opts.policy())
+	if err == nil {
+		plan, err = j.checkInstances(ctx, plan)
+	}
 	if broker.ErrorCode(err) == broker.CodeForbidden {
 		// Options looser than the admin's policy: refused, nothing changed.
 		r := audit.Record{Event: audit.EventRequestRejected, Outcome: audit.OutcomeRejected, RequestID: opts.RequestID,

@@ -94,6 +94,24 @@ var _ postgres.InstanceLister = Static(nil)
 // Instances returns the list.
 func (s Static) Instances(context.Context) ([]broker.Instance, error) { return s, nil }
 
+// FromSetting is the lister a setting names (FFB_DB_INSTANCES): "rds" lists cluster
+// through api, a list of host[:port] is Static, and "" is nil: one instance.
+func FromSetting(setting, cluster string, defaultPort int, api API) (postgres.InstanceLister, error) {
+	switch setting = strings.TrimSpace(setting); {
+	case setting == "":
+		return nil, nil
+	case setting == "rds" && cluster == "":
+		return nil, errors.New("rds needs FFB_CLUSTER_ID, the cluster whose instances the RDS API lists")
+	case setting == "rds":
+		return New(api, cluster), nil
+	}
+	s, err := ParseStatic(setting, defaultPort)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // ParseStatic reads a comma-separated list of host[:port] endpoints (defaultPort
 // when a port is left out), each its own instance.
 func ParseStatic(list string, defaultPort int) (Static, error) {
