@@ -83,6 +83,13 @@ type Config struct {
 	// checks the requester's, the issue function the approver's. Without it, nothing
 	// can be decided or issued that needs approval.
 	Proofs ProofChecker
+	// Instances reaches every instance of the cluster (Aurora's readers) to end a
+	// role's sessions at expiry and revoke; nil means the database is one instance.
+	Instances Instances
+	// LifetimeCap is the longest a grant may live from its issue, extensions
+	// included (DefaultLifetimeCap in the functions, at most MaxLifetimeCap); zero
+	// leaves the database's ceiling (MaxLifetimeCap) alone to decide.
+	LifetimeCap time.Duration
 	// Audit receives every record; an error writing the intent record stops the issue.
 	Audit  audit.Sink
 	Target Target

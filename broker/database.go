@@ -26,6 +26,9 @@ type ExtendRequest struct {
 	Requester    string
 	RequesterKey string
 	RequestID    string
+	// LifetimeCap is the longest the grant may live from its issue (whole hours);
+	// zero leaves the database's 12-hour ceiling alone.
+	LifetimeCap time.Duration
 }
 
 // Extension is the answer of ExtendGrant.

@@ -50,6 +50,9 @@ const (
 	// CodeConflict means the request conflicts with the current state, for
 	// example a grant that was already revoked.
 	CodeConflict Code = "conflict"
+	// CodeLifetimeExceeded means a grant has lived as long as its lifetime cap
+	// allows and cannot be extended: ask again for a new password.
+	CodeLifetimeExceeded Code = "lifetime_exceeded"
 	// CodeUnavailable means a dependency is busy or throttling (database
 	// lock or connection limit, AWS throttling); the same request may succeed
 	// if retried later.
@@ -302,6 +305,8 @@ func defaultMessage(code Code) string {
 		return "not found"
 	case CodeConflict:
 		return "conflict"
+	case CodeLifetimeExceeded:
+		return "the grant has reached its lifetime cap: ask again for a new password"
 	case CodeUnavailable:
 		return "service temporarily unavailable, retry later"
 	case CodeDatabaseUnavailable:

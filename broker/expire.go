@@ -50,7 +50,8 @@ type SweepOutput struct {
 }
 
 // Revoke takes the role back now: its password expires, every grant of the role is
-// closed, every session is terminated, and the secret becomes a tombstone. Only the
+// closed, every session is terminated (on every instance of the cluster, with
+// Instances), and the secret becomes a tombstone. Only the
 // requester or approver of a live grant on the role (by principal key), or an
 // approver, may revoke; anyone else gets forbidden. With no live grant of the role
 // there is nothing to revoke: not_found. Taking access away is never
@@ -101,7 +102,8 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 	if err != nil {
 		return RevokeOutput{}, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
 	}
-	exp := Expiry{Role: role, GrantsClosed: closed, SessionsTerminated: terminated}
+	others, instErr := b.terminateEverywhere(ctx, role)
+	exp := Expiry{Role: role, GrantsClosed: closed, SessionsTerminated: terminated + others}
 	if err := b.takeBack(ctx, rec, exp, "revoked: every grant of the role ended"); err != nil {
 		return RevokeOutput{}, err
 	}
@@ -109,11 +111,16 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 	if _, err := b.reconcile(ctx, rec, role, &exp); err != nil {
 		return RevokeOutput{}, b.failed(ctx, rec, audit.EventPasswordExpired, err)
 	}
+	if instErr != nil {
+		// The password is gone and the secret a tombstone; the sweep retries the instances.
+		return RevokeOutput{}, b.failed(ctx, rec, audit.EventSessionsTerminated, instErr)
+	}
 	return RevokeOutput{Expiry: exp, IncidentID: in.IncidentID, AllGrantsEnded: true}, nil
 }
 
 // Sweep guarantees expiry when everything else failed. It asks the database to expire
-// every firefighter role with no live grant left, terminates their sessions, replaces
+// every firefighter role with no live grant left, terminates their sessions (on every
+// instance of the cluster, with Instances, every run), replaces
 // their secrets with tombstones, and repairs what an issue that stopped half-way left:
 // a live grant whose version is not AWSCURRENT is promoted, a pending version without a
 // live grant loses its AWSPENDING label, and a secret still holding a password while
@@ -133,8 +140,14 @@ func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Sourc
 	var errs []error
 	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
 		var exp *Expiry
-		if r, ok := swept[role]; ok {
-			exp = &Expiry{Role: role, GrantsClosed: r.GrantsClosed, SessionsTerminated: r.SessionsTerminated}
+		others, err := b.terminateEverywhere(ctx, role)
+		if err != nil {
+			r := rec
+			r.TargetRole = role
+			errs = append(errs, b.failed(ctx, r, audit.EventSessionsTerminated, err))
+		}
+		if r, ok := swept[role]; ok || others > 0 {
+			exp = &Expiry{Role: role, GrantsClosed: r.GrantsClosed, SessionsTerminated: r.SessionsTerminated + others}
 			if err := b.takeBack(ctx, rec, *exp, "expired: no live grant left"); err != nil {
 				errs = append(errs, err)
 				exp = nil // its secret is still reconciled below

@@ -5,8 +5,18 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/ffbroker/ffbroker/audit"
+)
+
+// A grant's whole lifetime, extensions included, is capped from its issue.
+const (
+	// DefaultLifetimeCap is the cap unless configured (FFB_LIFETIME_CAP_HOURS).
+	DefaultLifetimeCap = 4 * time.Hour
+	// MaxLifetimeCap is the highest cap there is: the database refuses to extend a
+	// grant beyond it whatever the broker passes.
+	MaxLifetimeCap = 12 * time.Hour
 )
 
 // ExtendInput asks for more time on the caller's live grant of a role for an
@@ -41,7 +51,10 @@ type ExtendOutput struct {
 // requester of the live grant (by principal key) may extend it (forbidden; not_found
 // when the incident has no live grant of the role). A role that needs approval files
 // an extension request that goes through the same approval workflow as a request for
-// access; its issue step extends the grant (see IssueApproved).
+// access; its issue step extends the grant (see IssueApproved). No extension takes a
+// grant past its issue plus the lifetime cap (Config.LifetimeCap): one that would is
+// clipped to the cap, and a grant already ending at its cap is refused with
+// CodeLifetimeExceeded (ask again: a new grant, a new password).
 func (b *Broker) Extend(ctx context.Context, in ExtendInput) (ExtendOutput, error) {
 	rec := audit.Record{RequestID: in.RequestID, Requester: in.Caller.ARN, RequesterKey: in.Caller.Key, Source: in.Source}
 	body, err := DecodeExtendRequest(in.Body)
@@ -71,7 +84,7 @@ func (b *Broker) Extend(ctx context.Context, in ExtendInput) (ExtendOutput, erro
 	rec.GrantID = grant.ID
 	if !v.NeedsApproval {
 		ereq := ExtendRequest{Role: v.RoleName, IncidentID: v.IncidentID, Hours: v.Hours,
-			Requester: in.Caller.ARN, RequesterKey: in.Caller.Key}
+			Requester: in.Caller.ARN, RequesterKey: in.Caller.Key, LifetimeCap: b.cfg.LifetimeCap}
 		out, err := b.extend(ctx, ereq, rec)
 		if err != nil {
 			return ExtendOutput{}, err
@@ -126,7 +139,25 @@ func (b *Broker) extendableGrant(ctx context.Context, v ValidRequest, c Caller) 
 	case !sameKey(found.RequesterKey, c.Key):
 		return Grant{}, Errorf(CodeForbidden, "only the requester of the live grant of %s for this incident may extend it", v.RoleName)
 	}
+	if end, capped := b.lifetimeEnd(*found); capped && !found.ExpiresAt.Before(end) {
+		return Grant{}, lifetimeExceeded(v.Kind, v.IncidentID, b.cfg.LifetimeCap, end)
+	}
 	return *found, nil
+}
+
+// lifetimeEnd is when g's lifetime cap ends it for good; capped is false without a
+// configured cap.
+func (b *Broker) lifetimeEnd(g Grant) (end time.Time, capped bool) {
+	if b.cfg.LifetimeCap <= 0 || g.IssuedAt.IsZero() {
+		return time.Time{}, false
+	}
+	return g.IssuedAt.Add(b.cfg.LifetimeCap), true
+}
+
+// lifetimeExceeded is the refusal of an extension past the cap.
+func lifetimeExceeded(kind Role, incident string, lifetime time.Duration, end time.Time) *Error {
+	return Errorf(CodeLifetimeExceeded, "the grant has reached its %d-hour lifetime cap (it ends at %s) and cannot be extended: ask again for a new password (ffbroker issue --role %s --incident %s)",
+		int(lifetime/time.Hour), end.UTC().Format(time.RFC3339), kind, incident)
 }
 
 // extend carries out an extension the database allows: intent record, the database
@@ -184,7 +215,7 @@ func (b *Broker) extendApproved(ctx context.Context, req AccessRequest, rec audi
 	}
 	rec.GrantID = req.ExtendsGrant
 	out, err := b.extend(ctx, ExtendRequest{Role: v.RoleName, IncidentID: v.IncidentID, Hours: v.Hours,
-		Requester: req.Requester, RequesterKey: req.RequesterKey, RequestID: req.ID}, rec)
+		Requester: req.Requester, RequesterKey: req.RequesterKey, RequestID: req.ID, LifetimeCap: b.cfg.LifetimeCap}, rec)
 	if err == nil {
 		b.notifyOnce(ctx, rec, Notification{Kind: NotifyExtended, Request: req, Grant: &out})
 	}

@@ -14,6 +14,9 @@ type Notification struct {
 	Request AccessRequest
 	// Grant is set when the request was issued, and for an approaching expiry.
 	Grant *IssueOutput
+	// LifetimeEnds is when the grant's lifetime cap ends it for good, whatever is
+	// extended (expiring notices, with a cap configured; else zero).
+	LifetimeEnds time.Time
 }
 
 // Notification kinds. NotifyApprovalNeeded goes to the approvers; every other kind
@@ -91,15 +94,39 @@ func (b *Broker) warnExpiring(ctx context.Context, rec audit.Record) []string {
 		b.cfg.Logger.WarnContext(ctx, "expiry warnings not claimed", "error", err)
 		return warned
 	}
+	issued := b.issueTimes(ctx, grants)
 	for _, g := range grants {
 		r := rec
 		r.GrantID, r.TargetRole, r.IncidentID, r.Requester, r.RequesterKey, r.ExpiresAt = g.ID, g.Role, g.IncidentID, g.Requester, g.RequesterKey, g.ExpiresAt
 		n := Notification{Kind: NotifyExpiring,
 			Request: AccessRequest{ID: g.RequestID, Role: g.Role, IncidentID: g.IncidentID, Requester: g.Requester, RequesterKey: g.RequesterKey},
 			Grant:   &IssueOutput{GrantID: g.ID, Role: g.Role, ExpiresAt: g.ExpiresAt}}
+		g.IssuedAt = issued[g.ID]
+		if end, capped := b.lifetimeEnd(g); capped {
+			n.LifetimeEnds = end
+		}
 		if b.notify(ctx, r, n) {
 			warned = append(warned, g.ID)
 		}
 	}
 	return warned
+}
+
+// issueTimes are the issue times of grants (from the live grants), for their
+// lifetime caps; none without a cap, or when they cannot be read (the notice then
+// leaves the cap out).
+func (b *Broker) issueTimes(ctx context.Context, grants []Grant) map[string]time.Time {
+	out := map[string]time.Time{}
+	if b.cfg.LifetimeCap <= 0 || len(grants) == 0 {
+		return out
+	}
+	live, err := b.cfg.DB.LiveGrants(ctx)
+	if err != nil {
+		b.cfg.Logger.WarnContext(ctx, "live grants not read; expiry warnings leave the lifetime cap out", "error", err)
+		return out
+	}
+	for _, g := range live {
+		out[g.ID] = g.IssuedAt
+	}
+	return out
 }

@@ -14,6 +14,7 @@
 --   FFB13 the caller is not the requester of that grant (extend)
 --   FFB14 the grant already ends later than the extension would (extend)
 --   FFB15 a pending request of the same person asks for other hours or another reason
+--   FFB16 the grant has reached its lifetime cap: ask again for a new password (extend)
 
 SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
 
@@ -1235,22 +1236,35 @@ BEGIN
 END
 $fn$;
 
+-- The hard ceiling of a grant's whole life: no extension, whatever its caller passes,
+-- takes a grant beyond 12 hours from its issue (NOT VALID: rows written before the cap
+-- existed are not checked, every row written since is).
+DO $c$ BEGIN
+  ALTER TABLE db_admin.firefighter_grant ADD CONSTRAINT firefighter_grant_lifetime_ceiling
+    CHECK (expires_at <= issued_at + interval '12 hours') NOT VALID;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $c$;
+
 -- Extends the caller's live grant of p_role for p_incident_id (broker login): its
 -- expiry becomes now + p_hours (so never more than 2 hours from now, by the database
--- clock), the role's VALID UNTIL follows (the latest live grant), and the password is
--- not touched. Refuses FFB12 no live grant for the incident, FFB13 another person's
+-- clock), clipped to the grant's issue + p_lifetime_hours (the lifetime cap, from 2 to
+-- 12; NULL or more than 12 is 12, the ceiling), the role's VALID UNTIL follows (the
+-- latest live grant), and the password is not touched. FFB16 refuses a grant already
+-- at its cap: its requester asks again for a new grant and password. Refuses FFB12 no live grant for the incident, FFB13 another person's
 -- grant, FFB14 a grant that already ends at or after the new expiry (an extension
 -- never shortens). For a role that needs approval, p_request_id must name an extension
 -- request for this grant approved by a second person through another login (FFB05,
 -- FFB07, FFB10 as for an issue); carried out once, a retry returns the same result with
 -- reused = true. Every extension is kept in db_admin.firefighter_extension.
+DROP FUNCTION IF EXISTS db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid);
 CREATE OR REPLACE FUNCTION db_admin.extend_firefighter_grant(
   p_role name,
   p_incident_id text,
   p_hours integer,
   p_requester text,
   p_requester_key text,
-  p_request_id uuid DEFAULT NULL
+  p_request_id uuid DEFAULT NULL,
+  p_lifetime_hours integer DEFAULT NULL
 )
 RETURNS TABLE (grant_id uuid, previous_expires_at timestamptz, expires_at timestamptz, valid_until timestamptz,
                approver text, reused boolean)
@@ -1268,9 +1282,13 @@ DECLARE
   v_req db_admin.firefighter_request%ROWTYPE;
   v_appr db_admin.firefighter_approval%ROWTYPE;
   v_ext db_admin.firefighter_extension%ROWTYPE;
+  v_cap timestamptz;
 BEGIN
   v_role := db_admin.firefighter_role_checked(p_role);
   PERFORM db_admin.firefighter_check_extension(p_hours, p_incident_id, p_requester, p_requester_key);
+  IF p_lifetime_hours IS NOT NULL AND p_lifetime_hours < 2 THEN
+    RAISE EXCEPTION 'the lifetime cap must be from 2 to 12 hours' USING ERRCODE = 'FFB04';
+  END IF;
   PERFORM db_admin.firefighter_lock(v_role);
   v_now := pg_catalog.clock_timestamp();
   SELECT f.needs_approval INTO v_needs FROM db_admin.firefighter_role f WHERE f.role = v_role;
@@ -1320,7 +1338,13 @@ BEGIN
   IF p_request_id IS NOT NULL AND v_req.extends_grant <> v_grant.grant_id THEN
     RAISE EXCEPTION 'the grant request % extends has ended; ask again', p_request_id USING ERRCODE = 'FFB05';
   END IF;
-  v_new := v_now + LEAST(p_hours, 2) * interval '1 hour';
+  v_cap := v_grant.issued_at + LEAST(coalesce(p_lifetime_hours, 12), 12) * interval '1 hour';
+  v_new := LEAST(v_now + LEAST(p_hours, 2) * interval '1 hour', v_cap);
+  IF v_new <= v_grant.expires_at AND v_new = v_cap THEN
+    RAISE EXCEPTION 'the grant has reached its lifetime cap of % hours (it ends at %): ask again for a new password',
+      LEAST(coalesce(p_lifetime_hours, 12), 12),
+      pg_catalog.to_char(v_cap AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') USING ERRCODE = 'FFB16';
+  END IF;
   IF v_new <= v_grant.expires_at THEN
     RAISE EXCEPTION 'the grant already ends at %, later than an extension of % hours from now would',
       pg_catalog.to_char(v_grant.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), p_hours USING ERRCODE = 'FFB14';
@@ -1442,7 +1466,7 @@ FROM pg_catalog.unnest(ARRAY[
   'db_admin.expire_firefighter_request(uuid)',
   'db_admin.firefighter_request_status(uuid)',
   'db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)',
-  'db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid)',
+  'db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid, integer)',
   'db_admin.claim_firefighter_notice(uuid, text)',
   'db_admin.claim_firefighter_expiry_warnings(integer)'
 ]) AS f \gexec

@@ -10,10 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/awsretry"
 	"github.com/ffbroker/ffbroker/broker/postgres"
+	"github.com/ffbroker/ffbroker/broker/rds"
 )
 
 // AuditStream is the log stream of the audit log group the job writes to.
@@ -73,7 +75,15 @@ func newFromEnv(opts Options, dbCfg postgres.Config, getenv func(string) string,
 	if g := getenv("FFB_AUDIT_LOG_GROUP"); g != "" {
 		sinks = append(sinks, audit.NewCloudWatchSink(logs, g, AuditStream, audit.CloudWatchOptions{}))
 	}
-	return New(Config{Store: NewStore(conn), Logs: logs, Audit: audit.Multi(sinks...), Options: opts})
+	cfg := Config{Store: NewStore(conn), Logs: logs, Audit: audit.Multi(sinks...), Options: opts}
+	list, err := rds.FromSetting(getenv("FFB_DB_INSTANCES"), getenv("FFB_CLUSTER_ID"), dbCfg.Port, awsrds.NewFromConfig(awsCfg))
+	if err != nil {
+		return nil, fmt.Errorf("FFB_DB_INSTANCES: %w", err)
+	}
+	if list != nil {
+		cfg.Sessions = postgres.NewInstances(list, conn)
+	}
+	return New(cfg)
 }
 
 // activityDBConfig is the database configuration of FFB_DB_* with the activity role

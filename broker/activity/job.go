@@ -30,6 +30,9 @@ type Config struct {
 	// Now returns the Lambda's time, used for the reading window and the time
 	// budget only (the policy's clock is the database's); nil means time.Now.
 	Now func() time.Time
+	// Sessions checks every instance of the cluster for live sessions before a
+	// lock or drop; nil means the database is one instance.
+	Sessions Sessions
 }
 
 // Job is the activity job. It is safe for one run at a time; the database keeps
@@ -40,6 +43,8 @@ type Job struct {
 	audit audit.Sink
 	opts  Options
 	now   func() time.Time
+	// sessions is Config.Sessions.
+	sessions Sessions
 }
 
 // New returns a Job with the dependencies in cfg.
@@ -53,7 +58,7 @@ func New(cfg Config) (*Job, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Job{store: cfg.Store, logs: cfg.Logs, audit: cfg.Audit, opts: cfg.Options, now: cfg.Now}, nil
+	return &Job{store: cfg.Store, logs: cfg.Logs, audit: cfg.Audit, opts: cfg.Options, now: cfg.Now, sessions: cfg.Sessions}, nil
 }
 
 // Run reads the log from the checkpoint to now minus opts.LogDelay, committing each

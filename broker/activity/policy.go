@@ -52,6 +52,7 @@ func (j *Job) plan(ctx context.Context, opts Options) (*PolicyReport, []RolePlan
 		for i := range plan {
 			holdForGrace(&plan[i], now, opts.DropGrace)
 		}
+		plan, err = j.checkInstances(ctx, plan)
 	}
 	if broker.ErrorCode(err) == broker.CodeForbidden {
 		// Options looser than the admin's policy: refused, nothing changed.

@@ -40,6 +40,10 @@ type Connector struct {
 	// in IAM mode. NewConnector sets it to auth.BuildAuthToken with the
 	// aws.Config's credentials; tests replace it.
 	TokenSource func(ctx context.Context, endpoint, region, user string) (string, error)
+	// Resolve, when set, resolves the host name to addresses instead of the
+	// system resolver; the TLS server name stays the host name. Tests map the
+	// instance endpoints that moto's RDS invents to a local standby with it.
+	Resolve func(ctx context.Context, host string) ([]string, error)
 
 	cfg   Config
 	roots *x509.CertPool
@@ -74,6 +78,18 @@ func NewConnector(cfg Config, awsCfg aws.Config) (*Connector, error) {
 		}
 	}
 	return c, nil
+}
+
+// ForInstance returns a Connector like c to one instance's own endpoint: the same
+// login, CA bundle, token source and resolver; in IAM mode the token is signed for
+// that endpoint and TLS verify-full checks the instance's name.
+func (c *Connector) ForInstance(host string, port int) (*Connector, error) {
+	cfg := c.cfg
+	cfg.Host, cfg.Port = host, port
+	if err := cfg.check(); err != nil {
+		return nil, &broker.Error{Code: broker.CodeInternal, Message: "invalid instance endpoint", Err: err}
+	}
+	return &Connector{TokenSource: c.TokenSource, Resolve: c.Resolve, cfg: cfg, roots: c.roots}, nil
 }
 
 // Connect opens a connection. When the server refuses it for lack of a
@@ -206,6 +222,9 @@ func (c *Connector) connConfig() (*pgx.ConnConfig, error) {
 	cc.KerberosSrvName, cc.KerberosSpn = "", ""
 	cc.OAuthTokenProvider = nil
 	cc.ValidateConnect = nil
+	if c.Resolve != nil {
+		cc.LookupFunc = c.Resolve
+	}
 	cc.RuntimeParams = map[string]string{
 		"application_name":  cfg.ApplicationName,
 		"statement_timeout": strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10),

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/ffbroker/ffbroker/broker"
@@ -38,8 +40,8 @@ func (s *Store) ExtendGrant(ctx context.Context, r broker.ExtendRequest) (broker
 	err := s.sess.Do(ctx, "extend grant", func(c *pgx.Conn) error {
 		var approver *string
 		err := c.QueryRow(ctx, `SELECT grant_id::text, previous_expires_at, expires_at, valid_until, approver, reused
-			FROM db_admin.extend_firefighter_grant($1, $2, $3, $4, $5, $6)`,
-			r.Role, r.IncidentID, r.Hours, r.Requester, r.RequesterKey, nullable(r.RequestID)).
+			FROM db_admin.extend_firefighter_grant($1, $2, $3, $4, $5, $6, $7)`,
+			r.Role, r.IncidentID, r.Hours, r.Requester, r.RequesterKey, nullable(r.RequestID), lifetimeHours(r.LifetimeCap)).
 			Scan(&out.GrantID, &out.PreviousExpiresAt, &out.ExpiresAt, &out.ValidUntil, &approver, &out.Reused)
 		if approver != nil {
 			out.Approver = *approver
@@ -47,6 +49,15 @@ func (s *Store) ExtendGrant(ctx context.Context, r broker.ExtendRequest) (broker
 		return err
 	})
 	return out, err
+}
+
+// lifetimeHours is the cap in whole hours for the database, NULL (its own 12-hour
+// ceiling) when none is set.
+func lifetimeHours(d time.Duration) any {
+	if d <= 0 {
+		return nil
+	}
+	return int(d / time.Hour)
 }
 
 // AttachTaskToken calls db_admin.attach_firefighter_task_token.

@@ -94,6 +94,8 @@ func refusal(fs Functions, pgErr *pgconn.PgError) (code broker.Code, msg string,
 			return broker.CodeConflict, msg, true
 		case "FFB10", "FFB12":
 			return broker.CodeNotFound, msg, true
+		case "FFB16":
+			return broker.CodeLifetimeExceeded, msg, true
 		}
 	case ActivityFunctions:
 		switch pgErr.Code {

@@ -20,10 +20,10 @@ var functions = []struct {
 	env     []string // variables beyond the Globals ones
 }{
 	{"IssueFunction", "issue", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN", "FFB_FUNCTION_ROLE_ARNS"}},
-	{"ExpireFunction", "expire", []string{"FFB_NOTIFY_TOPIC_ARN", "FFB_EXPIRY_WARNING", "FFB_FUNCTION_ROLE_ARNS"}},
+	{"ExpireFunction", "expire", []string{"FFB_NOTIFY_TOPIC_ARN", "FFB_EXPIRY_WARNING", "FFB_FUNCTION_ROLE_ARNS", "FFB_DB_INSTANCES"}},
 	{"ApproveFunction", "approve", []string{"FFB_STATE_MACHINE_ARN", "FFB_NOTIFY_TOPIC_ARN"}},
 	{"ActivityFunction", "activity", []string{"FFB_ACTIVITY_LOG_GROUP", "FFB_ACTIVITY_DB_USER",
-		"FFB_ACTIVITY_LOCK_DAYS", "FFB_ACTIVITY_DROP_DAYS", "FFB_ACTIVITY_APPLY", "FFB_ACTIVITY_EXCLUDE", "FFB_ACTIVITY_DROP_GRACE"}},
+		"FFB_ACTIVITY_LOCK_DAYS", "FFB_ACTIVITY_DROP_DAYS", "FFB_ACTIVITY_APPLY", "FFB_ACTIVITY_EXCLUDE", "FFB_ACTIVITY_DROP_GRACE", "FFB_DB_INSTANCES"}},
 }
 
 // globalEnv is what every function gets from Globals, with the fixed values.
@@ -46,6 +46,7 @@ var globalEnv = map[string]any{
 	"FFB_REQUESTERS":            map[string]any{"Ref": "Requesters"},
 	"FFB_ACCOUNTS":              map[string]any{"Fn::If": []any{"HasCallerAccounts", map[string]any{"Ref": "CallerAccounts"}, map[string]any{"Ref": "AWS::AccountId"}}},
 	"FFB_TRUSTED_SESSION_ROLES": map[string]any{"Ref": "TrustedSessionRoles"},
+	"FFB_LIFETIME_CAP_HOURS":    map[string]any{"Ref": "LifetimeCapHours"},
 }
 
 // ownLogin is the database login a function uses instead of the broker's.

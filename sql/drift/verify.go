@@ -69,7 +69,7 @@ func BrokerFunctions() []string {
 		"db_admin.expire_firefighter_request(uuid)",
 		"db_admin.firefighter_request_status(uuid)",
 		"db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)",
-		"db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid)",
+		"db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid, integer)",
 		"db_admin.claim_firefighter_notice(uuid, text)",
 		"db_admin.claim_firefighter_expiry_warnings(integer)",
 	}

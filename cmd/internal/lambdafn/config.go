@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -21,6 +22,7 @@ import (
 	"github.com/ffbroker/ffbroker/broker/activity"
 	"github.com/ffbroker/ffbroker/broker/awsretry"
 	"github.com/ffbroker/ffbroker/broker/postgres"
+	"github.com/ffbroker/ffbroker/broker/rds"
 	"github.com/ffbroker/ffbroker/broker/secretsmanager"
 	"github.com/ffbroker/ffbroker/identity"
 )
@@ -72,6 +74,16 @@ type Config struct {
 	// requesters read, and only them change the secrets; none writes no policy, which
 	// only a local run may do.
 	FunctionRoleARNs []string
+	// LifetimeCap is the longest a grant lives from its issue, extensions included
+	// (FFB_LIFETIME_CAP_HOURS, whole hours from 2 to 12, default 4).
+	LifetimeCap time.Duration
+	// Instances says where the expire function and the activity job find every
+	// instance of the cluster (FFB_DB_INSTANCES): "rds" asks the RDS API for the
+	// members of FFB_CLUSTER_ID, a list of host[:port] names them; empty means the
+	// database is one instance.
+	Instances string
+	// StaticInstances is Instances parsed when it is a list.
+	StaticInstances rds.Static
 }
 
 // Function is one of the four Lambda functions; it says what a function builds.
@@ -166,6 +178,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.ExpiryWarning, err = expiryWarning(getenv("FFB_EXPIRY_WARNING")); err != nil {
 		return Config{}, fmt.Errorf("FFB_EXPIRY_WARNING: %v", err)
 	}
+	if c.LifetimeCap, err = lifetimeCap(getenv("FFB_LIFETIME_CAP_HOURS")); err != nil {
+		return Config{}, fmt.Errorf("FFB_LIFETIME_CAP_HOURS: %v", err)
+	}
+	switch c.Instances = strings.TrimSpace(getenv("FFB_DB_INSTANCES")); {
+	case c.Instances == "rds" && c.ClusterID == "":
+		return Config{}, fmt.Errorf("FFB_DB_INSTANCES: rds needs FFB_CLUSTER_ID, the cluster whose instances the RDS API lists")
+	case c.Instances != "" && c.Instances != "rds":
+		if c.StaticInstances, err = rds.ParseStatic(c.Instances, db.Port); err != nil {
+			return Config{}, fmt.Errorf("FFB_DB_INSTANCES: %v (want rds or host[:port],...)", err)
+		}
+	}
 	if c.Approvers, err = identity.ParsePatterns(getenv("FFB_APPROVERS")); err != nil {
 		return Config{}, fmt.Errorf("FFB_APPROVERS: %v", err)
 	}
@@ -247,6 +270,29 @@ func expiryWarning(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q must be whole seconds from 1m to 2h, or 0 to warn nobody", v)
 	}
 	return d, nil
+}
+
+// lifetimeCap parses FFB_LIFETIME_CAP_HOURS.
+func lifetimeCap(v string) (time.Duration, error) {
+	if v == "" {
+		return broker.DefaultLifetimeCap, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 || time.Duration(n)*time.Hour > broker.MaxLifetimeCap {
+		return 0, fmt.Errorf("%q must be whole hours from 2 to %d", v, int(broker.MaxLifetimeCap/time.Hour))
+	}
+	return time.Duration(n) * time.Hour, nil
+}
+
+// instances is the lister of the cluster's instances that cfg names, nil for one instance.
+func (c Config) instances(awsCfg aws.Config) postgres.InstanceLister {
+	switch {
+	case c.Instances == "rds":
+		return rds.New(awsrds.NewFromConfig(awsCfg), c.ClusterID)
+	case len(c.StaticInstances) > 0:
+		return c.StaticInstances
+	}
+	return nil
 }
 
 func or(v, def string) string {
@@ -357,7 +403,11 @@ func BuildWith(fn Function, cfg Config, awsCfg aws.Config, getenv func(string) s
 	}
 	if fn == FunctionExpire {
 		bc.ExpiryWarning = cfg.ExpiryWarning
+		if list := cfg.instances(awsCfg); list != nil {
+			bc.Instances = postgres.NewInstances(list, conn)
+		}
 	}
+	bc.LifetimeCap = cfg.LifetimeCap
 	d.Verifier = identity.NewVerifier(awsCfg, cfg.ServerID, cfg.TrustedSessionRoles)
 	proofAge := KeptProofMaxAge
 	if fn == FunctionApprove {

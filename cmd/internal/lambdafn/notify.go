@@ -179,6 +179,16 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 		title = "Your firefighter " + kind + " access for {incident} ends at " + when(expiry(n))
 		f = append(f, field("Expires", when(expiry(n))), field("Grant", grantID(n)))
 		m.Content.NextSteps = []string{fmt.Sprintf("ffbroker extend --role %s --incident %s", kind, r.IncidentID)}
+		switch end := n.LifetimeEnds; {
+		case end.IsZero() || expiry(n).Add(2*time.Hour).Before(end):
+		case !expiry(n).Before(end):
+			title += ": its lifetime cap, it cannot be extended"
+			f = append(f, field("Lifetime cap", "reached: extend is refused; ask again for new access"))
+			m.Content.NextSteps = []string{again}
+		default:
+			f = append(f, field("Lifetime cap", "extensions end at "+when(end)+"; then ask again for new access"))
+			m.Content.NextSteps = append(m.Content.NextSteps, again)
+		}
 	case broker.NotifyExtended:
 		m.ID += ":" + fmt.Sprint(expiry(n).Unix())
 		title = "Your firefighter " + kind + " access for {incident} now ends at " + when(expiry(n))
