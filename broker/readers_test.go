@@ -157,7 +157,7 @@ func TestOnlyLiveGrantsRequestersReadTheSecret(t *testing.T) {
 		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": awstest.AccountID,
 		"AWS::StackId": "arn:aws:cloudformation:us-east-1:" + awstest.AccountID + ":stack/ffbroker/0", "AWS::StackName": "ffbroker",
 		"SecretPrefix": f.secretPrefix, "RolePrefix": prefix, "BrokerApi": "a1b2c3d4e5", "ClusterResourceId": "cluster-ABC",
-		"BrokerDbUser": f.Broker, "ApprovalTopic": "arn:aws:sns:us-east-1:" + awstest.AccountID + ":ffbroker-approvals",
+		"BrokerDbUser": f.Broker, "ClusterIdentifier": "ffbroker-cluster", "ApprovalTopic": "arn:aws:sns:us-east-1:" + awstest.AccountID + ":ffbroker-approvals",
 	})
 	onCall := map[string]any{"OnCallPolicy": tpl.ManagedPolicy(t, "OnCallPolicy")}
 	fns := map[string]principal{

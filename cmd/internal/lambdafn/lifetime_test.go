@@ -67,7 +67,7 @@ func TestExtendStopsAtTheLifetimeCap(t *testing.T) {
 	}
 	got := alice.expect(t, "the sweep 30 minutes before the cap", broker.NotifyExpiring)
 	if len(got) == 1 {
-		if c := got[0].chat.Content; !strings.Contains(c.Description, "Lifetime cap: reached") || !strings.Contains(c.Title, "lifetime cap") ||
+		if c := got[0].chat.Content; !strings.Contains(c.Description, "Lifetime cap: `reached") || !strings.Contains(c.Title, "lifetime cap") ||
 			len(c.NextSteps) != 1 || !strings.HasPrefix(c.NextSteps[0], "ffbroker issue --role ro --incident INC-CAP") {
 			t.Errorf("expiring at the cap = %+v; want the cap reached and the command to ask again", c)
 		}
