@@ -15,8 +15,9 @@ type Check struct {
 	// Name says what was checked and names the role or object, e.g.
 	// "attributes of my_pg_app".
 	Name string
-	// Section is the seed section the expectation comes from, e.g. "11 role attributes",
-	// "9 temporary firefighter passwords" or "14 checklist".
+	// Section names the part of the role model the expectation comes from, as
+	// sql/README.md names it, e.g. "role attributes", "firefighter roles" or
+	// "hardening".
 	Section string
 	// Pass is true when the database matches the role model.
 	Pass bool
@@ -34,20 +35,20 @@ func (c Check) String() string {
 	return fmt.Sprintf("%s [%s] %s: %s", verdict, c.Section, c.Name, c.Reason)
 }
 
-// The seed sections the checks come from.
+// The parts of the role model the checks come from (sql/README.md's names).
 const (
-	secAttributes = "11 role attributes"
-	secRoles      = "3 bootstrap roles"
-	secDatabase   = "11 database privileges"
-	secSchema     = "11 schema privileges"
-	secTables     = "11 table privileges"
-	secObjects    = "6 existing object grants"
-	secFuture     = "7 future object grants"
-	secMigration  = "8 migration DDL pattern"
-	secDefaults   = "11 default privileges"
-	secFirefight  = "9 temporary firefighter passwords"
-	secGuardrails = "10 session guardrails"
-	secChecklist  = "14 checklist"
+	secAttributes = "role attributes"
+	secRoles      = "roles"
+	secDatabase   = "database privileges"
+	secSchema     = "schema privileges"
+	secTables     = "table privileges"
+	secObjects    = "object grants"
+	secFuture     = "future object grants"
+	secMigration  = "migration pattern"
+	secDefaults   = "default privileges"
+	secFirefight  = "firefighter roles"
+	secGuardrails = "session guardrails"
+	secChecklist  = "hardening"
 )
 
 // BrokerFunctions returns the db_admin functions 007_db_admin.sql grants EXECUTE on to the
