@@ -12,8 +12,11 @@ type Notification struct {
 	// Kind is one of the Notify* constants.
 	Kind    string
 	Request AccessRequest
-	// Grant is set when the request was issued, and for an approaching expiry.
+	// Grant is set when the request was issued, for an approaching expiry, and for
+	// a grant that ended.
 	Grant *IssueOutput
+	// EndedBy is the verified caller whose revoke ended the grant (NotifyRevoked).
+	EndedBy string
 }
 
 // Notification kinds. NotifyApprovalNeeded goes to the approvers; every other kind
@@ -28,6 +31,11 @@ const (
 	NotifyExpiring = "expiring"
 	// NotifyExtended tells the requester that a live grant's expiry moved later.
 	NotifyExtended = "extended"
+	// NotifyRevoked tells the requester that a revoke ended their grant (theirs, or
+	// an approver's revoke of the incident's grants).
+	NotifyRevoked = "revoked"
+	// NotifyExpired tells the requester that their grant reached its expiry and ended.
+	NotifyExpired = "expired"
 )
 
 // DefaultExpiryWarning is how long before a grant's end its requester is warned.

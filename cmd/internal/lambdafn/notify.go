@@ -143,7 +143,9 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 	if r.Hours > 0 {
 		f = append(f, fact{"Hours", fmt.Sprint(r.Hours), false})
 	}
-	if n.Kind != broker.NotifyExpiring && n.Kind != broker.NotifyExtended {
+	switch n.Kind {
+	case broker.NotifyExpiring, broker.NotifyExtended, broker.NotifyRevoked, broker.NotifyExpired:
+	default:
 		f = append(f, fact{"Reason", or(r.Reason, "(none)"), true})
 	}
 	again := fmt.Sprintf("ffbroker issue --role %s --incident %s --reason '...'", kind, r.IncidentID)
@@ -173,6 +175,14 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s ends at %s", kind, r.IncidentID, when(expiry(n)))
 		f = append(f, fact{"Expires", when(expiry(n)), false}, fact{"Grant", grantID(n), false})
 		m.Content.NextSteps = []string{fmt.Sprintf("ffbroker extend --role %s --incident %s", kind, r.IncidentID)}
+	case broker.NotifyRevoked:
+		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s was revoked", kind, r.IncidentID)
+		f = append(f, fact{"Revoked by", or(n.EndedBy, "(unknown)"), true}, fact{"Grant", grantID(n), false})
+		m.Content.NextSteps = []string{again}
+	case broker.NotifyExpired:
+		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s has ended", kind, r.IncidentID)
+		f = append(f, fact{"Expired", when(expiry(n)), false}, fact{"Grant", grantID(n), false})
+		m.Content.NextSteps = []string{again}
 	case broker.NotifyExtended:
 		m.ID += ":" + fmt.Sprint(expiry(n).Unix())
 		m.Content.Title = fmt.Sprintf("Your firefighter %s access for %s now ends at %s", kind, r.IncidentID, when(expiry(n)))
