@@ -79,10 +79,12 @@ type RoleState struct {
 
 // Rotation is a new password for the grants of a role that stay live while others
 // end: the secret version (AWSPENDING) that holds it and its verifier. The zero
-// Rotation is none.
+// Rotation is none (no grant is left); Skip says that nothing is to end, so nothing
+// is changed (a grant whose expiry passes meanwhile is the next sweep's).
 type Rotation struct {
 	VersionID string
 	Verifier  Verifier
+	Skip      bool
 }
 
 // EndedGrant is a grant an EndGrants closed and why: "revoked" or "expired".

@@ -153,8 +153,11 @@ func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, i
 				}
 			}
 		}
-		if len(left) == len(st.Live) && len(st.Ended) == 0 || len(left) == 0 {
-			return Rotation{}, nil // nothing ends, or nothing is left to keep
+		switch {
+		case len(left) == len(st.Live) && len(st.Ended) == 0:
+			return Rotation{Skip: true}, nil
+		case len(left) == 0:
+			return Rotation{}, nil // the role is expired
 		}
 		holder := left[0] // the password's version names the grant activated last
 		for _, g := range left[1:] {
@@ -274,6 +277,7 @@ func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Sourc
 	out := SweepOutput{Expired: []Expiry{}, Ended: []string{}, Repaired: []string{}, Warned: []string{}}
 	rec := audit.Record{RequestID: requestID, Source: source}
 	var errs []error
+	reconciled := map[string]bool{}
 	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
 		// Grants whose expiry passed: each named and told; when the role has other
 		// live grants, those keep access with a new password.
@@ -286,6 +290,7 @@ func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Sourc
 		case exp.GrantsClosed > 0:
 			out.Ended = append(out.Ended, exp.EndedGrants...)
 		}
+		reconciled[role] = err == nil && exp.GrantsClosed > 0
 	}
 	rows, err := b.cfg.DB.Sweep(ctx)
 	if err != nil {
@@ -297,7 +302,12 @@ func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Sourc
 	}
 	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
 		var exp *Expiry
-		if r, ok := swept[role]; ok {
+		sr, ok := swept[role]
+		if !ok && reconciled[role] {
+			continue // endGrants reconciled it in this pass
+		}
+		if ok {
+			r := sr
 			exp = &Expiry{Role: role, GrantsClosed: r.GrantsClosed, SessionsTerminated: r.SessionsTerminated}
 			if err := b.takeBack(ctx, rec, *exp, "expired: no live grant left"); err != nil {
 				errs = append(errs, err)

@@ -805,7 +805,7 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-  SELECT pg_catalog.coalesce(g.password_version, g.grant_id) FROM db_admin.firefighter_grant g
+  SELECT COALESCE(g.password_version, g.grant_id) FROM db_admin.firefighter_grant g
   WHERE g.role = p_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL
   ORDER BY g.activated_at DESC LIMIT 1;
 $fn$;
@@ -863,7 +863,7 @@ BEGIN
     UPDATE db_admin.firefighter_grant g
     SET closed_at = v_now, closed_reason = CASE WHEN g.expires_at > v_now THEN 'revoked' ELSE 'expired' END
     WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL
-      AND (g.expires_at <= v_now OR g.grant_id = ANY (pg_catalog.coalesce(p_grant_ids, '{}'::uuid[])))
+      AND (g.expires_at <= v_now OR g.grant_id = ANY (COALESCE(p_grant_ids, '{}'::uuid[])))
     RETURNING g AS r)
   SELECT pg_catalog.array_agg(c.r) INTO v_ended FROM closed c;
   IF v_ended IS NULL THEN

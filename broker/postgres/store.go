@@ -117,8 +117,8 @@ func lockedState(ctx context.Context, tx pgx.Tx, role string) (broker.RoleState,
 // that ids name and those whose expiry passed (db_admin.end_firefighter_grants). It
 // reads the role's state under the lock (with the ended grants not yet recorded) and
 // asks rotate for the password of the grants left: rotate writes it as a pending
-// secret version and returns it, or returns the zero Rotation when no grant is left
-// or nothing ends. publish runs after the database change and before the commit,
+// secret version and returns it, returns the zero Rotation when no grant is left, or
+// one with Skip when nothing ends (nothing is changed then). publish runs after the database change and before the commit,
 // only when the password was rotated. Sessions are left to Terminate.
 func (s *Store) EndGrants(ctx context.Context, role string, ids []string, rotate func(ctx context.Context, st broker.RoleState) (broker.Rotation, error),
 	publish func(ctx context.Context, r broker.Rotation) error) (broker.Ending, error) {
@@ -150,6 +150,9 @@ func (s *Store) EndGrants(ctx context.Context, role string, ids []string, rotate
 		rot, err := rotate(ctx, st)
 		if err != nil {
 			return Passthrough(err)
+		}
+		if rot.Skip {
+			return nil
 		}
 		var password, version any
 		if rot.VersionID != "" {
