@@ -67,7 +67,9 @@ type SweepOutput struct {
 // who is no party to a live grant on the role, and no approver, gets forbidden; one
 // who may end none of the incident's grants too. When no live grant of the role is
 // left, the role is taken back (password expired, secret a tombstone); when others
-// are left, they keep access with a new password (see endGrants). Either way every
+// are left, they keep access with a new password (see endGrants), except on rw, where
+// the database ends every live grant instead (no password without a second person:
+// db_admin.end_firefighter_grants). Either way every
 // session of the role is terminated. Taking access away is never blocked by the
 // audit trail: a failed audit write is logged and the revoke goes on.
 func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, error) {
@@ -156,8 +158,10 @@ func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, i
 		switch {
 		case len(left) == len(st.Live) && len(st.Ended) == 0:
 			return Rotation{Skip: true}, nil
-		case len(left) == 0:
-			return Rotation{}, nil // the role is expired
+		case len(left) == 0 || role == b.cfg.Policy.RoleName(RoleRW):
+			// The role is expired; rw, which the broker's login alone may not give a
+			// password, has every grant ended by the database instead.
+			return Rotation{}, nil
 		}
 		holder := left[0] // the password's version names the grant activated last
 		for _, g := range left[1:] {

@@ -836,7 +836,10 @@ $fn$;
 -- the secret version that holds it (see current_firefighter_version); both are required
 -- then (FFB04). When none is left, the role is expired as expire_firefighter_password
 -- does (PASSWORD NULL VALID UNTIL 'epoch', what it owns removed) and p_password is not
--- used. Sessions survive: the caller terminates them (a shared role's sessions cannot be
+-- used. A role that needs approval (rw) is never given a password here, which only the
+-- broker's login would know: a revoke of one of its grants ends all of them (each is
+-- returned), and an expired grant of it overlapped by a live one is left to end with the
+-- last. Sessions survive: the caller terminates them (a shared role's sessions cannot be
 -- told apart). Returns one row per grant it closed, with the number of live grants
 -- left; no row and no change when nothing was to end.
 CREATE OR REPLACE FUNCTION db_admin.end_firefighter_grants(
@@ -855,10 +858,28 @@ DECLARE
   v_until timestamptz;
   v_holder uuid;
   v_ended db_admin.firefighter_grant[];
+  v_needs boolean;
 BEGIN
   v_role := db_admin.firefighter_role_checked(p_role);
   PERFORM db_admin.firefighter_lock(v_role);
   v_now := pg_catalog.clock_timestamp();
+  -- A role that needs approval gets no password from the broker's login alone: a
+  -- revoke of one of its grants ends every live grant of it, and a grant that expired
+  -- while another is live ends with the last one (as before: the sweep).
+  SELECT f.needs_approval INTO v_needs FROM db_admin.firefighter_role f WHERE f.role = v_role;
+  IF v_needs AND EXISTS (
+      SELECT FROM db_admin.firefighter_grant g
+      WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now
+        AND g.grant_id <> ALL (COALESCE(p_grant_ids, '{}'::uuid[]))) THEN
+    IF NOT EXISTS (
+        SELECT FROM db_admin.firefighter_grant g
+        WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now
+          AND g.grant_id = ANY (COALESCE(p_grant_ids, '{}'::uuid[]))) THEN
+      RETURN;
+    END IF;
+    SELECT pg_catalog.array_agg(g.grant_id) INTO p_grant_ids FROM db_admin.firefighter_grant g
+    WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL;
+  END IF;
   WITH closed AS (
     UPDATE db_admin.firefighter_grant g
     SET closed_at = v_now, closed_reason = CASE WHEN g.expires_at > v_now THEN 'revoked' ELSE 'expired' END

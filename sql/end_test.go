@@ -146,3 +146,46 @@ func TestEndSomeGrantsRotatesThePassword(t *testing.T) {
 		t.Errorf("end_firefighter_grants(admin): SQLSTATE %q; want FFB01", s)
 	}
 }
+
+// The broker's login alone never sets a password of a role that needs approval: ending
+// one of two live rw grants ends both and expires the role, whatever password it passed.
+func TestEndOneReadWriteGrantEndsAll(t *testing.T) {
+	e := newEnv(t, "endrw")
+	ctx := context.Background()
+	b := e.Login(t, e.Broker)
+	first := e.issueFor(t, b, e.FirefighterRW, "INC-W1", randomPassword(t), 1)
+	second := e.issueFor(t, b, e.FirefighterRW, "INC-W2", randomPassword(t), 2)
+	chosen := randomPassword(t)
+	rows := queryStrings(t, b, `SELECT grant_id::text || '|' || closed_reason || '|' || live_left
+		FROM db_admin.end_firefighter_grants($1, ARRAY[$2::uuid], $3, gen_random_uuid())`, e.FirefighterRW, first, chosen)
+	want := []string{first + "|revoked|0", second + "|revoked|0"}
+	if strings.Join(rows, ",") != strings.Join(want, ",") {
+		t.Errorf("end one of two live rw grants = %q; want both ended %q", rows, want)
+	}
+	c, err := e.Cluster.Connect(ctx, e.FirefighterRW, chosen, e.DB)
+	if err == nil {
+		c.Close(ctx)
+	}
+	if s := pgtest.SQLState(err); s != "28P01" {
+		t.Errorf("login as rw with the password the broker's login passed: SQLSTATE %q (%v); want 28P01", s, err)
+	}
+}
+
+// An rw grant that expired while another is live is left for the sweep to end with the
+// last one: the broker's login cannot rotate rw's password through it either.
+func TestOverlappedReadWriteExpiryEndsWithTheLast(t *testing.T) {
+	e := newEnv(t, "endrwx")
+	b := e.Login(t, e.Broker)
+	first := e.issueFor(t, b, e.FirefighterRW, "INC-W1", randomPassword(t), 1)
+	second := e.issueFor(t, b, e.FirefighterRW, "INC-W2", randomPassword(t), 2)
+	mustExec(t, e.Super(t), `UPDATE db_admin.firefighter_grant SET issued_at = issued_at - interval '3 hours',
+		expires_at = expires_at - interval '3 hours' WHERE grant_id = $1`, first)
+	if rows := queryStrings(t, b, `SELECT grant_id::text FROM db_admin.end_firefighter_grants($1, NULL, $2, gen_random_uuid())`, e.FirefighterRW, randomPassword(t)); len(rows) != 0 {
+		t.Errorf("end with only an overlapped rw expiry = %q; want nothing", rows)
+	}
+	rows := queryStrings(t, b, `SELECT grant_id::text || '|' || closed_reason || '|' || live_left
+		FROM db_admin.end_firefighter_grants($1, ARRAY[$2::uuid])`, e.FirefighterRW, second)
+	if want := []string{first + "|expired|0", second + "|revoked|0"}; strings.Join(rows, ",") != strings.Join(want, ",") {
+		t.Errorf("end the last live rw grant = %q; want %q", rows, want)
+	}
+}
