@@ -55,6 +55,12 @@ const (
 	EventAccessExtended Event = "access.extended"
 	// EventGrantRepaired records a grant whose secret the sweep brought in line with the ledger.
 	EventGrantRepaired Event = "grant.repaired"
+	// EventGrantEnded records one grant that a revoke or its expiry ended: the grant,
+	// its incident, requester and approver, and why (message). One record per grant.
+	EventGrantEnded Event = "grant.ended"
+	// EventPasswordRotated records a shared role's password replaced because some of
+	// its grants ended while others stay live: those keep access with the new version.
+	EventPasswordRotated Event = "password.rotated"
 	// EventNotificationFailed records a notification that was not published; what
 	// caused it took effect all the same.
 	EventNotificationFailed Event = "notification.failed"

@@ -25,6 +25,11 @@ type Database interface {
 	Sweep(ctx context.Context) ([]SweepResult, error)
 	Status(ctx context.Context) ([]RoleStatus, error)
 	WithRoleLock(ctx context.Context, role string, fn func(ctx context.Context, st RoleState) error) error
+	// EndGrants ends the live grants of role that ids name and those whose expiry
+	// passed, under the role's lock; rotate gives the password of the grants left
+	// (written as a pending version), publish makes it current before the commit.
+	EndGrants(ctx context.Context, role string, ids []string, rotate func(ctx context.Context, st RoleState) (Rotation, error),
+		publish func(ctx context.Context, r Rotation) error) (Ending, error)
 	SubmitRequest(ctx context.Context, r NewAccessRequest) (Submitted, error)
 	SubmitExtension(ctx context.Context, r NewAccessRequest) (Submitted, error)
 	ExtendGrant(ctx context.Context, r ExtendRequest) (Extension, error)
@@ -368,8 +373,8 @@ func (b *Broker) repairCurrent(ctx context.Context, role string) {
 	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
 		var err error
 		switch {
-		case st.Current != "":
-			_, err = b.promoteVersion(ctx, role, st.Current)
+		case st.CurrentVersion != "":
+			_, err = b.promoteVersion(ctx, role, st.CurrentVersion)
 		case len(st.Live) == 0:
 			_, err = b.tombstone(ctx, role)
 		}

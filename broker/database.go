@@ -72,6 +72,36 @@ type RoleState struct {
 	// Current is the grant whose password the role holds (activated last since the
 	// role was last expired, possibly ended already); empty when none.
 	Current string
+	// CurrentVersion is the secret version that holds the role's password: Current's
+	// own, or the version its password was rotated to when other grants ended.
+	CurrentVersion string
+	// Ended are the grants whose expiry passed and whose end is not recorded yet
+	// (read by EndGrants only).
+	Ended []Grant
+}
+
+// Rotation is a new password for the grants of a role that stay live while others
+// end: the secret version (AWSPENDING) that holds it and its verifier. The zero
+// Rotation is none (no grant is left); Skip says that nothing is to end, so nothing
+// is changed (a grant whose expiry passes meanwhile is the next sweep's).
+type Rotation struct {
+	VersionID string
+	Verifier  Verifier
+	Skip      bool
+}
+
+// EndedGrant is a grant an EndGrants closed and why: "revoked" or "expired".
+type EndedGrant struct {
+	Grant
+	Reason string
+}
+
+// Ending is what EndGrants did: the grants it closed, how many live grants of the
+// role are left, and the rotation published for them (zero when none was).
+type Ending struct {
+	Ended    []EndedGrant
+	LiveLeft int
+	Rotated  Rotation
 }
 
 // SweepResult is one role the sweep took back.

@@ -22,17 +22,25 @@ type RevokeInput struct {
 	Source    audit.Source
 }
 
-// Expiry reports what taking one role back did.
+// Expiry reports what taking one role back, or ending some of its grants, did.
 type Expiry struct {
 	Role               string `json:"role"`
 	GrantsClosed       int    `json:"grants_closed"`
 	SessionsTerminated int    `json:"sessions_terminated"`
 	SecretARN          string `json:"secret_arn,omitempty"`
 	SecretVersion      string `json:"secret_version,omitempty"`
+	// EndedGrants are the grants this step ended (a revoke's, and any whose expiry
+	// had passed).
+	EndedGrants []string `json:"ended_grants,omitempty"`
+	// PasswordRotated reports that live grants of the role were left: they keep access
+	// with a new password (SecretVersion), and every session of the role was
+	// terminated all the same (a shared role's sessions cannot be told apart).
+	PasswordRotated bool `json:"password_rotated,omitempty"`
 }
 
-// RevokeOutput is the answer to a revoke. A revoke ends every grant of the shared
-// role, not only the incident's: AllGrantsEnded says so explicitly.
+// RevokeOutput is the answer to a revoke. A revoke ends the caller's grants of the
+// role for the incident (see Revoke); AllGrantsEnded reports that none of the role's
+// grants is left live, so the role was expired.
 type RevokeOutput struct {
 	Expiry
 	IncidentID     string `json:"incident_id"`
@@ -43,19 +51,28 @@ type RevokeOutput struct {
 type SweepOutput struct {
 	// Expired lists the roles taken back by this run.
 	Expired []Expiry `json:"expired"`
+	// Ended lists the grants this run ended whose role had other live grants left
+	// (those keep access with a new password).
+	Ended []string `json:"ended"`
 	// Repaired lists what the run fixed after an issue that stopped half-way.
 	Repaired []string `json:"repaired"`
 	// Warned lists the grants whose requesters this run warned of their expiry.
 	Warned []string `json:"warned"`
 }
 
-// Revoke takes the role back now: its password expires, every grant of the role is
-// closed, every session is terminated (on every instance of the cluster, with
-// Instances), and the secret becomes a tombstone. Only the
-// requester or approver of a live grant on the role (by principal key), or an
-// approver, may revoke; anyone else gets forbidden. With no live grant of the role
-// there is nothing to revoke: not_found. Taking access away is never
-// blocked by the audit trail: a failed audit write is logged and the revoke goes on.
+// Revoke ends, now, the live grants of the role for the incident that the caller may
+// end: the caller's own (as requester or as approver of the grant, by principal key),
+// or, for a caller on the approvers' list, every grant of the role for that incident,
+// whoever holds it. Grants of other incidents are never ended by a revoke. A caller
+// who is no party to a live grant on the role, and no approver, gets forbidden; one
+// who may end none of the incident's grants too. With no live grant of the role at all there
+// is nothing to revoke: not_found. When no live grant of the role is
+// left, the role is taken back (password expired, secret a tombstone); when others
+// are left, they keep access with a new password (see endGrants), except on rw, where
+// the database ends every live grant instead (no password without a second person:
+// db_admin.end_firefighter_grants). Either way every
+// session of the role is terminated. Taking access away is never blocked by the
+// audit trail: a failed audit write is logged and the revoke goes on.
 func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, error) {
 	rec := audit.Record{RequestID: in.RequestID, Requester: in.Caller.ARN, RequesterKey: in.Caller.Key, IncidentID: in.IncidentID, Source: in.Source}
 	role, err := b.cfg.Policy.ParseRole(in.Role)
@@ -74,13 +91,18 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 		return RevokeOutput{}, err
 	}
 	live, found, party := false, false, in.Caller.CanApprove
+	var mine []string
 	for _, g := range grants {
 		if g.Role != role {
 			continue
 		}
 		live = true
+		own := sameKey(g.RequesterKey, in.Caller.Key) || sameKey(g.ApproverKey, in.Caller.Key)
 		found = found || g.IncidentID == in.IncidentID
-		party = party || g.RequesterKey == in.Caller.Key || g.ApproverKey == in.Caller.Key
+		party = party || own
+		if g.IncidentID == in.IncidentID && (own || in.Caller.CanApprove) {
+			mine = append(mine, g.ID)
+		}
 	}
 	switch {
 	case !live: // nothing to revoke (a second revoke), as GET /access shows everyone
@@ -89,33 +111,173 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "only the requester or approver of a live grant on %s, or an approver, may revoke it", role))
 	case !found:
 		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no live grant of %s for this incident", role))
+	case len(mine) == 0:
+		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "only the requester or approver of the grant of %s for this incident, or an approver, may revoke it", role))
 	}
 	intent := rec
-	intent.Event, intent.Outcome, intent.Message = audit.EventPasswordExpired, audit.OutcomePending, "revoking: every grant of the role ends"
+	intent.Event, intent.Outcome, intent.Message = audit.EventPasswordExpired, audit.OutcomePending, "revoking the caller's grants of the role for the incident"
 	b.writeBestEffort(ctx, intent)
 
-	closed, err := b.cfg.DB.Expire(ctx, role)
+	exp, left, err := b.endGrants(ctx, rec, role, mine, in.Caller.ARN)
 	if err != nil {
-		return RevokeOutput{}, b.failed(ctx, rec, audit.EventPasswordExpired, err)
+		return RevokeOutput{}, err
+	}
+	return RevokeOutput{Expiry: exp, IncidentID: in.IncidentID, AllGrantsEnded: exp.GrantsClosed > 0 && left == 0}, nil
+}
+
+// endGrants ends grants of role: those ids names (a revoke's, already authorised) and
+// those whose expiry passed. In one transaction under the role's lock, in the order an
+// issue follows: when live grants are left, a new password is written as an
+// AWSPENDING version named by a new id, the database closes the grants and sets the
+// password (the ended holders' password stops working), the version becomes AWSCURRENT,
+// then the commit; when none is left, the role is expired. Then every session of the
+// role is terminated (a shared role's sessions cannot be told apart: the holders left
+// reconnect with the new password), each ended grant is recorded (grant.ended) and its
+// requester told, and the secret's readers follow the live grants. revokedBy is the
+// revoking caller, empty for an expiry. It returns what it did and how many live
+// grants are left.
+func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, ids []string, revokedBy string) (Expiry, int, error) {
+	rec.TargetRole = role
+	exp := Expiry{Role: role}
+	var pending string
+	var published SecretRef
+	rotate := func(ctx context.Context, st RoleState) (Rotation, error) {
+		ending := map[string]bool{}
+		for _, g := range st.Ended {
+			ending[g.ID] = true
+		}
+		for _, id := range ids {
+			ending[id] = true
+		}
+		var left []Grant
+		var until time.Time
+		for _, g := range st.Live {
+			if !ending[g.ID] {
+				left = append(left, g)
+				if g.ExpiresAt.After(until) {
+					until = g.ExpiresAt
+				}
+			}
+		}
+		switch {
+		case len(left) == len(st.Live) && len(st.Ended) == 0:
+			return Rotation{Skip: true}, nil
+		case len(left) == 0 || role == b.cfg.Policy.RoleName(RoleRW):
+			// The role is expired; rw, which the broker's login alone may not give a
+			// password, has every grant ended by the database instead.
+			return Rotation{}, nil
+		}
+		holder := left[0] // the password's version names the grant activated last
+		for _, g := range left[1:] {
+			if g.ActivatedAt.After(holder.ActivatedAt) {
+				holder = g
+			}
+		}
+		version, err := b.grantID("")
+		if err != nil {
+			return Rotation{}, err
+		}
+		password, err := GeneratePassword(b.cfg.Rand, DefaultPasswordLength)
+		if err != nil {
+			return Rotation{}, &Error{Code: CodeInternal, Op: "generate password", Err: err}
+		}
+		value := b.connection(role)
+		value.Password, value.ExpiresAt, value.Status = password, until, SecretActive
+		value.GrantID, value.IncidentID = holder.ID, holder.IncidentID
+		_, stored, err := b.cfg.Secrets.PutPending(ctx, role, version, value)
+		if err != nil {
+			return Rotation{}, err
+		}
+		pending = version
+		verifier, err := GenerateVerifier(b.cfg.Rand, stored.Password)
+		if err != nil {
+			return Rotation{}, &Error{Code: CodeInternal, Op: "scram verifier", Err: err}
+		}
+		return Rotation{VersionID: version, Verifier: verifier}, nil
+	}
+	publish := func(ctx context.Context, r Rotation) error {
+		var err error
+		published, err = b.promoteVersion(ctx, role, r.VersionID)
+		return err
+	}
+	end, err := b.cfg.DB.EndGrants(ctx, role, ids, rotate, publish)
+	var commitErr *CommitUncertainError
+	switch {
+	case errors.As(err, &commitErr):
+		b.repairCurrent(ctx, role)
+		return exp, 0, b.failed(ctx, rec, audit.EventPasswordExpired, &Error{Code: CodeUnavailable, Op: "end grants", Message: "the database did not commit; retry", Err: err})
+	case err != nil:
+		if pending != "" {
+			b.repairCurrent(ctx, role) // AWSCURRENT may name the version the database did not take
+			b.discardBestEffort(ctx, GrantRequest{Role: role, GrantID: pending})
+		}
+		return exp, 0, b.failed(ctx, rec, audit.EventPasswordExpired, err)
+	case pending != "" && end.Rotated.VersionID == "":
+		b.discardBestEffort(ctx, GrantRequest{Role: role, GrantID: pending}) // the role was expired instead
+	}
+	if len(end.Ended) == 0 {
+		return exp, end.LiveLeft, nil // ended meanwhile by another call
+	}
+	exp.GrantsClosed = len(end.Ended)
+	for _, g := range end.Ended {
+		exp.EndedGrants = append(exp.EndedGrants, g.ID)
 	}
 	terminated, err := b.cfg.DB.Terminate(ctx, role)
 	if err != nil {
-		return RevokeOutput{}, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
+		return exp, end.LiveLeft, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
 	}
-	others, instErr := b.terminateEverywhere(ctx, role)
-	exp := Expiry{Role: role, GrantsClosed: closed, SessionsTerminated: terminated + others}
-	if err := b.takeBack(ctx, rec, exp, "revoked: every grant of the role ended"); err != nil {
-		return RevokeOutput{}, err
+	others, instErr := b.terminateEverywhere(ctx, role, end.LiveLeft > 0)
+	terminated += others
+	exp.SessionsTerminated = terminated
+	for _, g := range end.Ended {
+		r := rec
+		r.Event, r.Outcome, r.GrantID, r.IncidentID = audit.EventGrantEnded, audit.OutcomeSuccess, g.ID, g.IncidentID
+		r.Requester, r.RequesterKey, r.Approver, r.ApproverKey, r.ExpiresAt = g.Requester, g.RequesterKey, g.Approver, g.ApproverKey, g.ExpiresAt
+		r.AccessRequestID, r.Message = g.RequestID, "grant ended: "+g.Reason
+		b.writeBestEffort(ctx, r)
 	}
-	rec.TargetRole = role
-	if _, err := b.reconcile(ctx, rec, role, &exp); err != nil {
-		return RevokeOutput{}, b.failed(ctx, rec, audit.EventPasswordExpired, err)
+	var tookBack *Expiry
+	if end.LiveLeft == 0 {
+		if err := b.takeBack(ctx, rec, exp, "grants ended: no live grant of the role left"); err != nil {
+			return exp, 0, err
+		}
+		tookBack = &exp
+	} else {
+		exp.PasswordRotated, exp.SecretARN, exp.SecretVersion = true, published.ARN, published.VersionID
+		if err := b.checkNoSessions(ctx, role); err != nil {
+			return exp, end.LiveLeft, b.failed(ctx, rec, audit.EventSessionsTerminated, err)
+		}
+		rot := rec
+		rot.Event, rot.Outcome, rot.GrantsClosed = audit.EventPasswordRotated, audit.OutcomeSuccess, audit.Count(exp.GrantsClosed)
+		rot.SecretARN, rot.SecretVersion = published.ARN, published.VersionID
+		rot.Message = "grants ended; the role's password rotated for the live grants left"
+		b.writeBestEffort(ctx, rot)
+		term := rec
+		term.Event, term.Outcome, term.SessionsTerminated = audit.EventSessionsTerminated, audit.OutcomeSuccess, audit.Count(terminated)
+		term.Message = "every session of the role terminated: a shared role's sessions cannot be told apart"
+		b.writeBestEffort(ctx, term)
+	}
+	for _, g := range end.Ended {
+		n := Notification{Kind: NotifyExpired, EndedBy: revokedBy,
+			Request: AccessRequest{ID: g.RequestID, Role: role, IncidentID: g.IncidentID, Requester: g.Requester, RequesterKey: g.RequesterKey},
+			Grant:   &IssueOutput{GrantID: g.ID, Role: role, ExpiresAt: g.ExpiresAt}}
+		if g.Reason == "revoked" {
+			n.Kind = NotifyRevoked
+		}
+		r := rec
+		r.GrantID, r.IncidentID = g.ID, g.IncidentID
+		if g.RequesterKey != "" {
+			b.notify(ctx, r, n)
+		}
+	}
+	if _, err := b.reconcile(ctx, rec, role, tookBack); err != nil {
+		return exp, end.LiveLeft, b.failed(ctx, rec, audit.EventPasswordExpired, err)
 	}
 	if instErr != nil {
-		// The password is gone and the secret a tombstone; the sweep retries the instances.
-		return RevokeOutput{}, b.failed(ctx, rec, audit.EventSessionsTerminated, instErr)
+		// The grants ended and the password is gone or rotated; the sweep retries the instances.
+		return exp, end.LiveLeft, b.failed(ctx, rec, audit.EventSessionsTerminated, instErr)
 	}
-	return RevokeOutput{Expiry: exp, IncidentID: in.IncidentID, AllGrantsEnded: true}, nil
+	return exp, end.LiveLeft, nil
 }
 
 // Sweep guarantees expiry when everything else failed. It asks the database to expire
@@ -127,27 +289,46 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 // its role has no live grant becomes a tombstone. It is safe to run from several places
 // at once and to repeat: a second run finds nothing to do.
 func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Source) (SweepOutput, error) {
-	out := SweepOutput{Expired: []Expiry{}, Repaired: []string{}, Warned: []string{}}
+	out := SweepOutput{Expired: []Expiry{}, Ended: []string{}, Repaired: []string{}, Warned: []string{}}
 	rec := audit.Record{RequestID: requestID, Source: source}
+	var errs []error
+	reconciled := map[string]bool{}
+	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
+		// Grants whose expiry passed: each named and told; when the role has other
+		// live grants, those keep access with a new password.
+		exp, left, err := b.endGrants(ctx, rec, role, nil, "")
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case exp.GrantsClosed > 0 && left == 0:
+			out.Expired = append(out.Expired, exp)
+		case exp.GrantsClosed > 0:
+			out.Ended = append(out.Ended, exp.EndedGrants...)
+		}
+		reconciled[role] = err == nil && exp.GrantsClosed > 0
+	}
 	rows, err := b.cfg.DB.Sweep(ctx)
 	if err != nil {
-		return out, err
+		return out, errors.Join(append(errs, err)...)
 	}
 	swept := make(map[string]SweepResult, len(rows))
 	for _, r := range rows {
 		swept[r.Role] = r
 	}
-	var errs []error
 	for _, role := range []string{b.cfg.Policy.RoleName(RoleRO), b.cfg.Policy.RoleName(RoleRW)} {
 		var exp *Expiry
-		others, err := b.terminateEverywhere(ctx, role)
+		others, err := b.terminateEverywhere(ctx, role, false)
 		if err != nil {
 			r := rec
 			r.TargetRole = role
 			errs = append(errs, b.failed(ctx, r, audit.EventSessionsTerminated, err))
 		}
-		if r, ok := swept[role]; ok || others > 0 {
-			exp = &Expiry{Role: role, GrantsClosed: r.GrantsClosed, SessionsTerminated: r.SessionsTerminated + others}
+		sr, ok := swept[role]
+		if !ok && others == 0 && reconciled[role] {
+			continue // endGrants reconciled it in this pass
+		}
+		if ok || others > 0 {
+			exp = &Expiry{Role: role, GrantsClosed: sr.GrantsClosed, SessionsTerminated: sr.SessionsTerminated + others}
 			if err := b.takeBack(ctx, rec, *exp, "expired: no live grant left"); err != nil {
 				errs = append(errs, err)
 				exp = nil // its secret is still reconciled below
@@ -227,9 +408,10 @@ func (b *Broker) reconcile(ctx context.Context, rec audit.Record, role string, e
 		}
 		found := err == nil
 		switch {
-		case len(st.Live) > 0 && st.Current != "" && ref.VersionID != st.Current:
-			// The role holds the password of the grant activated last; that version logs in.
-			if _, err := b.promoteVersion(ctx, role, st.Current); err != nil {
+		case len(st.Live) > 0 && st.CurrentVersion != "" && ref.VersionID != st.CurrentVersion:
+			// The role holds the password of the grant activated last (or the one it
+			// was rotated to since); that version logs in.
+			if _, err := b.promoteVersion(ctx, role, st.CurrentVersion); err != nil {
 				return err
 			}
 			note(st.Current, "the secret version of the role's current password made AWSCURRENT")
@@ -282,7 +464,7 @@ func (b *Broker) discardOrphans(ctx context.Context, role string, st RoleState, 
 		isLive[g.ID] = true
 	}
 	for _, id := range pending {
-		if isLive[id] || id == current || id == st.Current {
+		if isLive[id] || id == current || id == st.Current || id == st.CurrentVersion {
 			continue
 		}
 		if err := b.cfg.Secrets.DiscardPending(ctx, role, id); err != nil {

@@ -122,7 +122,7 @@ func TestRevokeTerminatesEverySession(t *testing.T) {
 					counts = append(counts, fmt.Sprintf("%v %v %v", r["event"], r["grants_closed"], r["sessions_terminated"]))
 				}
 			}
-			want := []string{"password.expired 1 <nil>", fmt.Sprintf("sessions.terminated <nil> %d", tc.sessions)}
+			want := []string{"grant.ended <nil> <nil>", "password.expired 1 <nil>", fmt.Sprintf("sessions.terminated <nil> %d", tc.sessions)}
 			if strings.Join(counts, ",") != strings.Join(want, ",") {
 				t.Errorf("audit records = %q; want %q", counts, want)
 			}

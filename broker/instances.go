@@ -25,15 +25,16 @@ type Instances interface {
 
 // terminateEverywhere ends role's sessions on every instance of the cluster while
 // the role's lock is held and no grant of the role is live, so that a grant issued
-// meanwhile keeps its sessions. It returns how many it ended; without Instances,
-// none (a single instance: the database functions did it).
-func (b *Broker) terminateEverywhere(ctx context.Context, role string) (int, error) {
+// meanwhile keeps its sessions; evenIfLive ends them anyway (a rotation for the grants
+// left: a shared role's sessions cannot be told apart). It returns how many it ended;
+// without Instances, none (a single instance: the database functions did it).
+func (b *Broker) terminateEverywhere(ctx context.Context, role string, evenIfLive bool) (int, error) {
 	if b.cfg.Instances == nil {
 		return 0, nil
 	}
 	n := 0
 	err := b.cfg.DB.WithRoleLock(ctx, role, func(ctx context.Context, st RoleState) error {
-		if len(st.Live) > 0 {
+		if len(st.Live) > 0 && !evenIfLive {
 			return nil
 		}
 		var err error

@@ -12,11 +12,14 @@ type Notification struct {
 	// Kind is one of the Notify* constants.
 	Kind    string
 	Request AccessRequest
-	// Grant is set when the request was issued, and for an approaching expiry.
+	// Grant is set when the request was issued, for an approaching expiry, and for
+	// a grant that ended.
 	Grant *IssueOutput
 	// LifetimeEnds is when the grant's lifetime cap ends it for good, whatever is
 	// extended (expiring notices, with a cap configured; else zero).
 	LifetimeEnds time.Time
+	// EndedBy is the verified caller whose revoke ended the grant (NotifyRevoked).
+	EndedBy string
 }
 
 // Notification kinds. NotifyApprovalNeeded goes to the approvers; every other kind
@@ -31,6 +34,11 @@ const (
 	NotifyExpiring = "expiring"
 	// NotifyExtended tells the requester that a live grant's expiry moved later.
 	NotifyExtended = "extended"
+	// NotifyRevoked tells the requester that a revoke ended their grant (theirs, or
+	// an approver's revoke of the incident's grants).
+	NotifyRevoked = "revoked"
+	// NotifyExpired tells the requester that their grant reached its expiry and ended.
+	NotifyExpired = "expired"
 )
 
 // DefaultExpiryWarning is how long before a grant's end its requester is warned.

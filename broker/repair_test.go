@@ -10,6 +10,7 @@ import (
 
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
 
 // An issue stopped after each of its steps; the next sweep (or a retry) leaves a
@@ -166,31 +167,43 @@ func TestSweepsAndIssuesInterleaved(t *testing.T) {
 	}
 }
 
-// A later, shorter grant ends while an earlier, longer one is live: the role keeps the
-// password of the grant activated last, so the sweep must leave AWSCURRENT on that
-// version, not move it to the live grant's (whose password was rotated away).
-func TestSweepKeepsPasswordOfLastActivation(t *testing.T) {
+// A later, shorter grant ends while an earlier, longer one is live: the role held the
+// short grant's password, which must not work past the short grant's end, so the sweep
+// ends the short grant and rotates the password for the long one: AWSCURRENT is a new
+// version that logs in, and the short grant's password is refused.
+func TestSweepRotatesWhenAShorterGrantEnds(t *testing.T) {
 	f := newFixture(t, "overlap")
 	ctx := context.Background()
 	d := f.deps(t)
 	b := f.broker(t, d)
-	if _, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-LONG", Hours: 2}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI}); err != nil {
+	long, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-LONG", Hours: 2}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
+	if err != nil {
 		t.Fatal(err)
 	}
 	short, err := b.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: "INC-SHORT", Hours: 1}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
 	if err != nil {
 		t.Fatal(err)
 	}
+	old, _, _ := f.current(t, f.FirefighterRO)
 	if _, err := f.super(t).Exec(ctx, `UPDATE db_admin.firefighter_grant SET issued_at = issued_at - interval '90 minutes',
 		expires_at = expires_at - interval '90 minutes' WHERE grant_id = $1`, short.GrantID); err != nil {
 		t.Fatal(err)
 	}
 	out, err := b.Sweep(ctx, "sweep", audit.SourceSchedule)
-	if err != nil || len(out.Expired)+len(out.Repaired) != 0 {
-		t.Errorf("Sweep = %+v, %v; want nothing to do", out, err)
+	if err != nil || len(out.Expired)+len(out.Repaired) != 0 || strings.Join(out.Ended, ",") != short.GrantID {
+		t.Errorf("Sweep = %+v, %v; want the short grant ended, nothing expired or repaired", out, err)
 	}
-	if _, version, _ := f.current(t, f.FirefighterRO); version != short.GrantID {
-		t.Errorf("AWSCURRENT = %s; want the short grant's version %s (its password is the role's)", version, short.GrantID)
+	cur, version, _ := f.current(t, f.FirefighterRO)
+	if version == short.GrantID || version == long.GrantID || cur.GrantID != long.GrantID {
+		t.Errorf("AWSCURRENT = version %s of grant %s; want a new version for the long grant %s", version, cur.GrantID, long.GrantID)
+	}
+	if c, err := loginWith(ctx, cur); err != nil {
+		t.Errorf("login with the rotated password: %v", err)
+	} else {
+		c.Close(ctx)
+	}
+	if _, err := loginWith(ctx, old); pgtest.SQLState(err) != "28P01" {
+		t.Errorf("login with the ended grant's password: %v; want SQLSTATE 28P01", err)
 	}
 	consistent(t, f, d.store, f.FirefighterRO, "")
 }

@@ -796,6 +796,136 @@ AS $fn$
   ORDER BY g.activated_at DESC LIMIT 1;
 $fn$;
 
+-- A grant's password version: the secret version that holds the role's password when a
+-- grant of the role ended while this one stayed live and the password was rotated for
+-- the grants left (end_firefighter_grants). NULL: the grant's own version (its id).
+ALTER TABLE db_admin.firefighter_grant ADD COLUMN IF NOT EXISTS password_version uuid;
+
+-- The secret version (ClientRequestToken) that holds the role's password: the rotated
+-- version of current_firefighter_grant, or that grant's own. NULL as that function is.
+CREATE OR REPLACE FUNCTION db_admin.current_firefighter_version(p_role name)
+RETURNS uuid
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT COALESCE(g.password_version, g.grant_id) FROM db_admin.firefighter_grant g
+  WHERE g.role = p_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL
+  ORDER BY g.activated_at DESC LIMIT 1;
+$fn$;
+
+-- The role's activated grants whose expiry passed and whose end is not recorded yet
+-- (the role stays valid while a longer grant is live): what the sweep ends next.
+CREATE OR REPLACE FUNCTION db_admin.ended_firefighter_grants(p_role name)
+RETURNS TABLE (grant_id uuid, incident_id text, requester text, requester_key text, expires_at timestamptz)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT g.grant_id, g.incident_id, g.requester, g.requester_key, g.expires_at
+  FROM db_admin.firefighter_grant g
+  WHERE g.role = p_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL
+    AND g.expires_at <= pg_catalog.clock_timestamp()
+  ORDER BY g.activated_at, g.grant_id;
+$fn$;
+
+-- Ends some grants of a shared role and keeps the others (a revoke of one party's
+-- grants, or the sweep when one of overlapping grants expired). Under the role's lock it
+-- closes the role's activated open grants listed in p_grant_ids ('revoked') and every
+-- one whose expiry passed ('expired'); ids of other roles or of closed grants are
+-- ignored. When a live grant is left, the ended holders' password must not work on:
+-- the role's password becomes p_password (a SCRAM-SHA-256 verifier, or 32+ characters),
+-- valid until the latest live expiry, and the grant activated last records p_version as
+-- the secret version that holds it (see current_firefighter_version); both are required
+-- then (FFB04). When none is left, the role is expired as expire_firefighter_password
+-- does (PASSWORD NULL VALID UNTIL 'epoch', what it owns removed) and p_password is not
+-- used. A role that needs approval (rw) is never given a password here, which only the
+-- broker's login would know: a revoke of one of its grants ends all of them (each is
+-- returned), and an expired grant of it overlapped by a live one is left to end with the
+-- last. Sessions survive: the caller terminates them (a shared role's sessions cannot be
+-- told apart). Returns one row per grant it closed, with the number of live grants
+-- left; no row and no change when nothing was to end.
+CREATE OR REPLACE FUNCTION db_admin.end_firefighter_grants(
+  p_role name, p_grant_ids uuid[], p_password text DEFAULT NULL, p_version uuid DEFAULT NULL)
+RETURNS TABLE (grant_id uuid, incident_id text, requester text, requester_key text, approver text,
+               approver_key text, request_id uuid, expires_at timestamptz, closed_reason text, live_left integer)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET password_encryption = 'scram-sha-256'
+AS $fn$
+DECLARE
+  v_role name;
+  v_now timestamptz;
+  v_left integer;
+  v_until timestamptz;
+  v_holder uuid;
+  v_ended db_admin.firefighter_grant[];
+  v_needs boolean;
+BEGIN
+  v_role := db_admin.firefighter_role_checked(p_role);
+  PERFORM db_admin.firefighter_lock(v_role);
+  v_now := pg_catalog.clock_timestamp();
+  -- A role that needs approval gets no password from the broker's login alone: a
+  -- revoke of one of its grants ends every live grant of it, and a grant that expired
+  -- while another is live ends with the last one (as before: the sweep).
+  SELECT f.needs_approval INTO v_needs FROM db_admin.firefighter_role f WHERE f.role = v_role;
+  IF v_needs AND EXISTS (
+      SELECT FROM db_admin.firefighter_grant g
+      WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now
+        AND g.grant_id <> ALL (COALESCE(p_grant_ids, '{}'::uuid[]))) THEN
+    IF NOT EXISTS (
+        SELECT FROM db_admin.firefighter_grant g
+        WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now
+          AND g.grant_id = ANY (COALESCE(p_grant_ids, '{}'::uuid[]))) THEN
+      RETURN;
+    END IF;
+    SELECT pg_catalog.array_agg(g.grant_id) INTO p_grant_ids FROM db_admin.firefighter_grant g
+    WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL;
+  END IF;
+  WITH closed AS (
+    UPDATE db_admin.firefighter_grant g
+    SET closed_at = v_now, closed_reason = CASE WHEN g.expires_at > v_now THEN 'revoked' ELSE 'expired' END
+    WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL
+      AND (g.expires_at <= v_now OR g.grant_id = ANY (COALESCE(p_grant_ids, '{}'::uuid[])))
+    RETURNING g AS r)
+  SELECT pg_catalog.array_agg(c.r) INTO v_ended FROM closed c;
+  IF v_ended IS NULL THEN
+    RETURN;
+  END IF;
+
+  SELECT pg_catalog.count(*)::integer, pg_catalog.max(g.expires_at) INTO v_left, v_until
+  FROM db_admin.firefighter_grant g
+  WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now;
+  IF v_left = 0 THEN
+    EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD NULL VALID UNTIL %L', v_role, 'epoch');
+    PERFORM db_admin.firefighter_drop_owned(v_role);
+  ELSE
+    IF p_password IS NULL OR p_version IS NULL THEN
+      RAISE EXCEPTION 'live grants of % are left: a new password and its secret version are required',
+        pg_catalog.quote_ident(v_role) USING ERRCODE = 'FFB04';
+    END IF;
+    PERFORM db_admin.firefighter_check_password(p_password);
+    BEGIN
+      EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD %L VALID UNTIL %L', v_role, p_password, v_until);
+    EXCEPTION WHEN OTHERS THEN
+      -- Re-raise without the statement text, which holds the password.
+      RAISE EXCEPTION 'could not set the password of role %: %', pg_catalog.quote_ident(v_role), SQLERRM
+        USING ERRCODE = SQLSTATE;
+    END;
+    SELECT g.grant_id INTO v_holder FROM db_admin.firefighter_grant g
+    WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL
+    ORDER BY g.activated_at DESC LIMIT 1;
+    UPDATE db_admin.firefighter_grant g SET password_version = p_version WHERE g.grant_id = v_holder;
+  END IF;
+  RETURN QUERY SELECT e.grant_id, e.incident_id, e.requester, e.requester_key, e.approver, e.approver_key,
+    e.request_id, e.expires_at, e.closed_reason, v_left
+  FROM pg_catalog.unnest(v_ended) e ORDER BY e.activated_at, e.grant_id;
+END
+$fn$;
+
 -- Functions whose result columns changed since an earlier bootstrap: CREATE OR REPLACE
 -- cannot change a result type, so the old form is dropped once (it has not the column).
 DO $d$
@@ -1461,6 +1591,9 @@ FROM pg_catalog.unnest(ARRAY[
   'db_admin.live_firefighter_grants()',
   'db_admin.lock_firefighter_role(name)',
   'db_admin.current_firefighter_grant(name)',
+  'db_admin.current_firefighter_version(name)',
+  'db_admin.ended_firefighter_grants(name)',
+  'db_admin.end_firefighter_grants(name, uuid[], text, uuid)',
   'db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text)',
   'db_admin.attach_firefighter_task_token(uuid, text, text)',
   'db_admin.expire_firefighter_request(uuid)',

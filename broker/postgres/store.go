@@ -73,31 +73,122 @@ func (s *Store) WithRoleLock(ctx context.Context, role string, fn func(ctx conte
 			return err
 		}
 		defer tx.Rollback(context.Background())
-		if _, err := tx.Exec(ctx, `SELECT db_admin.lock_firefighter_role($1)`, role); err != nil {
-			return err
-		}
-		grants, err := liveGrants(ctx, tx)
+		st, err := lockedState(ctx, tx, role)
 		if err != nil {
 			return err
-		}
-		var st broker.RoleState
-		for _, g := range grants {
-			if g.Role == role {
-				st.Live = append(st.Live, g)
-			}
-		}
-		var current *string
-		if err := tx.QueryRow(ctx, `SELECT db_admin.current_firefighter_grant($1)::text`, role).Scan(&current); err != nil {
-			return err
-		}
-		if current != nil {
-			st.Current = *current
 		}
 		if err := fn(ctx, st); err != nil {
 			return Passthrough(err)
 		}
 		return tx.Commit(ctx)
 	})
+}
+
+// lockedState takes role's lock in tx and reads the role's state under it.
+func lockedState(ctx context.Context, tx pgx.Tx, role string) (broker.RoleState, error) {
+	var st broker.RoleState
+	if _, err := tx.Exec(ctx, `SELECT db_admin.lock_firefighter_role($1)`, role); err != nil {
+		return st, err
+	}
+	grants, err := liveGrants(ctx, tx)
+	if err != nil {
+		return st, err
+	}
+	for _, g := range grants {
+		if g.Role == role {
+			st.Live = append(st.Live, g)
+		}
+	}
+	var current, version *string
+	if err := tx.QueryRow(ctx, `SELECT db_admin.current_firefighter_grant($1)::text, db_admin.current_firefighter_version($1)::text`, role).
+		Scan(&current, &version); err != nil {
+		return st, err
+	}
+	if current != nil {
+		st.Current = *current
+	}
+	if version != nil {
+		st.CurrentVersion = *version
+	}
+	return st, nil
+}
+
+// EndGrants ends, in one transaction that holds role's lock, the live grants of role
+// that ids name and those whose expiry passed (db_admin.end_firefighter_grants). It
+// reads the role's state under the lock (with the ended grants not yet recorded) and
+// asks rotate for the password of the grants left: rotate writes it as a pending
+// secret version and returns it, returns the zero Rotation when no grant is left, or
+// one with Skip when nothing ends (nothing is changed then). publish runs after the database change and before the commit,
+// only when the password was rotated. Sessions are left to Terminate.
+func (s *Store) EndGrants(ctx context.Context, role string, ids []string, rotate func(ctx context.Context, st broker.RoleState) (broker.Rotation, error),
+	publish func(ctx context.Context, r broker.Rotation) error) (broker.Ending, error) {
+	var out broker.Ending
+	err := s.sess.Do(ctx, "end grants", func(c *pgx.Conn) error {
+		out = broker.Ending{}
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.Background())
+		st, err := lockedState(ctx, tx, role)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT grant_id::text, coalesce(incident_id, ''), requester, coalesce(requester_key, ''), expires_at
+			FROM db_admin.ended_firefighter_grants($1)`, role)
+		if err != nil {
+			return err
+		}
+		st.Ended, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.Grant, error) {
+			g := broker.Grant{Role: role}
+			err := r.Scan(&g.ID, &g.IncidentID, &g.Requester, &g.RequesterKey, &g.ExpiresAt)
+			return g, err
+		})
+		if err != nil {
+			return err
+		}
+		rot, err := rotate(ctx, st)
+		if err != nil {
+			return Passthrough(err)
+		}
+		if rot.Skip {
+			return nil
+		}
+		var password, version any
+		if rot.VersionID != "" {
+			password, version = rot.Verifier.Reveal(), rot.VersionID
+		}
+		rows, err = tx.Query(ctx, `SELECT grant_id::text, coalesce(incident_id, ''), requester, coalesce(requester_key, ''), coalesce(approver, ''),
+			coalesce(approver_key, ''), coalesce(request_id::text, ''), expires_at, closed_reason, live_left
+			FROM db_admin.end_firefighter_grants($1, $2, $3, $4)`, role, ids, password, version)
+		if err != nil {
+			return err
+		}
+		left := 0
+		out.Ended, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.EndedGrant, error) {
+			e := broker.EndedGrant{Grant: broker.Grant{Role: role}}
+			err := r.Scan(&e.ID, &e.IncidentID, &e.Requester, &e.RequesterKey, &e.Approver, &e.ApproverKey, &e.RequestID, &e.ExpiresAt, &e.Reason, &left)
+			return e, err
+		})
+		if err != nil {
+			return err
+		}
+		out.LiveLeft = left
+		if len(out.Ended) > 0 && left > 0 && rot.VersionID != "" {
+			if err := publish(ctx, rot); err != nil {
+				return Passthrough(err)
+			}
+			out.Rotated = rot
+		}
+		if err := tx.Commit(ctx); err != nil {
+			if out.Rotated.VersionID != "" {
+				return &broker.CommitUncertainError{Err: err}
+			}
+			return err
+		}
+		return nil
+	})
+	return out, err
 }
 
 // LiveGrants lists the live grants of both roles.

@@ -324,8 +324,13 @@ func runRevoke(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	return c.emit(out, func(w io.Writer) {
-		fmt.Fprintf(w, "revoked %s: %d grant(s) closed (every grant of the shared role ends), %d session(s) terminated, secret replaced by a tombstone\n",
-			out.Role, out.GrantsClosed, out.SessionsTerminated)
+		if out.PasswordRotated {
+			fmt.Fprintf(w, "revoked %s for %s: %d grant(s) closed; the role's other live grants keep access with a new password; all %d session(s) of the shared role terminated (their holders reconnect with ffbroker connect)\n",
+				out.Role, out.IncidentID, out.GrantsClosed, out.SessionsTerminated)
+			return
+		}
+		fmt.Fprintf(w, "revoked %s for %s: %d grant(s) closed, no live grant left, %d session(s) terminated, secret replaced by a tombstone\n",
+			out.Role, out.IncidentID, out.GrantsClosed, out.SessionsTerminated)
 	})
 }
 

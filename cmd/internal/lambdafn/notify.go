@@ -146,7 +146,9 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 		f = append(f, field("Hours", fmt.Sprint(r.Hours)))
 	}
 	var said facts
-	if n.Kind != broker.NotifyExpiring && n.Kind != broker.NotifyExtended {
+	switch n.Kind {
+	case broker.NotifyExpiring, broker.NotifyExtended, broker.NotifyRevoked, broker.NotifyExpired:
+	default:
 		said = append(said, typed("Reason (typed by the requester)", r.Reason))
 	}
 	again := fmt.Sprintf("ffbroker issue --role %s --incident %s --reason '...'", kind, r.IncidentID)
@@ -189,6 +191,14 @@ func Messages(n broker.Notification) (ChatbotMessage, string) {
 			f = append(f, field("Lifetime cap", "extensions end at "+when(end)+"; then ask again for new access"))
 			m.Content.NextSteps = append(m.Content.NextSteps, again)
 		}
+	case broker.NotifyRevoked:
+		title = "Your firefighter " + kind + " access for {incident} was revoked"
+		f = append(f, field("Revoked by", or(n.EndedBy, "(unknown)")), field("Grant", grantID(n)))
+		m.Content.NextSteps = []string{again}
+	case broker.NotifyExpired:
+		title = "Your firefighter " + kind + " access for {incident} has ended"
+		f = append(f, field("Expired", when(expiry(n))), field("Grant", grantID(n)))
+		m.Content.NextSteps = []string{again}
 	case broker.NotifyExtended:
 		m.ID += ":" + fmt.Sprint(expiry(n).Unix())
 		title = "Your firefighter " + kind + " access for {incident} now ends at " + when(expiry(n))

@@ -329,3 +329,41 @@ func TestNotificationFailureIsAWarning(t *testing.T) {
 		t.Error("no rw grant after notifications failed")
 	}
 }
+
+// A revoke that ends one of two read-only grants tells that grant's requester, through
+// the topic and the README's recipient filter, once; the other holder, whose grant
+// stays live with a new password, is told nothing about an end.
+func TestRevokedNoticeReachesOnlyTheEndedGrantsRequester(t *testing.T) {
+	ctx := context.Background()
+	f := newFlow(t, "nt_rev", 3600)
+	alice := f.mailbox(t, "alice-rev", `{"recipient":["`+aliceARN+`"]}`)
+	carol := f.mailbox(t, "carol-rev", `{"recipient":["`+carolARN+`"]}`)
+	ro := readEvent(t, "issue-api-ro.json")
+	for who, incident := range map[string]string{"alice": "INC-RA", "carol": "INC-RC"} {
+		body := `{"role": "ro", "incident_id": "` + incident + `", "hours": 1, "reason": "reading orders"}`
+		if status, answer := f.call(t, who, withBody(t, ro, body)); status != 201 {
+			t.Fatalf("POST /access ro for %s as %s = %d %v", incident, who, status, answer)
+		}
+	}
+	revoke := strings.ReplaceAll(string(readEvent(t, "revoke-api.json")), "INC-1234", "INC-RC")
+	out, err := lambdafn.NewExpireHandler(f.expire).Handle(ctx, f.sign(t, "carol", json.RawMessage(revoke)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := apiAnswer(t, out)
+	if status != 200 || body["all_grants_ended"] != false || body["password_rotated"] != true || body["grants_closed"] != 1.0 {
+		t.Fatalf("DELETE /access/ro?incident_id=INC-RC as carol = %d %v; want 200, one grant closed, the password rotated", status, body)
+	}
+	got := carol.expect(t, "carol's revoke", broker.NotifyRevoked)
+	if len(got) == 1 {
+		r := got[0]
+		if r.attrs["event_type"] != "ffbroker.revoked" || r.attrs["audience"] != "requester" || r.attrs["recipient"] != carolARN || r.attrs["incident_id"] != "INC-RC" {
+			t.Errorf("revoked attributes = %v", r.attrs)
+		}
+		ended := body["ended_grants"].([]any)
+		if !strings.Contains(r.chat.Content.Description, "Grant: "+ended[0].(string)) || !strings.Contains(r.chat.Content.Description, "Revoked by: "+strings.ReplaceAll(carolARN, "@", "＠")) {
+			t.Errorf("revoked description = %q; want the grant %v and who revoked", r.chat.Content.Description, ended)
+		}
+	}
+	alice.expect(t, "carol's revoke")
+}

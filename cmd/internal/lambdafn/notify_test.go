@@ -70,6 +70,8 @@ func sampleNotifications() map[string]broker.Notification {
 		broker.NotifyIssued:         {Kind: broker.NotifyIssued, Request: decided, Grant: grant},
 		broker.NotifyExpiring:       {Kind: broker.NotifyExpiring, Request: ro, Grant: roGrant},
 		broker.NotifyExtended:       {Kind: broker.NotifyExtended, Request: ro, Grant: roGrant},
+		broker.NotifyRevoked:        {Kind: broker.NotifyRevoked, Request: ro, Grant: roGrant, EndedBy: bobARN},
+		broker.NotifyExpired:        {Kind: broker.NotifyExpired, Request: ro, Grant: roGrant},
 	}
 }
 
@@ -91,6 +93,8 @@ func TestMessagesMatchChatbotSchema(t *testing.T) {
 		{broker.NotifyIssued, "requester", []string{"ffbroker connect --role rw", "ffbroker revoke --role rw --incident INC-1234"}, []string{"Expires: 2026-03-01 11:00:00 UTC"}},
 		{broker.NotifyExpiring, "requester", []string{"ffbroker extend --role ro --incident INC-1234"}, []string{"Expires: 2026-03-01 12:00:00 UTC", "Grant: " + sampleGrant}},
 		{broker.NotifyExtended, "requester", []string{"ffbroker connect --role ro"}, []string{"Expires: 2026-03-01 12:00:00 UTC"}},
+		{broker.NotifyRevoked, "requester", []string{"ffbroker issue --role ro --incident INC-1234 --reason '...'"}, []string{"Revoked by: " + bobARN, "Grant: " + sampleGrant}},
+		{broker.NotifyExpired, "requester", []string{"ffbroker issue --role ro --incident INC-1234 --reason '...'"}, []string{"Expired: 2026-03-01 12:00:00 UTC", "Grant: " + sampleGrant}},
 	}
 	samples := sampleNotifications()
 	if len(tests) != len(samples) {
