@@ -34,7 +34,7 @@ func fullRecord(at time.Time) Record {
 	}
 }
 
-// designFields are the record's field names from DESIGN.md, plus message and the counts.
+// designFields are the record's field names (DESIGN.md, the audit record), plus message and the counts.
 var designFields = []string{
 	"schema", "time", "event", "outcome", "request_id", "incident_id", "requester",
 	"approver", "target_role", "expires_at", "grant_id", "secret_arn", "secret_version",

@@ -198,7 +198,7 @@ func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) 
 }
 
 // issueValid turns a validated request into a working, stored, audited, time-limited
-// password, in the order of DESIGN.md's invariant 4: intent record -> reservation
+// password, in the order of DESIGN.md's Current secret works: intent record -> reservation
 // (expiry from the database clock) -> AWSPENDING secret version (ClientRequestToken =
 // grant id) -> password set in the database (the grant exists from this commit) ->
 // AWSCURRENT moved to the version -> issued record. A retry with the same grant id

@@ -75,7 +75,7 @@ func TestRevokeTerminatesEverySession(t *testing.T) {
 			b := f.broker(t, f.deps(t))
 			role := f.vars.Prefix + "_firefighter_" + tc.kind
 			if tc.limit > 0 {
-				// For scale: the role's limit and the database's (200 in the seed) raised.
+				// For scale: the role's limit and the database's (200 in the role model) raised.
 				if _, err := f.super(t).Exec(ctx, fmt.Sprintf(`ALTER ROLE %s CONNECTION LIMIT %d; ALTER DATABASE %q CONNECTION LIMIT -1`, role, tc.limit, f.DB)); err != nil {
 					t.Fatal(err)
 				}

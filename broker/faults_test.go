@@ -49,7 +49,7 @@ func (d *revokingDB) ActivateGrant(ctx context.Context, r broker.GrantRequest, v
 	return d.Database.ActivateGrant(ctx, r, v, publish)
 }
 
-// consistent checks invariant 4 for role: while the role has a live grant, AWSCURRENT
+// consistent checks Current secret works (DESIGN.md) for role: while the role has a live grant, AWSCURRENT
 // logs in; without one, AWSCURRENT is still the version it was before (old state intact).
 func consistent(t *testing.T, f *fixture, store *postgres.Store, role, versionBefore string) {
 	t.Helper()

@@ -8,11 +8,11 @@ import (
 	"unicode/utf8"
 )
 
-// DefaultRolePrefix is the role prefix of the seed's role model (bootstrap.sql's
+// DefaultRolePrefix is the default role prefix of the role model (bootstrap.sql's
 // default for its prefix variable).
 const DefaultRolePrefix = "my_pg"
 
-// The defaults of bootstrap.sql's db_name and app_schema variables, the seed's names.
+// The defaults of bootstrap.sql's db_name and app_schema variables.
 const (
 	defaultDBName    = "my-pg-db"
 	defaultAppSchema = "my-pg-db-schema"
@@ -42,7 +42,7 @@ type Names struct {
 	AppSchema string
 }
 
-// DefaultNames returns the seed's names: prefix my_pg, database my-pg-db, schema
+// DefaultNames returns the default names: prefix my_pg, database my-pg-db, schema
 // my-pg-db-schema, the defaults of bootstrap.sql.
 func DefaultNames() Names {
 	return Names{Prefix: DefaultRolePrefix, DBName: defaultDBName, AppSchema: defaultAppSchema}
@@ -91,7 +91,7 @@ func checkPrefix(prefix string) error {
 	return nil
 }
 
-// Roles are the names of the roles of one role model (seed section 1, plus the
+// Roles are the names of the roles of one role model (sql/README.md, plus the
 // function logins of 007_db_admin.sql and 008_activity.sql).
 type Roles struct {
 	// Admin administers roles and owns db_admin; Owner (NOLOGIN) owns the database,

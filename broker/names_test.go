@@ -10,7 +10,7 @@ import (
 func TestNamesDefaults(t *testing.T) {
 	want := broker.Names{Prefix: "my_pg", DBName: "my-pg-db", AppSchema: "my-pg-db-schema"}
 	if n := (broker.Names{}).WithDefaults(); n != want {
-		t.Errorf("Names{}.WithDefaults() = %+v; want the seed's names %+v", n, want)
+		t.Errorf("Names{}.WithDefaults() = %+v; want the default names %+v", n, want)
 	}
 	if n := broker.DefaultNames(); n != want {
 		t.Errorf("DefaultNames() = %+v; want %+v", n, want)

@@ -88,7 +88,7 @@ func TestPlaintextNeverLeavesTheBroker(t *testing.T) {
 	}
 }
 
-// The control for the test above: the seed's manual form does send plaintext, and the
+// The control for the test above: the manual form does send plaintext, and the
 // same search finds it in the server log.
 func TestPlaintextSearchFindsManualPassword(t *testing.T) {
 	f := newFixture(t, "ctrl")

@@ -10,7 +10,7 @@ import (
 	"github.com/ffbroker/ffbroker/internal/secretstest"
 )
 
-// TestPromotionHalfDone: invariant 4 holds when a promotion fails half-way while
+// TestPromotionHalfDone: Current secret works (DESIGN.md) holds when a promotion fails half-way while
 // another grant of the role is live. Each case issues ro for INC-1, then for INC-2
 // with one Secrets Manager call failing inside the publish step; afterwards every
 // live grant's holders must still log in with AWSCURRENT.

@@ -31,7 +31,7 @@ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'broker_role'
 SELECT pg_catalog.format('CREATE ROLE %I LOGIN INHERIT CONNECTION LIMIT 2 PASSWORD NULL', :'approver_role')
 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'approver_role') \gexec
 
--- The activity job's login (second seed): it may only execute its db_admin functions.
+-- The activity job's login: it may only execute its db_admin functions.
 SELECT pg_catalog.format('CREATE ROLE %I LOGIN INHERIT CONNECTION LIMIT 2 PASSWORD NULL', :'activity_role')
 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = :'activity_role') \gexec
 
@@ -49,7 +49,7 @@ FROM pg_catalog.unnest(ARRAY[:'owner_role', :'admin_role']) AS r
 WHERE NOT pg_catalog.pg_has_role(current_user, r, 'MEMBER') \gexec
 \endif
 
--- The admin administers the owner (seed) and the firefighter roles: from PostgreSQL 16
+-- The admin administers the owner and the firefighter roles: from PostgreSQL 16
 -- on, ALTER ROLE ... PASSWORD on another role needs ADMIN OPTION on it, and the
 -- membership (inherited) lets the admin's SECURITY DEFINER functions terminate the
 -- firefighters' sessions with pg_terminate_backend.

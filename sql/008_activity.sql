@@ -1,4 +1,4 @@
--- The activity job (second seed): the last login of every login role, read from the
+-- The activity job: the last login of every login role, read from the
 -- PostgreSQL connection log in CloudWatch Logs; the job's checkpoint; and the
 -- inactivity policy (lock after N days, drop after M days or mark ready to delete).
 -- Runs connected to the application database. Everything here is owned by the admin.

@@ -99,7 +99,7 @@ func TestTwoPersonRuleInDatabase(t *testing.T) {
 	tests := []struct {
 		name, login, stmt, state string
 	}{
-		{"broker: the seed's function for rw", e.Broker,
+		{"broker: the manual function for rw", e.Broker,
 			fmt.Sprintf(`SELECT db_admin.set_firefighter_password(%s, %s, 1)`, lit(e.FirefighterRW), lit(pw)), "FFB07"},
 		{"broker: issue rw without a request", e.Broker, issue("NULL", "INC-N1", 1), "FFB07"},
 		{"broker: reserve rw without a request", e.Broker,
@@ -125,7 +125,7 @@ func TestTwoPersonRuleInDatabase(t *testing.T) {
 		{"approver: a decision other than approve or deny", e.Approver,
 			fmt.Sprintf(`SELECT * FROM db_admin.decide_firefighter_request(%s, 'maybe', 'bob', 'key-bob')`, lit(pending)), "FFB04"},
 		{"approver: issue a password", e.Approver, issue(lit(pending), "INC-P1", 1), "42501"},
-		{"approver: the seed's function", e.Approver,
+		{"approver: the manual function", e.Approver,
 			fmt.Sprintf(`SELECT db_admin.set_firefighter_password(%s, %s, 1)`, lit(e.FirefighterRO), lit(pw)), "42501"},
 		{"approver: submit a request", e.Approver,
 			fmt.Sprintf(`SELECT * FROM db_admin.submit_firefighter_request(gen_random_uuid(), %s, 'INC-A1', 1, '', 'bob', 'key-bob')`, lit(e.FirefighterRW)), "42501"},
@@ -204,9 +204,9 @@ func TestApprovedRequestIsConsumedOnce(t *testing.T) {
 	}
 }
 
-// A DBA may still use the seed's function by hand for rw: the master is a member of the
+// A DBA may still use the manual function by hand for rw: the master is a member of the
 // admin.
-func TestSeedFunctionForRWByTheDBA(t *testing.T) {
+func TestManualFunctionForRWByTheDBA(t *testing.T) {
 	e := newEnv(t, "bydba")
 	pw := randomPassword(t) + "-by-hand"
 	out, err := cluster.RunPsql(context.Background(), pgtest.MasterUser, pgtest.MasterPassword,

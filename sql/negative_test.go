@@ -8,7 +8,7 @@ import (
 	"github.com/ffbroker/ffbroker/internal/pgtest"
 )
 
-// The seed's negative tests, as real password logins, plus the migration pattern.
+// The role model's negative tests, as real password logins, plus the migration pattern.
 func TestRoleLimits(t *testing.T) {
 	e := newEnv(t, "neg")
 	ctx := context.Background()

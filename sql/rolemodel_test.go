@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// The seed's section 11 verification, as assertions with the exact expected values.
+// The role model's verification queries, as assertions with the exact expected values.
 func TestVerificationRoleAttributes(t *testing.T) {
 	e := newEnv(t, "verify")
 	got := queryStrings(t, e.Super(t), `
@@ -70,7 +70,7 @@ func TestVerificationDatabaseAndSchemaPrivileges(t *testing.T) {
 		[]string{e.Admin, e.Owner, e.Migrator, e.App, e.FirefighterRO, e.FirefighterRW, e.Broker, e.Vars.Prefix + "_activity_monitor"})
 	want := []string{
 		"priv_activity_monitor|true|false|false",
-		"priv_admin|true|true|true", // the admin inherits the owner (seed: GRANT owner TO admin)
+		"priv_admin|true|true|true", // the admin inherits the owner (GRANT owner TO admin)
 		"priv_app|true|false|false",
 		"priv_firefighter_ro|true|false|false",
 		"priv_firefighter_rw|true|false|false",

@@ -1,4 +1,4 @@
-// Package activity is ffbroker's activity job (the second seed): it reads the
+// Package activity is ffbroker's activity job: it reads the
 // PostgreSQL connection log that Aurora publishes to CloudWatch Logs, records the
 // last login of every login role in the database, ties firefighter logins to the
 // grants that were live, and applies the inactivity policy: lock a role after N days

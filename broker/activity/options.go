@@ -14,7 +14,7 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultLockAfterDays and DefaultDropAfterDays are the seed's 90 and 180 days,
+	// DefaultLockAfterDays and DefaultDropAfterDays are the defaults, 90 and 180 days,
 	// used by OptionsFromEnv when the variables are unset.
 	DefaultLockAfterDays = 90
 	DefaultDropAfterDays = 180
@@ -23,7 +23,7 @@ const (
 	// DefaultLogDelay keeps the newest minutes out of a run: CloudWatch Logs may
 	// still be ingesting them.
 	DefaultLogDelay = 5 * time.Minute
-	// DefaultFirstLookback is how far back the first run reads (the seed's 24 hours).
+	// DefaultFirstLookback is how far back the first run reads (24 hours).
 	DefaultFirstLookback = 24 * time.Hour
 	// DefaultReserve is the time a run keeps for itself before its deadline: it
 	// stops reading pages once less remains.

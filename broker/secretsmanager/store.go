@@ -58,7 +58,7 @@ type API interface {
 
 // Store keeps each firefighter role's password in its own Secrets Manager
 // secret, named <prefix>/<role>, and moves its staging labels so that AWSCURRENT
-// only ever holds a password the database accepts (DESIGN.md, invariant 4).
+// only ever holds a password the database accepts (DESIGN.md, Current secret works).
 //
 // A grant's password is written as the version whose id is the grant id, first
 // labelled AWSPENDING (PutPending); once the database has committed the grant,

@@ -60,7 +60,7 @@ func TestDemo(t *testing.T) {
 		"password not rotated",
 		"(invalid_hours)",
 		"requester arn:aws:iam::123456789012:user/alice  approver arn:aws:iam::123456789012:user/bob",
-		"revoked my_pg_firefighter_ro: 1 grant(s) closed",
+		"revoked my_pg_firefighter_ro for INC-4242: 1 grant(s) closed, no live grant left",
 		"1 session(s) terminated",
 		"the open session was terminated",
 		"a new login with the old password is refused",

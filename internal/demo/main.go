@@ -53,7 +53,7 @@ func main() {
 type demo struct {
 	ctx     context.Context
 	cluster *pgtest.Cluster
-	// names are the seed's names, which the demo's bootstrap uses.
+	// names are the default names, which the demo's bootstrap uses.
 	names  pgtest.RoleModel
 	moto   *awstest.Server
 	awsCfg aws.Config

@@ -14,7 +14,7 @@ import (
 )
 
 // Vars are the psql variables of sql/bootstrap.sql. Empty fields keep the script's
-// defaults (the seed's names).
+// defaults.
 type Vars struct {
 	Prefix    string
 	DBName    string

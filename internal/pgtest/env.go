@@ -91,7 +91,7 @@ func (e *Env) Super(t testing.TB) *pgx.Conn {
 	return conn
 }
 
-// Issue gives a firefighter role a password through the broker's login: the seed's
+// Issue gives a firefighter role a password through the broker's login: the manual
 // function for ro, and for rw (which needs a second person) a request submitted by the
 // broker for alice, approved by bob through the approver's login, then issued. It
 // returns the grant's expiry.

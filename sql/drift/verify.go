@@ -109,8 +109,7 @@ func ActivityFunctions() []string {
 	}
 }
 
-// Verify runs the seed's verification (section 11) and production checklist (section
-// 14), and checks the db_admin functions and the password broker's privileges, against
+// Verify runs the role model's verification queries and hardening checklist, and checks the db_admin functions and the password broker's privileges, against
 // the live database conn is connected to, which must be n's application database. It
 // returns one Check per expectation, passed or failed; the error is for a database
 // that could not be read at all.

@@ -133,7 +133,7 @@ type dbLogin struct {
 }
 
 // broker checks that the broker's login, the approver's and the activity job's can do
-// nothing but execute their db_admin functions (invariants 1 and 8 of the design).
+// nothing but execute their db_admin functions (DESIGN.md: Broker login powers, Two people for rw).
 func (v *verifier) broker(ctx context.Context) error {
 	for _, l := range []dbLogin{{v.roles.Broker, BrokerFunctions()}, {v.roles.Approver, ApproverFunctions()}, {v.roles.Activity, ActivityFunctions()}} {
 		if !v.exists(l.name) {

@@ -66,7 +66,7 @@ func (e *env) migrate(t *testing.T, statements ...string) {
 	}
 }
 
-// orders is the seed's example table (section 8), a view and a sequence of their own.
+// orders is the migration pattern's example table, a view and a sequence of their own.
 func (e *env) orders(t *testing.T) {
 	t.Helper()
 	s := ident(e.AppSchema)
@@ -418,7 +418,7 @@ func TestVerifyRefusesAnotherDatabase(t *testing.T) {
 
 // The embedded scripts are complete: bootstrap.sql runs from a copy of them in a
 // temporary directory, as `ffbroker bootstrap` runs it, and the result verifies with
-// Names{}. It is the one test of this package that uses the seed's default names.
+// Names{}. It is the one test of this package that uses the default names.
 func TestScriptsBootstrapFromCopy(t *testing.T) {
 	scripts := sqlscripts.Scripts()
 	b, err := fs.ReadFile(scripts, "bootstrap.sql")

@@ -94,7 +94,7 @@ func requestID(ctx context.Context, req *events.APIGatewayProxyRequest) string {
 	return ""
 }
 
-// errorBody is DESIGN.md's error answer.
+// errorBody is the API's error answer (DESIGN.md, Typed refusals).
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is a bootstrapped role model with the seed's names (the sample events use
+// env is a bootstrapped role model with the default names (the sample events use
 // them), the functions' dependencies built as in the Lambda init phase (the approve
 // function on the approver's own login), a state machine in moto, and moto IAM users
 // who stand for people: alice (on call), bob (an approver), mallory (in the account,
@@ -65,7 +65,7 @@ var (
 	envErr  error
 )
 
-// sharedEnv bootstraps once per package: the events use the seed's fixed names.
+// sharedEnv bootstraps once per package: the events use the default names.
 func sharedEnv(t testing.TB) *env {
 	t.Helper()
 	srv := shared.Moto(t)

@@ -361,7 +361,7 @@ func TestRevokedNoticeReachesOnlyTheEndedGrantsRequester(t *testing.T) {
 			t.Errorf("revoked attributes = %v", r.attrs)
 		}
 		ended := body["ended_grants"].([]any)
-		if !strings.Contains(r.chat.Content.Description, "Grant: "+ended[0].(string)) || !strings.Contains(r.chat.Content.Description, "Revoked by: "+strings.ReplaceAll(carolARN, "@", "＠")) {
+		if !strings.Contains(r.chat.Content.Description, "Grant: `"+ended[0].(string)+"`") || !strings.Contains(r.chat.Content.Description, "Revoked by: `"+carolARN+"`") {
 			t.Errorf("revoked description = %q; want the grant %v and who revoked", r.chat.Content.Description, ended)
 		}
 	}
