@@ -402,16 +402,7 @@ func TestBrokerLoginCannotRelabelRequesterOrReason(t *testing.T) {
 func TestKeptRequesterProofBacksOneRequest(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt2_copy", 3600)
-	first, arn := f.submit(t, "alice", "INC-COPY")
-	f.await(t, arn)
-	if status, body := f.decide(t, "bob", first, "deny"); status != 200 {
-		t.Fatalf("bob denies = %d %v", status, body)
-	}
-	var proof, body string
-	if err := f.dbLogin(t, f.names.Broker).QueryRow(ctx,
-		`SELECT requester_proof, request_body FROM db_admin.firefighter_request_status($1)`, first).Scan(&proof, &body); err != nil {
-		t.Fatal(err)
-	}
+	first, proof, body := f.deniedRequestProof(t, "INC-COPY")
 	var second string
 	err := f.dbLogin(t, f.names.Broker).QueryRow(ctx,
 		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, 'INC-COPY', 1, 'cancel stuck order', $2, $3, $4, $5)`,
@@ -420,4 +411,21 @@ func TestKeptRequesterProofBacksOneRequest(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Code != "23505" || pe.ConstraintName != "firefighter_request_proof_once" {
 		t.Errorf("filing a copy of alice's denied request %s with its kept proof = %s, %v; want SQLSTATE 23505 on firefighter_request_proof_once", first, second, err)
 	}
+}
+
+// deniedRequestProof files alice's rw request for incident, has bob deny it, and
+// returns the request id with the requester proof and body its row keeps, as the
+// broker's login reads them.
+func (f *flow) deniedRequestProof(t *testing.T, incident string) (id, proof, body string) {
+	t.Helper()
+	id, arn := f.submit(t, "alice", incident)
+	f.await(t, arn)
+	if status, answer := f.decide(t, "bob", id, "deny"); status != 200 {
+		t.Fatalf("bob denies = %d %v", status, answer)
+	}
+	if err := f.dbLogin(t, f.names.Broker).QueryRow(context.Background(),
+		`SELECT requester_proof, request_body FROM db_admin.firefighter_request_status($1)`, id).Scan(&proof, &body); err != nil {
+		t.Fatal(err)
+	}
+	return id, proof, body
 }

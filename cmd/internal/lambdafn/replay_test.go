@@ -20,16 +20,7 @@ import (
 func TestRespelledKeptProofIsNoProof(t *testing.T) {
 	ctx := context.Background()
 	f := newFlow(t, "rt3_respell", 3600)
-	first, arn := f.submit(t, "alice", "INC-RSP")
-	f.await(t, arn)
-	if status, body := f.decide(t, "bob", first, "deny"); status != 200 {
-		t.Fatalf("bob denies = %d %v", status, body)
-	}
-	var proof, body string
-	if err := f.dbLogin(t, f.names.Broker).QueryRow(ctx,
-		`SELECT requester_proof, request_body FROM db_admin.firefighter_request_status($1)`, first).Scan(&proof, &body); err != nil {
-		t.Fatal(err)
-	}
+	first, proof, body := f.deniedRequestProof(t, "INC-RSP")
 	var second string
 	err := f.dbLogin(t, f.names.Broker).QueryRow(ctx,
 		`SELECT request_id::text FROM db_admin.submit_firefighter_request(gen_random_uuid(), $1, 'INC-RSP', 1, 'cancel stuck order', $2, $3, $4, $5)`,
