@@ -2,6 +2,7 @@ package activity
 
 import (
 	"bytes"
+	"math"
 	"time"
 )
 
@@ -10,108 +11,55 @@ type Kind uint8
 
 // Kinds of lines.
 const (
-	// KindOther is any line that is not a connection line the job reads: other
-	// messages, garbage, truncated or oversized lines.
-	KindOther Kind = iota
-	// KindReceived is "connection received: host=... port=...": a client reached
-	// the server; the user is not known yet.
-	KindReceived
-	// KindAuthorized is "connection authorized: user=... database=..." or
-	// "replication connection authorized: user=...": the server accepted the
-	// credentials. The session may still be refused (see KindRefused).
-	KindAuthorized
-	// KindAuthenticated is PostgreSQL 17+'s "connection authenticated:
-	// identity=... method=..." line, which precedes the authorized line.
-	KindAuthenticated
-	// KindAmbiguous is an authorized line whose user name cannot be read with
-	// certainty (several readings fit, or none does); it is never counted as a
-	// login of anybody.
-	KindAmbiguous
-	// KindReady is PostgreSQL 18's "connection ready: setup total=..." line
-	// (log_connections with setup_durations): the session opened.
-	KindReady
-	// KindRefused is a FATAL line that refuses a session after its authorized
-	// line: too many connections for the role or the database, a role that may
-	// not log in, a database that does not exist or may not be connected to, no
-	// replication privilege, reserved slots.
-	KindRefused
+	KindOther         Kind = iota // any other line: other messages, garbage, oversized lines
+	KindReceived                  // "connection received: host=... port=..."
+	KindAuthorized                // "[replication ]connection authorized: user=...": the session may still be refused
+	KindAuthenticated             // 17+'s "connection authenticated: identity=... method=..."
+	KindAmbiguous                 // an authorized line whose user cannot be read with certainty: nobody's login
+	KindReady                     // 18's "connection ready: setup total=...": the session opened
+	KindRefused                   // a FATAL line that refuses a session after its authorized line (see refused)
 )
 
 // String returns the kind's name.
 func (k Kind) String() string {
-	switch k {
-	case KindReceived:
-		return "received"
-	case KindAuthorized:
-		return "authorized"
-	case KindAuthenticated:
-		return "authenticated"
-	case KindAmbiguous:
-		return "ambiguous"
-	case KindReady:
-		return "ready"
-	case KindRefused:
-		return "refused"
-	default:
-		return "other"
+	names := [...]string{"other", "received", "authorized", "authenticated", "ambiguous", "ready", "refused"}
+	if int(k) < len(names) {
+		return names[k]
 	}
+	return "other"
 }
 
-// MaxLineBytes bounds the lines Parse reads: a genuine connection line is a few
-// hundred bytes (names are at most 63 bytes, a host name 255), so anything longer
-// is KindOther without being scanned.
+// MaxLineBytes bounds the lines Parse reads (a connection line has a few hundred bytes).
 const MaxLineBytes = 4 << 10
 
-// maxName is the longest user or database name the server writes: it cuts both
-// to NAMEDATALEN-1 bytes when it reads the startup packet, before it logs them.
-const maxName = 63
+// maxName is the longest name the server logs (NAMEDATALEN-1); maxUserAt, of "%u@%d".
+const (
+	maxName   = 63
+	maxUserAt = 2*maxName + 1
+)
 
-// maxUserAt is the longest "%u@%d" of a real prefix.
-const maxUserAt = 2*maxName + 1
-
-// Line is one parsed log line. Its byte slices point into the message given to
-// Parse: copy them before the message's buffer is reused.
+// Line is one parsed log line; its slices point into the message given to Parse.
 type Line struct {
-	// Kind says what the line is; the other fields are set as far as it allows.
-	Kind Kind
-	// Prefixed reports that the line starts with Aurora's log_line_prefix
-	// %t:%r: (so it is read as %t:%r:%u@%d:[%p]: and never from its message
-	// alone); an authorized line's user name was checked against the prefix.
-	Prefixed bool
-	// Time is the line's %t (or %m) timestamp in UTC; zero when the line has
-	// none or its time zone is not UTC, GMT or a numeric offset.
-	Time time.Time
-	// Host and Port are the client's address (%r, or the received line's own
-	// host= and port=); Host is "[local]" for a Unix socket. %r is an IPv4 or
-	// IPv6 address (zone included), or a host name with log_hostname.
+	Kind     Kind      // what the line is; the other fields are set as far as it allows
+	Prefixed bool      // it starts with Aurora's %t:%r: and was read as %t:%r:%u@%d:[%p]: only
+	Time     time.Time // %t (or %m) in UTC; zero when missing or in another named zone
+	// Host and Port are the client's address (%r, or a received line's host=
+	// and port=): IPv4, IPv6 (zone included), a host name, or "[local]".
 	Host, Port []byte
-	// PID is the backend's process id (%p); 0 when unknown.
-	PID int
-	// Session ties the lines of one backend together. For an authorized line it
-	// is the prefix's "%r:%u@%d:[%p]:" as written; for any other prefixed line it
-	// is the text from %r on, whose end of prefix is not known: KindAfter tells
-	// what such a line says when the backend of an authorized line wrote it.
+	PID        int // the backend's process id (%p); 0 when unknown
+	// Session ties the lines of one backend together: for an authorized line
+	// its "%r:%u@%d:[%p]:" as written; for another prefixed line the text from
+	// %r on, whose end of prefix is not known (see KindAfter).
 	Session []byte
-	// User is the login role of an authorized line (and, when the prefix leaves
-	// no doubt, of an authenticated one).
-	User []byte
-	// Database is the database of an authorized line (from the prefix for a
-	// replication connection).
-	Database []byte
-	// Application is the application_name of an authorized line, when logged
-	// (best effort: a name that imitates the SSL or GSS fields is cut there).
-	Application []byte
-	// Replication reports a "replication connection authorized" line.
-	Replication bool
-	// SSL reports that the authorized line says "SSL enabled".
-	SSL bool
-	// Identity and Method are the authenticated line's identity (or user) and
-	// authentication method.
-	Identity, Method []byte
+	// User and Database are an authorized line's (Database from the prefix for
+	// replication), and an authenticated line's when the prefix leaves no doubt.
+	User, Database   []byte
+	Application      []byte // an authorized line's application_name (cut at an imitated SSL or GSS field)
+	Replication, SSL bool   // "replication connection authorized"; "SSL enabled"
+	Identity, Method []byte // an authenticated line's identity (or user) and method
 }
 
-// Message texts and fields, as PostgreSQL 13 to 18 write them (not translated:
-// Aurora logs in English).
+// Texts as PostgreSQL 13 to 18 write them (Aurora logs in English).
 const (
 	msgReceived      = "connection received: "
 	msgAuthorized    = "connection authorized: user="
@@ -120,32 +68,23 @@ const (
 	msgReady         = "connection ready: "
 	fieldDatabase    = " database="
 	fieldApplication = " application_name="
-	fieldSSL         = " SSL enabled ("
 	fieldSSLStrict   = " SSL enabled (protocol="
-	fieldGSS         = " GSS ("
 	fieldGSSStrict   = " GSS (authenticated="
 	fieldMethod      = `" method=`
 	levelLog         = "LOG:  "
 )
 
-// refused reports whether m, a FATAL message, is one with which the server
-// refuses a session after writing its authorized line (miscinit.c and
-// postinit.c of PostgreSQL 13 to 18). A FATAL that ends an open session
+// refused reports a FATAL message with which the server refuses a session after
+// its authorized line (miscinit.c, postinit.c); one that ends an open session
 // (terminated, lost, timed out) is not one.
 func refused(m []byte) bool {
 	for _, r := range [...]string{
-		`too many connections for role "`,
-		`too many connections for database "`,
-		`role "`,     // ... is not permitted to log in / does not exist
-		`database "`, // ... does not exist / is not currently accepting connections / has disappeared
-		`permission denied for database "`,
-		`cannot connect to invalid database "`,
-		`remaining connection slots are reserved`,
-		`must be superuser or replication role to start walsender`,
-		`permission denied to start WAL sender`,
-		`must be superuser to connect in binary upgrade mode`,
-		`sorry, too many clients already`,
-		`database locale is incompatible with operating system`,
+		`too many connections for role "`, `too many connections for database "`,
+		`role "`, `database "`, // ... is not permitted to log in, does not exist, is not accepting connections
+		`permission denied for database "`, `cannot connect to invalid database "`,
+		`remaining connection slots are reserved`, `sorry, too many clients already`,
+		`must be superuser or replication role to start walsender`, `permission denied to start WAL sender`,
+		`must be superuser to connect in binary upgrade mode`, `database locale is incompatible with operating system`,
 	} {
 		if hasPrefix(m, r) {
 			return true
@@ -154,31 +93,22 @@ func refused(m []byte) bool {
 	return false
 }
 
-// Parse reads one PostgreSQL log line (one CloudWatch Logs event) without
-// allocating. It never fails: a line it cannot read is KindOther, and an
-// authorized line whose user cannot be told for certain is KindAmbiguous.
-//
-// A line that starts with Aurora's %t:%r: is read as %t:%r:%u@%d:[%p]:LEVEL:
-// message and only so: it is a connection line only if its own message is one,
-// never because text inside it (a statement, an identifier, a name in the prefix
-// of another message) looks like one. The user name appears twice in an
-// authorized line, in the prefix (%u) and in the message (user=...); Parse
-// accepts a reading only when both agree, the names fit the server's 63 bytes,
-// and the message ends as the server ends it (its known fields, then the end of
-// the event or the next line of the same entry). So user names with spaces,
-// quotes, '@', ':', '=', newlines or text that imitates the prefix or the message
-// are read exactly, or refused when two readings would fit; never misread.
-// Lines with other prefixes are read from the message alone and are refused
-// when a name could be split in more than one way (Line.Prefixed false: the
-// activity job counts no login from them).
+// Parse reads one log line (one CloudWatch Logs event) without allocating. It
+// never fails: a line it cannot read is KindOther, an authorized line whose user
+// cannot be told for certain KindAmbiguous. A line that starts with Aurora's
+// %t:%r: is read as %t:%r:%u@%d:[%p]:LEVEL:  message, from its own message only,
+// never from text inside it that looks like one. An authorized line is read when
+// the prefix's %u and the message's user= agree, the names fit 63 bytes and the
+// message ends as the server ends it: names with spaces, quotes, '@', ':',
+// newlines or imitations of the prefix are read exactly, or refused when two
+// readings fit. Other lines are read from the message alone (Prefixed false).
 func Parse(msg []byte) (l Line) {
 	parse(&l, msg)
 	return l
 }
 
-// parse reads msg into l and returns the work done on a prefixed line: the
-// places tried as the end of its prefix plus the name bytes compared. The
-// places lie within the longest "%u@%d", so the work is bounded whatever the line.
+// parse reads msg into l and returns the work done on a prefixed line (places
+// tried as the prefix's end, name bytes compared), bounded whatever the line.
 func parse(l *Line, msg []byte) int {
 	if m, ok := bytes.CutSuffix(msg, []byte("\n")); ok {
 		msg = bytes.TrimSuffix(m, []byte("\r"))
@@ -201,35 +131,20 @@ func parse(l *Line, msg []byte) int {
 	return 0
 }
 
-// readTime reads "2006-01-02 15:04:05[.fraction] ZONE" at the start of b and
-// returns the time in UTC (zero for a zone zoneOffset does not know) and what
-// follows the zone, which starts with the ':' or ' ' that ends it.
+// readTime reads "2006-01-02 15:04:05[.fraction] ZONE" at the start of b: the
+// time in UTC (zero for a zone zoneOffset does not know) and what follows the zone.
 func readTime(b []byte) (time.Time, []byte, bool) {
 	if len(b) < len("2006-01-02 15:04:05")+3 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, nil, false
 	}
 	y, mo, d := number(b[0:4]), number(b[5:7]), number(b[8:10])
 	h, mi, s := number(b[11:13]), number(b[14:16]), number(b[17:19])
-	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 {
-		return time.Time{}, nil, false
-	}
 	b, ns := b[19:], 0
-	if b[0] == '.' {
-		n := leadingDigits(b[1:min(len(b), 10)])
-		if n == 0 {
-			return time.Time{}, nil, false
-		}
-		ns = number(b[1 : 1+n])
-		for range 9 - n {
-			ns *= 10
-		}
-		b = b[1+n:]
+	if n := leadingDigits(b[1:min(len(b), 10)]); b[0] == '.' && n > 0 {
+		ns, b = number(b[1:1+n])*int(math.Pow10(9-n)), b[1+n:]
 	}
-	if len(b) == 0 || b[0] != ' ' {
-		return time.Time{}, nil, false
-	}
-	end := bytes.IndexAny(b[1:min(len(b), 34)], ": ")
-	if end <= 0 {
+	end := bytes.IndexAny(b[min(len(b), 1):min(len(b), 34)], ": ") // the zone: 1 to 32 bytes after ' '
+	if len(b) == 0 || b[0] != ' ' || end <= 0 || y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 {
 		return time.Time{}, nil, false
 	}
 	offset, known := zoneOffset(b[1 : 1+end])
@@ -239,35 +154,29 @@ func readTime(b []byte) (time.Time, []byte, bool) {
 	return time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC).Add(-offset), b[1+end:], true
 }
 
-// zoneOffset returns the offset east of UTC of a %t zone: UTC, GMT, Z, UCT, or
-// a numeric +HH or +HHMM (or with a minus sign).
+// zoneOffset returns the offset of a zone: UTC, GMT, Z, UCT, ±HH or ±HHMM.
 func zoneOffset(z []byte) (time.Duration, bool) {
 	switch string(z) {
 	case "UTC", "GMT", "Z", "UCT":
 		return 0, true
 	}
-	if len(z) != 3 && len(z) != 5 || z[0] != '+' && z[0] != '-' {
-		return 0, false
+	h, m := -1, -1
+	if len(z) == 3 || len(z) == 5 {
+		h, m = number(z[1:3]), number(z[3:])
 	}
-	h, m := number(z[1:3]), 0
-	if len(z) == 5 {
-		m = number(z[3:5])
-	}
-	if h < 0 || h > 15 || m < 0 || m > 59 {
+	if z[0] != '+' && z[0] != '-' || h < 0 || h > 15 || m < 0 || m > 59 {
 		return 0, false
 	}
 	d := time.Duration(h)*time.Hour + time.Duration(m)*time.Minute
 	if z[0] == '-' {
-		d = -d
+		return -d, true
 	}
 	return d, true
 }
 
-// readRemote reads %r and its ':' at the start of b: "host(port)" (an IPv4 or
-// IPv6 address, "::1", "::ffff:10.0.0.5", "fe80::1%eth0", or a host name: 1 to
-// 256 bytes of [0-9A-Za-z.:%_-], and a port of 1 to 5 digits), "[local]" (port
-// nil), or nothing (a process without a client: host empty). It returns what
-// follows the ':' and false when b starts with none of them.
+// readRemote reads %r and its ':' at the start of b: "host(port)" (1 to 256
+// bytes of [0-9A-Za-z.:%_-]: IPv4, IPv6 as "fe80::1%eth0", a host name; 1 to 5
+// digits), "[local]" (port nil) or nothing (no client: host empty).
 func readRemote(b []byte) (host, port, rest []byte, ok bool) {
 	h := 0
 	for h < len(b) && h <= 256 && isHostByte(b[h]) {
@@ -282,32 +191,21 @@ func readRemote(b []byte) (host, port, rest []byte, ok bool) {
 	if hasPrefix(b, "[local]:") {
 		return b[:7], nil, b[8:], true
 	}
-	if hasPrefix(b, ":") {
-		return b[:0], nil, b[1:], true
-	}
-	return nil, nil, nil, false
+	return b[:0], nil, b[min(len(b), 1):], hasPrefix(b, ":") // no client, or no %r
 }
 
-// isHostByte reports a byte of a host in %r: IPv4 and IPv6 addresses (with a
-// %zone) and host names.
 func isHostByte(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' ||
-		c == '.' || c == ':' || c == '%' || c == '-' || c == '_'
+	return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '.' || c == ':' || c == '%' || c == '-' || c == '_'
 }
 
-// readPrefixed reads ud, "%u@%d:[%p]:LEVEL:  message", into l; line is the
-// whole event, sess the text from %r on, host and port are %r's. The user and
-// database are free text that may hold anything, even ":[123]:LOG:  ", so every
-// place within the longest "%u@%d" where ":[%p]:" may end them is tried, and an
-// authorized line is accepted only when exactly one reading agrees with its
-// message; when a place is followed by an authorized message but none agrees,
-// the line is KindAmbiguous. Otherwise the first place followed by another
-// known message (after a "%u@%d" with an '@') says what the line is. It returns
-// the work done (see parse).
+// readPrefixed reads ud, "%u@%d:[%p]:LEVEL:  message", into l (line: the event,
+// sess: from %r on). The names may hold anything, even ":[1]:LOG:  ", so each
+// place within the longest "%u@%d" where ":[%p]:" may start is tried: an
+// authorized line needs exactly one reading that agrees with its message (else
+// KindAmbiguous); otherwise the first place followed by a known message after an
+// '@' tells the kind. It returns the work done.
 func readPrefixed(l *Line, line, sess, ud, host, port []byte) int {
-	work, auths, authMsgs, authPID, authKey := 0, 0, 0, 0, 0
-	other, otherPID, otherKind := -1, 0, KindOther
-	var otherMsg []byte
+	work, auths, authMsgs, authPID, authKey, other := 0, 0, 0, 0, 0, -1
 	for k := 1; k+1 < min(len(ud), maxUserAt+2); k++ {
 		if ud[k] != ':' || ud[k+1] != '[' {
 			continue
@@ -321,18 +219,14 @@ func readPrefixed(l *Line, line, sess, ud, host, port []byte) int {
 		case kind == KindAuthorized:
 			authMsgs++
 			keyEnd := k + 2 + digits + 2 // ud[:keyEnd] is "%u@%d:[%p]:"
-			dst := l
-			if auths > 0 {
-				dst = nil // a second reading: only whether it fits matters
-			}
-			fits, w := readAuthorized(dst, ud[:k], msg[fixed:], repl, line[:len(line)-len(ud)+keyEnd])
+			fits, w := readAuthorized(l, auths == 0, ud[:k], msg[fixed:], repl, line[:len(line)-len(ud)+keyEnd])
 			work += w
 			if fits {
 				auths++
 				authPID, authKey = pid, len(sess)-len(ud)+keyEnd
 			}
 		case kind != KindOther && other < 0 && bytes.IndexByte(ud[:k], '@') >= 0:
-			other, otherPID, otherKind, otherMsg = k, pid, kind, msg
+			other = k
 		}
 	}
 	switch {
@@ -341,12 +235,14 @@ func readPrefixed(l *Line, line, sess, ud, host, port []byte) int {
 	case auths == 1:
 		l.Session, l.PID, l.Host, l.Port = sess[:authKey], authPID, host, port
 	case other >= 0:
-		l.Kind, l.Session, l.PID, l.Host, l.Port = otherKind, sess, otherPID, host, port
-		switch otherKind {
+		pid, _, lv, msg, _ := readPIDLevel(ud[other+2:])
+		l.Kind, _, _ = messageKind(lv, msg)
+		l.Session, l.PID, l.Host, l.Port = sess, pid, host, port
+		switch l.Kind {
 		case KindReceived: // its host and port are the message's own
-			l.Host, l.Port = readReceived(otherMsg[len(msgReceived):])
+			l.Host, l.Port = readReceived(msg[len(msgReceived):])
 		case KindAuthenticated:
-			l.Identity, l.Method = readAuthenticated(otherMsg[len(msgAuthenticated):])
+			l.Identity, l.Method = readAuthenticated(msg[len(msgAuthenticated):])
 			if u, d, ok := bytes.Cut(ud[:other], []byte("@")); ok && bytes.IndexByte(d, '@') < 0 {
 				l.User, l.Database = u, d
 			}
@@ -355,92 +251,55 @@ func readPrefixed(l *Line, line, sess, ud, host, port []byte) int {
 	return work
 }
 
-// A log level as readPIDLevel tells them apart.
-type level uint8
-
-const (
-	levelOther level = iota
-	levelLOG
-	levelFATAL
-)
-
-// readPIDLevel reads "123]:LEVEL:  " (and the SQLSTATE "00000: " that
-// log_error_verbosity = verbose writes after LOG and FATAL) and returns the
-// pid, its number of digits, the level and the message.
-func readPIDLevel(b []byte) (pid, digits int, lv level, msg []byte, ok bool) {
+// readPIDLevel reads "123]:LEVEL:  " and returns the pid, its digits, the level
+// and the message (without the "00000: " of log_error_verbosity = verbose).
+func readPIDLevel(b []byte) (pid, digits int, lv, msg []byte, ok bool) {
 	digits = leadingDigits(b[:min(len(b), 10)])
 	if digits == 0 || !hasPrefix(b[digits:], "]:") {
-		return 0, 0, 0, nil, false
+		return 0, 0, nil, nil, false
 	}
-	pid, msg = number(b[:digits]), b[digits+2:]
-	switch {
-	case hasPrefix(msg, levelLog):
-		lv, msg = levelLOG, msg[len(levelLog):]
-	case hasPrefix(msg, "FATAL:  "):
-		lv, msg = levelFATAL, msg[len("FATAL:  "):]
-	default:
-		// Another level ("ERROR:  ", "STATEMENT:  ", ...): a place where the
-		// prefix may end, whose message is never a connection line.
-		c := bytes.IndexByte(msg[:min(len(msg), 16)], ':')
-		if c <= 0 || !hasPrefix(msg[c+1:], "  ") {
-			return 0, 0, 0, nil, false
-		}
-		return pid, digits, levelOther, msg[c+3:], true
+	msg = b[digits+2:]
+	c := bytes.IndexByte(msg[:min(len(msg), 16)], ':')
+	if c <= 0 || !hasPrefix(msg[c+1:], "  ") {
+		return 0, 0, nil, nil, false
 	}
-	if len(msg) >= 7 && hasPrefix(msg[5:], ": ") && isSQLState(msg[:5]) {
+	lv, msg = msg[:c], msg[c+3:]
+	if (string(lv) == "LOG" || string(lv) == "FATAL") && len(msg) >= 7 && hasPrefix(msg[5:], ": ") && isSQLState(msg[:5]) {
 		msg = msg[7:]
 	}
-	return pid, digits, lv, msg, true
+	return number(b[:digits]), digits, lv, msg, true
 }
 
-// messageKind reads the fixed start of a message of level lv: it returns the
-// message's kind (KindOther for none), whether an authorized message is a
-// replication one, and the length of the fixed start.
-func messageKind(lv level, m []byte) (kind Kind, repl bool, fixed int) {
-	switch {
-	case lv == levelFATAL && refused(m):
+// messageKind reads the start of a message of level lv: its kind, whether an
+// authorized message is a replication one, and the length of the fixed text.
+func messageKind(lv, m []byte) (kind Kind, repl bool, fixed int) {
+	if string(lv) == "FATAL" && refused(m) {
 		return KindRefused, false, 0
-	case lv != levelLOG:
-	case hasPrefix(m, msgAuthorized):
-		return KindAuthorized, false, len(msgAuthorized)
-	case hasPrefix(m, msgReplAuth):
-		return KindAuthorized, true, len(msgReplAuth)
-	case hasPrefix(m, msgAuthenticated):
-		return KindAuthenticated, false, len(msgAuthenticated)
-	case hasPrefix(m, msgReceived):
-		return KindReceived, false, len(msgReceived)
-	case hasPrefix(m, msgReady):
-		return KindReady, false, len(msgReady)
+	}
+	for i, t := range [...]string{msgAuthorized, msgReplAuth, msgAuthenticated, msgReceived, msgReady} {
+		if string(lv) == "LOG" && hasPrefix(m, t) {
+			return [...]Kind{KindAuthorized, KindAuthorized, KindAuthenticated, KindReceived, KindReady}[i], t == msgReplAuth, len(t)
+		}
 	}
 	return KindOther, false, 0
 }
 
-// readAuthorized reads an authorized message from after "user=" (msg) against
-// r, the "%u@%d" before one place where the prefix may end; repl tells a
-// replication message, prefix is the line up to that place's ":[%p]:". The
-// message repeats the user and the database exactly, except that the server
-// indents a newline with a tab. Where r has the '@' after the user the message
-// has ' ' or its end, so the one split that can fit is where r and the message
-// part ways, and only if r has an '@' there. After the names the message must
-// end as the server ends it: the known fields, then the end of the event or a
-// newline and the same prefix (the next line of the entry). A nil l is left
-// alone. It returns whether the reading fits and the name bytes compared.
-func readAuthorized(l *Line, r, msg []byte, repl bool, prefix []byte) (bool, int) {
+// readAuthorized reads an authorized message after "user=" (msg) against r, the
+// "%u@%d" before one place the prefix may end (prefix: the line up to its end).
+// The message repeats the names (a newline indented with a tab), then ' ' or its
+// end where r has '@': the one split that fits is where the two part ways. Only
+// the known fields may follow, up to the event's end or a newline and the same
+// prefix. Only with fill is l set. It returns whether it fits and the bytes compared.
+func readAuthorized(l *Line, fill bool, r, msg []byte, repl bool, prefix []byte) (bool, int) {
 	at, n := commonIndented(r[:min(len(r), maxName+1)], msg)
-	if at == 0 || at > maxName || at >= len(r) || r[at] != '@' {
-		return false, at
-	}
-	user, db, tail := r[:at], r[at+1:], msg[n:]
-	if len(db) == 0 || len(db) > maxName {
+	user, db, tail := r[:at], r[min(at+1, len(r)):], msg[n:]
+	if at == 0 || at > maxName || at >= len(r) || r[at] != '@' || len(db) == 0 || len(db) > maxName {
 		return false, at
 	}
 	work := at
 	if !repl {
-		if !hasPrefix(tail, fieldDatabase) {
-			return false, work
-		}
-		d, m := commonIndented(db, tail[len(fieldDatabase):])
-		if work += d; d != len(db) {
+		d, m := commonIndented(db, tail[min(len(tail), len(fieldDatabase)):])
+		if work += d; !hasPrefix(tail, fieldDatabase) || d != len(db) {
 			return false, work
 		}
 		tail = tail[len(fieldDatabase)+m:]
@@ -451,42 +310,40 @@ func readAuthorized(l *Line, r, msg []byte, repl bool, prefix []byte) (bool, int
 		}
 		tail = tail[:nl]
 	}
-	// What may follow the names: nothing, the application name (anything: it
-	// is last but for the SSL and GSS fields), or the SSL or GSS field alone.
-	app, ssl := hasPrefix(tail, fieldApplication), hasPrefix(tail, fieldSSLStrict)
-	if !app && len(tail) > 0 && (!ssl && !hasPrefix(tail, fieldGSSStrict) || tail[len(tail)-1] != ')') {
+	// Nothing, application_name (anything, last but for SSL and GSS), or SSL or GSS.
+	if !hasPrefix(tail, fieldApplication) && len(tail) > 0 &&
+		(!hasPrefix(tail, fieldSSLStrict) && !hasPrefix(tail, fieldGSSStrict) || tail[len(tail)-1] != ')') {
 		return false, work
 	}
-	if l != nil {
-		l.Kind, l.User, l.Database, l.Replication, l.SSL = KindAuthorized, user, db, repl, ssl
-		if app {
-			l.Application, l.SSL = cutFields(tail[len(fieldApplication):])
-		}
+	if fill {
+		l.Kind, l.User, l.Database, l.Replication = KindAuthorized, user, db, repl
+		l.Application, l.SSL = readFields(tail)
 	}
 	return true, work
 }
 
-// commonIndented returns how many bytes of r msg repeats from its start, as the
-// server writes r in a message (each "\n" followed by a tab), and how many bytes
-// of msg that took.
-func commonIndented(r, msg []byte) (int, int) {
-	i, n := 0, 0
-	for i < len(r) && n < len(msg) && r[i] == msg[n] {
+// commonIndented returns how many bytes of r msg starts with, as the server
+// writes r in a message ("\n" then a tab), and how many bytes of msg that took.
+func commonIndented(r, msg []byte) (i, n int) {
+	for ; i < len(r) && n < len(msg) && r[i] == msg[n]; i, n = i+1, n+1 {
 		if r[i] == '\n' {
-			if n+1 >= len(msg) || msg[n+1] != '\t' {
+			if !hasPrefix(msg[n+1:], "\t") {
 				break
 			}
 			n++
 		}
-		i, n = i+1, n+1
 	}
 	return i, n
 }
 
-// cutFields returns app up to its first SSL or GSS field, and whether it holds
-// an SSL field (neither field's text can start inside the other's).
-func cutFields(app []byte) ([]byte, bool) {
-	end, ssl := len(app), false
+// readFields reads, after an authorized message's names, the application name up
+// to its first SSL or GSS field (neither's text can start inside the other's) and SSL.
+func readFields(t []byte) (app []byte, ssl bool) {
+	app, ok := bytes.CutPrefix(t, []byte(fieldApplication))
+	if !ok {
+		return nil, hasPrefix(t, fieldSSLStrict) // SSL or GSS first, if any
+	}
+	end := len(app)
 	if i := bytes.Index(app, []byte(fieldSSLStrict)); i >= 0 {
 		end, ssl = i, true
 	}
@@ -513,23 +370,18 @@ func readReceived(m []byte) (host, port []byte) {
 func readAuthenticated(m []byte) (identity, method []byte) {
 	m, ok := bytes.CutPrefix(m, []byte(`identity="`))
 	if !ok {
-		if m, ok = bytes.CutPrefix(m, []byte(`user="`)); !ok {
-			return nil, nil
-		}
+		m, ok = bytes.CutPrefix(m, []byte(`user="`))
 	}
-	i := bytes.LastIndex(m, []byte(fieldMethod))
-	if i < 0 {
-		return nil, nil
+	if i := bytes.LastIndex(m, []byte(fieldMethod)); ok && i >= 0 {
+		method, _, _ = bytes.Cut(m[i+len(fieldMethod):], []byte(" "))
+		return m[:i], method
 	}
-	method, _, _ = bytes.Cut(m[i+len(fieldMethod):], []byte(" "))
-	return m[:i], method
+	return nil, nil
 }
 
-// readBare reads a line with an unknown prefix from its message alone, which
-// must appear once, after "LOG:  ". The user ends at the one " database="
-// (two of them make the line ambiguous); a replication line's user ends at the
-// first known field, which a name that imitates one would defeat: lines
-// without Aurora's prefix are read on a best-effort basis (Line.Prefixed false).
+// readBare reads a line with another prefix from its one message after "LOG:  "
+// (best effort, Prefixed false): the user ends at the one " database=", or for
+// replication at the first known field.
 func readBare(l *Line, msg []byte) {
 	i := bytes.Index(msg, []byte(msgAuthorized))
 	if i < 0 {
@@ -542,95 +394,65 @@ func readBare(l *Line, msg []byte) {
 		}
 		return
 	}
-	if bytes.Contains(msg[i+1:], []byte(msgAuthorized)) {
+	lead, repl := bytes.CutSuffix(msg[:i], []byte("replication "))
+	rest, _, _ := bytes.Cut(msg[i+len(msgAuthorized):], []byte("\n"))
+	user, name, ok := bytes.Cut(rest, []byte(fieldDatabase)) // name: the one cut at a field
+	switch {
+	case bytes.Contains(msg[i+1:], []byte(msgAuthorized)):
+		l.Kind = KindAmbiguous
+		return
+	case !bytes.HasSuffix(lead, []byte(levelLog)):
+		return
+	case repl:
+		user, name = nil, rest
+	case !ok || bytes.Contains(name, []byte(fieldDatabase)):
 		l.Kind = KindAmbiguous
 		return
 	}
-	start, repl := i, bytes.HasSuffix(msg[:i], []byte("replication "))
-	if repl {
-		start -= len("replication ")
-	}
-	if !bytes.HasSuffix(msg[:start], []byte(levelLog)) {
-		return
-	}
-	rest, _, _ := bytes.Cut(msg[i+len(msgAuthorized):], []byte("\n"))
-	l.Kind, l.Replication = KindAuthorized, repl
-	if repl {
-		end := firstField(rest)
-		l.User, rest = rest[:end], rest[end:]
-	} else {
-		user, db, ok := bytes.Cut(rest, []byte(fieldDatabase))
-		if !ok || bytes.Contains(db, []byte(fieldDatabase)) {
-			*l = Line{Kind: KindAmbiguous}
-			return
-		}
-		end := firstField(db)
-		l.User, l.Database, rest = user, db[:end], db[end:]
-	}
-	if app, ok := bytes.CutPrefix(rest, []byte(fieldApplication)); ok {
-		l.Application, l.SSL = cutFields(app)
-	} else {
-		l.SSL = hasPrefix(rest, fieldSSLStrict) // SSL or GSS first, if any
-	}
-}
-
-// firstField returns where the first known field after a name starts in b, or
-// len(b).
-func firstField(b []byte) int {
-	end := len(b)
-	for _, f := range [...]string{fieldApplication, fieldSSL, fieldGSS} {
-		if i := bytes.Index(b[:end], []byte(f)); i >= 0 {
+	end := len(name)
+	for _, f := range [...]string{fieldApplication, " SSL enabled (", " GSS ("} {
+		if i := bytes.Index(name[:end], []byte(f)); i >= 0 {
 			end = i
 		}
 	}
-	return end
+	l.Kind, l.Replication, l.User, l.Database = KindAuthorized, repl, user, name[:end]
+	if repl {
+		l.User, l.Database = name[:end], nil
+	}
+	l.Application, l.SSL = readFields(name[end:])
 }
 
 // SameSession reports whether l, a ready or refused line, was written by the
-// backend whose authorized line has Session key: l's text from %r on starts with
-// key and then l's own message. An attacker cannot write such a line for another
-// client's session: %r holds the client's port.
+// backend whose authorized line has Session key (key, then l's own message).
 func SameSession(l Line, key []byte) bool {
-	if l.Kind != KindReady && l.Kind != KindRefused {
-		return false
-	}
 	k, ok := KindAfter(l, key)
-	return ok && k == l.Kind
+	return ok && k == l.Kind && (k == KindReady || k == KindRefused)
 }
 
-// KindAfter reads l, a prefixed line other than an authorized one, as the backend
-// whose authorized line has Session key would have written it: when l's text from
-// %r on starts with key, it returns the kind of the message after key (KindReady,
-// KindRefused, KindReceived, KindAuthenticated or KindOther) and true. That kind
-// may differ from l.Kind, which Parse took from the first place the prefix may
-// end: names (a database name, free text of the client's) can make an earlier
-// place read as another message.
+// KindAfter reads l, a prefixed line other than an authorized one, as written by
+// the backend whose authorized line has Session key: when l.Session starts with
+// key, the kind of the message after key, and true. It may differ from l.Kind,
+// read at the first place the prefix may end (a database name can imitate one).
 func KindAfter(l Line, key []byte) (Kind, bool) {
 	if l.Kind == KindAuthorized || len(key) < 4 || !bytes.HasPrefix(l.Session, key) {
 		return KindOther, false
 	}
-	// key ends with ":[%p]:"; read the level and message after it again.
 	open := bytes.LastIndex(key, []byte(":["))
 	if open < 0 || open+2+leadingDigits(key[open+2:])+2 != len(key) {
 		return KindOther, false
 	}
 	_, _, lv, msg, ok := readPIDLevel(l.Session[open+2:])
-	if !ok {
-		return KindOther, false
-	}
-	if kind, _, _ := messageKind(lv, msg); kind != KindAuthorized {
+	if kind, _, _ := messageKind(lv, msg); ok && kind != KindAuthorized {
 		return kind, true
 	}
-	return KindOther, true
+	return KindOther, ok
 }
 
-// sessionPIDs calls yield with every pid that may end the prefix of a line whose
-// text from %r on is sess (the Session of a prefixed line other than an
-// authorized one), in order, until yield returns false.
+// sessionPIDs calls yield with each pid that may end the prefix of a line whose
+// text from %r on is sess, in order, until yield returns false.
 func sessionPIDs(sess []byte, yield func(pid int) bool) {
-	window := sess[:min(len(sess), 256+2+maxUserAt+2)] // %r(port):%u@%d:[
-	for k := 0; k+1 < len(window); k++ {
-		if window[k] != ':' || window[k+1] != '[' {
+	for k := 0; k+1 < min(len(sess), 256+2+maxUserAt+2); k++ { // %r(port):%u@%d:[
+		if !hasPrefix(sess[k:], ":[") {
 			continue
 		}
 		if pid, _, _, _, ok := readPIDLevel(sess[k+2:]); ok && !yield(pid) {
@@ -653,9 +475,9 @@ func leadingDigits(b []byte) int {
 	return i
 }
 
-// number is the value of b, 1 to 10 ASCII digits, or -1 when b is not one.
+// number is the value of b, at most 10 ASCII digits (0 for none), or -1.
 func number(b []byte) int {
-	if len(b) == 0 || len(b) > 10 || leadingDigits(b) != len(b) {
+	if len(b) > 10 || leadingDigits(b) != len(b) {
 		return -1
 	}
 	n := 0
@@ -667,10 +489,5 @@ func number(b []byte) int {
 
 // isSQLState reports characters of [0-9A-Z] only.
 func isSQLState(b []byte) bool {
-	for _, c := range b {
-		if !isDigit(c) && (c < 'A' || c > 'Z') {
-			return false
-		}
-	}
-	return true
+	return len(bytes.Trim(b, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")) == 0
 }
