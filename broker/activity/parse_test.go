@@ -363,8 +363,8 @@ func TestParseTime(t *testing.T) {
 				want = want.Truncate(time.Second)
 			}
 			s := readyLine(want.Format(layout), "[local]", "1")
-			if got := activity.Parse([]byte(s)).Time; !got.Equal(want) {
-				t.Fatalf("Parse(%q).Time = %v; want %v", s, got, want)
+			if got := activity.Parse([]byte(s)); !got.Time.Equal(want) || got.Kind != activity.KindReady {
+				t.Fatalf("Parse(%q) = %s at %v; want ready at %v", s, got.Kind, got.Time, want)
 			}
 		}
 	}
