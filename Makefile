@@ -111,7 +111,8 @@ build-cli:
 demo: build-cli
 	$(GO) run ./internal/demo
 
-## bench: Go benchmarks against real PostgreSQL and moto, then ratios to the floors measured in the same run.
+## bench: Go benchmarks against real PostgreSQL and moto, then ratios to the floors measured in the same run
+## and the log parser's lines per second (no limit on what the machine's load moves).
 BENCH_COUNT ?= 5
 bench:
 	@mkdir -p bin

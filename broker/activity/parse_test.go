@@ -2,7 +2,9 @@ package activity_test
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -277,6 +279,103 @@ func TestParseAllocatesNothing(t *testing.T) {
 		if parsed := activity.Parse(b); parsed.Kind == activity.KindReady || parsed.Kind == activity.KindRefused {
 			if n := testing.AllocsPerRun(1000, func() { activity.SameSession(parsed, key) }); n != 0 {
 				t.Errorf("%s: SameSession allocates %v times; want 0", l.name, n)
+			}
+		}
+	}
+}
+
+// readyLine is a prefixed "connection ready" line with the given %t, %r and %p.
+func readyLine(t, r, pid string) string {
+	return t + ":" + r + ":u@d:[" + pid + "]:LOG:  connection ready: setup total=1.0 ms"
+}
+
+// %r's host is read exactly when every byte is one of an address or host name
+// ([0-9A-Za-z.:%_-]), up to 256 bytes; a port of 1 to 5 digits; a pid of 1 to 10
+// digits. Every byte value is tried in each place, and random mixes of the bytes
+// at the classes' edges.
+func TestParseRemoteAndPIDBytes(t *testing.T) {
+	isHost := func(s string) bool {
+		for _, c := range []byte(s) {
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte(".:%-_", c) >= 0) {
+				return false
+			}
+		}
+		return len(s) > 0 && len(s) <= 256
+	}
+	digits := func(s string, most int) bool {
+		return len(s) > 0 && len(s) <= most && strings.Trim(s, "0123456789") == ""
+	}
+	check := func(host, port, pid string) {
+		t.Helper()
+		l := activity.Parse([]byte(readyLine(ts, host+"("+port+")", pid)))
+		want := isHost(host) && digits(port, 5) && digits(pid, 10)
+		if got := l.Kind == activity.KindReady && string(l.Host) == host && string(l.Port) == port; got != want {
+			t.Fatalf("host %q port %q pid %q: read %v (%s %q %q); want %v", host, port, pid, got, l.Kind, l.Host, l.Port, want)
+		}
+		if want {
+			n, _ := strconv.Atoi(pid)
+			if l.PID != n {
+				t.Fatalf("pid %q read as %d", pid, l.PID)
+			}
+		}
+	}
+	for c := range 256 {
+		b := string(rune(c))
+		if c >= 0x80 {
+			b = string([]byte{byte(c)})
+		}
+		check("a"+b+"z", "5432", "77")
+		check("10.0.0.1", "5"+b, "77")
+		check("10.0.0.1", "5432", "7"+b)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	edge := "./09:;-_%(aAzZ\x00\xff\x7f\x80\xfa1"
+	mix := func(n int) string {
+		b := make([]byte, 1+r.IntN(n))
+		for i := range b {
+			b[i] = edge[r.IntN(len(edge))]
+		}
+		return string(b)
+	}
+	for range 100000 {
+		h := "h" + mix(12) // not ':' first: a %r of ":" alone is the empty one
+		check(h, "5432", "77")
+		check("10.0.0.1", mix(7), "77")
+		check("10.0.0.1", "5432", mix(11))
+		check("10.0.0.1", "5432", strconv.Itoa(r.IntN(1e10)))
+	}
+	long := strings.Repeat("1234.6:8", 40)
+	check(long[:256], "5432", "77")
+	check(long[:257], "5432", "77")
+	check(strings.Repeat("h", 256), "5432", "77")
+	check(strings.Repeat("h", 257), "5432", "77")
+}
+
+// %t and %m are read as the time package formats them, every second of random
+// days of the years a log may carry, with and without fractions; a day past the
+// end of its month rolls over as time.Date does.
+func TestParseTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 200000 {
+		want := time.Unix(r.Int64N(8000*365*86400)-1000*365*86400, int64(r.IntN(1000))*1e6).UTC()
+		for _, layout := range []string{"2006-01-02 15:04:05.000 MST", "2006-01-02 15:04:05 MST"} {
+			if layout == "2006-01-02 15:04:05 MST" {
+				want = want.Truncate(time.Second)
+			}
+			s := readyLine(want.Format(layout), "[local]", "1")
+			if got := activity.Parse([]byte(s)); !got.Time.Equal(want) || got.Kind != activity.KindReady {
+				t.Fatalf("Parse(%q) = %s at %v; want ready at %v", s, got.Kind, got.Time, want)
+			}
+		}
+	}
+	for y := 1000; y <= 9999; y += 7 {
+		for m := 1; m <= 12; m++ {
+			for _, d := range []int{1, 28, 29, 30, 31} {
+				want := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+				s := readyLine(fmt.Sprintf("%04d-%02d-%02d 00:00:00 UTC", y, m, d), "[local]", "1")
+				if got := activity.Parse([]byte(s)).Time; !got.Equal(want) {
+					t.Fatalf("Parse(%q).Time = %v; want %v", s, got, want)
+				}
 			}
 		}
 	}

@@ -12,8 +12,8 @@ import (
 )
 
 type sample struct {
-	ns, bytes, allocs, xfloor []float64
-	maxRatio                  float64
+	ns, bytes, allocs, lines []float64
+	maxRatio                 float64
 }
 
 // dur formats nanoseconds with a unit that fits.
@@ -49,7 +49,7 @@ func main() {
 		bytesOp  = regexp.MustCompile(`\s([\d.]+) B/op`)
 		allocsOp = regexp.MustCompile(`\s([\d.]+) allocs/op`)
 		limit    = regexp.MustCompile(`\s([\d.]+) max-ratio`)
-		xfloor   = regexp.MustCompile(`\s([\d.]+) x-floor`)
+		linesSec = regexp.MustCompile(`\s([\d.e+]+) lines/s`)
 	)
 	samples := map[string]*sample{}
 	var order []string
@@ -71,9 +71,9 @@ func main() {
 			v, _ := strconv.ParseFloat(b[1], 64)
 			s.bytes = append(s.bytes, v)
 		}
-		if x := xfloor.FindStringSubmatch(sc.Text()); x != nil {
+		if x := linesSec.FindStringSubmatch(sc.Text()); x != nil {
 			v, _ := strconv.ParseFloat(x[1], 64)
-			s.xfloor = append(s.xfloor, v)
+			s.lines = append(s.lines, v)
 		}
 		if l := limit.FindStringSubmatch(sc.Text()); l != nil {
 			s.maxRatio, _ = strconv.ParseFloat(l[1], 64)
@@ -83,7 +83,7 @@ func main() {
 			s.allocs = append(s.allocs, v)
 		}
 	}
-	fmt.Printf("%-44s %12s %12s %8s %10s %8s  %s\n", "benchmark (median of runs)", "time/op", "floor/op", "ratio", "B/op", "allocs/op", "limit")
+	fmt.Printf("%-44s %12s %12s %8s %10s %8s %12s  %s\n", "benchmark (median of runs)", "time/op", "floor/op", "ratio", "B/op", "allocs/op", "lines/s", "limit")
 	over := 0
 	for _, name := range order {
 		if isFloor(name) {
@@ -91,15 +91,13 @@ func main() {
 		}
 		s := samples[name]
 		floor, hasFloor := samples[floorName(name)]
-		ratio, floorText, limitText := "-", "-", ""
-		if hasFloor || len(s.xfloor) > 0 {
-			var r float64
-			if len(s.xfloor) > 0 {
-				r, floorText = median(s.xfloor), "(paired)"
-			} else {
-				r, floorText = median(s.ns)/median(floor.ns), dur(median(floor.ns))
-			}
-			ratio = fmt.Sprintf("%.2f", r)
+		ratio, floorText, limitText, linesText := "-", "-", "", "-"
+		if len(s.lines) > 0 {
+			linesText = fmt.Sprintf("%.0f", median(s.lines))
+		}
+		if hasFloor {
+			r := median(s.ns) / median(floor.ns)
+			ratio, floorText = fmt.Sprintf("%.2f", r), dur(median(floor.ns))
 			if s.maxRatio > 0 {
 				limitText = fmt.Sprintf("<= %.2f ok", s.maxRatio)
 				if r > s.maxRatio {
@@ -108,8 +106,11 @@ func main() {
 				}
 			}
 		}
-		fmt.Printf("%-44s %12s %12s %8s %10.0f %8.0f  %s\n", strings.TrimPrefix(name, "Benchmark"),
-			dur(median(s.ns)), floorText, ratio, median(s.bytes), median(s.allocs), limitText)
+		fmt.Printf("%-44s %12s %12s %8s %10.0f %8.0f %12s  %s\n", strings.TrimPrefix(name, "Benchmark"),
+			dur(median(s.ns)), floorText, ratio, median(s.bytes), median(s.allocs), linesText, limitText)
+	}
+	if p, ok := samples["BenchmarkParse"]; ok && len(p.lines) > 0 {
+		fmt.Printf("\nactivity log parser: %.0f lines/s on one core (median of runs)\n", median(p.lines))
 	}
 	if over > 0 {
 		fmt.Printf("\n%d benchmark(s) over their limit\n", over)
