@@ -146,7 +146,13 @@ func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Sourc
 			r.TargetRole = role
 			errs = append(errs, b.failed(ctx, r, audit.EventSessionsTerminated, err))
 		}
-		if r, ok := swept[role]; ok || others > 0 {
+		if r, ok := swept[role]; ok && r.Failure != "" {
+			// The database could not take this role back; the other role's take-back stands.
+			f := rec
+			f.TargetRole = role
+			errs = append(errs, b.failed(ctx, f, audit.EventPasswordExpired,
+				Errorf(CodeUnavailable, "the database could not take %s back (%s); the next sweep tries again", role, r.Failure)))
+		} else if ok || others > 0 {
 			exp = &Expiry{Role: role, GrantsClosed: r.GrantsClosed, SessionsTerminated: r.SessionsTerminated + others}
 			if err := b.takeBack(ctx, rec, *exp, "expired: no live grant left"); err != nil {
 				errs = append(errs, err)

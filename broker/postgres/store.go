@@ -152,13 +152,13 @@ func (s *Store) Terminate(ctx context.Context, role string) (int, error) {
 func (s *Store) Sweep(ctx context.Context) ([]broker.SweepResult, error) {
 	var out []broker.SweepResult
 	err := s.sess.Do(ctx, "sweep", func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT role, grants_closed, sessions_terminated FROM db_admin.sweep_expired_firefighters()`)
+		rows, err := c.Query(ctx, `SELECT role, grants_closed, sessions_terminated, coalesce(failure, '') FROM db_admin.sweep_expired_firefighters()`)
 		if err != nil {
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.SweepResult, error) {
 			var x broker.SweepResult
-			err := r.Scan(&x.Role, &x.GrantsClosed, &x.SessionsTerminated)
+			err := r.Scan(&x.Role, &x.GrantsClosed, &x.SessionsTerminated, &x.Failure)
 			return x, err
 		})
 		return err
