@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/ffbroker/ffbroker/audit"
 	"github.com/ffbroker/ffbroker/broker"
@@ -131,35 +133,149 @@ func TestFirstRWPasswordIsNeverCurrentWithoutThePolicy(t *testing.T) {
 	}
 }
 
-// Every reader record is a tag of the role's secret, one per request, kept 26 hours
-// after the request ends; Secrets Manager holds at most 50 tags per secret (moto has
-// no such limit). One requester files read-write requests for 49 incidents (no
-// approval needed to file one): in AWS the tags run out, and every later request
-// for rw, by anyone, fails at Submit (unavailable) for 26 hours. What must hold:
-// what one requester does keeps the secret within Secrets Manager's 50 tags.
+// Secrets Manager holds at most 50 tags per secret (moto has no such limit), and each
+// reader record is one. One requester files read-write requests for 49 incidents (no
+// approval needed to file one): a pending request keeps no record (the issue step
+// records its requester as the grant goes live), and one person holds at most
+// MaxLiveGrantsPerPerson live grants of a role, so a fourth is refused with 409
+// too_many_grants, at Submit and at the issue step. Other people's requests still go
+// through. What must hold: what one requester does keeps the secret within 50 tags.
 func TestOneRequesterCannotFillTheSecretsTags(t *testing.T) {
 	ctx := context.Background()
 	const prefix = "rdtag"
 	f := newFixture(t, prefix)
 	b := readersBroker(t, f, f.sm)
+	submit := func(who, incident string) (broker.SubmitOutput, error) {
+		body, _ := json.Marshal(broker.Request{Role: "rw", IncidentID: incident, Hours: 1, Reason: "x"})
+		return b.Submit(ctx, broker.SubmitInput{Body: body, Caller: verified(t, people(t)[who], "POST", "/access", body), Source: audit.SourceAPI})
+	}
+	approver := f.approver(t)
+	issue := func(id string) (broker.IssueOutput, error) {
+		if _, err := approver.Decide(ctx, decision(t, "bob", id, "approve", "")); err != nil {
+			t.Fatal(err)
+		}
+		return b.IssueApproved(ctx, broker.IssueApprovedInput{AccessRequestID: id, Source: audit.SourceStepFunctions})
+	}
+	tags := func() (all, readers int) {
+		d, err := f.sm.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(broker.SecretName(f.secretPrefix, f.FirefighterRW))})
+		var missing *smtypes.ResourceNotFoundException
+		if errors.As(err, &missing) {
+			return 0, 0 // no secret yet: nothing was issued
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tag := range d.Tags {
+			if strings.HasPrefix(aws.ToString(tag.Key), "ffbroker:reader:") {
+				readers++
+			}
+		}
+		return len(d.Tags), readers
+	}
+
+	var pending []string
 	for i := range 49 {
-		body, _ := json.Marshal(broker.Request{Role: "rw", IncidentID: fmt.Sprintf("INC-TAG%02d", i), Hours: 1, Reason: "x"})
-		out, err := b.Submit(ctx, broker.SubmitInput{Body: body, Caller: verified(t, people(t)["mallory"], "POST", "/access", body), Source: audit.SourceAPI})
+		out, err := submit("mallory", fmt.Sprintf("INC-TAG%02d", i))
 		if err != nil || out.Pending == nil {
 			t.Fatalf("Submit(rw, %d) as mallory = %+v, %v; want a pending request", i, out, err)
 		}
+		pending = append(pending, out.Pending.RequestID)
 	}
-	d, err := f.sm.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(broker.SecretName(f.secretPrefix, f.FirefighterRW))})
-	if err != nil {
-		t.Fatal(err)
+	if all, readers := tags(); readers != 0 || all > 50 {
+		t.Errorf("after 49 pending rw requests the rw secret has %d tags, %d reader records; want no reader record", all, readers)
 	}
-	readers := 0
-	for _, tag := range d.Tags {
-		if strings.HasPrefix(aws.ToString(tag.Key), "ffbroker:reader:") {
-			readers++
+	for _, id := range pending[:broker.MaxLiveGrantsPerPerson] {
+		if _, err := issue(id); err != nil {
+			t.Fatalf("IssueApproved(%s) for mallory: %v", id, err)
 		}
 	}
-	if len(d.Tags) > 50 {
-		t.Errorf("after one requester's 49 pending rw requests the rw secret has %d tags (%d reader records); Secrets Manager allows 50", len(d.Tags), readers)
+	if _, err := issue(pending[broker.MaxLiveGrantsPerPerson]); broker.ErrorCode(err) != broker.CodeTooManyGrants {
+		t.Errorf("issue of mallory's approved request beyond %d live grants: %v (code %q); want %q",
+			broker.MaxLiveGrantsPerPerson, err, broker.ErrorCode(err), broker.CodeTooManyGrants)
+	}
+	if _, err := submit("mallory", "INC-TAG-MORE"); broker.ErrorCode(err) != broker.CodeTooManyGrants {
+		t.Errorf("Submit(rw) by mallory with %d live grants: %v (code %q); want %q",
+			broker.MaxLiveGrantsPerPerson, err, broker.ErrorCode(err), broker.CodeTooManyGrants)
+	}
+
+	out, err := submit("alice", "INC-TAG-ALICE")
+	if err != nil || out.Pending == nil {
+		t.Fatalf("Submit(rw) as alice = %+v, %v; want a pending request", out, err)
+	}
+	if _, err := issue(out.Pending.RequestID); err != nil {
+		t.Fatalf("IssueApproved for alice: %v; want her grant", err)
+	}
+	if all, readers := tags(); all > 50 || readers != broker.MaxLiveGrantsPerPerson+1 {
+		t.Errorf("after mallory's %d grants and alice's the rw secret has %d tags, %d reader records; want %d reader records, at most 50 tags",
+			broker.MaxLiveGrantsPerPerson, all, readers, broker.MaxLiveGrantsPerPerson+1)
+	}
+}
+
+// failingPolicy is the store's Secrets Manager with PutResourcePolicy failing while
+// fail is set.
+type failingPolicy struct {
+	*promotionWatch
+	fail bool
+}
+
+func (p *failingPolicy) PutResourcePolicy(ctx context.Context, in *sm.PutResourcePolicyInput, opts ...func(*sm.Options)) (*sm.PutResourcePolicyOutput, error) {
+	if p.fail {
+		return nil, errors.New("PutResourcePolicy: service unavailable")
+	}
+	return p.promotionWatch.PutResourcePolicy(ctx, in, opts...)
+}
+
+// When the policy naming the new reader cannot be written, nothing is issued: the
+// issue step answers unavailable (audited), no password becomes AWSCURRENT, and the
+// step's retry resumes and issues with the policy in place.
+func TestNoPolicyNoCurrentPassword(t *testing.T) {
+	ctx := context.Background()
+	const prefix = "rdfail"
+	f := newFixture(t, prefix)
+	api := &failingPolicy{promotionWatch: &promotionWatch{API: f.sm}}
+	b := readersBroker(t, f, api)
+
+	body, _ := json.Marshal(broker.Request{Role: "rw", IncidentID: "INC-FAIL1", Hours: 1, Reason: "stuck orders"})
+	out, err := b.Submit(ctx, broker.SubmitInput{Body: body, Caller: verified(t, people(t)["alice"], "POST", "/access", body), Source: audit.SourceAPI})
+	if err != nil || out.Pending == nil {
+		t.Fatalf("Submit(rw) as alice = %+v, %v; want a pending request", out, err)
+	}
+	if _, err := f.approver(t).Decide(ctx, decision(t, "bob", out.Pending.RequestID, "approve", "")); err != nil {
+		t.Fatal(err)
+	}
+	api.fail = true
+	before := len(f.audit.Records(t))
+	_, err = b.IssueApproved(ctx, broker.IssueApprovedInput{AccessRequestID: out.Pending.RequestID, Source: audit.SourceStepFunctions})
+	if broker.ErrorCode(err) != broker.CodeUnavailable {
+		t.Fatalf("IssueApproved with the policy write failing: %v (code %q); want %q", err, broker.ErrorCode(err), broker.CodeUnavailable)
+	}
+	for _, p := range api.seen {
+		if p.value.Password.Reveal() != "" {
+			t.Errorf("a password became AWSCURRENT though its policy was not written (policy then: %q)", p.policy)
+		}
+	}
+	failed := false
+	for _, r := range f.audit.Records(t)[before:] {
+		failed = failed || (r["event"] == string(audit.EventPasswordIssued) && r["outcome"] == string(audit.OutcomeFailure) && r["error_code"] == "unavailable")
+	}
+	if !failed {
+		t.Errorf("no %s failure record with error_code unavailable", audit.EventPasswordIssued)
+	}
+
+	api.fail = false
+	if _, err := b.IssueApproved(ctx, broker.IssueApprovedInput{AccessRequestID: out.Pending.RequestID, Source: audit.SourceStepFunctions}); err != nil {
+		t.Fatalf("retried IssueApproved: %v; want the grant", err)
+	}
+	issued := 0
+	for _, p := range api.seen {
+		if p.value.Username == f.FirefighterRW && p.value.Password.Reveal() != "" {
+			issued++
+			if !strings.Contains(p.policy, "OnlyLiveGrantsRead") {
+				t.Errorf("alice's password became AWSCURRENT under policy %q; want one naming its readers", p.policy)
+			}
+		}
+	}
+	if issued != 1 {
+		t.Errorf("%d rw passwords became AWSCURRENT after the retry; want 1", issued)
 	}
 }

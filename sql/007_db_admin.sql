@@ -15,6 +15,7 @@
 --   FFB14 the grant already ends later than the extension would (extend)
 --   FFB15 a pending request of the same person asks for other hours or another reason
 --   FFB16 the grant has reached its lifetime cap: ask again for a new password (extend)
+--   FFB17 the requester holds 3 live or reserved grants of the role for other incidents
 
 SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
 
@@ -422,6 +423,18 @@ BEGIN
       RETURN QUERY SELECT v_row.grant_id, v_row.expires_at, 'active'::text;
       RETURN;
     END IF;
+  END IF;
+
+  -- One person holds at most 3 grants of a role at once (each keeps a reader record in
+  -- a tag of the role's secret, and a secret holds 50 tags); a DBA's manual issue has
+  -- no requester key and is not counted.
+  IF p_requester_key IS NOT NULL AND (
+       SELECT pg_catalog.count(*) FROM db_admin.firefighter_grant g
+       WHERE g.role = v_role AND g.closed_at IS NULL AND g.expires_at > v_now
+         AND pg_catalog.lower(g.requester_key) = pg_catalog.lower(p_requester_key)
+         AND g.incident_id IS DISTINCT FROM p_incident_id) >= 3 THEN
+    RAISE EXCEPTION '% holds 3 live or reserved grants of % for other incidents, the most one person may: revoke one or let it expire',
+      p_requester, pg_catalog.quote_ident(v_role) USING ERRCODE = 'FFB17';
   END IF;
 
   INSERT INTO db_admin.firefighter_grant

@@ -34,10 +34,11 @@ func (s *Store) ReserveGrant(ctx context.Context, r broker.GrantRequest) (broker
 // ActivateGrant calls db_admin.issue_firefighter_password with the verifier in a
 // transaction that stays open while publish runs: the function takes the role's
 // advisory lock, so concurrent issues for one role set the password and publish its
-// secret in the same order, and a publish that fails rolls the password back. The
+// secret in the same order, and a publish that fails rolls the password back. publish
+// gets the role's state as this transaction sees it (the new grant live). The
 // commit is the point where the grant exists. publish is not called when the grant
 // was already active (a retry) or another live grant was returned.
-func (s *Store) ActivateGrant(ctx context.Context, r broker.GrantRequest, v broker.Verifier, publish func(context.Context) error) (broker.Activation, error) {
+func (s *Store) ActivateGrant(ctx context.Context, r broker.GrantRequest, v broker.Verifier, publish func(context.Context, broker.RoleState) error) (broker.Activation, error) {
 	var a broker.Activation
 	err := s.sess.Do(ctx, "activate grant", func(c *pgx.Conn) error {
 		tx, err := c.Begin(ctx)
@@ -51,7 +52,11 @@ func (s *Store) ActivateGrant(ctx context.Context, r broker.GrantRequest, v brok
 			return err
 		}
 		if !a.Reused && publish != nil {
-			if err := publish(ctx); err != nil {
+			st, err := roleState(ctx, tx, r.Role)
+			if err != nil {
+				return err
+			}
+			if err := publish(ctx, st); err != nil {
 				return Passthrough(err)
 			}
 		}
@@ -76,28 +81,37 @@ func (s *Store) WithRoleLock(ctx context.Context, role string, fn func(ctx conte
 		if _, err := tx.Exec(ctx, `SELECT db_admin.lock_firefighter_role($1)`, role); err != nil {
 			return err
 		}
-		grants, err := liveGrants(ctx, tx)
+		st, err := roleState(ctx, tx, role)
 		if err != nil {
 			return err
-		}
-		var st broker.RoleState
-		for _, g := range grants {
-			if g.Role == role {
-				st.Live = append(st.Live, g)
-			}
-		}
-		var current *string
-		if err := tx.QueryRow(ctx, `SELECT db_admin.current_firefighter_grant($1)::text`, role).Scan(&current); err != nil {
-			return err
-		}
-		if current != nil {
-			st.Current = *current
 		}
 		if err := fn(ctx, st); err != nil {
 			return Passthrough(err)
 		}
 		return tx.Commit(ctx)
 	})
+}
+
+// roleState reads role's live grants and current grant in transaction tx.
+func roleState(ctx context.Context, tx pgx.Tx, role string) (broker.RoleState, error) {
+	grants, err := liveGrants(ctx, tx)
+	if err != nil {
+		return broker.RoleState{}, err
+	}
+	var st broker.RoleState
+	for _, g := range grants {
+		if g.Role == role {
+			st.Live = append(st.Live, g)
+		}
+	}
+	var current *string
+	if err := tx.QueryRow(ctx, `SELECT db_admin.current_firefighter_grant($1)::text`, role).Scan(&current); err != nil {
+		return broker.RoleState{}, err
+	}
+	if current != nil {
+		st.Current = *current
+	}
+	return st, nil
 }
 
 // LiveGrants lists the live grants of both roles.
