@@ -200,6 +200,11 @@ func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, erro
 		return SubmitOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.TargetRole = v.RoleName
+	if b.cfg.DB != nil {
+		if err := b.checkGrantCap(ctx, rec, v.RoleName, v.IncidentID, in.Caller.Key); err != nil {
+			return SubmitOutput{}, err
+		}
+	}
 	if !v.NeedsApproval {
 		out, err := b.issueValid(ctx, v, GrantRequest{Requester: in.Caller.ARN, RequesterKey: in.Caller.Key}, rec,
 			func(ctx context.Context, grantID string) error {
@@ -224,10 +229,8 @@ func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, erro
 		return SubmitOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.AccessRequestID = sub.ID
-	// The request's id is its grant's: the requester reads the grant's secret.
-	if err := b.recordReader(ctx, v.RoleName, sub.ID, in.Caller); err != nil {
-		return SubmitOutput{}, b.failed(ctx, rec, audit.EventAccessRequested, err)
-	}
+	// No reader record yet: the issue step records the requester, from its kept
+	// proof, as the grant goes live.
 	arn, err := b.cfg.Workflow.Start(ctx, sub.ID)
 	if err != nil {
 		return SubmitOutput{}, b.failed(ctx, rec, audit.EventAccessRequested, err)
@@ -315,10 +318,12 @@ func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (Issu
 	if req.State != StateApproved && req.State != StateIssued {
 		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "request %s is %s, not approved", req.ID, req.State))
 	}
+	var requester Caller // as STS answered for the kept proof: the secret's reader
 	if req.State == StateApproved {
 		// Both people, each from the proof the ledger keeps: neither login alone, nor
 		// both together, can make a request nobody asked for or an approval nobody gave.
-		err := b.checkRequester(ctx, req)
+		var err error
+		requester, err = b.verifyRequester(ctx, req)
 		if ErrorCode(err) == CodeConflict {
 			err = Errorf(CodeConflict, "request %s was approved after its requester's proof had grown too old to check: the requester asks again", req.ID)
 		}
@@ -336,8 +341,19 @@ func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (Issu
 	if err != nil {
 		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
+	if err := b.checkGrantCap(ctx, rec, req.Role, req.IncidentID, req.RequesterKey); err != nil {
+		return IssueOutput{}, err
+	}
+	// The requester is recorded as the grant's reader only now, as its grant goes
+	// live (a pending request keeps no record). A retry of an issued request has no
+	// fresh answer from STS: the record its first run wrote stands.
 	out, err := b.issueValid(ctx, v, GrantRequest{GrantID: req.ID, Requester: req.Requester, RequesterKey: req.RequesterKey,
-		RequestID: req.ID}, rec, func(ctx context.Context, grantID string) error { return b.copyReaders(ctx, req.Role, req.ID, grantID) })
+		RequestID: req.ID}, rec, func(ctx context.Context, grantID string) error {
+		if requester.UserID == "" {
+			return nil
+		}
+		return b.recordReader(ctx, req.Role, grantID, requester)
+	})
 	if err == nil {
 		rec.GrantID, rec.ExpiresAt = out.GrantID, out.ExpiresAt
 		b.notifyOnce(ctx, rec, Notification{Kind: NotifyIssued, Request: req, Grant: &out})
@@ -454,30 +470,37 @@ func (b *Broker) checkApprover(ctx context.Context, req AccessRequest) error {
 // login cannot file a request in someone else's name, nor in nobody's. A proof older
 // than STS accepts asks the requester to confirm.
 func (b *Broker) checkRequester(ctx context.Context, req AccessRequest) error {
+	_, err := b.verifyRequester(ctx, req)
+	return err
+}
+
+// verifyRequester is checkRequester returning the requester as STS answered for its
+// kept proof (its UserId names it in the secret's resource policy).
+func (b *Broker) verifyRequester(ctx context.Context, req AccessRequest) (Caller, error) {
 	if b.cfg.Proofs == nil {
-		return &Error{Code: CodeInternal, Message: "no identity proof checker configured", Err: errors.New("broker: Decide without Proofs")}
+		return Caller{}, &Error{Code: CodeInternal, Message: "no identity proof checker configured", Err: errors.New("broker: Decide without Proofs")}
 	}
 	refused := Errorf(CodeForbidden, "request %s does not carry a valid proof of its requester", req.ID)
 	if req.RequesterProof == "" {
-		return refused
+		return Caller{}, refused
 	}
 	path, pathRole, ok := requestPath(req)
 	if !ok {
-		return refused
+		return Caller{}, refused
 	}
 	c, err := b.cfg.Proofs.CheckProof(ctx, KeptProof{Proof: req.RequesterProof, Method: "POST", Path: path, Body: req.RequestBody})
 	switch {
 	case ErrorCode(err) == CodeUnavailable:
-		return err
+		return Caller{}, err
 	case ErrorCode(err) == CodeConflict:
 		command := "issue"
 		if req.Kind == KindExtend {
 			command = "extend"
 		}
-		return Errorf(CodeConflict, "request %s was last confirmed too long ago for its proof to be checked: the requester confirms it by asking again (ffbroker %s with the same role and incident)", req.ID, command)
+		return Caller{}, Errorf(CodeConflict, "request %s was last confirmed too long ago for its proof to be checked: the requester confirms it by asking again (ffbroker %s with the same role and incident)", req.ID, command)
 	case err != nil:
 		refused.Err = err
-		return refused
+		return Caller{}, refused
 	}
 	decode := DecodeRequest
 	if req.Kind == KindExtend {
@@ -485,19 +508,19 @@ func (b *Broker) checkRequester(ctx context.Context, req AccessRequest) error {
 	}
 	r, err := decode(req.RequestBody)
 	if err != nil {
-		return refused
+		return Caller{}, refused
 	}
 	if req.Kind == KindExtend {
 		r.Role = pathRole
 	}
 	v, err := b.cfg.Policy.Validate(r)
 	if err != nil || v.RoleName != req.Role || v.IncidentID != req.IncidentID || v.Hours != req.Hours || v.Reason != req.Reason || c.ARN != req.Requester || !sameKey(c.Key, req.RequesterKey) {
-		return refused
+		return Caller{}, refused
 	}
 	if !c.CanAskApproval {
-		return Errorf(CodeForbidden, "request %s was made by %s, who may not ask for a role that needs approval (FFB_REQUESTERS lists people: IAM users or sessions of Identity Center or trusted-session roles)", req.ID, c.ARN)
+		return Caller{}, Errorf(CodeForbidden, "request %s was made by %s, who may not ask for a role that needs approval (FFB_REQUESTERS lists people: IAM users or sessions of Identity Center or trusted-session roles)", req.ID, c.ARN)
 	}
-	return nil
+	return c, nil
 }
 
 // sameKey compares principal keys; IAM names are case-insensitive.

@@ -14,11 +14,12 @@ import (
 )
 
 // Database is what the broker needs from PostgreSQL (postgres.Store in production).
-// ActivateGrant reports a commit that failed after publish with a
+// ActivateGrant passes publish the role's state as its activation sees it (the new
+// grant live) and reports a commit that failed after publish with a
 // *CommitUncertainError.
 type Database interface {
 	ReserveGrant(ctx context.Context, r GrantRequest) (Reservation, error)
-	ActivateGrant(ctx context.Context, r GrantRequest, v Verifier, publish func(context.Context) error) (Activation, error)
+	ActivateGrant(ctx context.Context, r GrantRequest, v Verifier, publish func(context.Context, RoleState) error) (Activation, error)
 	LiveGrants(ctx context.Context) ([]Grant, error)
 	Expire(ctx context.Context, role string) (int, error)
 	Terminate(ctx context.Context, role string) (int, error)
@@ -190,6 +191,11 @@ func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) 
 	case v.NeedsApproval:
 		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "role %s needs a second person's approval", v.Kind))
 	}
+	if b.cfg.DB != nil {
+		if err := b.checkGrantCap(ctx, rec, v.RoleName, v.IncidentID, in.RequesterKey); err != nil {
+			return IssueOutput{}, err
+		}
+	}
 	caller := Caller{ARN: in.Requester, Key: in.RequesterKey, UserID: in.RequesterUserID}
 	return b.issueValid(ctx, v, GrantRequest{GrantID: in.GrantID, Requester: in.Requester, RequesterKey: in.RequesterKey}, rec,
 		func(ctx context.Context, grantID string) error {
@@ -204,8 +210,11 @@ func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) 
 // AWSCURRENT moved to the version -> issued record. A retry with the same grant id
 // resumes where the first call stopped. greq brings the requester, and for a role that
 // needs approval the request id; the rest comes from v. reader records who may read
-// the grant's secret (the grant returned, which may be the incident's live grant);
-// the secret's resource policy is rewritten before the answer.
+// the grant's secret: the new grant's once it is reserved, before any password is
+// written, or the live grant returned instead. The secret's resource policy, naming
+// the new grant's requester, is written inside the activation before AWSCURRENT
+// moves: a policy that cannot be written issues nothing (unavailable; a retry
+// resumes).
 func (b *Broker) issueValid(ctx context.Context, v ValidRequest, greq GrantRequest, rec audit.Record, reader func(ctx context.Context, grantID string) error) (IssueOutput, error) {
 	if b.cfg.DB == nil {
 		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeInternal, "this function does not issue passwords"))
@@ -225,8 +234,9 @@ func (b *Broker) issueValid(ctx context.Context, v ValidRequest, greq GrantReque
 			Message: "the audit record could not be written; nothing was issued", Err: err}
 	}
 
-	out, err := b.issue(ctx, greq, &rec)
-	if err == nil {
+	out, published, err := b.issue(ctx, greq, &rec, reader)
+	if err == nil && !published {
+		// A live grant was returned: its secret's policy names this requester from now on.
 		err = reader(ctx, out.GrantID)
 		if err == nil {
 			err = b.publishReaders(ctx, greq.Role)
@@ -252,69 +262,83 @@ func (b *Broker) issueValid(ctx context.Context, v ValidRequest, greq GrantReque
 	return out, nil
 }
 
-func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record) (IssueOutput, error) {
+// issue reserves, writes and activates greq's grant; published reports that its
+// activation wrote the secret's policy (false when a live grant was returned).
+func (b *Broker) issue(ctx context.Context, greq GrantRequest, rec *audit.Record, reader func(ctx context.Context, grantID string) error) (out IssueOutput, published bool, err error) {
 	res, err := b.cfg.DB.ReserveGrant(ctx, greq)
 	if err != nil {
-		return IssueOutput{}, err
+		return IssueOutput{}, false, err
 	}
 	if res.Active {
-		return b.reuse(ctx, greq, res)
+		out, err := b.reuse(ctx, greq, res)
+		return out, false, err
 	}
 	rec.ExpiresAt = res.ExpiresAt
+	// Who may read this grant's secret, kept before its password is written.
+	if err := reader(ctx, greq.GrantID); err != nil {
+		return IssueOutput{}, false, &Error{Code: CodeUnavailable, Op: "secret readers", Message: "who may read the secret could not be recorded; nothing was issued, retry", Err: err}
+	}
 
 	password, err := GeneratePassword(b.cfg.Rand, DefaultPasswordLength)
 	if err != nil {
-		return IssueOutput{}, &Error{Code: CodeInternal, Op: "generate password", Err: err}
+		return IssueOutput{}, false, &Error{Code: CodeInternal, Op: "generate password", Err: err}
 	}
 	value := b.connection(greq.Role)
 	value.Password, value.ExpiresAt, value.Status = password, res.ExpiresAt, SecretActive
 	value.GrantID, value.IncidentID = greq.GrantID, greq.IncidentID
 	ref, stored, err := b.cfg.Secrets.PutPending(ctx, greq.Role, greq.GrantID, value)
 	if err != nil {
-		return IssueOutput{}, err
+		return IssueOutput{}, false, err
 	}
 	rec.SecretARN, rec.SecretVersion = ref.ARN, ref.VersionID
 	// On a retry the stored version keeps the first call's password: use that one.
 	verifier, err := GenerateVerifier(b.cfg.Rand, stored.Password)
 	if err != nil {
-		return IssueOutput{}, &Error{Code: CodeInternal, Op: "scram verifier", Err: err}
+		return IssueOutput{}, false, &Error{Code: CodeInternal, Op: "scram verifier", Err: err}
 	}
-	var published SecretRef
+	var current SecretRef
 	promoted := false
-	act, err := b.cfg.DB.ActivateGrant(ctx, greq, verifier, func(ctx context.Context) error {
+	act, err := b.cfg.DB.ActivateGrant(ctx, greq, verifier, func(ctx context.Context, st RoleState) error {
+		// The policy naming the new reader first: AWSCURRENT never holds a password
+		// that the policy does not guard.
+		if err := b.syncReaders(ctx, greq.Role, st); err != nil {
+			return &Error{Code: CodeUnavailable, Op: "secret readers",
+				Message: "the secret's resource policy could not be written; nothing was issued, retry", Err: err}
+		}
 		promoted = true
-		published, err = b.promoteVersion(ctx, greq.Role, greq.GrantID)
+		current, err = b.promoteVersion(ctx, greq.Role, greq.GrantID)
 		return err
 	})
 	var commitErr *CommitUncertainError
 	switch {
 	case errors.As(err, &commitErr):
 		b.repairCurrent(ctx, greq.Role)
-		return IssueOutput{}, &Error{Code: CodeUnavailable, Op: "activate grant", Message: "the database did not commit the grant; retry", Err: err}
+		return IssueOutput{}, false, &Error{Code: CodeUnavailable, Op: "activate grant", Message: "the database did not commit the grant; retry", Err: err}
 	case err != nil && promoted:
 		// The promotion was tried and the transaction rolled back: AWSCURRENT may
 		// name the password the database just took back (a label moved before its
 		// answer was lost). Put the live grant's version back before answering.
 		b.repairCurrent(ctx, greq.Role)
-		return IssueOutput{}, err
+		return IssueOutput{}, false, err
 	case err != nil:
 		if ErrorCode(err) != CodeUnavailable {
 			// The database refused: the grant does not exist, so neither may its version.
 			b.discardBestEffort(ctx, greq)
 		}
-		return IssueOutput{}, err
+		return IssueOutput{}, false, err
 	case act.Reused:
 		if act.GrantID != greq.GrantID {
 			// The same incident's request activated first: this version is not needed.
 			b.discardBestEffort(ctx, greq)
 		}
-		return b.reuse(ctx, greq, Reservation{GrantID: act.GrantID, ExpiresAt: act.ExpiresAt, Active: true})
+		out, err := b.reuse(ctx, greq, Reservation{GrantID: act.GrantID, ExpiresAt: act.ExpiresAt, Active: true})
+		return out, false, err
 	}
 	if act.ValidUntil.After(act.ExpiresAt) { // a longer grant of the role is live
 		b.tagValidity(ctx, greq.Role)
 	}
-	return IssueOutput{GrantID: greq.GrantID, Role: greq.Role, SecretARN: published.ARN, SecretVersion: greq.GrantID,
-		ExpiresAt: act.ExpiresAt}, nil
+	return IssueOutput{GrantID: greq.GrantID, Role: greq.Role, SecretARN: current.ARN, SecretVersion: greq.GrantID,
+		ExpiresAt: act.ExpiresAt}, true, nil
 }
 
 // tagValidity records on role's secret how long the password of its current

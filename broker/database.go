@@ -104,11 +104,13 @@ type Ending struct {
 	Rotated  Rotation
 }
 
-// SweepResult is one role the sweep took back.
+// SweepResult is one role the sweep took back, or failed to: Failure then says why
+// (SQLSTATE and message) and the other roles' results stand.
 type SweepResult struct {
 	Role               string
 	GrantsClosed       int
 	SessionsTerminated int
+	Failure            string
 }
 
 // RoleStatus is the state of one firefighter role.

@@ -53,6 +53,9 @@ const (
 	// CodeLifetimeExceeded means a grant has lived as long as its lifetime cap
 	// allows and cannot be extended: ask again for a new password.
 	CodeLifetimeExceeded Code = "lifetime_exceeded"
+	// CodeTooManyGrants means the requester already holds MaxLiveGrantsPerPerson
+	// live grants of the role (for other incidents): revoke one or let it expire.
+	CodeTooManyGrants Code = "too_many_grants"
 	// CodeUnavailable means a dependency is busy or throttling (database
 	// lock or connection limit, AWS throttling); the same request may succeed
 	// if retried later.
@@ -307,6 +310,8 @@ func defaultMessage(code Code) string {
 		return "conflict"
 	case CodeLifetimeExceeded:
 		return "the grant has reached its lifetime cap: ask again for a new password"
+	case CodeTooManyGrants:
+		return "you hold as many live grants of the role as one person may: revoke one or let it expire"
 	case CodeUnavailable:
 		return "service temporarily unavailable, retry later"
 	case CodeDatabaseUnavailable:

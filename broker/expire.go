@@ -327,7 +327,13 @@ func (b *Broker) Sweep(ctx context.Context, requestID string, source audit.Sourc
 		if !ok && others == 0 && reconciled[role] {
 			continue // endGrants reconciled it in this pass
 		}
-		if ok || others > 0 {
+		if ok && sr.Failure != "" {
+			// The database could not take this role back; the other role's take-back stands.
+			f := rec
+			f.TargetRole = role
+			errs = append(errs, b.failed(ctx, f, audit.EventPasswordExpired,
+				Errorf(CodeUnavailable, "the database could not take %s back (%s); the next sweep tries again", role, sr.Failure)))
+		} else if ok || others > 0 {
 			exp = &Expiry{Role: role, GrantsClosed: sr.GrantsClosed, SessionsTerminated: sr.SessionsTerminated + others}
 			if err := b.takeBack(ctx, rec, *exp, "expired: no live grant left"); err != nil {
 				errs = append(errs, err)

@@ -40,7 +40,7 @@ type revokingDB struct {
 	on    bool
 }
 
-func (d *revokingDB) ActivateGrant(ctx context.Context, r broker.GrantRequest, v broker.Verifier, publish func(context.Context) error) (broker.Activation, error) {
+func (d *revokingDB) ActivateGrant(ctx context.Context, r broker.GrantRequest, v broker.Verifier, publish func(context.Context, broker.RoleState) error) (broker.Activation, error) {
 	if d.on {
 		if _, err := d.other.Expire(ctx, r.Role); err != nil {
 			return broker.Activation{}, err
@@ -121,7 +121,7 @@ func TestIssueFailureOrdering(t *testing.T) {
 			_, before, _ := f.current(t, f.FirefighterRO)
 			grantID := fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)
 			in := broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: fmt.Sprintf("INC-F%d", i)},
-				Requester: alice, RequesterKey: alice, GrantID: grantID, Source: audit.SourceAPI}
+				Requester: alice, RequesterKey: fmt.Sprintf("%s-%d", alice, i), GrantID: grantID, Source: audit.SourceAPI} // one person holds 3 grants
 			tc.inject(true)
 			_, err := b.Issue(ctx, in)
 			tc.inject(false)

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/ffbroker/ffbroker/audit"
 )
 
 // Reader is one principal that role's secret lets read it (GetSecretValue), as the
@@ -32,14 +34,20 @@ type ReaderRecord struct {
 	UserID      string
 	AllSessions bool
 	// At is when the record was written; a record without a live grant is dropped
-	// once it is older than readerRecordKeep.
+	// once it is older than readerRecordGrace.
 	At time.Time
 }
 
-// readerRecordKeep is how long a reader record outlives its grant or request: longer
-// than a read-write request may wait for its decision (ApprovalTimeoutSeconds is at
-// most 24 hours) plus a grant's 2 hours.
-const readerRecordKeep = 26 * time.Hour
+// readerRecordGrace is how long a reader record without a live grant is kept: it is
+// written as its grant is reserved, before the activation, which takes less than
+// this; once its grant has ended, the next policy sync drops it.
+const readerRecordGrace = 15 * time.Minute
+
+// MaxLiveGrantsPerPerson is how many live grants of one role one person may hold at
+// once, for different incidents (the database backs it: FFB17). Each keeps a reader
+// record in a tag of the role's secret, and Secrets Manager allows 50 tags: what one
+// person does cannot use them up.
+const MaxLiveGrantsPerPerson = 3
 
 var (
 	uniqueIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{16,128}$`) // AWS: upper case; moto: lower case
@@ -114,7 +122,9 @@ func (b *Broker) publishReaders(ctx context.Context, role string) error {
 // policy denies everyone else. Each reader is denied from the end of its latest live
 // grant on, so an expiry takes effect at its time even before the next sweep; a
 // revoke takes effect when this runs. Records of grants that ended long ago are
-// dropped.
+// dropped: a record is written as its grant is reserved, so one older than
+// readerRecordGrace without a live grant belongs to a grant that has ended or never
+// went live.
 func (b *Broker) syncReaders(ctx context.Context, role string, st RoleState) error {
 	records, err := b.cfg.Secrets.Readers(ctx, role)
 	if err != nil {
@@ -134,7 +144,7 @@ func (b *Broker) syncReaders(ctx context.Context, role string, st RoleState) err
 	for _, r := range records {
 		end, ok := live[r.ID]
 		if !ok {
-			if time.Since(r.At) > readerRecordKeep {
+			if time.Since(r.At) > readerRecordGrace {
 				drop = append(drop, r)
 			}
 			continue
@@ -157,24 +167,30 @@ func (b *Broker) syncReaders(ctx context.Context, role string, st RoleState) err
 	return nil
 }
 
-// copyReaders lets the requester of request id read grant grantID, which the request
-// was issued against: its id, or the incident's live grant that it was returned. The
-// requester was recorded when it asked (Submit), from its own verified call.
-func (b *Broker) copyReaders(ctx context.Context, role, requestID, grantID string) error {
-	if requestID == grantID {
-		return nil
-	}
-	records, err := b.cfg.Secrets.Readers(ctx, role)
+// checkGrantCap refuses (too_many_grants, audited) a new grant of role for incident
+// to the person key when they hold MaxLiveGrantsPerPerson live grants of the role for
+// other incidents. A request for an incident whose live grant is returned adds none.
+func (b *Broker) checkGrantCap(ctx context.Context, rec audit.Record, role, incident, key string) error {
+	grants, err := b.cfg.DB.LiveGrants(ctx)
 	if err != nil {
 		return err
 	}
-	for _, r := range records {
-		if r.ID == requestID {
-			r.ID, r.At = grantID, time.Now()
-			if err := b.cfg.Secrets.AddReader(ctx, role, r, b.connection(role).Tombstone()); err != nil {
-				return err
-			}
+	var held []string
+	for _, g := range grants {
+		if g.Role != role {
+			continue
 		}
+		if incident != "" && g.IncidentID == incident {
+			return nil
+		}
+		if sameKey(g.RequesterKey, key) {
+			held = append(held, g.IncidentID)
+		}
+	}
+	if len(held) >= MaxLiveGrantsPerPerson {
+		return b.reject(ctx, rec, Errorf(CodeTooManyGrants,
+			"you hold %d live grants of %s already (incidents %s), the most one person may: revoke one you no longer need (ffbroker revoke --role R --incident ID) or let it expire",
+			len(held), role, strings.Join(held, ", ")))
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func TestSweepsAndIssuesInterleaved(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			defer di.store.Close(context.Background())
-			_, err := bi.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: fmt.Sprintf("INC-M%d", i)}, Requester: alice, RequesterKey: alice, Source: audit.SourceAPI})
+			_, err := bi.Issue(ctx, broker.IssueInput{Request: broker.Request{Role: "ro", IncidentID: fmt.Sprintf("INC-M%d", i)}, Requester: alice, RequesterKey: fmt.Sprintf("%s-%d", alice, i), Source: audit.SourceAPI}) // one person holds 3 grants
 			if err != nil && !broker.Retryable(err) {
 				errs <- fmt.Errorf("issue %d: %w", i, err)
 			}

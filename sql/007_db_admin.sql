@@ -15,6 +15,7 @@
 --   FFB14 the grant already ends later than the extension would (extend)
 --   FFB15 a pending request of the same person asks for other hours or another reason
 --   FFB16 the grant has reached its lifetime cap: ask again for a new password (extend)
+--   FFB17 the requester holds 3 live or reserved grants of the role for other incidents
 
 SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
 
@@ -424,6 +425,18 @@ BEGIN
     END IF;
   END IF;
 
+  -- One person holds at most 3 grants of a role at once (each keeps a reader record in
+  -- a tag of the role's secret, and a secret holds 50 tags); a DBA's manual issue has
+  -- no requester key and is not counted.
+  IF p_requester_key IS NOT NULL AND (
+       SELECT pg_catalog.count(*) FROM db_admin.firefighter_grant g
+       WHERE g.role = v_role AND g.closed_at IS NULL AND g.expires_at > v_now
+         AND pg_catalog.lower(g.requester_key) = pg_catalog.lower(p_requester_key)
+         AND g.incident_id IS DISTINCT FROM p_incident_id) >= 3 THEN
+    RAISE EXCEPTION '% holds 3 live or reserved grants of % for other incidents, the most one person may: revoke one or let it expire',
+      p_requester, pg_catalog.quote_ident(v_role) USING ERRCODE = 'FFB17';
+  END IF;
+
   INSERT INTO db_admin.firefighter_grant
     (grant_id, role, incident_id, requester, requester_key, approver, approver_key, request_id, issued_at, expires_at)
   VALUES (p_grant_id, v_role, p_incident_id, p_requester, p_requester_key, v_approver, v_approver_key,
@@ -584,25 +597,38 @@ $fn$;
 -- create them), and where schema public still grants CREATE to PUBLIC, tables,
 -- functions and the like. It drops what DROP OWNED BY would drop, one object at a
 -- time, and nothing else: DROP OWNED BY would also revoke the privileges granted to
--- the role (CONNECT, USAGE, SELECT), which the role model keeps. An object that cannot
--- go now (a live session holds a lock on it, another object depends on it) stays,
--- with a WARNING, for the next sweep; `ffbroker verify` reports it. Returns how many
--- objects it removed. Internal: expire and sweep call it when no grant is live.
+-- the role (CONNECT, USAGE, SELECT), which the role model keeps. It never waits: an
+-- object locked by a session (lock_timeout 10 ms, 55P03), or that another object
+-- depends on, stays; so do the objects beyond the first 100 tries or 1 second of one
+-- call. What stays gets a WARNING and waits for the next sweep; `ffbroker verify`
+-- reports it. Callers expire the password and end the sessions first (their locks go
+-- with them), so nothing a firefighter owns or locks can hold a take-back. A statement
+-- timeout (57014) is not caught. Returns how many objects it removed; 0 on a hot
+-- standby. Internal: expire and sweep call it when no grant is live.
 CREATE OR REPLACE FUNCTION db_admin.firefighter_drop_owned(p_role name)
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET lock_timeout = '500ms'
+SET lock_timeout = '10ms'
 AS $fn$
 DECLARE
+  c_max_tries CONSTANT integer := 100;
   v_role name;
   v_done integer := 0;
+  v_tries integer := 0;
   v_before integer;
   v_left text;
+  v_more boolean := false;
+  v_stop timestamptz;
   o record;
 BEGIN
   v_role := db_admin.firefighter_role_checked(p_role);
+  IF pg_catalog.pg_is_in_recovery() THEN
+    RETURN 0;
+  END IF;
+  v_stop := pg_catalog.clock_timestamp() + interval '1 second';
+  <<passes>>
   FOR v_pass IN 1..5 LOOP
     v_before := v_done;
     v_left := NULL;
@@ -615,6 +641,11 @@ BEGIN
         AND d.dbid = (SELECT db.oid FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database())
       ORDER BY d.classid, d.objid DESC
     LOOP
+      IF v_tries >= c_max_tries OR pg_catalog.clock_timestamp() > v_stop THEN
+        v_more := true;
+        EXIT passes;
+      END IF;
+      v_tries := v_tries + 1;
       BEGIN
         IF o.type = 'large object' THEN
           PERFORM pg_catalog.lo_unlink(o.objid);
@@ -622,15 +653,19 @@ BEGIN
           EXECUTE pg_catalog.format('DROP %s %s', pg_catalog.upper(o.type), o.identity);
         END IF;
         v_done := v_done + 1;
-      EXCEPTION WHEN OTHERS THEN
+      EXCEPTION WHEN OTHERS THEN -- never query_canceled: a statement timeout still stops the caller
         v_left := pg_catalog.concat_ws('; ', v_left, pg_catalog.format('%s %s: %s', o.type, o.identity, SQLERRM));
       END;
     END LOOP;
     EXIT WHEN v_left IS NULL OR v_done = v_before;
   END LOOP;
+  IF v_more THEN
+    RAISE WARNING 'ffbroker: % owns more objects than one call removes (% removed); the next sweep goes on',
+      pg_catalog.quote_ident(v_role), v_done;
+  END IF;
   IF v_left IS NOT NULL THEN
     RAISE WARNING 'ffbroker: % still owns objects in this database (the next sweep tries again): %',
-      pg_catalog.quote_ident(v_role), v_left;
+      pg_catalog.quote_ident(v_role), pg_catalog.left(v_left, 2000);
   END IF;
   RETURN v_done;
 END
@@ -638,7 +673,9 @@ $fn$;
 
 -- Expires the role's password now and closes every open grant and reservation of the
 -- role (a revoke). Returns the number of active grants closed. Existing sessions
--- survive: see terminate_firefighter_sessions.
+-- survive: see terminate_firefighter_sessions. What the role owns goes last and
+-- without waiting (firefighter_drop_owned): what a live session still locks is left
+-- for the sweep, which ends the sessions first.
 CREATE OR REPLACE FUNCTION db_admin.expire_firefighter_password(p_role name)
 RETURNS integer
 LANGUAGE plpgsql
@@ -699,14 +736,27 @@ BEGIN
 END
 $fn$;
 
+-- The sweep's first form had no failure column.
+DO $d$ BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_proc p
+             WHERE p.oid = pg_catalog.to_regprocedure('db_admin.sweep_expired_firefighters()')
+               AND NOT ('failure' = ANY (p.proargnames))) THEN
+    DROP FUNCTION db_admin.sweep_expired_firefighters();
+  END IF;
+END $d$;
+
 -- For each firefighter role with no live grant left and anything still to take back
--- (a password not expired at the epoch, an active grant not yet closed, a session, an
--- object it owns): expire the password, close its grants, terminate its sessions and
--- remove what it owns. Reservations whose
--- expiry passed without activation are closed as abandoned; a reservation still in
--- flight is left to its issue. A second run finds nothing to do and returns no row.
+-- (a password not expired at the epoch, an active grant not yet closed, a session):
+-- expire the password, close its grants and terminate its sessions, in that order,
+-- then remove what it owns (firefighter_drop_owned, which never waits; an object left
+-- alone is removed by a later run, and a run that removes one returns a row).
+-- Reservations whose expiry passed without activation are closed as abandoned; a
+-- reservation still in flight is left to its issue. Each role is taken back in its own
+-- subtransaction: a role that fails (its row's failure says SQLSTATE and message, the
+-- rest of the row is 0) leaves the other's take-back whole. A second run finds
+-- nothing to do and returns no row.
 CREATE OR REPLACE FUNCTION db_admin.sweep_expired_firefighters()
-RETURNS TABLE (role name, grants_closed integer, sessions_terminated integer)
+RETURNS TABLE (role name, grants_closed integer, sessions_terminated integer, failure text)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -714,35 +764,58 @@ AS $fn$
 DECLARE
   v_role name;
   v_now timestamptz;
+  v_take boolean;
+  v_closed integer;
+  v_terminated integer;
   v_dropped integer;
+  v_state text;
+  v_message text;
 BEGIN
   FOR v_role IN SELECT f.role FROM db_admin.firefighter_role f ORDER BY f.role LOOP
-    PERFORM db_admin.firefighter_lock(v_role);
-    v_now := pg_catalog.clock_timestamp();
-    UPDATE db_admin.firefighter_grant g SET closed_at = v_now, closed_reason = 'abandoned'
-    WHERE g.role = v_role AND g.activated_at IS NULL AND g.closed_at IS NULL AND g.expires_at <= v_now;
-    CONTINUE WHEN EXISTS (
-      SELECT FROM db_admin.firefighter_grant g
-      WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now);
-    -- No grant is live: what the role owns here goes (large objects included).
-    v_dropped := db_admin.firefighter_drop_owned(v_role);
-    PERFORM pg_catalog.pg_stat_clear_snapshot();
-    CONTINUE WHEN NOT (
-      v_dropped > 0
-      OR EXISTS (SELECT FROM pg_catalog.pg_roles r
-              WHERE r.rolname = v_role AND r.rolvaliduntil IS DISTINCT FROM 'epoch'::timestamptz)
-      OR EXISTS (SELECT FROM db_admin.firefighter_grant g
-                 WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL)
-      OR EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
-                 WHERE a.usename = v_role AND a.pid <> pg_catalog.pg_backend_pid()));
-    EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD NULL VALID UNTIL %L', v_role, 'epoch');
-    UPDATE db_admin.firefighter_grant g SET closed_at = v_now, closed_reason = 'expired'
-    WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL;
-    GET DIAGNOSTICS grants_closed = ROW_COUNT;
+    v_take := false;
+    v_closed := 0;
+    v_terminated := 0;
+    v_dropped := 0;
+    BEGIN
+      PERFORM db_admin.firefighter_lock(v_role);
+      v_now := pg_catalog.clock_timestamp();
+      UPDATE db_admin.firefighter_grant g SET closed_at = v_now, closed_reason = 'abandoned'
+      WHERE g.role = v_role AND g.activated_at IS NULL AND g.closed_at IS NULL AND g.expires_at <= v_now;
+      CONTINUE WHEN EXISTS (
+        SELECT FROM db_admin.firefighter_grant g
+        WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL AND g.expires_at > v_now);
+      PERFORM pg_catalog.pg_stat_clear_snapshot();
+      v_take := EXISTS (SELECT FROM pg_catalog.pg_roles r
+                        WHERE r.rolname = v_role AND r.rolvaliduntil IS DISTINCT FROM 'epoch'::timestamptz)
+        OR EXISTS (SELECT FROM db_admin.firefighter_grant g
+                   WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL)
+        OR EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+                   WHERE a.usename = v_role AND a.pid <> pg_catalog.pg_backend_pid());
+      IF v_take THEN
+        EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD NULL VALID UNTIL %L', v_role, 'epoch');
+        UPDATE db_admin.firefighter_grant g SET closed_at = v_now, closed_reason = 'expired'
+        WHERE g.role = v_role AND g.activated_at IS NOT NULL AND g.closed_at IS NULL;
+        GET DIAGNOSTICS v_closed = ROW_COUNT;
+        v_terminated := db_admin.terminate_firefighter_sessions(v_role);
+      END IF;
+      -- No grant is live and no session is left: what the role owns here goes.
+      v_dropped := db_admin.firefighter_drop_owned(v_role);
+    EXCEPTION WHEN OTHERS THEN -- never query_canceled: a statement timeout stops the whole run
+      GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+      RAISE WARNING 'ffbroker: % could not be taken back (%: %); the other roles were, the next sweep tries again',
+        pg_catalog.quote_ident(v_role), v_state, v_message;
+      role := v_role;
+      grants_closed := 0;
+      sessions_terminated := 0;
+      failure := v_state || ': ' || v_message;
+      RETURN NEXT;
+      CONTINUE;
+    END;
+    CONTINUE WHEN NOT (v_take OR v_dropped > 0);
     role := v_role;
-    sessions_terminated := db_admin.terminate_firefighter_sessions(v_role);
-    -- What a terminated session had locked can go now.
-    PERFORM db_admin.firefighter_drop_owned(v_role);
+    grants_closed := v_closed;
+    sessions_terminated := v_terminated;
+    failure := NULL;
     RETURN NEXT;
   END LOOP;
 END

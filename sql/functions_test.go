@@ -256,7 +256,7 @@ func TestOverlappingGrantsAndSweep(t *testing.T) {
 	// and ends its session; rw, never issued and already at the epoch, is left alone.
 	e.PastAllGrants(t, e.FirefighterRO)
 	rows = queryStrings(t, broker, `SELECT * FROM db_admin.sweep_expired_firefighters()`)
-	if want := []string{e.FirefighterRO + "|3|1"}; strings.Join(rows, ",") != strings.Join(want, ",") {
+	if want := []string{e.FirefighterRO + "|3|1|<nil>"}; strings.Join(rows, ",") != strings.Join(want, ",") {
 		t.Errorf("sweep after every grant ended = %q; want %q", rows, want)
 	}
 	if _, err := session.Exec(ctx, `SELECT 1`); err == nil {
@@ -274,7 +274,7 @@ func TestOverlappingGrantsAndSweep(t *testing.T) {
 	// A password set by hand with no expiry is taken back by the next sweep too.
 	mustExec(t, e.Super(t), fmt.Sprintf(`ALTER ROLE %s PASSWORD 'left-behind-by-hand-xxxxxxxxxxxxxxx' VALID UNTIL 'infinity'`, ident(e.FirefighterRW)))
 	rows = queryStrings(t, broker, `SELECT * FROM db_admin.sweep_expired_firefighters()`)
-	if want := []string{e.FirefighterRW + "|0|0"}; strings.Join(rows, ",") != strings.Join(want, ",") {
+	if want := []string{e.FirefighterRW + "|0|0|<nil>"}; strings.Join(rows, ",") != strings.Join(want, ",") {
 		t.Errorf("sweep after a manual password = %q; want %q", rows, want)
 	}
 }

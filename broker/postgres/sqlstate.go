@@ -96,6 +96,8 @@ func refusal(fs Functions, pgErr *pgconn.PgError) (code broker.Code, msg string,
 			return broker.CodeNotFound, msg, true
 		case "FFB16":
 			return broker.CodeLifetimeExceeded, msg, true
+		case "FFB17":
+			return broker.CodeTooManyGrants, msg, true
 		}
 	case ActivityFunctions:
 		switch pgErr.Code {

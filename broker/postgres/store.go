@@ -34,10 +34,11 @@ func (s *Store) ReserveGrant(ctx context.Context, r broker.GrantRequest) (broker
 // ActivateGrant calls db_admin.issue_firefighter_password with the verifier in a
 // transaction that stays open while publish runs: the function takes the role's
 // advisory lock, so concurrent issues for one role set the password and publish its
-// secret in the same order, and a publish that fails rolls the password back. The
+// secret in the same order, and a publish that fails rolls the password back. publish
+// gets the role's state as this transaction sees it (the new grant live). The
 // commit is the point where the grant exists. publish is not called when the grant
 // was already active (a retry) or another live grant was returned.
-func (s *Store) ActivateGrant(ctx context.Context, r broker.GrantRequest, v broker.Verifier, publish func(context.Context) error) (broker.Activation, error) {
+func (s *Store) ActivateGrant(ctx context.Context, r broker.GrantRequest, v broker.Verifier, publish func(context.Context, broker.RoleState) error) (broker.Activation, error) {
 	var a broker.Activation
 	err := s.sess.Do(ctx, "activate grant", func(c *pgx.Conn) error {
 		tx, err := c.Begin(ctx)
@@ -51,7 +52,11 @@ func (s *Store) ActivateGrant(ctx context.Context, r broker.GrantRequest, v brok
 			return err
 		}
 		if !a.Reused && publish != nil {
-			if err := publish(ctx); err != nil {
+			st, err := roleState(ctx, tx, r.Role)
+			if err != nil {
+				return err
+			}
+			if err := publish(ctx, st); err != nil {
 				return Passthrough(err)
 			}
 		}
@@ -86,10 +91,16 @@ func (s *Store) WithRoleLock(ctx context.Context, role string, fn func(ctx conte
 
 // lockedState takes role's lock in tx and reads the role's state under it.
 func lockedState(ctx context.Context, tx pgx.Tx, role string) (broker.RoleState, error) {
-	var st broker.RoleState
 	if _, err := tx.Exec(ctx, `SELECT db_admin.lock_firefighter_role($1)`, role); err != nil {
-		return st, err
+		return broker.RoleState{}, err
 	}
+	return roleState(ctx, tx, role)
+}
+
+// roleState reads role's live grants, current grant and its password's version in
+// transaction tx.
+func roleState(ctx context.Context, tx pgx.Tx, role string) (broker.RoleState, error) {
+	var st broker.RoleState
 	grants, err := liveGrants(ctx, tx)
 	if err != nil {
 		return st, err
@@ -243,13 +254,13 @@ func (s *Store) Terminate(ctx context.Context, role string) (int, error) {
 func (s *Store) Sweep(ctx context.Context) ([]broker.SweepResult, error) {
 	var out []broker.SweepResult
 	err := s.sess.Do(ctx, "sweep", func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT role, grants_closed, sessions_terminated FROM db_admin.sweep_expired_firefighters()`)
+		rows, err := c.Query(ctx, `SELECT role, grants_closed, sessions_terminated, coalesce(failure, '') FROM db_admin.sweep_expired_firefighters()`)
 		if err != nil {
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.SweepResult, error) {
 			var x broker.SweepResult
-			err := r.Scan(&x.Role, &x.GrantsClosed, &x.SessionsTerminated)
+			err := r.Scan(&x.Role, &x.GrantsClosed, &x.SessionsTerminated, &x.Failure)
 			return x, err
 		})
 		return err

@@ -54,7 +54,7 @@ func TestActivateGrantCommitUncertain(t *testing.T) {
 	pw, _ := broker.GeneratePassword(nil, 40)
 	v, _ := broker.GenerateVerifier(nil, pw)
 	published := 0
-	_, err := store.ActivateGrant(ctx, r, v, func(context.Context) error {
+	_, err := store.ActivateGrant(ctx, r, v, func(context.Context, broker.RoleState) error {
 		published++
 		if n := terminate(t, names.Broker, names.DB); n != 1 {
 			t.Errorf("terminated %d sessions of %s; want the store's one", n, names.Broker)
@@ -89,7 +89,7 @@ func TestActivateGrantPublishFailureRollsBack(t *testing.T) {
 	pw, _ := broker.GeneratePassword(nil, 40)
 	v, _ := broker.GenerateVerifier(nil, pw)
 	refused := &broker.Error{Code: broker.CodeAWSAccessDenied, Category: broker.CategoryIAMPolicy, Message: "secrets manager refused"}
-	_, err := store.ActivateGrant(ctx, r, v, func(context.Context) error { return refused })
+	_, err := store.ActivateGrant(ctx, r, v, func(context.Context, broker.RoleState) error { return refused })
 	if err != refused {
 		t.Fatalf("ActivateGrant with publish failing = %v; want publish's error unchanged", err)
 	}

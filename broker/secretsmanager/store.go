@@ -138,6 +138,9 @@ func (s *Store) PutPending(ctx context.Context, role, versionID string, v broker
 	if err != nil || found {
 		return ref, stored, err
 	}
+	if err := s.guard(ctx, op, name); err != nil {
+		return broker.SecretRef{}, broker.SecretValue{}, err
+	}
 
 	in := &sm.PutSecretValueInput{
 		SecretId:           aws.String(name),
@@ -383,8 +386,10 @@ func (s *Store) PutTombstone(ctx context.Context, role string, v broker.SecretVa
 	return s.promote(ctx, op, name, aws.ToString(out.VersionId), stageTombstone)
 }
 
-// create creates role's secret with the tombstone v as its AWSCURRENT version;
-// a secret that a concurrent caller created first is fine.
+// create creates role's secret with the tombstone v as its AWSCURRENT version and,
+// with function roles, the resource policy that lets only the functions read it,
+// before any password version exists; a secret that a concurrent caller created
+// first is fine.
 func (s *Store) create(ctx context.Context, role string, v broker.SecretValue) error {
 	text, err := v.SecretString()
 	if err != nil {
@@ -392,10 +397,36 @@ func (s *Store) create(ctx context.Context, role string, v broker.SecretValue) e
 	}
 	_, err = s.createWith(ctx, role, text)
 	var exists *types.ResourceExistsException
-	if errors.As(err, &exists) {
+	if err != nil && !errors.As(err, &exists) {
+		return err
+	}
+	return s.guard(ctx, "secrets.create", s.SecretName(role))
+}
+
+// guard gives secret name, when it has no resource policy, the one that lets only the
+// functions read it (ReadPolicy with no reader), so that no password version is ever
+// written into a secret that any identity policy could read. Without function roles
+// it does nothing; nor for a secret that does not exist.
+func (s *Store) guard(ctx context.Context, op, name string) error {
+	if len(s.functions) == 0 {
 		return nil
 	}
-	return err
+	cur, err := s.client.GetResourcePolicy(ctx, &sm.GetResourcePolicyInput{SecretId: aws.String(name)})
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return secretsError(op, name, "GetResourcePolicy", err)
+	}
+	if aws.ToString(cur.ResourcePolicy) != "" {
+		return nil
+	}
+	_, err = s.client.PutResourcePolicy(ctx, &sm.PutResourcePolicyInput{SecretId: aws.String(name),
+		ResourcePolicy: aws.String(ReadPolicy(s.functions, nil)), BlockPublicPolicy: aws.Bool(true)})
+	if err != nil {
+		return secretsError(op, name, "PutResourcePolicy", err)
+	}
+	return nil
 }
 
 // createWith creates role's secret, tagged, with text as its AWSCURRENT value.

@@ -152,7 +152,7 @@ func stepError(err error) error {
 		return &ForbiddenError{Message: msg}
 	case broker.CodeNotFound:
 		return &NotFoundError{Message: msg}
-	case broker.CodeConflict, broker.CodeLifetimeExceeded:
+	case broker.CodeConflict, broker.CodeLifetimeExceeded, broker.CodeTooManyGrants:
 		return &ConflictError{Message: msg}
 	case broker.CodeUnavailable:
 		out = &UnavailableError{Message: msg}
