@@ -406,7 +406,10 @@ $fn$;
 -- Moves the checkpoint of p_source after a page, if it is still at p_version (0: no
 -- checkpoint yet), and returns the new version. Call it in the transaction that
 -- records the page's logins: both commit, or neither. Raises FFB09 when another run
--- moved the checkpoint, FFB04 for bad arguments or a move backwards. p_pending is
+-- moved the checkpoint, FFB04 for bad arguments, a move backwards or one past the
+-- clock (the later of clock_timestamp() and activity_now(), plus 5 minutes for the
+-- job's own clock): a checkpoint in the future would make every later run read
+-- nothing while the roles age into a lock and a drop. p_pending is
 -- the reader's sessions not settled yet (a JSON array of at most 10000).
 CREATE OR REPLACE FUNCTION db_admin.activity_commit_page(
   p_source text, p_version bigint, p_through_ms bigint, p_ids text[], p_events integer, p_logins integer,
@@ -425,6 +428,10 @@ BEGIN
      OR p_events IS NULL OR p_events < 0 OR p_logins IS NULL OR p_logins < 0
      OR p_pending IS NULL OR pg_catalog.jsonb_typeof(p_pending) <> 'array' OR pg_catalog.jsonb_array_length(p_pending) > 10000 THEN
     RAISE EXCEPTION 'malformed checkpoint' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_through_ms > pg_catalog.floor(pg_catalog.date_part('epoch',
+       GREATEST(pg_catalog.clock_timestamp(), db_admin.activity_now()) + interval '5 minutes') * 1000) THEN
+    RAISE EXCEPTION 'checkpoint of % cannot move past the clock', p_source USING ERRCODE = 'FFB04';
   END IF;
   SELECT c.* INTO v_row FROM db_admin.activity_checkpoint c WHERE c.source = p_source FOR UPDATE;
   IF NOT FOUND THEN
