@@ -30,6 +30,17 @@ func TestExcludedRoleCannotBeLockedByTheActivityLogin(t *testing.T) {
 		t.Fatalf("the configured job's verdict on exclbk_batch = %+v; want excluded", r)
 	}
 
+	// The DBA gives the database the deployment's list; the activity login cannot.
+	mon, err := e.connector(t).Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close(ctx)
+	if _, err := mon.Exec(ctx, `SELECT db_admin.activity_set_exclude('{}')`); sqlState(err) != "42501" {
+		t.Fatalf("activity_set_exclude as the activity login: %v; want SQLSTATE 42501", err)
+	}
+	mustExec(t, e.super(t), `SELECT db_admin.activity_set_exclude(ARRAY['exclbk_batch'])`)
+
 	res, err := e.store.Enforce(ctx, activity.Policy{LockAfterDays: 10, DropAfterDays: 20}, "exclbk_batch", activity.ActionLock)
 	if err != nil {
 		t.Fatalf("Enforce(lock) as the activity login: %v", err)
