@@ -57,10 +57,10 @@ func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, erro
 		return DecideOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.Requester, rec.RequesterKey, rec.IncidentID, rec.TargetRole = pending.Requester, pending.RequesterKey, pending.IncidentID, pending.Role
+	if err := reviewDecide(in.Caller, pending); err != nil {
+		return DecideOutput{}, b.reject(ctx, rec, err)
+	}
 	if pending.State == StatePending {
-		if sameKey(pending.RequesterKey, in.Caller.Key) {
-			return DecideOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "the approver must not be the requester"))
-		}
 		if err := b.checkRequester(ctx, pending); err != nil {
 			return DecideOutput{}, b.reject(ctx, rec, err)
 		}
@@ -131,20 +131,20 @@ func decodeDecision(body []byte) (decisionBody, error) {
 	return d, nil
 }
 
+// checkDecision checks a decision's input: a verified caller, a request id, a
+// decision and a comment, by an approver (reviewApprover).
 func checkDecision(in DecideInput, d decisionBody) error {
 	switch {
 	case !in.Caller.authenticated():
-		return Errorf(CodeUnauthenticated, "the caller is not authenticated")
+		return checkCaller(in.Caller)
 	case checkUUID(in.AccessRequestID, "request_id") != nil:
 		return checkUUID(in.AccessRequestID, "request_id")
 	case d.Decision != "approve" && d.Decision != "deny":
 		return Errorf(CodeInvalidRequest, "decision must be approve or deny")
 	case !utf8.ValidString(d.Comment) || utf8.RuneCountInString(d.Comment) > MaxCommentLength || hasUnsafeRune(d.Comment):
 		return Errorf(CodeInvalidReason, "comment must be at most %d characters, without control characters", MaxCommentLength)
-	case !in.Caller.CanApprove:
-		return Errorf(CodeForbidden, "the caller is not on the approvers' list")
 	}
-	return nil
+	return reviewApprover(in.Caller)
 }
 
 // PendingOutput is the answer of Pending: the requests the caller may decide.
@@ -171,7 +171,7 @@ func (b *Broker) Pending(ctx context.Context, caller Caller, requestID string) (
 		return PendingOutput{}, err
 	}
 	for _, r := range all {
-		if r.RequesterKey != caller.Key {
+		if mayDecide(caller, r) {
 			out.Requests = append(out.Requests, r)
 		}
 	}

@@ -184,11 +184,8 @@ func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) 
 		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.TargetRole = v.RoleName
-	switch {
-	case in.Requester == "" || in.RequesterKey == "":
-		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeUnauthenticated, "the caller is not authenticated"))
-	case v.NeedsApproval:
-		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "role %s needs a second person's approval", v.Kind))
+	if err := reviewDirectIssue(in.Requester, in.RequesterKey, v); err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
 	caller := Caller{ARN: in.Requester, Key: in.RequesterKey, UserID: in.RequesterUserID}
 	return b.issueValid(ctx, v, GrantRequest{GrantID: in.GrantID, Requester: in.Requester, RequesterKey: in.RequesterKey}, rec,

@@ -90,29 +90,9 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 	if err != nil {
 		return RevokeOutput{}, err
 	}
-	live, found, party := false, false, in.Caller.CanApprove
-	var mine []string
-	for _, g := range grants {
-		if g.Role != role {
-			continue
-		}
-		live = true
-		own := sameKey(g.RequesterKey, in.Caller.Key) || sameKey(g.ApproverKey, in.Caller.Key)
-		found = found || g.IncidentID == in.IncidentID
-		party = party || own
-		if g.IncidentID == in.IncidentID && (own || in.Caller.CanApprove) {
-			mine = append(mine, g.ID)
-		}
-	}
-	switch {
-	case !live: // nothing to revoke (a second revoke), as GET /access shows everyone
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no live grant of %s: nothing to revoke", role))
-	case !party:
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "only the requester or approver of a live grant on %s, or an approver, may revoke it", role))
-	case !found:
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no live grant of %s for this incident", role))
-	case len(mine) == 0:
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "only the requester or approver of the grant of %s for this incident, or an approver, may revoke it", role))
+	mine, err := reviewRevoke(in.Caller, role, in.IncidentID, grants)
+	if err != nil {
+		return RevokeOutput{}, b.reject(ctx, rec, err)
 	}
 	intent := rec
 	intent.Event, intent.Outcome, intent.Message = audit.EventPasswordExpired, audit.OutcomePending, "revoking the caller's grants of the role for the incident"
