@@ -188,7 +188,7 @@ func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, erro
 		return SubmitOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.IncidentID = req.IncidentID
-	v, err := b.cfg.Policy.Validate(req)
+	v, err := b.validate(ctx, req)
 	if err == nil {
 		err = reviewAsk(in.Caller, v)
 	}

@@ -63,7 +63,7 @@ func (b *Broker) Extend(ctx context.Context, in ExtendInput) (ExtendOutput, erro
 	}
 	rec.IncidentID = body.IncidentID
 	body.Role = in.Role
-	v, err := b.cfg.Policy.Validate(body)
+	v, err := b.validate(ctx, body)
 	if err == nil {
 		err = reviewAsk(in.Caller, v)
 	}
