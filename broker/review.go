@@ -1,6 +1,10 @@
 package broker
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ffbroker/ffbroker/identity"
+)
 
 // The rule table (DESIGN.md, The rule table): who may ask, decide, issue an approved
 // request, extend and revoke is decided here, by pure functions of the caller's
@@ -8,6 +12,24 @@ import "strings"
 // grants and, for the kept proofs, the callers STS answered for them. Nothing here
 // reads a clock, a ledger or STS: the use cases fetch, these decide, and the
 // db_admin functions check the same again on their own as the database's backstop.
+
+// Standing is the caller p is, with what the allowlists let it do: the only place
+// the allowlists are matched (the edge holds them, FFB_APPROVERS and FFB_REQUESTERS).
+// Read-write is asked for and approved only by person-keyed principals (an IAM user,
+// or a session of an Identity Center or trusted-session role): the two-person rule
+// compares keys, and a role's key is everyone who can assume the role, which an
+// approver can be too. A bare role session may ask only for a role that needs no
+// approval, and only when the requesters' list names it; with no list, only
+// person-keyed callers may, and nobody may ask for a role that needs approval (fail
+// closed).
+func Standing(p identity.Principal, approvers, requesters identity.Patterns) Caller {
+	person, listed := p.PersonKeyed(), requesters.Match(p)
+	return Caller{ARN: p.ARN, Key: p.Key,
+		CanApprove:     person && approvers.Match(p),
+		CanAsk:         listed || person && requesters.Empty(),
+		CanAskApproval: person && listed,
+	}
+}
 
 // sameKey reports whether two principal keys are one person; IAM names are
 // case-insensitive and an empty key is nobody.

@@ -3,6 +3,8 @@ package broker
 import (
 	"reflect"
 	"testing"
+
+	"github.com/ffbroker/ffbroker/identity"
 )
 
 // The rule table as pure cases: each rule's grant and each of its refusals, with the
@@ -11,7 +13,7 @@ import (
 var (
 	alice   = Caller{ARN: "arn:aws:iam::111122223333:user/alice", Key: "111122223333:user/alice", CanAsk: true, CanAskApproval: true}
 	bob     = Caller{ARN: "arn:aws:iam::111122223333:user/bob", Key: "111122223333:user/bob", CanAsk: true, CanApprove: true}
-	onCall  = Caller{ARN: "arn:aws:sts::111122223333:assumed-role/oncall/x", Key: "111122223333:role/oncall", CanAsk: true}
+	onCall  = Caller{ARN: "arn:aws:sts::111122223333:assumed-role/oncall/ci-runner", Key: "111122223333:role/oncall", CanAsk: true}
 	nobody  = Caller{ARN: "arn:aws:iam::111122223333:user/eve", Key: "111122223333:user/eve"}
 	noProof = Caller{}
 	roReq   = ValidRequest{RoleName: "my_pg_firefighter_ro", Kind: RoleRO, IncidentID: "INC-1", Hours: 1}
@@ -278,6 +280,41 @@ func TestReviewRevokeEndsOwnGrantsOrAnApproversIncident(t *testing.T) {
 			got, err := reviewRevoke(tt.c, tt.role, tt.incident, grants)
 			if codeOf(err) != tt.code || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("reviewRevoke = %v, %q; want %v, %q", got, codeOf(err), tt.want, tt.code)
+			}
+		})
+	}
+}
+
+func TestStandingFromTheAllowlists(t *testing.T) {
+	const acct = "arn:aws:iam::111122223333:"
+	pats := func(s string) identity.Patterns {
+		p, err := identity.ParsePatterns(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	approvers, requesters := pats(acct+"user/bob"), pats(acct+"user/alice,"+acct+"user/bob,"+acct+"role/oncall")
+	for _, tt := range []struct {
+		name, arn                 string
+		requesters                identity.Patterns
+		approve, ask, askApproval bool
+	}{
+		{"a listed person asks for both", acct + "user/alice", requesters, false, true, true},
+		{"a listed approver approves and asks", acct + "user/bob", requesters, true, true, true},
+		{"a listed role's session asks for ro only", "arn:aws:sts::111122223333:assumed-role/oncall/ci-runner", requesters, false, true, false},
+		{"an unlisted person asks for nothing", acct + "user/eve", requesters, false, false, false},
+		{"no requesters' list: a person asks for ro only", acct + "user/eve", identity.Patterns{}, false, true, false},
+		{"no requesters' list: a role session asks for nothing", "arn:aws:sts::111122223333:assumed-role/oncall/ci-runner", identity.Patterns{}, false, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := identity.ParsePrincipal(tt.arn, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := Standing(p, approvers, tt.requesters)
+			if c.ARN != p.ARN || c.Key != p.Key || c.CanApprove != tt.approve || c.CanAsk != tt.ask || c.CanAskApproval != tt.askApproval {
+				t.Errorf("Standing(%s) = %+v; want approve %v, ask %v, ask approval %v", tt.arn, c, tt.approve, tt.ask, tt.askApproval)
 			}
 		})
 	}
