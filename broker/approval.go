@@ -36,8 +36,9 @@ type DecideOutput struct {
 }
 
 // Decide records a second person's decision and resumes the workflow waiting for it.
-// The caller must be on the approvers' allowlist; the database refuses the requester
-// (by principal key), a request already decided otherwise, and a closed window. The
+// reviewDecide refuses a caller not on the approvers' list and the requester (by
+// principal key); the database refuses the requester again, a request already decided
+// otherwise, and a closed window. The
 // decision is recorded in the audit trail after it took effect, with what happened.
 func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, error) {
 	rec := audit.Record{RequestID: in.RequestID, AccessRequestID: in.AccessRequestID, Approver: in.Caller.ARN,
