@@ -62,6 +62,7 @@ func BrokerFunctions() []string {
 		"db_admin.terminate_firefighter_sessions(name)",
 		"db_admin.sweep_expired_firefighters()",
 		"db_admin.firefighter_status()",
+		"db_admin.firefighter_roles()",
 		"db_admin.live_firefighter_grants()",
 		"db_admin.lock_firefighter_role(name)",
 		"db_admin.current_firefighter_grant(name)",
