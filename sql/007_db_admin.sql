@@ -18,6 +18,9 @@
 --   FFB17 the requester holds 3 live or reserved grants of the role for other incidents
 
 SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
+-- The idempotent CREATE ... IF NOT EXISTS and DROP ... IF EXISTS below would print a
+-- NOTICE ("already exists, skipping") on every run; WARNINGs, which a DBA must read, still print.
+SET client_min_messages = warning;
 
 SELECT pg_catalog.format('CREATE SCHEMA IF NOT EXISTS db_admin AUTHORIZATION %I', :'admin_role') \gexec
 
@@ -1650,38 +1653,34 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA db_admin FROM PUBLIC;
 
 RESET ROLE;
 SET ROLE :"admin_role";
-SELECT pg_catalog.format('GRANT USAGE ON SCHEMA db_admin TO %I', r)
-FROM pg_catalog.unnest(ARRAY[:'broker_role', :'approver_role']) AS r \gexec
-SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'broker_role')
-FROM pg_catalog.unnest(ARRAY[
-  'db_admin.set_firefighter_password(name, text, integer)',
-  'db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text, uuid)',
-  'db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text, uuid)',
-  'db_admin.expire_firefighter_password(name)',
-  'db_admin.terminate_firefighter_sessions(name)',
-  'db_admin.sweep_expired_firefighters()',
-  'db_admin.firefighter_status()',
-  'db_admin.live_firefighter_grants()',
-  'db_admin.lock_firefighter_role(name)',
-  'db_admin.current_firefighter_grant(name)',
-  'db_admin.current_firefighter_version(name)',
-  'db_admin.ended_firefighter_grants(name)',
-  'db_admin.end_firefighter_grants(name, uuid[], text, uuid)',
-  'db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text)',
-  'db_admin.attach_firefighter_task_token(uuid, text, text)',
-  'db_admin.expire_firefighter_request(uuid)',
-  'db_admin.firefighter_request_status(uuid)',
-  'db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)',
-  'db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid, integer)',
-  'db_admin.claim_firefighter_notice(uuid, text)',
-  'db_admin.claim_firefighter_expiry_warnings(integer)'
-]) AS f \gexec
-SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, :'approver_role')
-FROM pg_catalog.unnest(ARRAY[
-  'db_admin.decide_firefighter_request(uuid, text, text, text, text, text, text)',
-  'db_admin.pending_firefighter_requests()',
-  'db_admin.firefighter_request_status(uuid)',
-  'db_admin.firefighter_status()',
-  'db_admin.live_firefighter_grants()'
-]) AS f \gexec
+GRANT USAGE ON SCHEMA db_admin TO :"broker_role", :"approver_role";
+-- One GRANT EXECUTE per line, in this form: ffbroker verify reads these lines (from the
+-- scripts built into it) as the functions each login must be able to execute.
+GRANT EXECUTE ON FUNCTION db_admin.set_firefighter_password(name, text, integer) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text, uuid) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text, uuid) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.expire_firefighter_password(name) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.terminate_firefighter_sessions(name) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.sweep_expired_firefighters() TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.firefighter_status() TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.live_firefighter_grants() TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.lock_firefighter_role(name) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.current_firefighter_grant(name) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.current_firefighter_version(name) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.ended_firefighter_grants(name) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.end_firefighter_grants(name, uuid[], text, uuid) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.attach_firefighter_task_token(uuid, text, text) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.expire_firefighter_request(uuid) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.firefighter_request_status(uuid) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid, integer) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.claim_firefighter_notice(uuid, text) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.claim_firefighter_expiry_warnings(integer) TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.decide_firefighter_request(uuid, text, text, text, text, text, text) TO :"approver_role";
+GRANT EXECUTE ON FUNCTION db_admin.pending_firefighter_requests() TO :"approver_role";
+GRANT EXECUTE ON FUNCTION db_admin.firefighter_request_status(uuid) TO :"approver_role";
+GRANT EXECUTE ON FUNCTION db_admin.firefighter_status() TO :"approver_role";
+GRANT EXECUTE ON FUNCTION db_admin.live_firefighter_grants() TO :"approver_role";
 RESET ROLE;
+RESET client_min_messages;
