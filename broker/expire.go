@@ -141,6 +141,16 @@ func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, i
 	exp := Expiry{Role: role}
 	var pending string
 	var published SecretRef
+	readersSet, inStep := false, false
+	defer func() {
+		// A return before reconcile (a failed termination or check, a rollback)
+		// still leaves the policy naming exactly the live grants' requesters.
+		if readersSet && !inStep {
+			if err := b.publishReaders(context.WithoutCancel(ctx), role); err != nil {
+				b.cfg.Logger.ErrorContext(ctx, "the secret's readers may be stale until the next sweep", "role", role, "error", err)
+			}
+		}
+	}()
 	rotate := func(ctx context.Context, st RoleState) (Rotation, error) {
 		ending := map[string]bool{}
 		for _, g := range st.Ended {
@@ -159,10 +169,19 @@ func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, i
 				}
 			}
 		}
-		switch {
-		case len(left) == len(st.Live) && len(st.Ended) == 0:
+		if len(left) == len(st.Live) && len(st.Ended) == 0 {
 			return Rotation{Skip: true}, nil
-		case len(left) == 0 || role == b.cfg.Policy.RoleName(RoleRW):
+		}
+		if role == b.cfg.Policy.RoleName(RoleRW) {
+			left = nil // the database ends every live grant of rw
+		}
+		// The ended holders are denied before a new password exists; no rotation
+		// without that.
+		readersSet = true
+		if err := b.setReaders(ctx, role, left); err != nil {
+			return Rotation{}, &Error{Code: CodeUnavailable, Op: "end grants", Message: "the secret's readers could not be rewritten; nothing ended; retry", Err: err}
+		}
+		if len(left) == 0 {
 			// The role is expired; rw, which the broker's login alone may not give a
 			// password, has every grant ended by the database instead.
 			return Rotation{}, nil
@@ -273,6 +292,7 @@ func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, i
 	if _, err := b.reconcile(ctx, rec, role, tookBack); err != nil {
 		return exp, end.LiveLeft, b.failed(ctx, rec, audit.EventPasswordExpired, err)
 	}
+	inStep = true
 	if instErr != nil {
 		// The grants ended and the password is gone or rotated; the sweep retries the instances.
 		return exp, end.LiveLeft, b.failed(ctx, rec, audit.EventSessionsTerminated, instErr)

@@ -126,12 +126,20 @@ func (b *Broker) publishReaders(ctx context.Context, role string) error {
 // readerRecordGrace without a live grant belongs to a grant that has ended or never
 // went live.
 func (b *Broker) syncReaders(ctx context.Context, role string, st RoleState) error {
+	return b.setReaders(ctx, role, st.Live)
+}
+
+// setReaders makes role's secret readable by exactly the requesters of grants (live
+// ones, read under the role's lock) and the functions, as syncReaders describes.
+// Ending grants passes the grants that stay live, so that the ended holders are
+// denied before the password rotated for the others exists.
+func (b *Broker) setReaders(ctx context.Context, role string, grants []Grant) error {
 	records, err := b.cfg.Secrets.Readers(ctx, role)
 	if err != nil {
 		return err
 	}
-	live := make(map[string]time.Time, len(st.Live))
-	for _, g := range st.Live {
+	live := make(map[string]time.Time, len(grants))
+	for _, g := range grants {
 		live[g.ID] = g.ExpiresAt
 	}
 	type principal struct {

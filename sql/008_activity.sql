@@ -86,6 +86,16 @@ VALUES (:'admin_role', 'admin'), (:'owner_role', 'owner'), (:'migrator_role', 'm
        (session_user, 'master')
 ON CONFLICT DO NOTHING;
 
+-- The deployment's exclude list (FFB_ACTIVITY_EXCLUDE), by exact name: roles the
+-- policy never touches, whatever list the job passes (its own list only adds).
+-- Admin-only: the bootstrap variable activity_exclude or activity_set_exclude.
+CREATE TABLE IF NOT EXISTS db_admin.activity_exclude (
+  role       text PRIMARY KEY CHECK (pg_catalog.length(role) BETWEEN 1 AND 1024),
+  updated_at timestamptz NOT NULL,
+  updated_by name NOT NULL
+);
+REVOKE ALL ON db_admin.activity_exclude FROM PUBLIC;
+
 -- One row per login role: its last login (from the log, or the time the job first saw
 -- the role) and the policy's state. Keyed by oid: a role dropped and created again
 -- under the same name starts afresh.
@@ -220,6 +230,27 @@ BEGIN
 END
 $fn$;
 
+-- Replaces the deployment's exclude list (the admin's, like activity_set_policy) and
+-- returns how many names it holds. Raises FFB04 for NULL, empty names or more than
+-- 1000.
+CREATE OR REPLACE FUNCTION db_admin.activity_set_exclude(p_roles text[])
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF p_roles IS NULL OR pg_catalog.cardinality(p_roles) > 1000 OR pg_catalog.array_position(p_roles, NULL) IS NOT NULL
+     OR EXISTS (SELECT FROM pg_catalog.unnest(p_roles) AS u(r) WHERE pg_catalog.length(u.r) NOT BETWEEN 1 AND 1024) THEN
+    RAISE EXCEPTION 'the exclude list must be an array of at most 1000 non-empty names' USING ERRCODE = 'FFB04';
+  END IF;
+  DELETE FROM db_admin.activity_exclude;
+  INSERT INTO db_admin.activity_exclude (role, updated_at, updated_by)
+  SELECT DISTINCT u.r, pg_catalog.clock_timestamp(), session_user FROM pg_catalog.unnest(p_roles) AS u(r);
+  RETURN (SELECT pg_catalog.count(*)::integer FROM db_admin.activity_exclude);
+END
+$fn$;
+
 -- The policy in force, for the job's report and its own check.
 CREATE OR REPLACE FUNCTION db_admin.activity_policy()
 RETURNS TABLE (lock_after_days integer, drop_after_days integer, updated_at timestamptz)
@@ -269,8 +300,9 @@ BEGIN
 END
 $fn$;
 
--- Internal: why the policy must leave a role alone, or NULL. Names compare as text,
--- so a long name is never truncated into another one.
+-- Internal: why the policy must leave a role alone, or NULL: p_exclude (the job's
+-- list) adds to the deployment's (activity_exclude). Names compare as text, so a
+-- long name is never truncated into another one.
 CREATE OR REPLACE FUNCTION db_admin.activity_exclusion(p_role_oid oid, p_exclude text[])
 RETURNS text
 LANGUAGE sql
@@ -281,7 +313,8 @@ AS $fn$
   SELECT CASE
     WHEN r.oid IS NULL THEN 'role does not exist'
     WHEN p.reason IS NOT NULL THEN 'protected: ' || p.reason
-    WHEN r.rolname::text = ANY (p_exclude) THEN 'exclude list'
+    WHEN r.rolname::text = ANY (p_exclude)
+      OR EXISTS (SELECT FROM db_admin.activity_exclude x WHERE x.role = r.rolname::text) THEN 'exclude list'
     WHEN NOT r.rolcanlogin THEN 'cannot log in'
     WHEN r.rolsuper THEN 'superuser'
     WHEN pg_catalog.pg_has_role(r.oid, pg_catalog.to_regrole('rds_superuser'), 'MEMBER') THEN 'member of rds_superuser'
@@ -409,7 +442,10 @@ $fn$;
 -- Moves the checkpoint of p_source after a page, if it is still at p_version (0: no
 -- checkpoint yet), and returns the new version. Call it in the transaction that
 -- records the page's logins: both commit, or neither. Raises FFB09 when another run
--- moved the checkpoint, FFB04 for bad arguments or a move backwards. p_pending is
+-- moved the checkpoint, FFB04 for bad arguments, a move backwards or one past the
+-- clock (the later of clock_timestamp() and activity_now(), plus 5 minutes for the
+-- job's own clock): a checkpoint in the future would make every later run read
+-- nothing while the roles age into a lock and a drop. p_pending is
 -- the reader's sessions not settled yet (a JSON array of at most 10000).
 CREATE OR REPLACE FUNCTION db_admin.activity_commit_page(
   p_source text, p_version bigint, p_through_ms bigint, p_ids text[], p_events integer, p_logins integer,
@@ -428,6 +464,10 @@ BEGIN
      OR p_events IS NULL OR p_events < 0 OR p_logins IS NULL OR p_logins < 0
      OR p_pending IS NULL OR pg_catalog.jsonb_typeof(p_pending) <> 'array' OR pg_catalog.jsonb_array_length(p_pending) > 10000 THEN
     RAISE EXCEPTION 'malformed checkpoint' USING ERRCODE = 'FFB04';
+  END IF;
+  IF p_through_ms > pg_catalog.floor(pg_catalog.date_part('epoch',
+       GREATEST(pg_catalog.clock_timestamp(), db_admin.activity_now()) + interval '5 minutes') * 1000) THEN
+    RAISE EXCEPTION 'checkpoint of % cannot move past the clock', p_source USING ERRCODE = 'FFB04';
   END IF;
   SELECT c.* INTO v_row FROM db_admin.activity_checkpoint c WHERE c.source = p_source FOR UPDATE;
   IF NOT FOUND THEN
@@ -869,6 +909,20 @@ SELECT (SELECT pg_catalog.count(*) FROM db_admin.activity_set_policy(:'activity_
 SELECT CASE WHEN NOT EXISTS (SELECT FROM db_admin.activity_policy)
   THEN (SELECT pg_catalog.count(*) FROM db_admin.activity_set_policy(:'activity_lock_days'::integer,
         :'activity_drop_days'::integer)) END AS activity_policy_rows \gset
+\endif
+
+-- The deployment's exclude list: replaced when the variable is given (comma-separated,
+-- or a JSON array for names with a comma, as FFB_ACTIVITY_EXCLUDE), kept otherwise.
+\if :{?activity_exclude}
+SELECT pg_catalog.ltrim(:'activity_exclude') LIKE '[%' AS activity_exclude_json \gset
+\if :activity_exclude_json
+SELECT db_admin.activity_set_exclude(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(:'activity_exclude'::jsonb)))
+  AS activity_exclude_roles \gset
+\else
+SELECT db_admin.activity_set_exclude(ARRAY(SELECT pg_catalog.btrim(u.r)
+  FROM pg_catalog.unnest(pg_catalog.string_to_array(:'activity_exclude', ',')) AS u(r) WHERE pg_catalog.btrim(u.r) <> ''))
+  AS activity_exclude_roles \gset
+\endif
 \endif
 
 RESET ROLE;

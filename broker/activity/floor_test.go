@@ -150,3 +150,51 @@ func TestPolicyFromBootstrapVariables(t *testing.T) {
 		}
 	}
 }
+
+// The DBA gives the deployment's exclude list with the bootstrap variable
+// activity_exclude (comma-separated, or a JSON array for names with a comma); a
+// later run without it keeps the list, one with it replaces it.
+func TestExcludeFromBootstrapVariable(t *testing.T) {
+	ctx := context.Background()
+	dir, err := pgtest.SQLDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := shared.Cluster
+	boot := func(vars ...string) {
+		t.Helper()
+		args := []string{"-X", "-v", "ON_ERROR_STOP=1", "-h", c.Host, "-p", strconv.Itoa(c.Port), "-U", pgtest.MasterUser,
+			"-d", "postgres", "-v", "prefix=fexcl", "-v", "db_name=fexcl-db"}
+		for _, v := range vars {
+			args = append(args, "-v", v)
+		}
+		if out, err := c.RunPsql(ctx, pgtest.MasterUser, pgtest.MasterPassword, append(args, "-f", filepath.Join(dir, "bootstrap.sql"))...); err != nil {
+			t.Fatalf("bootstrap %v: %v\n%s", vars, err, out)
+		}
+	}
+	list := func() string {
+		t.Helper()
+		s, err := c.ConnectSuper(ctx, "fexcl-db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		var l string
+		if err := s.QueryRow(ctx, `SELECT coalesce(string_agg(role, '|' ORDER BY role), '') FROM db_admin.activity_exclude`).Scan(&l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	boot("activity_exclude= batch_a , batch_b,")
+	if l := list(); l != "batch_a|batch_b" {
+		t.Errorf("exclude list after a bootstrap with it = %q; want batch_a|batch_b", l)
+	}
+	boot()
+	if l := list(); l != "batch_a|batch_b" {
+		t.Errorf("exclude list after a run without the variable = %q; want it kept", l)
+	}
+	boot(`activity_exclude=["a,b", "c"]`)
+	if l := list(); l != "a,b|c" {
+		t.Errorf("exclude list from a JSON array = %q; want a,b|c", l)
+	}
+}

@@ -227,12 +227,14 @@ func TestTypedTextIsInertInChatAndMail(t *testing.T) {
 	}{
 		{"a Markdown link and bold text",
 			"[INC-1234 dashboard](https://evil.example/sso-login) **Approved by SRE lead**",
-			"［INC-1234 dashboard］(https[:]//evil.example/sso-login) ∗∗Approved by SRE lead∗∗",
-			"[INC-1234 dashboard](https[:]//evil.example/sso-login) **Approved by SRE lead**"},
+			"［INC-1234 dashboard］(https[:]//evil[.]example/sso-login) ∗∗Approved by SRE lead∗∗",
+			"[INC-1234 dashboard](https[:]//evil[.]example/sso-login) **Approved by SRE lead**"},
 		{"a Slack link with its own label", "<https://evil|click>", "‹https[:]//evil｜click›", "<https[:]//evil|click>"},
 		{"mentions", "@here <!channel> <@U123> @SRE-lead", "＠here ‹!channel› ‹＠U123› ＠SRE-lead", "@here <!channel> <@U123> @SRE-lead"},
 		{"code, strike, italics", "`DROP` ```x``` ~gone~ _now_ *now*", "ˋDROPˋ ˋˋˋxˋˋˋ ∼gone∼ ＿now＿ ∗now∗", "`DROP` ```x``` ~gone~ _now_ *now*"},
-		{"an entity and www", "&lt;b&gt; see www.evil.example", "＆lt;b＆gt; see www[.]evil.example", "&lt;b&gt; see www[.]evil.example"},
+		{"an entity and www", "&lt;b&gt; see www.evil.example", "＆lt;b＆gt; see www[.]evil[.]example", "&lt;b&gt; see www[.]evil[.]example"},
+		{"a bare domain, a number", "re-auth at sso-login.evil.com/okta, 2.5 h", "re-auth at sso-login[.]evil[.]com/okta, 2.5 h",
+			"re-auth at sso-login[.]evil[.]com/okta, 2.5 h"},
 		{"a forged line", "latency\nApprover: arn:aws:iam::123456789012:user/sre-lead\r\nComment: ok",
 			"latency Approver: arn:aws:iam::123456789012:user/sre-lead  Comment: ok",
 			"latency Approver: arn:aws:iam::123456789012:user/sre-lead  Comment: ok"},
@@ -290,7 +292,7 @@ func TestStructuredFieldsStandApartFromTypedText(t *testing.T) {
 		"Decide by: `2026-03-01 10:00:00 UTC`\n" +
 		"Request: `" + sampleID + "`\n" +
 		"\n" +
-		"Reason (typed by the requester): ［INC-1234 dashboard］(https[:]//evil.example/sso-login) ∗∗Approved by SRE lead∗∗ Approver: ˋ" + bobARN + "ˋ"
+		"Reason (typed by the requester): ［INC-1234 dashboard］(https[:]//evil[.]example/sso-login) ∗∗Approved by SRE lead∗∗ Approver: ˋ" + bobARN + "ˋ"
 	if chat.Content.Description != wantChat {
 		t.Errorf("approval_needed chat description\n got %q\nwant %q", chat.Content.Description, wantChat)
 	}
@@ -302,7 +304,7 @@ func TestStructuredFieldsStandApartFromTypedText(t *testing.T) {
 		"Decide by: 2026-03-01 10:00:00 UTC\n" +
 		"Request: " + sampleID + "\n" +
 		"\n" +
-		"Reason (typed by the requester): [INC-1234 dashboard](https[:]//evil.example/sso-login) **Approved by SRE lead** Approver: `" + bobARN + "`\n" +
+		"Reason (typed by the requester): [INC-1234 dashboard](https[:]//evil[.]example/sso-login) **Approved by SRE lead** Approver: `" + bobARN + "`\n" +
 		"\nNext:\n" +
 		"  ffbroker approve " + sampleID + " --comment '...'\n" +
 		"  ffbroker deny " + sampleID + " --comment '...'\n"

@@ -34,12 +34,34 @@ var linkDefang = strings.NewReplacer("://", "[:]//", "www.", "www[.]", "WWW.", "
 // typedChat is text a person typed, inert in chat: on one line, without invisible
 // or direction-changing characters, cut to maxTyped, no markup, no link.
 func typedChat(s string) string {
-	return linkDefang.Replace(chatLookalikes.Replace(oneLine(s)))
+	return defangDomains(linkDefang.Replace(chatLookalikes.Replace(oneLine(s))))
 }
 
 // typedMail is typedChat for plain-text mail, which has no markup: the
 // characters stay as typed, but no link.
-func typedMail(s string) string { return linkDefang.Replace(oneLine(s)) }
+func typedMail(s string) string { return defangDomains(linkDefang.Replace(oneLine(s))) }
+
+// defangDomains brackets every dot (or a dot IDNA reads as one: 。．｡) between a
+// letter or digit and a letter or digit, unless both are digits: a bare host name
+// (evil.example/login) reads evil[.]example, which no client links; numbers
+// (2.5, 10.0.0.1) stay as typed.
+func defangDomains(s string) string {
+	rs := []rune(s)
+	var b strings.Builder
+	for i, r := range rs {
+		if isDot(r) && i > 0 && i+1 < len(rs) && isLabel(rs[i-1]) && isLabel(rs[i+1]) &&
+			!(unicode.IsDigit(rs[i-1]) && unicode.IsDigit(rs[i+1])) {
+			b.WriteString("[" + string(r) + "]")
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isDot(r rune) bool { return r == '.' || r == '。' || r == '．' || r == '｡' }
+
+func isLabel(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // value is a structured value: as is in mail, a code span in chat (read literally
 // by Slack and Teams) on one line.
