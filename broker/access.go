@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/ffbroker/ffbroker/audit"
@@ -189,12 +188,9 @@ func (b *Broker) Submit(ctx context.Context, in SubmitInput) (SubmitOutput, erro
 		return SubmitOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.IncidentID = req.IncidentID
-	v, err := b.cfg.Policy.Validate(req)
+	v, err := b.validate(ctx, req)
 	if err == nil {
-		err = checkCaller(in.Caller)
-	}
-	if err == nil {
-		err = checkAsker(in.Caller, v)
+		err = reviewAsk(in.Caller, v)
 	}
 	if err != nil {
 		return SubmitOutput{}, b.reject(ctx, rec, err)
@@ -315,8 +311,8 @@ func (b *Broker) IssueApproved(ctx context.Context, in IssueApprovedInput) (Issu
 	}
 	rec.Requester, rec.RequesterKey, rec.IncidentID, rec.TargetRole = req.Requester, req.RequesterKey, req.IncidentID, req.Role
 	rec.Approver, rec.ApproverKey = req.Approver, req.ApproverKey
-	if req.State != StateApproved && req.State != StateIssued {
-		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "request %s is %s, not approved", req.ID, req.State))
+	if err := reviewIssuable(req); err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
 	var requester Caller // as STS answered for the kept proof: the secret's reader
 	if req.State == StateApproved {
@@ -414,7 +410,7 @@ func (b *Broker) AccessRequestStatus(ctx context.Context, caller Caller, id stri
 	if err != nil {
 		return AccessRequest{}, err
 	}
-	if req.RequesterKey != caller.Key && !caller.CanApprove {
+	if !mayView(caller, req) {
 		return AccessRequest{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no such request"))
 	}
 	return req, nil
@@ -444,7 +440,7 @@ func (b *Broker) checkApprover(ctx context.Context, req AccessRequest) error {
 	if b.cfg.Proofs == nil {
 		return &Error{Code: CodeInternal, Message: "no identity proof checker configured", Err: errors.New("broker: IssueApproved without Proofs")}
 	}
-	refused := Errorf(CodeForbidden, "the approval of request %s does not carry a valid proof of its approver", req.ID)
+	refused := approverProofRefused(req)
 	if req.ApproverProof == "" {
 		return refused
 	}
@@ -457,11 +453,10 @@ func (b *Broker) checkApprover(ctx context.Context, req AccessRequest) error {
 		return refused
 	}
 	d, err := decodeDecision(req.DecisionBody)
-	if err != nil || d.Decision != "approve" || d.Comment != req.Comment || !c.CanApprove || c.ARN != req.Approver ||
-		!sameKey(c.Key, req.ApproverKey) || sameKey(c.Key, req.RequesterKey) {
+	if err != nil {
 		return refused
 	}
-	return nil
+	return reviewApproverProof(req, d, c)
 }
 
 // checkRequester checks with STS, from the request ledger's own copy of the
@@ -480,7 +475,7 @@ func (b *Broker) verifyRequester(ctx context.Context, req AccessRequest) (Caller
 	if b.cfg.Proofs == nil {
 		return Caller{}, &Error{Code: CodeInternal, Message: "no identity proof checker configured", Err: errors.New("broker: Decide without Proofs")}
 	}
-	refused := Errorf(CodeForbidden, "request %s does not carry a valid proof of its requester", req.ID)
+	refused := requesterProofRefused(req)
 	if req.RequesterProof == "" {
 		return Caller{}, refused
 	}
@@ -514,14 +509,11 @@ func (b *Broker) verifyRequester(ctx context.Context, req AccessRequest) (Caller
 		r.Role = pathRole
 	}
 	v, err := b.cfg.Policy.Validate(r)
-	if err != nil || v.RoleName != req.Role || v.IncidentID != req.IncidentID || v.Hours != req.Hours || v.Reason != req.Reason || c.ARN != req.Requester || !sameKey(c.Key, req.RequesterKey) {
+	if err != nil {
 		return Caller{}, refused
 	}
-	if !c.CanAskApproval {
-		return Caller{}, Errorf(CodeForbidden, "request %s was made by %s, who may not ask for a role that needs approval (FFB_REQUESTERS lists people: IAM users or sessions of Identity Center or trusted-session roles)", req.ID, c.ARN)
+	if err := reviewRequesterProof(req, v, c); err != nil {
+		return Caller{}, err
 	}
 	return c, nil
 }
-
-// sameKey compares principal keys; IAM names are case-insensitive.
-func sameKey(a, b string) bool { return a != "" && strings.EqualFold(a, b) }

@@ -36,8 +36,9 @@ type DecideOutput struct {
 }
 
 // Decide records a second person's decision and resumes the workflow waiting for it.
-// The caller must be on the approvers' allowlist; the database refuses the requester
-// (by principal key), a request already decided otherwise, and a closed window. The
+// reviewDecide refuses a caller not on the approvers' list and the requester (by
+// principal key); the database refuses the requester again, a request already decided
+// otherwise, and a closed window. The
 // decision is recorded in the audit trail after it took effect, with what happened.
 func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, error) {
 	rec := audit.Record{RequestID: in.RequestID, AccessRequestID: in.AccessRequestID, Approver: in.Caller.ARN,
@@ -57,10 +58,10 @@ func (b *Broker) Decide(ctx context.Context, in DecideInput) (DecideOutput, erro
 		return DecideOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.Requester, rec.RequesterKey, rec.IncidentID, rec.TargetRole = pending.Requester, pending.RequesterKey, pending.IncidentID, pending.Role
+	if err := reviewDecide(in.Caller, pending); err != nil {
+		return DecideOutput{}, b.reject(ctx, rec, err)
+	}
 	if pending.State == StatePending {
-		if sameKey(pending.RequesterKey, in.Caller.Key) {
-			return DecideOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "the approver must not be the requester"))
-		}
 		if err := b.checkRequester(ctx, pending); err != nil {
 			return DecideOutput{}, b.reject(ctx, rec, err)
 		}
@@ -131,20 +132,20 @@ func decodeDecision(body []byte) (decisionBody, error) {
 	return d, nil
 }
 
+// checkDecision checks a decision's input: a verified caller, a request id, a
+// decision and a comment, by an approver (reviewApprover).
 func checkDecision(in DecideInput, d decisionBody) error {
 	switch {
 	case !in.Caller.authenticated():
-		return Errorf(CodeUnauthenticated, "the caller is not authenticated")
+		return checkCaller(in.Caller)
 	case checkUUID(in.AccessRequestID, "request_id") != nil:
 		return checkUUID(in.AccessRequestID, "request_id")
 	case d.Decision != "approve" && d.Decision != "deny":
 		return Errorf(CodeInvalidRequest, "decision must be approve or deny")
 	case !utf8.ValidString(d.Comment) || utf8.RuneCountInString(d.Comment) > MaxCommentLength || hasUnsafeRune(d.Comment):
 		return Errorf(CodeInvalidReason, "comment must be at most %d characters, without control characters", MaxCommentLength)
-	case !in.Caller.CanApprove:
-		return Errorf(CodeForbidden, "the caller is not on the approvers' list")
 	}
-	return nil
+	return reviewApprover(in.Caller)
 }
 
 // PendingOutput is the answer of Pending: the requests the caller may decide.
@@ -171,7 +172,7 @@ func (b *Broker) Pending(ctx context.Context, caller Caller, requestID string) (
 		return PendingOutput{}, err
 	}
 	for _, r := range all {
-		if r.RequesterKey != caller.Key {
+		if mayDecide(caller, r) {
 			out.Requests = append(out.Requests, r)
 		}
 	}

@@ -39,6 +39,17 @@ type Database interface {
 	AccessRequest(ctx context.Context, requestID string) (AccessRequest, error)
 	ClaimNotice(ctx context.Context, requestID, kind string) (bool, error)
 	ClaimExpiryWarnings(ctx context.Context, within time.Duration) ([]Grant, error)
+	// ApprovalRoles reads which firefighter roles need a second person's approval
+	// (db_admin.firefighter_role.needs_approval): the one source of that rule.
+	ApprovalRoles(ctx context.Context) ([]RoleApproval, error)
+}
+
+// RoleApproval is one firefighter role as the database's role table says: its name,
+// its kind and whether a second person must approve its grants.
+type RoleApproval struct {
+	Role          string
+	Kind          Role
+	NeedsApproval bool
 }
 
 // Secrets is what the broker needs from Secrets Manager (secretsmanager.Store in production).
@@ -137,6 +148,52 @@ func New(cfg Config) (*Broker, error) {
 // Policy returns the broker's policy.
 func (b *Broker) Policy() Policy { return b.cfg.Policy }
 
+// NeedsApproval reports whether role ("ro", "rw" or the full role name) needs a
+// second person's approval, as the database's role table says (see validate); a role
+// that is not a firefighter role reports false, and asking for it is refused.
+func (b *Broker) NeedsApproval(ctx context.Context, role string) (bool, error) {
+	kind, err := b.cfg.Policy.parseRole(role)
+	if err != nil {
+		return false, nil
+	}
+	return b.needsApproval(ctx, kind)
+}
+
+// validate checks r against the policy, with whether it needs approval read from
+// the database (needsApproval).
+func (b *Broker) validate(ctx context.Context, r Request) (ValidRequest, error) {
+	v, err := b.cfg.Policy.Validate(r)
+	if err != nil {
+		return ValidRequest{}, err
+	}
+	if v.NeedsApproval, err = b.needsApproval(ctx, v.Kind); err != nil {
+		return ValidRequest{}, err
+	}
+	return v, nil
+}
+
+// needsApproval is the one source of "needs approval": the database's role table
+// (db_admin.firefighter_role.needs_approval, which keeps rw needing it), read on every
+// call; a role the table does not list under the policy's name needs approval (fail
+// closed). A broker without a database issues nothing and falls back to the policy's
+// ApprovalRequired.
+func (b *Broker) needsApproval(ctx context.Context, kind Role) (bool, error) {
+	if b.cfg.DB == nil {
+		needs, listed := b.cfg.Policy.ApprovalRequired[kind]
+		return needs || !listed, nil
+	}
+	roles, err := b.cfg.DB.ApprovalRoles(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range roles {
+		if r.Kind == kind && r.Role == b.cfg.Policy.RoleName(kind) {
+			return r.NeedsApproval, nil
+		}
+	}
+	return true, nil
+}
+
 // IssueInput is one request for a password of a role that needs no approval (roles
 // that need one go through Submit and IssueApproved).
 type IssueInput struct {
@@ -180,16 +237,13 @@ type IssueOutput struct {
 func (b *Broker) Issue(ctx context.Context, in IssueInput) (IssueOutput, error) {
 	rec := audit.Record{RequestID: in.RequestID, Requester: in.Requester, RequesterKey: in.RequesterKey,
 		IncidentID: in.Request.IncidentID, Source: in.Source}
-	v, err := b.cfg.Policy.Validate(in.Request)
+	v, err := b.validate(ctx, in.Request)
 	if err != nil {
 		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
 	rec.TargetRole = v.RoleName
-	switch {
-	case in.Requester == "" || in.RequesterKey == "":
-		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeUnauthenticated, "the caller is not authenticated"))
-	case v.NeedsApproval:
-		return IssueOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "role %s needs a second person's approval", v.Kind))
+	if err := reviewDirectIssue(in.Requester, in.RequesterKey, v); err != nil {
+		return IssueOutput{}, b.reject(ctx, rec, err)
 	}
 	if b.cfg.DB != nil {
 		if err := b.checkGrantCap(ctx, rec, v.RoleName, v.IncidentID, in.RequesterKey); err != nil {

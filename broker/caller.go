@@ -33,19 +33,6 @@ type Caller struct {
 // authenticated reports whether c names a verified person.
 func (c Caller) authenticated() bool { return c.ARN != "" && c.Key != "" }
 
-// checkAsker refuses a caller who may not ask for v (see Caller.CanAsk and
-// CanAskApproval): the two-person rule compares principal keys, so a role that needs
-// a second person is asked for by one person, never by every session of a role.
-func checkAsker(c Caller, v ValidRequest) error {
-	switch {
-	case v.NeedsApproval && !c.CanAskApproval:
-		return Errorf(CodeForbidden, "%s needs a second person's approval and may be asked for only by a person on the requesters' list (FFB_REQUESTERS): an IAM user or a session of an Identity Center or trusted-session role", v.Kind)
-	case !v.NeedsApproval && !c.CanAsk:
-		return Errorf(CodeForbidden, "the caller is not on the requesters' list (FFB_REQUESTERS)")
-	}
-	return nil
-}
-
 // checkCaller refuses a call without a verified caller.
 func checkCaller(c Caller) error {
 	if !c.authenticated() {

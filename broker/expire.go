@@ -90,29 +90,9 @@ func (b *Broker) Revoke(ctx context.Context, in RevokeInput) (RevokeOutput, erro
 	if err != nil {
 		return RevokeOutput{}, err
 	}
-	live, found, party := false, false, in.Caller.CanApprove
-	var mine []string
-	for _, g := range grants {
-		if g.Role != role {
-			continue
-		}
-		live = true
-		own := sameKey(g.RequesterKey, in.Caller.Key) || sameKey(g.ApproverKey, in.Caller.Key)
-		found = found || g.IncidentID == in.IncidentID
-		party = party || own
-		if g.IncidentID == in.IncidentID && (own || in.Caller.CanApprove) {
-			mine = append(mine, g.ID)
-		}
-	}
-	switch {
-	case !live: // nothing to revoke (a second revoke), as GET /access shows everyone
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no live grant of %s: nothing to revoke", role))
-	case !party:
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "only the requester or approver of a live grant on %s, or an approver, may revoke it", role))
-	case !found:
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeNotFound, "no live grant of %s for this incident", role))
-	case len(mine) == 0:
-		return RevokeOutput{}, b.reject(ctx, rec, Errorf(CodeForbidden, "only the requester or approver of the grant of %s for this incident, or an approver, may revoke it", role))
+	mine, err := reviewRevoke(in.Caller, role, in.IncidentID, grants)
+	if err != nil {
+		return RevokeOutput{}, b.reject(ctx, rec, err)
 	}
 	intent := rec
 	intent.Event, intent.Outcome, intent.Message = audit.EventPasswordExpired, audit.OutcomePending, "revoking the caller's grants of the role for the incident"
@@ -141,6 +121,12 @@ func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, i
 	exp := Expiry{Role: role}
 	var pending string
 	var published SecretRef
+	// A role that needs approval is never given a password by the broker's login alone:
+	// the database ends every live grant of it instead of rotating.
+	needs, err := b.NeedsApproval(ctx, role)
+	if err != nil {
+		return exp, 0, b.failed(ctx, rec, audit.EventPasswordExpired, err)
+	}
 	readersSet, inStep := false, false
 	defer func() {
 		// A return before reconcile (a failed termination or check, a rollback)
@@ -172,8 +158,8 @@ func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, i
 		if len(left) == len(st.Live) && len(st.Ended) == 0 {
 			return Rotation{Skip: true}, nil
 		}
-		if role == b.cfg.Policy.RoleName(RoleRW) {
-			left = nil // the database ends every live grant of rw
+		if needs {
+			left = nil // the database ends every live grant of a role that needs approval
 		}
 		// The ended holders are denied before a new password exists; no rotation
 		// without that.

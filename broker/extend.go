@@ -63,12 +63,9 @@ func (b *Broker) Extend(ctx context.Context, in ExtendInput) (ExtendOutput, erro
 	}
 	rec.IncidentID = body.IncidentID
 	body.Role = in.Role
-	v, err := b.cfg.Policy.Validate(body)
+	v, err := b.validate(ctx, body)
 	if err == nil {
-		err = checkCaller(in.Caller)
-	}
-	if err == nil {
-		err = checkAsker(in.Caller, v)
+		err = reviewAsk(in.Caller, v)
 	}
 	if err != nil {
 		return ExtendOutput{}, b.reject(ctx, rec, err)
@@ -133,11 +130,8 @@ func (b *Broker) extendableGrant(ctx context.Context, v ValidRequest, c Caller) 
 			found = &grants[i]
 		}
 	}
-	switch {
-	case found == nil:
-		return Grant{}, Errorf(CodeNotFound, "no live grant of %s for this incident", v.RoleName)
-	case !sameKey(found.RequesterKey, c.Key):
-		return Grant{}, Errorf(CodeForbidden, "only the requester of the live grant of %s for this incident may extend it", v.RoleName)
+	if err := reviewExtend(c, v.RoleName, found); err != nil {
+		return Grant{}, err
 	}
 	if end, capped := b.lifetimeEnd(*found); capped && !found.ExpiresAt.Before(end) {
 		return Grant{}, lifetimeExceeded(v.Kind, v.IncidentID, b.cfg.LifetimeCap, end)

@@ -84,11 +84,9 @@ func newProofs(t testing.TB, moreRequesters ...string) proofs {
 	return proofs{v: v, approvers: p, requesters: r}
 }
 
-// standing is what the allowlists let pr do, as lambdafn.Authenticator.Standing says.
+// standing is what the tests' allowlists let pr do (broker.Standing, as the edge).
 func (p proofs) standing(pr identity.Principal) broker.Caller {
-	person, listed := pr.PersonKeyed(), p.requesters.Match(pr)
-	return broker.Caller{ARN: pr.ARN, Key: pr.Key, CanApprove: person && p.approvers.Match(pr),
-		CanAsk: listed, CanAskApproval: person && listed}
+	return broker.Standing(pr, p.approvers, p.requesters)
 }
 
 func (p proofs) CheckProof(ctx context.Context, kp broker.KeptProof) (broker.Caller, error) {

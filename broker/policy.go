@@ -49,8 +49,9 @@ type Policy struct {
 	// IncidentPattern must match the whole incident id (see
 	// CompileIncidentPattern).
 	IncidentPattern *regexp.Regexp
-	// ApprovalRequired says which roles need a human approval. A role that
-	// is missing from the map needs one.
+	// ApprovalRequired says which roles need a human approval for Validate
+	// alone. A role that is missing from the map needs one. A Broker with a
+	// database ignores it: the database's role table decides (Broker.NeedsApproval).
 	ApprovalRequired map[Role]bool
 	// DefaultHours is the validity given when a request asks for 0 hours.
 	DefaultHours int

@@ -183,22 +183,8 @@ func (b *Broker) checkGrantCap(ctx context.Context, rec audit.Record, role, inci
 	if err != nil {
 		return err
 	}
-	var held []string
-	for _, g := range grants {
-		if g.Role != role {
-			continue
-		}
-		if incident != "" && g.IncidentID == incident {
-			return nil
-		}
-		if sameKey(g.RequesterKey, key) {
-			held = append(held, g.IncidentID)
-		}
-	}
-	if len(held) >= MaxLiveGrantsPerPerson {
-		return b.reject(ctx, rec, Errorf(CodeTooManyGrants,
-			"you hold %d live grants of %s already (incidents %s), the most one person may: revoke one you no longer need (ffbroker revoke --role R --incident ID) or let it expire",
-			len(held), role, strings.Join(held, ", ")))
+	if err := reviewGrantCap(grants, role, incident, key); err != nil {
+		return b.reject(ctx, rec, err)
 	}
 	return nil
 }

@@ -842,6 +842,18 @@ AS $fn$
   ORDER BY f.role;
 $fn$;
 
+-- Read-only: the firefighter roles and whether each needs a second person's approval.
+-- The broker reads it on every request (the one source of "needs approval").
+CREATE OR REPLACE FUNCTION db_admin.firefighter_roles()
+RETURNS TABLE (role name, kind text, needs_approval boolean)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT f.role, f.kind, f.needs_approval FROM db_admin.firefighter_role f ORDER BY f.role;
+$fn$;
+
 -- Takes the role's lock for the rest of the caller's transaction: the broker holds it
 -- while it changes the role's secret outside an activation (tombstone, repair), so
 -- that no issue activates and publishes in between.
@@ -1663,6 +1675,7 @@ GRANT EXECUTE ON FUNCTION db_admin.expire_firefighter_password(name) TO :"broker
 GRANT EXECUTE ON FUNCTION db_admin.terminate_firefighter_sessions(name) TO :"broker_role";
 GRANT EXECUTE ON FUNCTION db_admin.sweep_expired_firefighters() TO :"broker_role";
 GRANT EXECUTE ON FUNCTION db_admin.firefighter_status() TO :"broker_role";
+GRANT EXECUTE ON FUNCTION db_admin.firefighter_roles() TO :"broker_role";
 GRANT EXECUTE ON FUNCTION db_admin.live_firefighter_grants() TO :"broker_role";
 GRANT EXECUTE ON FUNCTION db_admin.lock_firefighter_role(name) TO :"broker_role";
 GRANT EXECUTE ON FUNCTION db_admin.current_firefighter_grant(name) TO :"broker_role";

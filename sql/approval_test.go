@@ -112,6 +112,7 @@ func TestTwoPersonRuleInDatabase(t *testing.T) {
 		{"broker: write the approval ledger", e.Broker,
 			fmt.Sprintf(`INSERT INTO db_admin.firefighter_approval VALUES (%s, 'approve', 'bob', 'key-bob', '', now(), 'x')`, lit(pending)), "42501"},
 		{"broker: change the role allowlist", e.Broker, `UPDATE db_admin.firefighter_role SET needs_approval = false`, "42501"},
+		{"approver: read the roles' approval", e.Approver, `SELECT * FROM db_admin.firefighter_roles()`, "42501"},
 		{"broker: ALTER ROLE rw directly", e.Broker,
 			fmt.Sprintf(`ALTER ROLE %s PASSWORD %s`, ident(e.FirefighterRW), lit(pw)), "42501"},
 		{"approver: approve its own request (same key)", e.Approver,
@@ -206,6 +207,23 @@ func TestApprovedRequestIsConsumedOnce(t *testing.T) {
 
 // A DBA may still use the manual function by hand for rw: the master is a member of the
 // admin.
+// The broker reads which roles need a second person from the role table, as the DBA
+// set it: rw always, ro only once the DBA says so.
+func TestBrokerReadsWhichRolesNeedApproval(t *testing.T) {
+	e := newEnv(t, "needs")
+	b := e.Login(t, e.Broker)
+	roles := func() string {
+		return strings.Join(queryStrings(t, b, `SELECT role, kind, needs_approval FROM db_admin.firefighter_roles()`), ",")
+	}
+	if got, want := roles(), e.FirefighterRO+"|ro|false,"+e.FirefighterRW+"|rw|true"; got != want {
+		t.Errorf("firefighter_roles() = %q; want %q", got, want)
+	}
+	mustExec(t, e.Super(t), `UPDATE db_admin.firefighter_role SET needs_approval = true WHERE kind = 'ro'`)
+	if got, want := roles(), e.FirefighterRO+"|ro|true,"+e.FirefighterRW+"|rw|true"; got != want {
+		t.Errorf("firefighter_roles() after the DBA's change = %q; want %q", got, want)
+	}
+}
+
 func TestManualFunctionForRWByTheDBA(t *testing.T) {
 	e := newEnv(t, "bydba")
 	pw := randomPassword(t) + "-by-hand"

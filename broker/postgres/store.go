@@ -291,6 +291,27 @@ func (s *Store) Status(ctx context.Context) ([]broker.RoleStatus, error) {
 	return out, err
 }
 
+// ApprovalRoles calls db_admin.firefighter_roles: each firefighter role's name, kind
+// and whether it needs a second person's approval.
+func (s *Store) ApprovalRoles(ctx context.Context) ([]broker.RoleApproval, error) {
+	var out []broker.RoleApproval
+	err := s.sess.Do(ctx, "read the roles' approval", func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT role, kind, needs_approval FROM db_admin.firefighter_roles()`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (broker.RoleApproval, error) {
+			var x broker.RoleApproval
+			var kind string
+			err := r.Scan(&x.Role, &kind, &x.NeedsApproval)
+			x.Kind = broker.Role(kind)
+			return x, err
+		})
+		return err
+	})
+	return out, err
+}
+
 // Close closes the connection, if one is open.
 func (s *Store) Close(ctx context.Context) error { return s.sess.Close(ctx) }
 

@@ -103,7 +103,11 @@ func runIssue(ctx context.Context, c *cli, args []string) error {
 	var ans json.RawMessage // a grant (201) or a pending request (202)
 	status, err := c.do(ctx, call{fn: lambdafn.FunctionIssue, method: "POST", route: "/access", body: body}, &ans,
 		func(ctx context.Context, d *lambdafn.Deps, me broker.Caller) (any, error) {
-			if d.Config.ApprovalRequired[broker.Role(*role)] {
+			needs, err := d.Broker.NeedsApproval(ctx, *role)
+			if err != nil {
+				return nil, err
+			}
+			if needs {
 				if err := requireWorkflow(d); err != nil {
 					return nil, err
 				}

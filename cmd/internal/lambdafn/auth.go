@@ -90,20 +90,10 @@ func (a Authenticator) CallerOf(ctx context.Context, proof string, r identity.Re
 	return out, nil
 }
 
-// Standing is the caller p is, with what the allowlists let it do. Read-write is asked
-// for and approved only by person-keyed principals (an IAM user, or a session of an
-// Identity Center or trusted-session role): the two-person rule compares keys, and a
-// role's key is everyone who can assume the role, which an approver can be too. A
-// bare role session may ask only for a role that needs no approval, and only when
-// FFB_REQUESTERS names it; with no FFB_REQUESTERS, only person-keyed callers may, and
-// nobody may ask for a role that needs approval (fail closed).
+// Standing is the caller p is, with what this deployment's allowlists let it do
+// (broker.Standing).
 func (a Authenticator) Standing(p identity.Principal) broker.Caller {
-	person, listed := p.PersonKeyed(), a.Requesters.Match(p)
-	return broker.Caller{ARN: p.ARN, Key: p.Key,
-		CanApprove:     person && a.Approvers.Match(p),
-		CanAsk:         listed || person && a.Requesters.Empty(),
-		CanAskApproval: person && listed,
-	}
+	return broker.Standing(p, a.Approvers, a.Requesters)
 }
 
 // LedgerProofs checks the identity proofs kept in the request and approval ledgers

@@ -43,8 +43,6 @@ type Config struct {
 	// Target is what the secret tells a firefighter to connect to; by default the
 	// broker's own host and port.
 	Target broker.Target
-	// ApprovalRequired lists the role kinds that need a second person (default rw).
-	ApprovalRequired map[broker.Role]bool
 	// ServerID is this deployment's name (the stack name): every identity proof must
 	// be bound to it (FFB_SERVER_ID).
 	ServerID string
@@ -123,7 +121,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			Host: or(getenv("FFB_TARGET_HOST"), db.Host), Port: db.Port, DBName: db.Database,
 			SSLMode: or(getenv("FFB_TARGET_SSLMODE"), "verify-full"),
 		},
-		ApprovalRequired: map[broker.Role]bool{broker.RoleRO: false, broker.RoleRW: true},
 	}
 	if c.Target.Port == 0 {
 		c.Target.Port = postgres.DefaultPort
@@ -145,21 +142,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.IncidentPattern = re
 	}
-	if a := getenv("FFB_APPROVAL_ROLES"); a != "" {
-		c.ApprovalRequired = map[broker.Role]bool{broker.RoleRO: false, broker.RoleRW: false}
-		for _, k := range strings.Split(a, ",") {
-			k = strings.TrimSpace(k)
-			if k == "none" {
-				continue
-			}
-			if !broker.Role(k).Valid() {
-				return Config{}, fmt.Errorf("FFB_APPROVAL_ROLES: %q is not ro, rw or none", k)
-			}
-			c.ApprovalRequired[broker.Role(k)] = true
-		}
-		if !c.ApprovalRequired[broker.RoleRW] {
-			return Config{}, fmt.Errorf("FFB_APPROVAL_ROLES: rw must need approval")
-		}
+	if getenv("FFB_APPROVAL_ROLES") != "" {
+		// Which roles need a second person is the database's role table now: a
+		// setting that no longer takes effect must not look as if it did.
+		return Config{}, fmt.Errorf("FFB_APPROVAL_ROLES: no longer read; which roles need approval is db_admin.firefighter_role.needs_approval (rw always): remove the variable")
 	}
 	if err := c.policy().Check(); err != nil {
 		return Config{}, fmt.Errorf("FFB_ROLE_PREFIX: %v", err)
@@ -306,9 +292,6 @@ func (c Config) policy() broker.Policy {
 	p := broker.DefaultPolicy(c.RolePrefix)
 	if c.IncidentPattern != nil {
 		p.IncidentPattern = c.IncidentPattern
-	}
-	for k, v := range c.ApprovalRequired {
-		p.ApprovalRequired[k] = v
 	}
 	return p
 }

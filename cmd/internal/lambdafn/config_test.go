@@ -86,3 +86,18 @@ func TestActivityConfigFailsTheColdStart(t *testing.T) {
 		t.Errorf("activity deps = %+v; want the job and an audit sink only", d)
 	}
 }
+
+// FFB_APPROVAL_ROLES no longer decides anything (the database's role table does): a
+// deployment that still sets it fails its cold start, naming it, instead of believing
+// a setting that is not read.
+func TestApprovalRolesVariableFailsTheColdStart(t *testing.T) {
+	env := map[string]string{"FFB_DB_HOST": "db.example", "FFB_DB_USER": "my_pg_password_broker", "AWS_REGION": "us-east-1"}
+	if _, err := lambdafn.LoadConfig(func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("LoadConfig without FFB_APPROVAL_ROLES: %v", err)
+	}
+	env["FFB_APPROVAL_ROLES"] = "ro,rw"
+	_, err := lambdafn.LoadConfig(func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "FFB_APPROVAL_ROLES") || !strings.Contains(err.Error(), "needs_approval") {
+		t.Errorf("LoadConfig(FFB_APPROVAL_ROLES=ro,rw) error = %v; want one naming the variable and needs_approval", err)
+	}
+}
