@@ -92,7 +92,7 @@ func checkPrefix(prefix string) error {
 }
 
 // Roles are the names of the roles of one role model (sql/README.md, plus the
-// function logins of 007_db_admin.sql and 008_activity.sql).
+// function logins of sql/007_*.sql and sql/008_*.sql).
 type Roles struct {
 	// Admin administers roles and owns db_admin; Owner (NOLOGIN) owns the database,
 	// the application schema and its objects; Migrator runs DDL after SET ROLE Owner.
@@ -104,7 +104,7 @@ type Roles struct {
 	FirefighterRO, FirefighterRW, Broker string
 	// Approver is the approve function's login: it records decisions and nothing else.
 	Approver string
-	// Activity is the activity job's login (008_activity.sql); it is not one of the
+	// Activity is the activity job's login (sql/008_*.sql); it is not one of the
 	// bootstrap's eight, and All leaves it out.
 	Activity string
 }

@@ -42,7 +42,7 @@ func (e *env) psqlState(t *testing.T, login, stmt string) string {
 }
 
 // Every db_admin function, called by each function login with psql: the login can
-// execute exactly the functions 007_db_admin.sql grants it and is refused every other
+// execute exactly the functions the scripts grant it and is refused every other
 // one, internal helpers included.
 func TestLoginsExecuteOnlyTheirFunctions(t *testing.T) {
 	e := newEnv(t, "fnacl")

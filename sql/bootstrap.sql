@@ -57,7 +57,17 @@ SET search_path = pg_catalog, pg_temp;
 \ir 004_object_grants.sql
 \ir 005_default_privileges.sql
 \ir 006_guardrails.sql
-\ir 007_db_admin.sql
-\ir 008_activity.sql
+\ir 007_1_db_admin_tables.sql
+\ir 007_2_grant_issue.sql
+\ir 007_3_grant_takeback.sql
+\ir 007_4_requests.sql
+\ir 007_5_extensions.sql
+\ir 007_6_notices.sql
+\ir 007_9_db_admin_grants.sql
+\ir 008_1_activity_tables.sql
+\ir 008_2_activity_policy.sql
+\ir 008_3_activity_logins.sql
+\ir 008_4_activity_enforce.sql
+\ir 008_9_activity_grants.sql
 
 \echo 'ffbroker bootstrap complete for database' :"db_name"

@@ -86,3 +86,22 @@ func TestBootstrapRefusesBadVariables(t *testing.T) {
 		})
 	}
 }
+
+// A fresh bootstrap and a re-run print no NOTICE but the bootstrap's own (prefixed
+// "ffbroker:", which a DBA must read): none of the "already exists, skipping" or "does
+// not exist, skipping" that the idempotent statements would print.
+func TestBootstrapPrintsNoSkippingNotice(t *testing.T) {
+	e := newEnv(t, "quiet")
+	again, err := cluster.Bootstrap(context.Background(), e.Vars)
+	if err != nil {
+		t.Fatalf("second bootstrap: %v", err)
+	}
+	for run, out := range map[string]string{"fresh bootstrap": e.Output, "re-run": again} {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "skipping") ||
+				(strings.Contains(line, "NOTICE:") && !strings.Contains(line, "NOTICE:  ffbroker: ")) {
+				t.Errorf("%s printed %q", run, line)
+			}
+		}
+	}
+}

@@ -21,7 +21,7 @@
 //     Sessions not settled at a commit wait in the checkpoint.
 //   - The reader pages through FilterLogEvents with a server-side filter pattern
 //     (FilterPattern); the client's SDK retryer (broker/awsretry) retries throttling.
-//   - Store calls the db_admin functions of sql/008_activity.sql as the job's own
+//   - Store calls the db_admin functions of sql/008_*.sql as the job's own
 //     login (<prefix>_activity_monitor) and nothing else: the checkpoint, the
 //     logins, the plan, the enforcement of one action, unlock; it runs on a
 //     postgres.Session, which holds its connection and retries and classifies

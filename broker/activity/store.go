@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// Store calls the db_admin activity functions of sql/008_activity.sql, and nothing
+// Store calls the db_admin activity functions of sql/008_*.sql, and nothing
 // else, over one postgres.Session (one connection kept open between calls and
 // reopened when it breaks). Every value travels as a parameter; no SQL text is
 // built from log content.

@@ -9,17 +9,17 @@ import (
 )
 
 // Functions names one set of db_admin functions, whose own SQLSTATEs (FFBxx) mean
-// what that set's script says: sql/007_db_admin.sql and sql/008_activity.sql number
+// what that set's script says: sql/007_*.sql and sql/008_*.sql number
 // their refusals independently (FFB07 is a missing approval in one and a role the job
 // did not lock in the other).
 type Functions int
 
 // The sets of db_admin functions a Session calls.
 const (
-	// BrokerFunctions are sql/007_db_admin.sql's, called by the broker's and the
+	// BrokerFunctions are sql/007_*.sql's, called by the broker's and the
 	// approver's logins.
 	BrokerFunctions Functions = iota
-	// ActivityFunctions are sql/008_activity.sql's, called by the activity job's
+	// ActivityFunctions are sql/008_*.sql's, called by the activity job's
 	// login.
 	ActivityFunctions
 )

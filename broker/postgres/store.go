@@ -10,7 +10,7 @@ import (
 )
 
 // Store is the broker's Database: it calls the db_admin functions of
-// sql/007_db_admin.sql as the broker's login, over one Session.
+// sql/007_*.sql as the broker's login, over one Session.
 type Store struct {
 	sess *Session
 }

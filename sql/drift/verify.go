@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ffbroker/ffbroker/broker"
+	sqlscripts "github.com/ffbroker/ffbroker/sql"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -51,64 +53,39 @@ const (
 	secChecklist  = "hardening"
 )
 
-// BrokerFunctions returns the db_admin functions 007_db_admin.sql grants EXECUTE on to the
-// password broker, as "schema.name(argument types)".
-func BrokerFunctions() []string {
-	return []string{
-		"db_admin.set_firefighter_password(name, text, integer)",
-		"db_admin.reserve_firefighter_grant(uuid, name, integer, text, text, text, uuid)",
-		"db_admin.issue_firefighter_password(uuid, name, text, integer, text, text, text, uuid)",
-		"db_admin.expire_firefighter_password(name)",
-		"db_admin.terminate_firefighter_sessions(name)",
-		"db_admin.sweep_expired_firefighters()",
-		"db_admin.firefighter_status()",
-		"db_admin.firefighter_roles()",
-		"db_admin.live_firefighter_grants()",
-		"db_admin.lock_firefighter_role(name)",
-		"db_admin.current_firefighter_grant(name)",
-		"db_admin.current_firefighter_version(name)",
-		"db_admin.ended_firefighter_grants(name)",
-		"db_admin.end_firefighter_grants(name, uuid[], text, uuid)",
-		"db_admin.submit_firefighter_request(uuid, name, text, integer, text, text, text, text, text)",
-		"db_admin.attach_firefighter_task_token(uuid, text, text)",
-		"db_admin.expire_firefighter_request(uuid)",
-		"db_admin.firefighter_request_status(uuid)",
-		"db_admin.submit_firefighter_extension(uuid, name, text, integer, text, text, text, text, text, text)",
-		"db_admin.extend_firefighter_grant(name, text, integer, text, text, uuid, integer)",
-		"db_admin.claim_firefighter_notice(uuid, text)",
-		"db_admin.claim_firefighter_expiry_warnings(integer)",
+// grants are the scripts' GRANT EXECUTE lines, read once from the scripts built into
+// this program (sqlscripts.FunctionGrants): the one source of the lists below.
+var grants = sync.OnceValue(func() []sqlscripts.FunctionGrant {
+	g, err := sqlscripts.FunctionGrants()
+	if err != nil {
+		panic("drift: " + err.Error()) // the embedded scripts are fixed at build time; a test reads them
 	}
+	return g
+})
+
+// granted returns the functions the scripts grant EXECUTE on to the login named by the
+// psql variable login, and the script that grants them.
+func granted(login string) (fns []string, file string) {
+	for _, g := range grants() {
+		if g.Login == login {
+			fns, file = append(fns, g.Function), g.File
+		}
+	}
+	return fns, file
 }
 
-// ApproverFunctions returns the db_admin functions the approver's login may execute, as
-// 007_db_admin.sql grants them: it records decisions and reads requests, nothing else.
-func ApproverFunctions() []string {
-	return []string{
-		"db_admin.decide_firefighter_request(uuid, text, text, text, text, text, text)",
-		"db_admin.pending_firefighter_requests()",
-		"db_admin.firefighter_request_status(uuid)",
-		"db_admin.firefighter_status()",
-		"db_admin.live_firefighter_grants()",
-	}
-}
+// BrokerFunctions returns the db_admin functions the scripts grant EXECUTE on to the
+// password broker (TO :"broker_role"), as "schema.name(argument types)".
+func BrokerFunctions() []string { fns, _ := granted("broker_role"); return fns }
 
-// ActivityFunctions returns the db_admin functions 008_activity.sql grants the activity
-// job's login: reading the log's checkpoint and policy, recording logins, planning and
-// enforcing within the database's floor, nothing else.
-func ActivityFunctions() []string {
-	return []string{
-		"db_admin.activity_now()",
-		"db_admin.activity_clock_shift()",
-		"db_admin.activity_policy()",
-		"db_admin.activity_checkpoint(text)",
-		"db_admin.activity_commit_page(text, bigint, bigint, text[], integer, integer, jsonb)",
-		"db_admin.activity_record_logins(text, text[], text[], timestamp with time zone[], text[], boolean[])",
-		"db_admin.activity_log_proof()",
-		"db_admin.activity_plan(integer, integer, text[])",
-		"db_admin.activity_enforce(name, text, integer, integer, text[])",
-		"db_admin.activity_unlock(name)",
-	}
-}
+// ApproverFunctions returns the db_admin functions the scripts grant the approver's
+// login (TO :"approver_role"): it records decisions and reads requests, nothing else.
+func ApproverFunctions() []string { fns, _ := granted("approver_role"); return fns }
+
+// ActivityFunctions returns the db_admin functions the scripts grant the activity job's
+// login (TO :"activity_role"): reading the log's checkpoint and policy, recording
+// logins, planning and enforcing within the database's floor, nothing else.
+func ActivityFunctions() []string { fns, _ := granted("activity_role"); return fns }
 
 // Verify runs the role model's verification queries and hardening checklist, and checks the db_admin functions and the password broker's privileges, against
 // the live database conn is connected to, which must be n's application database. It

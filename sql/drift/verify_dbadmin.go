@@ -126,16 +126,24 @@ const (
 	brokerGrantsCheck  = ": no other grant, no ownership"
 )
 
-// dbLogin is a function login of the model and the db_admin functions 007 grants it.
+// dbLogin is a function login of the model, the db_admin functions the scripts grant
+// it and the script that grants them.
 type dbLogin struct {
 	name string
 	fns  []string
+	file string
+}
+
+// login returns the dbLogin of name, whose grants name it by the psql variable v.
+func login(name, v string) dbLogin {
+	fns, file := granted(v)
+	return dbLogin{name: name, fns: fns, file: file}
 }
 
 // broker checks that the broker's login, the approver's and the activity job's can do
 // nothing but execute their db_admin functions (DESIGN.md: Broker login powers, Two people for rw).
 func (v *verifier) broker(ctx context.Context) error {
-	for _, l := range []dbLogin{{v.roles.Broker, BrokerFunctions()}, {v.roles.Approver, ApproverFunctions()}, {v.roles.Activity, ActivityFunctions()}} {
+	for _, l := range []dbLogin{login(v.roles.Broker, "broker_role"), login(v.roles.Approver, "approver_role"), login(v.roles.Activity, "activity_role")} {
 		if !v.exists(l.name) {
 			for _, name := range []string{brokerSchemasCheck, brokerExecuteCheck, brokerTablesCheck, brokerGrantsCheck} {
 				v.add(secFirefight, l.name+name, v.missing(l.name), "")
@@ -185,7 +193,7 @@ func (v *verifier) brokerSchemas(ctx context.Context, l dbLogin) error {
 	return nil
 }
 
-// brokerExecute: EXECUTE on exactly the db_admin functions 007 grants the login.
+// brokerExecute: EXECUTE on exactly the db_admin functions the scripts grant the login.
 func (v *verifier) brokerExecute(ctx context.Context, l dbLogin) error {
 	b := l.name
 	fns, err := v.functionsIn(ctx, "db_admin", b)
@@ -210,8 +218,8 @@ func (v *verifier) brokerExecute(ctx context.Context, l dbLogin) error {
 		}
 	}
 	v.add(secFirefight, b+brokerExecuteCheck, problems,
-		fmt.Sprintf("of the %d functions in schema db_admin, %s can EXECUTE exactly the %d that 007_db_admin.sql grants it",
-			len(fns), b, len(l.fns)))
+		fmt.Sprintf("of the %d functions in schema db_admin, %s can EXECUTE exactly the %d that %s grants it",
+			len(fns), b, len(l.fns), l.file))
 	return nil
 }
 
