@@ -122,10 +122,17 @@ func (b *Broker) endGrants(ctx context.Context, rec audit.Record, role string, i
 	var pending string
 	var published SecretRef
 	// A role that needs approval is never given a password by the broker's login alone:
-	// the database ends every live grant of it instead of rotating.
-	needs, err := b.NeedsApproval(ctx, role)
-	if err != nil {
-		return exp, 0, b.failed(ctx, rec, audit.EventPasswordExpired, err)
+	// the database ends every live grant of it instead of rotating (and ignores a
+	// password it is given). rw always needs approval; taking access away never waits on
+	// reading the role table: when the read fails, a rotation is prepared and the
+	// database decides.
+	needs := role == b.cfg.Policy.RoleName(RoleRW)
+	if !needs {
+		n, err := b.NeedsApproval(ctx, role)
+		if err != nil {
+			b.cfg.Logger.WarnContext(ctx, "the role table could not be read: the database decides whether the role's grants left keep access", "role", role, "error", err)
+		}
+		needs = n && err == nil
 	}
 	readersSet, inStep := false, false
 	defer func() {
