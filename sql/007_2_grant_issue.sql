@@ -159,7 +159,7 @@ BEGIN
 END
 $fn$;
 
--- Internal: step 1 of an issue. p_manual is true only when a DBA calls the seed's
+-- Internal: step 1 of an issue. p_manual is true only when a DBA calls the manual
 -- function by hand (see set_firefighter_password); it alone skips the approval.
 CREATE OR REPLACE FUNCTION db_admin.firefighter_reserve(
   p_grant_id uuid, p_role name, p_hours integer, p_incident_id text, p_requester text,
@@ -375,7 +375,7 @@ AS $fn$
                                   p_requester_key, p_request_id, false) AS i;
 $fn$;
 
--- The seed's function, same signature and checks, for manual use by a DBA. The grant is
+-- The manual function (set_firefighter_password), for a DBA by hand. The grant is
 -- recorded with the session user as requester and no incident. A role that needs
 -- approval (rw) is refused unless the session user is the admin or a member of it (the
 -- DBA by hand): the broker's login never gets read-write access through it.

@@ -178,7 +178,7 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// Two ways of reading the user by position, as the seed's code does: the fifth
+// Two ways of reading the user by position, as a naive reader does: the fifth
 // ':'-separated field of the line up to its '@' (the prefix), and the first
 // space-separated word of the message after "user=".
 func prefixPositionUser(line string) string {
