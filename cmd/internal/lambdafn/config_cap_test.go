@@ -1,6 +1,7 @@
 package lambdafn_test
 
 import (
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestLifetimeCapAndInstancesConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"FFB_DB_HOST": "db.example", "FFB_DB_USER": "my_pg_password_broker", "AWS_REGION": "us-east-1",
 				"FFB_CLUSTER_ID": "my-pg", tc.variable: tc.value}
-			cfg, err := lambdafn.LoadConfig(func(k string) string { return env[k] })
+			cfg, err := config.Load(func(k string) string { return env[k] })
 			switch {
 			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), tc.variable)):
 				t.Errorf("LoadConfig(%s=%q) error = %v; want one naming %s", tc.variable, tc.value, err, tc.variable)
@@ -46,7 +47,7 @@ func TestLifetimeCapAndInstancesConfig(t *testing.T) {
 		})
 	}
 	env := map[string]string{"FFB_DB_HOST": "db.example", "AWS_REGION": "us-east-1", "FFB_DB_INSTANCES": "rds"}
-	if _, err := lambdafn.LoadConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "FFB_CLUSTER_ID") {
+	if _, err := config.Load(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "FFB_CLUSTER_ID") {
 		t.Errorf("LoadConfig(FFB_DB_INSTANCES=rds without FFB_CLUSTER_ID) error = %v; want one naming FFB_CLUSTER_ID", err)
 	}
 }

@@ -1,6 +1,7 @@
 package lambdafn_test
 
 import (
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestTargetSSLModeCheckedAtColdStart(t *testing.T) {
 		for k, v := range extra {
 			env[k] = v
 		}
-		return lambdafn.LoadConfig(func(k string) string { return env[k] })
+		return config.Load(func(k string) string { return env[k] })
 	}
 	// The control: the documented values start.
 	for _, mode := range []string{"", "verify-full"} {
