@@ -15,7 +15,7 @@ import (
 // deps builds the same dependencies function fn builds at cold start, from this
 // shell's FFB_* variables and AWS credentials.
 func (c *cli) deps(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, error) {
-	cfg, err := config.LoadLocal(fn, c.getenv)
+	cfg, err := config.Load(c.getenv)
 	if err != nil {
 		return nil, &configError{err: err}
 	}

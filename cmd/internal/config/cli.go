@@ -46,8 +46,8 @@ func ReadCLI(getenv func(string) string) CLI {
 	return c
 }
 
-// LoadLocal is Load for function fn run outside Lambda from one shell's environment
-// (the CLI's local mode, local-api): the approve function logs in as its own login,
+// LoadLocal is Load for function fn as local-api runs it from one shell's
+// environment: the approve function logs in as its own login,
 // FFB_APPROVER_DB_USER (default <prefix>_password_approver) with
 // FFB_APPROVER_DB_PASSWORD, as the template gives that function FFB_DB_USER: never
 // as the broker.
