@@ -19,12 +19,12 @@ func dbconnEnv(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
-func TestDBConfigFromEnvDefaults(t *testing.T) {
+func TestDBDefaults(t *testing.T) {
 	got, err := config.DB(dbconnEnv(map[string]string{
 		"FFB_DB_HOST": "db.example.com", "AWS_REGION": dbconnRegion,
 	}))
 	if err != nil {
-		t.Fatalf("DBConfigFromEnv(host, region) error = %v; want nil", err)
+		t.Fatalf("config.DB(host, region) error = %v; want nil", err)
 	}
 	want := postgres.Config{
 		Host: "db.example.com", Port: 5432, Database: "my-pg-db", User: "my_pg_password_broker",
@@ -32,17 +32,17 @@ func TestDBConfigFromEnvDefaults(t *testing.T) {
 		ConnectTimeout: 5 * time.Second, StatementTimeout: 15 * time.Second, ApplicationName: "ffbroker",
 	}
 	if got.Password.Len() != 0 {
-		t.Errorf("DBConfigFromEnv(host, region).Password has %d bytes; want none", got.Password.Len())
+		t.Errorf("config.DB(host, region).Password has %d bytes; want none", got.Password.Len())
 	}
 	got.Password = broker.Password{}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("DBConfigFromEnv(host, region) = %+v; want %+v", got, want)
+		t.Errorf("config.DB(host, region) = %+v; want %+v", got, want)
 	}
 }
 
-// TestDBConfigFromEnvUserFollowsThePrefix: with no FFB_DB_USER the login is the
+// TestDBUserFollowsThePrefix: with no FFB_DB_USER the login is the
 // broker's of FFB_ROLE_PREFIX's role model, as the approver's and the activity job's are.
-func TestDBConfigFromEnvUserFollowsThePrefix(t *testing.T) {
+func TestDBUserFollowsThePrefix(t *testing.T) {
 	got, err := config.DB(dbconnEnv(map[string]string{
 		"FFB_DB_HOST": "db.example.com", "AWS_REGION": dbconnRegion, "FFB_ROLE_PREFIX": "team_a",
 	}))
@@ -50,25 +50,25 @@ func TestDBConfigFromEnvUserFollowsThePrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.User != "team_a_password_broker" || got.Database != "my-pg-db" {
-		t.Errorf("ConfigFromEnv(FFB_ROLE_PREFIX=team_a) user, database = %q, %q; want team_a_password_broker, my-pg-db", got.User, got.Database)
+		t.Errorf("config.DB(FFB_ROLE_PREFIX=team_a) user, database = %q, %q; want team_a_password_broker, my-pg-db", got.User, got.Database)
 	}
 }
 
-func TestDBConfigFromEnvPasswordMode(t *testing.T) {
+func TestDBPasswordMode(t *testing.T) {
 	got, err := config.DB(dbconnEnv(map[string]string{
 		"FFB_DB_HOST": "localhost", "FFB_DB_PORT": "6543", "FFB_DB_NAME": "other", "FFB_DB_USER": "me",
 		"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": "pw-for-local-use", "FFB_DB_SSLMODE": "disable",
 	}))
 	if err != nil {
-		t.Fatalf("DBConfigFromEnv(password mode) error = %v; want nil", err)
+		t.Fatalf("config.DB(password mode) error = %v; want nil", err)
 	}
 	if got.Port != 6543 || got.Database != "other" || got.User != "me" || got.Auth != "password" ||
 		got.SSLMode != "disable" || got.Password.Reveal() != "pw-for-local-use" {
-		t.Errorf("DBConfigFromEnv(password mode) = %+v; want port 6543, db other, user me, password mode, sslmode disable, the password", got)
+		t.Errorf("config.DB(password mode) = %+v; want port 6543, db other, user me, password mode, sslmode disable, the password", got)
 	}
 }
 
-func TestDBConfigFromEnvErrorsNameTheVariable(t *testing.T) {
+func TestDBErrorsNameTheVariable(t *testing.T) {
 	badCA := filepath.Join(t.TempDir(), "not-a-ca.pem")
 	if err := os.WriteFile(badCA, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
@@ -107,15 +107,15 @@ func TestDBConfigFromEnvErrorsNameTheVariable(t *testing.T) {
 			}
 			_, err := config.DB(dbconnEnv(vars))
 			if err == nil || !strings.HasPrefix(err.Error(), tt.wantVar+": ") {
-				t.Fatalf("DBConfigFromEnv(%v) error = %v; want one starting %q", tt.set, err, tt.wantVar+": ")
+				t.Fatalf("config.DB(%v) error = %v; want one starting %q", tt.set, err, tt.wantVar+": ")
 			}
 			if p := vars["FFB_DB_PASSWORD"]; p != "" && strings.Contains(err.Error(), p) {
-				t.Errorf("DBConfigFromEnv(%v) error = %q; holds the password", tt.set, err)
+				t.Errorf("config.DB(%v) error = %q; holds the password", tt.set, err)
 			}
 		})
 	}
 	if _, err := config.DB(dbconnEnv(map[string]string{"FFB_DB_HOST": "h", "AWS_REGION": "r", "FFB_DB_PORT": "70000"})); err == nil ||
 		err.Error() != "FFB_DB_PORT: must be 1-65535" {
-		t.Errorf("DBConfigFromEnv(port 70000) error = %v; want \"FFB_DB_PORT: must be 1-65535\"", err)
+		t.Errorf("config.DB(port 70000) error = %v; want \"FFB_DB_PORT: must be 1-65535\"", err)
 	}
 }

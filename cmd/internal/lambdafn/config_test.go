@@ -38,11 +38,11 @@ func TestExpiryWarningConfig(t *testing.T) {
 			cfg, err := config.Load(func(k string) string { return env[k] })
 			switch {
 			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), "FFB_EXPIRY_WARNING")):
-				t.Errorf("LoadConfig(FFB_EXPIRY_WARNING=%q) error = %v; want one naming FFB_EXPIRY_WARNING", tc.value, err)
+				t.Errorf("config.Load(FFB_EXPIRY_WARNING=%q) error = %v; want one naming FFB_EXPIRY_WARNING", tc.value, err)
 			case !tc.wantErr && err != nil:
-				t.Errorf("LoadConfig(FFB_EXPIRY_WARNING=%q) error = %v", tc.value, err)
+				t.Errorf("config.Load(FFB_EXPIRY_WARNING=%q) error = %v", tc.value, err)
 			case !tc.wantErr && cfg.ExpiryWarning != tc.want:
-				t.Errorf("LoadConfig(FFB_EXPIRY_WARNING=%q).ExpiryWarning = %v; want %v", tc.value, cfg.ExpiryWarning, tc.want)
+				t.Errorf("config.Load(FFB_EXPIRY_WARNING=%q).ExpiryWarning = %v; want %v", tc.value, cfg.ExpiryWarning, tc.want)
 			}
 		})
 	}
@@ -99,6 +99,6 @@ func TestApprovalRolesVariableFailsTheColdStart(t *testing.T) {
 	env["FFB_APPROVAL_ROLES"] = "ro,rw"
 	_, err := config.Load(func(k string) string { return env[k] })
 	if err == nil || !strings.Contains(err.Error(), "FFB_APPROVAL_ROLES") || !strings.Contains(err.Error(), "needs_approval") {
-		t.Errorf("LoadConfig(FFB_APPROVAL_ROLES=ro,rw) error = %v; want one naming the variable and needs_approval", err)
+		t.Errorf("config.Load(FFB_APPROVAL_ROLES=ro,rw) error = %v; want one naming the variable and needs_approval", err)
 	}
 }
