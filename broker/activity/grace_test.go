@@ -298,16 +298,14 @@ func TestExcludeListNamesRolesExactly(t *testing.T) {
 	ctx := context.Background()
 	opts := graceOpts(t, e)
 	inactiveRoles(t, e, opts, "", map[string]time.Duration{"ex,comma": 10 * day, "Ex_Case": 10 * day})
-	env := map[string]string{"FFB_ACTIVITY_LOG_GROUP": e.group,
-		"FFB_ACTIVITY_EXCLUDE": `["ex,comma", "ex_case", "ex_nobody"]`}
-	fromEnv, err := activity.OptionsFromEnv(func(k string) string { return env[k] })
+	exclude, err := activity.ParseExclude(`["ex,comma", "ex_case", "ex_nobody"]`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"ex,comma", "ex_case", "ex_nobody"}; !slices.Equal(fromEnv.Exclude, want) {
-		t.Fatalf("exclude list = %q; want %q", fromEnv.Exclude, want)
+	if want := []string{"ex,comma", "ex_case", "ex_nobody"}; !slices.Equal(exclude, want) {
+		t.Fatalf("exclude list = %q; want %q", exclude, want)
 	}
-	opts.Exclude = append(opts.Exclude, fromEnv.Exclude...)
+	opts.Exclude = append(opts.Exclude, exclude...)
 	rep, err := e.job(t, nil, nil).Apply(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -325,10 +323,8 @@ func TestExcludeListNamesRolesExactly(t *testing.T) {
 		t.Errorf("unmatched exclude entries = %q; want %q", got, want)
 	}
 	for _, bad := range []string{`["ex", 1]`, `["` + strings.Repeat("x", 64) + `"]`, `[""]`, `["a"`} {
-		env["FFB_ACTIVITY_EXCLUDE"] = bad
-		if _, err := activity.OptionsFromEnv(func(k string) string { return env[k] }); err == nil ||
-			!strings.HasPrefix(err.Error(), "FFB_ACTIVITY_EXCLUDE: ") {
-			t.Errorf("FFB_ACTIVITY_EXCLUDE=%s: %v; want an error naming the variable", bad, err)
+		if _, err := activity.ParseExclude(bad); err == nil {
+			t.Errorf("ParseExclude(%s) = nil error; want it refused", bad)
 		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/ffbroker/ffbroker/audit"
-	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/awsretry"
 	"github.com/ffbroker/ffbroker/broker/postgres"
 	"github.com/ffbroker/ffbroker/broker/rds"
@@ -35,48 +34,43 @@ func (j *Job) Handler(ctx context.Context, ev events.CloudWatchEvent) (Report, e
 	return j.Run(ctx, opts)
 }
 
-// NewFromEnv builds the Job that the activity Lambda function (and the CLI) run,
-// from the environment read through getenv: the Options of OptionsFromEnv; the
-// database settings of postgres.ConfigFromEnv, except that the login is
-// FFB_ACTIVITY_DB_USER (default <FFB_ROLE_PREFIX>_activity_monitor, prefix my_pg),
-// never the broker's FFB_DB_USER; the AWS SDK's own configuration; and audit
-// records as JSON lines on stdout plus, when FFB_AUDIT_LOG_GROUP is set, that log
-// group (stream AuditStream). Every configuration error names its variable.
-func NewFromEnv(ctx context.Context, getenv func(string) string, stdout io.Writer) (*Job, error) {
+// JobConfig is what the activity Lambda function (and the CLI) build their Job from.
+type JobConfig struct {
+	// Options are the job's settings.
+	Options Options
+	// DB is the activity login's database configuration (never the broker's login).
+	DB postgres.Config
+	// AuditLogGroup, when set, also receives the audit records (stream AuditStream).
+	AuditLogGroup string
+	// Instances and ClusterID say where the cluster's instances are (rds.FromSetting).
+	Instances, ClusterID string
+}
+
+// NewJob builds the Job of cfg with the AWS SDK's own configuration; audit records
+// go as JSON lines to stdout plus, when cfg.AuditLogGroup is set, that log group.
+func NewJob(ctx context.Context, cfg JobConfig, stdout io.Writer) (*Job, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	return NewFromEnvWith(getenv, awsCfg, stdout)
+	return NewJobWith(cfg, awsCfg, stdout)
 }
 
-// NewFromEnvWith is NewFromEnv with a given AWS configuration (the one the function's
+// NewJobWith is NewJob with a given AWS configuration (the one the function's
 // other clients were built with); its clients use the one retry policy (awsretry).
-func NewFromEnvWith(getenv func(string) string, awsCfg aws.Config, stdout io.Writer) (*Job, error) {
+func NewJobWith(jc JobConfig, awsCfg aws.Config, stdout io.Writer) (*Job, error) {
 	awsCfg = awsretry.Apply(awsCfg)
-	opts, err := OptionsFromEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	dbCfg, err := activityDBConfig(getenv)
-	if err != nil {
-		return nil, err
-	}
-	return newFromEnv(opts, dbCfg, getenv, awsCfg, stdout)
-}
-
-func newFromEnv(opts Options, dbCfg postgres.Config, getenv func(string) string, awsCfg aws.Config, stdout io.Writer) (*Job, error) {
-	conn, err := postgres.NewConnector(dbCfg, awsCfg)
+	conn, err := postgres.NewConnector(jc.DB, awsCfg)
 	if err != nil {
 		return nil, err
 	}
 	logs := cloudwatchlogs.NewFromConfig(awsCfg)
 	sinks := []audit.Sink{audit.NewJSONSink(stdout)}
-	if g := getenv("FFB_AUDIT_LOG_GROUP"); g != "" {
-		sinks = append(sinks, audit.NewCloudWatchSink(logs, g, AuditStream, audit.CloudWatchOptions{}))
+	if jc.AuditLogGroup != "" {
+		sinks = append(sinks, audit.NewCloudWatchSink(logs, jc.AuditLogGroup, AuditStream, audit.CloudWatchOptions{}))
 	}
-	cfg := Config{Store: NewStore(conn), Logs: logs, Audit: audit.Multi(sinks...), Options: opts}
-	list, err := rds.FromSetting(getenv("FFB_DB_INSTANCES"), getenv("FFB_CLUSTER_ID"), dbCfg.Port, awsrds.NewFromConfig(awsCfg))
+	cfg := Config{Store: NewStore(conn), Logs: logs, Audit: audit.Multi(sinks...), Options: jc.Options}
+	list, err := rds.FromSetting(jc.Instances, jc.ClusterID, jc.DB.Port, awsrds.NewFromConfig(awsCfg))
 	if err != nil {
 		return nil, fmt.Errorf("FFB_DB_INSTANCES: %w", err)
 	}
@@ -84,21 +78,4 @@ func newFromEnv(opts Options, dbCfg postgres.Config, getenv func(string) string,
 		cfg.Sessions = postgres.NewInstances(list, conn)
 	}
 	return New(cfg)
-}
-
-// activityDBConfig is the database configuration of FFB_DB_* with the activity role
-// (FFB_ACTIVITY_DB_USER, default <prefix>_activity_monitor) as the login.
-func activityDBConfig(getenv func(string) string) (postgres.Config, error) {
-	user := getenv("FFB_ACTIVITY_DB_USER")
-	if user == "" {
-		user = broker.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Activity
-	}
-	cfg, err := postgres.ConfigFromEnv(func(k string) string {
-		if k == "FFB_DB_USER" {
-			return user
-		}
-		return getenv(k)
-	})
-	cfg.ApplicationName = "ffbroker-activity"
-	return cfg, err
 }

@@ -5,17 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/ffbroker/ffbroker/audit"
+	"github.com/ffbroker/ffbroker/broker"
 	"github.com/ffbroker/ffbroker/broker/activity"
+	"github.com/ffbroker/ffbroker/broker/postgres"
 )
 
-// The Lambda handler, built from the environment as the function's main builds it,
+// The Lambda handler, built from its JobConfig as the function's main builds it,
 // runs the scheduled event of events/activity-schedule.json: it logs in as the
 // activity monitor (never as FFB_DB_USER, the broker), reads the log group, and
 // answers with a dry-run report under the Lambda's request id.
@@ -24,15 +26,16 @@ func TestHandlerFromEnv(t *testing.T) {
 	ctx := context.Background()
 	srv := shared.Moto(t)
 	srv.Setenv(t)
-	env := map[string]string{
-		"FFB_DB_HOST": shared.Cluster.Host, "FFB_DB_PORT": strconv.Itoa(shared.Cluster.Port), "FFB_DB_NAME": e.DB,
-		"FFB_DB_USER": e.Broker, "FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": e.activityPassword, "FFB_DB_SSLMODE": "disable",
-		"FFB_ROLE_PREFIX": "lambda", "FFB_ACTIVITY_LOG_GROUP": e.group, "FFB_ACTIVITY_LOCK_DAYS": "30",
-		"FFB_ACTIVITY_DROP_DAYS": "60", "FFB_ACTIVITY_LOG_DELAY": "1ms", "FFB_ACTIVITY_EXCLUDE": "a, b",
+	jc := activity.JobConfig{
+		Options: activity.Options{LogGroup: e.group, LockAfterDays: 30, DropAfterDays: 60, LogDelay: time.Millisecond,
+			Exclude: []string{"a", "b"}, Source: audit.SourceSchedule},
+		DB: postgres.Config{Host: shared.Cluster.Host, Port: shared.Cluster.Port, Database: e.DB, User: e.Activity,
+			Auth: postgres.AuthPassword, Password: broker.NewPassword(e.activityPassword), SSLMode: postgres.SSLModeDisable,
+			ApplicationName: "ffbroker-activity"},
 	}
 	var stdout bytes.Buffer
 	offset := logSize(t)
-	j, err := activity.NewFromEnv(ctx, func(k string) string { return env[k] }, &stdout)
+	j, err := activity.NewJob(ctx, jc, &stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,39 +78,5 @@ func TestHandlerFromEnv(t *testing.T) {
 	}
 	if err := json.Unmarshal(b, &wire); err != nil || wire.RequestID != "lambda-req-1" || !wire.DryRun || wire.Logs.Authorized != rep.Logs.Authorized {
 		t.Errorf("the report on the wire = %s (%v); want request_id, dry_run and logs.authorized as in %+v", b, err, rep)
-	}
-}
-
-func TestOptionsFromEnv(t *testing.T) {
-	base := map[string]string{"FFB_ACTIVITY_LOG_GROUP": "/aws/rds/cluster/c/postgresql"}
-	o, err := activity.OptionsFromEnv(func(k string) string { return base[k] })
-	if err != nil || o.LockAfterDays != 90 || o.DropAfterDays != 180 || o.Apply || o.LogGroup != base["FFB_ACTIVITY_LOG_GROUP"] {
-		t.Errorf("defaults = %+v, %v; want 90/180 days, dry run", o, err)
-	}
-	for _, tc := range []struct{ name, key, value, want string }{
-		{"no log group", "FFB_ACTIVITY_LOG_GROUP", "", "FFB_ACTIVITY_LOG_GROUP"},
-		{"lock days not a number", "FFB_ACTIVITY_LOCK_DAYS", "ninety", "FFB_ACTIVITY_LOCK_DAYS"},
-		{"drop before lock", "FFB_ACTIVITY_DROP_DAYS", "30", "FFB_ACTIVITY_DROP_DAYS"},
-		{"apply not a boolean", "FFB_ACTIVITY_APPLY", "yes please", "FFB_ACTIVITY_APPLY"},
-		{"name too long", "FFB_ACTIVITY_EXCLUDE", strings.Repeat("x", 64), "FFB_ACTIVITY_EXCLUDE"},
-		{"delay not a duration", "FFB_ACTIVITY_LOG_DELAY", "5", "FFB_ACTIVITY_LOG_DELAY"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{tc.key: tc.value}
-			for k, v := range base {
-				if k != tc.key {
-					env[k] = v
-				}
-			}
-			if _, err := activity.OptionsFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("OptionsFromEnv(%s=%q) error = %v; want one naming %s", tc.key, tc.value, err, tc.want)
-			}
-		})
-	}
-	env := map[string]string{"FFB_ACTIVITY_LOG_GROUP": "g", "FFB_ACTIVITY_APPLY": "true", "FFB_ACTIVITY_EXCLUDE": " a ,b,,",
-		"FFB_ACTIVITY_LOCK_DAYS": "0", "FFB_ACTIVITY_DROP_DAYS": "7"}
-	o, err = activity.OptionsFromEnv(func(k string) string { return env[k] })
-	if err != nil || !o.Apply || strings.Join(o.Exclude, "|") != "a|b" || o.LockAfterDays != 0 || o.DropAfterDays != 7 {
-		t.Errorf("OptionsFromEnv = %+v, %v; want apply, exclude a and b, no lock, drop after 7 days", o, err)
 	}
 }

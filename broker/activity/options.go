@@ -3,7 +3,6 @@ package activity
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,7 +14,7 @@ import (
 // Defaults of Options.
 const (
 	// DefaultLockAfterDays and DefaultDropAfterDays are the defaults, 90 and 180 days,
-	// used by OptionsFromEnv when the variables are unset.
+	// used when none are configured.
 	DefaultLockAfterDays = 90
 	DefaultDropAfterDays = 180
 	// DefaultPageSize is the most events FilterLogEvents returns per page.
@@ -170,74 +169,10 @@ func (o Options) policy() Policy {
 	return Policy{LockAfterDays: o.LockAfterDays, DropAfterDays: o.DropAfterDays, Exclude: o.Exclude}
 }
 
-// OptionsFromEnv reads the job's options through getenv (os.Getenv in main):
-// FFB_ACTIVITY_LOG_GROUP (required), FFB_ACTIVITY_LOCK_DAYS (default 90),
-// FFB_ACTIVITY_DROP_DAYS (default 180; 0 turns either off), FFB_ACTIVITY_APPLY
-// (true or false, default false: dry run), FFB_ACTIVITY_EXCLUDE (comma-separated
-// role names, or a JSON array of names for names that hold a comma or spaces at
-// either end), FFB_ACTIVITY_LOG_DELAY, FFB_ACTIVITY_MAX_LOG_SILENCE,
-// FFB_ACTIVITY_DROP_GRACE (default 24h) and FFB_ACTIVITY_LOG_OVERLAP (default
-// 30m) (Go durations). Every error names its variable.
-func OptionsFromEnv(getenv func(string) string) (Options, error) {
-	o := Options{
-		LogGroup:      getenv("FFB_ACTIVITY_LOG_GROUP"),
-		LockAfterDays: DefaultLockAfterDays,
-		DropAfterDays: DefaultDropAfterDays,
-		Source:        audit.SourceSchedule,
-	}
-	if o.LogGroup == "" {
-		return Options{}, fmt.Errorf("FFB_ACTIVITY_LOG_GROUP: required (the cluster's log group, /aws/rds/cluster/<id>/postgresql)")
-	}
-	for _, v := range []struct {
-		name string
-		dst  *int
-	}{{"FFB_ACTIVITY_LOCK_DAYS", &o.LockAfterDays}, {"FFB_ACTIVITY_DROP_DAYS", &o.DropAfterDays}} {
-		if s := getenv(v.name); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 || n > 36500 {
-				return Options{}, fmt.Errorf("%s: must be a number of days from 0 (never) to 36500", v.name)
-			}
-			*v.dst = n
-		}
-	}
-	if o.LockAfterDays > 0 && o.DropAfterDays > 0 && o.DropAfterDays <= o.LockAfterDays {
-		return Options{}, fmt.Errorf("FFB_ACTIVITY_DROP_DAYS: must be more than FFB_ACTIVITY_LOCK_DAYS")
-	}
-	if s := getenv("FFB_ACTIVITY_APPLY"); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return Options{}, fmt.Errorf("FFB_ACTIVITY_APPLY: must be true or false")
-		}
-		o.Apply = b
-	}
-	ex, err := parseExclude(getenv("FFB_ACTIVITY_EXCLUDE"))
-	if err != nil {
-		return Options{}, fmt.Errorf("FFB_ACTIVITY_EXCLUDE: %w", err)
-	}
-	o.Exclude = ex
-	for _, v := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"FFB_ACTIVITY_LOG_DELAY", &o.LogDelay}, {"FFB_ACTIVITY_MAX_LOG_SILENCE", &o.MaxLogSilence},
-		{"FFB_ACTIVITY_DROP_GRACE", &o.DropGrace}, {"FFB_ACTIVITY_LOG_OVERLAP", &o.LogOverlap}} {
-		if s := getenv(v.name); s != "" {
-			d, err := time.ParseDuration(s)
-			if err != nil || d <= 0 {
-				return Options{}, fmt.Errorf("%s: must be a positive duration such as 10m or 72h", v.name)
-			}
-			*v.dst = d
-		}
-	}
-	if err := o.Validate(); err != nil {
-		return Options{}, err
-	}
-	return o, nil
-}
-
-// parseExclude reads the exclude list: comma-separated names (spaces around each
+// ParseExclude reads an exclude list: comma-separated names (spaces around each
 // dropped), or a JSON array of strings, taken exactly, for names that hold a
 // comma or start or end with a space. Names are case-sensitive, as PostgreSQL's.
-func parseExclude(s string) ([]string, error) {
+func ParseExclude(s string) ([]string, error) {
 	var names []string
 	if t := strings.TrimSpace(s); strings.HasPrefix(t, "[") {
 		if err := json.Unmarshal([]byte(t), &names); err != nil {

@@ -2,10 +2,7 @@ package postgres
 
 import (
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +34,7 @@ const (
 	SSLModeVerifyFull = "verify-full"
 )
 
-// Defaults of Config and ConfigFromEnv.
+// Defaults of Config.
 const (
 	// DefaultPort is the port used when none is configured.
 	DefaultPort = 5432
@@ -86,13 +83,15 @@ type Config struct {
 	ApplicationName string
 }
 
-// configError is a configuration error that names the offending field.
-type configError struct {
-	field string
-	msg   string
+// FieldError is a configuration error that names the offending Config field.
+type FieldError struct {
+	// Field is the Config field's name, e.g. "Port".
+	Field string
+	// Msg says what is wrong with it.
+	Msg string
 }
 
-func (e *configError) Error() string { return "db config: " + e.field + ": " + e.msg }
+func (e *FieldError) Error() string { return "db config: " + e.Field + ": " + e.Msg }
 
 // Validate reports the first misconfigured field of c, naming it, or nil.
 func (c Config) Validate() error {
@@ -125,8 +124,8 @@ func (c Config) withDefaults() Config {
 }
 
 // check validates a Config whose defaults are filled in.
-func (c Config) check() *configError {
-	bad := func(field, msg string) *configError { return &configError{field: field, msg: msg} }
+func (c Config) check() *FieldError {
+	bad := func(field, msg string) *FieldError { return &FieldError{Field: field, Msg: msg} }
 	switch {
 	case c.Host == "":
 		return bad("Host", "required")
@@ -165,108 +164,39 @@ func (c Config) check() *configError {
 	return nil
 }
 
-// envVar names the environment variable behind Config field, "" for a field
-// ConfigFromEnv does not read.
-func envVar(field string) string {
-	switch field {
-	case "Host":
-		return "FFB_DB_HOST"
-	case "Port":
-		return "FFB_DB_PORT"
-	case "Database":
-		return "FFB_DB_NAME"
-	case "User":
-		return "FFB_DB_USER"
-	case "Auth":
-		return "FFB_DB_AUTH"
-	case "Password":
-		return "FFB_DB_PASSWORD"
-	case "SSLMode":
-		return "FFB_DB_SSLMODE"
-	case "CAFile":
-		return "FFB_DB_CA_FILE"
-	case "Region":
-		return "AWS_REGION"
-	}
-	return ""
-}
-
-// ConfigFromEnv reads a Config from FFB_DB_HOST, FFB_DB_PORT (default
-// 5432), FFB_DB_NAME (default my-pg-db), FFB_DB_USER (default the broker's login of
-// FFB_ROLE_PREFIX's role model, broker.Names: my_pg_password_broker), FFB_DB_AUTH (iam or password, default iam),
-// FFB_DB_PASSWORD (password mode only), FFB_DB_SSLMODE (default verify-full),
-// FFB_DB_CA_FILE and AWS_REGION, through getenv (os.Getenv in main).
-//
-// It validates the result, loads the CA file, and names the variable in every
-// error ("FFB_DB_PORT: must be 1-65535"). The timeouts and the application
-// name keep their defaults.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		Host:     getenv("FFB_DB_HOST"),
-		Database: getenv("FFB_DB_NAME"),
-		User:     getenv("FFB_DB_USER"),
-		Auth:     getenv("FFB_DB_AUTH"),
-		SSLMode:  getenv("FFB_DB_SSLMODE"),
-		CAFile:   getenv("FFB_DB_CA_FILE"),
-		Region:   getenv("AWS_REGION"),
-	}
-	if p := getenv("FFB_DB_PASSWORD"); p != "" {
-		c.Password = broker.NewPassword(p)
-	}
-	names := broker.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.WithDefaults()
-	if c.Database == "" {
-		c.Database = names.DBName
-	}
-	if c.User == "" {
-		c.User = names.Roles().Broker
-	}
-	if c.Auth == "" {
-		c.Auth = AuthIAM
-	}
-	c.Port = DefaultPort
-	if s := getenv("FFB_DB_PORT"); s != "" {
-		p, err := strconv.Atoi(s)
-		if err != nil || p < 1 || p > 65535 {
-			return Config{}, errors.New("FFB_DB_PORT: must be 1-65535")
-		}
-		c.Port = p
-	}
+// Ready is c with its defaults filled in, validated, and its CA file loaded (unless
+// TLS is off): what a caller that reads its settings from outside checks at start.
+// Its error is a *FieldError.
+func (c Config) Ready() (Config, error) {
 	c = c.withDefaults()
 	if err := c.check(); err != nil {
-		return Config{}, envError(err)
+		return Config{}, err
 	}
 	if c.SSLMode != SSLModeDisable {
 		if _, err := loadRootCAs(c.CAFile); err != nil {
-			return Config{}, envError(err)
+			return Config{}, err
 		}
 	}
 	return c, nil
 }
 
-func envError(err *configError) error {
-	if name := envVar(err.field); name != "" {
-		return fmt.Errorf("%s: %s", name, err.msg)
-	}
-	return err
-}
-
 // loadRootCAs returns the CAs in the PEM file path, or the system roots when
 // path is empty.
-func loadRootCAs(path string) (*x509.CertPool, *configError) {
+func loadRootCAs(path string) (*x509.CertPool, *FieldError) {
 	if path == "" {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
-			return nil, &configError{field: "CAFile", msg: "empty and no system roots: " + err.Error()}
+			return nil, &FieldError{Field: "CAFile", Msg: "empty and no system roots: " + err.Error()}
 		}
 		return pool, nil
 	}
 	pem, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &configError{field: "CAFile", msg: "cannot read: " + err.Error()}
+		return nil, &FieldError{Field: "CAFile", Msg: "cannot read: " + err.Error()}
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, &configError{field: "CAFile", msg: "holds no PEM certificate"}
+		return nil, &FieldError{Field: "CAFile", Msg: "holds no PEM certificate"}
 	}
 	return pool, nil
 }

@@ -50,7 +50,7 @@ func (c *cli) do(ctx context.Context, k call, out any, local localCall) (int, er
 		c.announce("via the API at " + cl.base.Redacted())
 		return cl.do(ctx, k.method, k.route, k.query, k.body, out)
 	}
-	c.announce("local mode: the functions' code runs in this process against FFB_DB_HOST " + c.getenv("FFB_DB_HOST"))
+	c.announce("local mode: the functions' code runs in this process against FFB_DB_HOST " + c.env().DBHost)
 	var d *lambdafn.Deps
 	var me broker.Caller
 	var done func()
@@ -227,7 +227,7 @@ var errWaitEnded = errors.New("no access")
 // succeeds.
 func (c *cli) follow(ctx context.Context, id string) error {
 	interval := 3 * time.Second
-	if d, err := time.ParseDuration(c.getenv("FFB_WAIT_INTERVAL")); err == nil && d > 0 {
+	if d := c.env().WaitInterval; d > 0 {
 		interval = d
 	}
 	last := ""

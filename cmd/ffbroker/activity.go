@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"io"
 	"os"
 
@@ -30,12 +31,13 @@ func runActivity(ctx context.Context, c *cli, args []string) error {
 	if sub == "unlock" && *role == "" {
 		return &usageError{msg: "--role is required"}
 	}
-	opts, err := activity.OptionsFromEnv(c.getenv)
+	jc, err := config.ActivityJob(c.getenv)
 	if err != nil {
 		return &configError{err: err}
 	}
+	opts := jc.Options
 	opts.Source = audit.SourceCLI
-	job, err := activity.NewFromEnv(ctx, c.getenv, auditOut(c))
+	job, err := activity.NewJob(ctx, jc, auditOut(c))
 	if err != nil {
 		return &configError{err: err}
 	}
@@ -64,7 +66,7 @@ func runActivity(ctx context.Context, c *cli, args []string) error {
 }
 
 func auditOut(c *cli) io.Writer {
-	if c.getenv("FFB_AUDIT_QUIET") == "1" {
+	if c.env().AuditQuiet {
 		return io.Discard
 	}
 	return os.Stderr

@@ -47,7 +47,7 @@ type clientConfig struct {
 // configPath is the client's configuration file: FFB_CONFIG, else
 // $XDG_CONFIG_HOME/ffbroker/config.json, else ~/.config/ffbroker/config.json.
 func (c *cli) configPath() string {
-	if p := c.getenv("FFB_CONFIG"); p != "" {
+	if p := c.env().ConfigFile; p != "" {
 		return p
 	}
 	dir := c.getenv("XDG_CONFIG_HOME")
@@ -92,7 +92,7 @@ func (c *cli) apiURL() (string, error) {
 	if c.g.api != "" {
 		return c.g.api, nil
 	}
-	if u := c.getenv("FFB_API_URL"); u != "" {
+	if u := c.env().APIURL; u != "" {
 		return u, nil
 	}
 	cc, err := c.savedConfig()
@@ -113,7 +113,7 @@ func (c *cli) clientMode() (bool, error) {
 	if u != "" {
 		return true, nil
 	}
-	if c.getenv("FFB_DB_HOST") != "" {
+	if c.env().DBHost != "" {
 		return false, nil
 	}
 	return false, &configError{err: errors.New("no ffbroker API configured: run 'ffbroker configure --stack STACK' " +
@@ -176,7 +176,7 @@ func (c *cli) newAPIClient(ctx context.Context) (*apiClient, error) {
 	if base.Scheme == "http" && !loopback(base.Hostname()) {
 		return nil, &configError{err: fmt.Errorf("the API URL %q is plain http to a remote host: use the https URL of the stack output ApiUrl", raw)}
 	}
-	serverID := or(c.getenv("FFB_SERVER_ID"), saved.ServerID)
+	serverID := or(c.env().ServerID, saved.ServerID)
 	if serverID == "" {
 		return nil, &configError{err: errors.New("the deployment's server id is not configured (the stack output ServerId): " +
 			"run 'ffbroker configure' or set FFB_SERVER_ID")}

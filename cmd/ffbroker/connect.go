@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +43,7 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	prefix := or(c.getenv("FFB_ROLE_PREFIX"), or(saved.RolePrefix, broker.DefaultRolePrefix))
+	prefix := or(c.env().RolePrefix, or(saved.RolePrefix, broker.DefaultRolePrefix))
 	role, err := broker.DefaultPolicy(prefix).ParseRole(*kind)
 	if err != nil {
 		return &usageError{msg: broker.ErrorMessage(err)}
@@ -51,7 +52,7 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	name := broker.SecretName(or(c.getenv("FFB_SECRET_PREFIX"), saved.SecretPrefix), role)
+	name := broker.SecretName(or(c.env().SecretPrefix, saved.SecretPrefix), role)
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(name), VersionStage: aws.String("AWSCURRENT")})
@@ -103,7 +104,7 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 	// the caller's can name another server or weaken TLS, and the password is in
 	// the passfile only (never on the command line nor in the environment, which
 	// psql's children inherit).
-	env := append(psqlEnv(os.Environ(), dir), "PGPASSFILE="+passfile) // also for a --psql wrapper
+	env := append(psqlEnv(config.Environ(), dir), "PGPASSFILE="+passfile) // also for a --psql wrapper
 	ci := connInfo{{"host", v.Host}, {"port", strconv.Itoa(v.Port)}, {"dbname", v.DBName}, {"user", v.Username},
 		{"passfile", passfile}, {"sslmode", sslMode}}
 	if ca != "" {
@@ -150,7 +151,7 @@ func runConnect(ctx context.Context, c *cli, args []string) error {
 // takes psql's default ~/.postgresql/root.crt; if that is missing too, say where to
 // get the bundle rather than let psql fail later.
 func (c *cli) caBundle(flagValue, sslMode string) (string, error) {
-	p := or(flagValue, or(c.getenv("FFB_CA_FILE"), c.getenv("PGSSLROOTCERT")))
+	p := or(flagValue, or(c.env().CAFile, c.getenv("PGSSLROOTCERT")))
 	verifies := sslMode == "verify-full" || sslMode == "verify-ca"
 	if p == "" {
 		if !verifies {

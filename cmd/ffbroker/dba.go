@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"io"
 	"io/fs"
 	"os"
@@ -55,7 +56,7 @@ func runBootstrap(ctx context.Context, c *cli, args []string) error {
 	}
 	argv = append(argv, "-f", filepath.Join(dir, "bootstrap.sql"))
 	cmd := exec.CommandContext(ctx, *psql, argv...)
-	cmd.Env = masterEnv(os.Environ())
+	cmd.Env = masterEnv(config.Environ())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("psql: %w", err)

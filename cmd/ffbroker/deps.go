@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/ffbroker/ffbroker/broker"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/identity"
 )
@@ -14,7 +15,7 @@ import (
 // deps builds the same dependencies function fn builds at cold start, from this
 // shell's FFB_* variables and AWS credentials.
 func (c *cli) deps(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, error) {
-	cfg, err := lambdafn.LoadConfig(c.getenv)
+	cfg, err := config.Load(c.getenv)
 	if err != nil {
 		return nil, &configError{err: err}
 	}
@@ -22,8 +23,7 @@ func (c *cli) deps(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, e
 	if err != nil {
 		return nil, err
 	}
-	// The activity job reads more of the environment than Config: this command's.
-	d, err := lambdafn.BuildWith(fn, cfg, awsCfg, c.getenv, c.stderrAudit())
+	d, err := lambdafn.BuildWith(fn, cfg, awsCfg, c.stderrAudit())
 	if err != nil {
 		return nil, &configError{err: err}
 	}
@@ -33,7 +33,7 @@ func (c *cli) deps(ctx context.Context, fn lambdafn.Function) (*lambdafn.Deps, e
 // stderrAudit is where the CLI's audit records go when no log group is configured:
 // stderr, so stdout stays the command's answer.
 func (c *cli) stderrAudit() interface{ Write([]byte) (int, error) } {
-	if c.getenv("FFB_AUDIT_STDOUT") == "1" {
+	if c.env().AuditStdout {
 		return c.stdout
 	}
 	return auditWriter{c}
@@ -42,7 +42,7 @@ func (c *cli) stderrAudit() interface{ Write([]byte) (int, error) } {
 type auditWriter struct{ c *cli }
 
 func (a auditWriter) Write(p []byte) (int, error) {
-	if a.c.getenv("FFB_AUDIT_QUIET") == "1" {
+	if a.c.env().AuditQuiet {
 		return len(p), nil
 	}
 	return a.c.stderr.Write(p)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"io"
 	"net/http"
 	"os"
@@ -186,14 +187,14 @@ func TestInvokeSignsAPIEvents(t *testing.T) {
 // environment, checked, with the function's own AWS credentials (not the caller's).
 func (f *fixture) issueHandler(t *testing.T) *lambdafn.IssueHandler {
 	t.Helper()
-	cfg, err := lambdafn.LoadConfig(os.Getenv)
+	cfg, err := config.Load(os.Getenv)
 	if err == nil {
 		err = cfg.Check(lambdafn.FunctionIssue)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := lambdafn.BuildWith(lambdafn.FunctionIssue, cfg, f.srv.Config(context.Background()), os.Getenv, io.Discard)
+	d, err := lambdafn.BuildWith(lambdafn.FunctionIssue, cfg, f.srv.Config(context.Background()), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

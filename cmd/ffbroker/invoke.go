@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/identity"
 )
@@ -101,7 +102,7 @@ func runEvent(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	cfg, err := lambdafn.LoadConfig(c.getenv)
+	cfg, err := config.Load(c.getenv)
 	if err != nil {
 		return &configError{err: err}
 	}

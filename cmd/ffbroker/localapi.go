@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,8 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/ffbroker/ffbroker/broker"
-	"github.com/ffbroker/ffbroker/broker/postgres"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"github.com/ffbroker/ffbroker/cmd/internal/lambdafn"
 	"github.com/ffbroker/ffbroker/internal/localapi"
 )
@@ -56,7 +54,7 @@ func runLocalAPI(ctx context.Context, c *cli, args []string) error {
 	// The functions' operational log, as their Lambdas write it (lambdafn.Start).
 	slog.SetDefault(lambdafn.NewLogger(c.stderr))
 	srv, err := localapi.New(ctx, localapi.Options{Template: *template, StackName: *stack, Parameters: overrides,
-		Getenv: c.getenv, Log: c.stderr, Audit: c.stderrAudit(), Functions: localFunctions()})
+		Getenv: c.getenv, Env: localAPIEnv(config.ReadLocalAPI(c.getenv)), Log: c.stderr, Audit: c.stderrAudit(), Functions: localFunctions()})
 	if err != nil {
 		l.Close()
 		return &configError{err: err}
@@ -66,7 +64,7 @@ func runLocalAPI(ctx context.Context, c *cli, args []string) error {
 }
 
 // localFunctions are the functions local-api runs, built as their Lambdas are
-// (lambdafn.LoadConfig, Check, BuildWith); the approve function on its own login.
+// (config.LoadLocal, Check, BuildWith); the approve function on its own login.
 func localFunctions() map[string]localapi.Function {
 	fns := map[string]localapi.Function{}
 	for name, f := range functionTable() {
@@ -75,20 +73,14 @@ func localFunctions() map[string]localapi.Function {
 			continue
 		}
 		fns[name] = localapi.Function{Build: func(getenv func(string) string, awsCfg aws.Config, audit io.Writer) (localapi.Handler, func(), error) {
-			if kind == lambdafn.FunctionApprove {
-				var err error
-				if getenv, err = approverEnv(getenv); err != nil {
-					return nil, nil, err
-				}
-			}
-			cfg, err := lambdafn.LoadConfig(getenv)
+			cfg, err := config.LoadLocal(kind, getenv)
 			if err == nil {
 				err = cfg.Check(kind)
 			}
 			if err != nil {
 				return nil, nil, err
 			}
-			d, err := lambdafn.BuildWith(kind, cfg, awsCfg, getenv, audit)
+			d, err := lambdafn.BuildWith(kind, cfg, awsCfg, audit)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -98,26 +90,8 @@ func localFunctions() map[string]localapi.Function {
 	return fns
 }
 
-// approverEnv is getenv with the approve function's own database login
-// (FFB_APPROVER_DB_USER, default <prefix>_password_approver, and
-// FFB_APPROVER_DB_PASSWORD), as the template gives that function FFB_DB_USER:
-// never the broker's login.
-func approverEnv(getenv func(string) string) (func(string) string, error) {
-	user := getenv("FFB_APPROVER_DB_USER")
-	if user == "" {
-		user = broker.Names{Prefix: getenv("FFB_ROLE_PREFIX")}.Roles().Approver
-	}
-	password := getenv("FFB_APPROVER_DB_PASSWORD")
-	if getenv("FFB_DB_AUTH") == string(postgres.AuthPassword) && password == "" {
-		return nil, errors.New("FFB_APPROVER_DB_PASSWORD: required with FFB_DB_AUTH=password (the approve function logs in as " + user + ", never as the broker)")
-	}
-	return func(k string) string {
-		switch k {
-		case "FFB_DB_USER":
-			return user
-		case "FFB_DB_PASSWORD":
-			return password
-		}
-		return getenv(k)
-	}, nil
+// localAPIEnv is local-api's own configuration in its package's terms.
+func localAPIEnv(e config.LocalAPI) localapi.Env {
+	return localapi.Env{ServerID: e.ServerID, Accounts: e.Accounts, StateMachineARN: e.StateMachineARN,
+		NotifyTopicARN: e.NotifyTopicARN, AuditLogGroup: e.AuditLogGroup, EndpointURL: e.EndpointURL}
 }

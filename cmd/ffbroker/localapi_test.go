@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"io"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ func startLocalAPI(t *testing.T, f *fixture, params map[string]string) *localAPI
 	var logs bytes.Buffer
 	cfg := f.srv.Config(ctx)
 	srv, err := localapi.New(ctx, localapi.Options{Template: filepath.Join("..", "..", "template.yaml"), StackName: f.prefix,
-		Parameters: params, Getenv: os.Getenv, AWS: &cfg, Log: &logs, Audit: io.Discard, Functions: localFunctions(),
+		Parameters: params, Getenv: os.Getenv, Env: localAPIEnv(config.ReadLocalAPI(os.Getenv)), AWS: &cfg, Log: &logs, Audit: io.Discard, Functions: localFunctions(),
 		PollInterval: 100 * time.Millisecond})
 	if err != nil {
 		cancel()
@@ -337,7 +338,7 @@ func TestLocalAPIRefusesUnknownStates(t *testing.T) {
 	}
 	cfg := f.srv.Config(context.Background())
 	srv, err := localapi.New(context.Background(), localapi.Options{Template: filepath.Join(dir, "template.yaml"), StackName: f.prefix,
-		Getenv: os.Getenv, AWS: &cfg, Log: io.Discard, Audit: io.Discard, Functions: localFunctions()})
+		Getenv: os.Getenv, Env: localAPIEnv(config.ReadLocalAPI(os.Getenv)), AWS: &cfg, Log: io.Discard, Audit: io.Discard, Functions: localFunctions()})
 	if err == nil {
 		srv.Close()
 		t.Fatal("localapi.New with an sns:publish task = nil error; want the rewrite to refuse it")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"io"
 	"os"
 	"os/signal"
@@ -63,7 +64,7 @@ func (e *configError) Unwrap() error { return e.err }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &cli{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv})
+	code := run(ctx, os.Args[1:], &cli{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: config.Getenv})
 	stop()
 	os.Exit(code)
 }
@@ -256,3 +257,6 @@ func (c *cli) emit(v any, human func(w io.Writer)) error {
 	human(c.stdout)
 	return nil
 }
+
+// env is the command's own configuration, read through getenv.
+func (c *cli) env() config.CLI { return config.ReadCLI(c.getenv) }

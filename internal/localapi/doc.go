@@ -7,7 +7,7 @@
 // FFB_* environment plus what the stack would set (FFB_STATE_MACHINE_ARN,
 // FFB_NOTIFY_TOPIC_ARN, FFB_AUDIT_LOG_GROUP, and FFB_SERVER_ID and FFB_ACCOUNTS when
 // unset). The handlers come in through Options.Functions: cmd/ffbroker builds them
-// with lambdafn (LoadConfig, Check, BuildWith; the approve function on its own
+// with config.LoadLocal and lambdafn (Check, BuildWith; the approve function on its own
 // database login), which Go's internal-package rule keeps this package from
 // importing. Each HTTP
 // call becomes the events.APIGatewayProxyRequest of API Gateway's REST proxy

@@ -32,8 +32,11 @@ type Options struct {
 	StackName string
 	// Parameters override the template parameters' defaults (e.g. ApprovalTimeoutSeconds).
 	Parameters map[string]string
-	// Getenv reads the FFB_* configuration; nil is os.Getenv.
+	// Getenv is the environment the functions are built from (Function.Build),
+	// with what local-api created overlaid; required.
 	Getenv func(string) string
+	// Env is local-api's own configuration, read from the same environment.
+	Env Env
 	// AWS is the SDK configuration of the functions; nil loads the default one
 	// (AWS_ENDPOINT_URL, AWS_REGION, credentials).
 	AWS *aws.Config
@@ -43,6 +46,19 @@ type Options struct {
 	Audit io.Writer
 	// PollInterval is how often the runner looks at the executions; default 200ms.
 	PollInterval time.Duration
+}
+
+// Env is what local-api reads of the environment itself (the caller reads it).
+type Env struct {
+	// ServerID and Accounts are FFB_SERVER_ID and FFB_ACCOUNTS; empty ones become
+	// the stack name and moto's account.
+	ServerID, Accounts string
+	// StateMachineARN, NotifyTopicARN and AuditLogGroup name resources that exist
+	// (FFB_STATE_MACHINE_ARN, FFB_NOTIFY_TOPIC_ARN, FFB_AUDIT_LOG_GROUP); empty ones
+	// are created in moto.
+	StateMachineARN, NotifyTopicARN, AuditLogGroup string
+	// EndpointURL is the AWS SDK's AWS_ENDPOINT_URL.
+	EndpointURL string
 }
 
 // Server is a running local API: the template's routes served by the functions'
@@ -63,7 +79,7 @@ type Server struct {
 // local-api), and builds each function's dependencies as its Lambda does.
 func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Getenv == nil {
-		o.Getenv = os.Getenv
+		return nil, errors.New("local-api: Options.Getenv is required (the functions' environment)")
 	}
 	if o.Log == nil {
 		o.Log = os.Stderr
@@ -93,7 +109,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{tmpl: tmpl, account: aws.ToString(id.Account), functions: map[string]*function{},
 		log: slog.New(slog.NewJSONHandler(o.Log, nil))}
-	st := &setup{ctx: ctx, aws: awsCfg, tmpl: tmpl, getenv: o.Getenv, out: o.Log, params: o.Parameters,
+	st := &setup{ctx: ctx, aws: awsCfg, tmpl: tmpl, env: o.Env, out: o.Log, params: o.Parameters,
 		p: pseudo{StackName: o.StackName, Region: awsCfg.Region, Account: s.account}}
 	res, err := st.run()
 	if err != nil {
@@ -101,7 +117,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.serverID = res.overlay["FFB_SERVER_ID"]
 	if s.serverID == "" {
-		s.serverID = o.Getenv("FFB_SERVER_ID")
+		s.serverID = o.Env.ServerID
 	}
 	acc := newAccounts(res.stateMachine, res.plan.Definition, res.roleARN, sfn.NewFromConfig(awsCfg))
 	fnCfg := awsCfg.Copy()

@@ -27,7 +27,7 @@ type setup struct {
 	ctx    context.Context
 	aws    aws.Config
 	tmpl   *Template
-	getenv func(string) string
+	env    Env
 	out    io.Writer
 	params map[string]string
 	p      pseudo
@@ -107,10 +107,10 @@ func (s *setup) run() (*setupResult, error) {
 	if res.overlay["FFB_AUDIT_LOG_GROUP"], err = s.logGroup(); err != nil {
 		return nil, err
 	}
-	if s.getenv("FFB_SERVER_ID") == "" {
+	if s.env.ServerID == "" {
 		res.overlay["FFB_SERVER_ID"] = s.p.StackName
 	}
-	if s.getenv("FFB_ACCOUNTS") == "" {
+	if s.env.Accounts == "" {
 		res.overlay["FFB_ACCOUNTS"] = s.p.Account
 	}
 	return res, nil
@@ -120,7 +120,7 @@ func (s *setup) run() (*setupResult, error) {
 // then only records executions) and its Lambda without Docker, through moto's own
 // configuration API at AWS_ENDPOINT_URL.
 func (s *setup) motoExecutes() error {
-	ep := s.getenv("AWS_ENDPOINT_URL")
+	ep := s.env.EndpointURL
 	if ep == "" {
 		return errors.New("AWS_ENDPOINT_URL: required (local-api runs against moto_server)")
 	}
@@ -199,7 +199,7 @@ func (s *setup) function(arn, kind, role string) error {
 // stateMachine makes sure the approval state machine exists and returns its ARN:
 // FFB_STATE_MACHINE_ARN when set, else the template's Name in this account.
 func (s *setup) stateMachine(definition, role string) (string, error) {
-	arn := s.getenv("FFB_STATE_MACHINE_ARN")
+	arn := s.env.StateMachineARN
 	if arn == "" {
 		name, err := s.tmpl.resolve(s.tmpl.StateMachine.Name, s.p, s.params, nil)
 		if err != nil {
@@ -233,7 +233,7 @@ func (s *setup) stateMachine(definition, role string) (string, error) {
 // <stack>-ApprovalTopic.
 func (s *setup) topic() (string, error) {
 	c := sns.NewFromConfig(s.aws)
-	arn := s.getenv("FFB_NOTIFY_TOPIC_ARN")
+	arn := s.env.NotifyTopicARN
 	if arn != "" {
 		if _, err := c.GetTopicAttributes(s.ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(arn)}); err == nil {
 			s.say("found SNS topic %s", arn)
@@ -256,7 +256,7 @@ func (s *setup) topic() (string, error) {
 // <stack>-AuditLogGroup.
 func (s *setup) logGroup() (string, error) {
 	c := cloudwatchlogs.NewFromConfig(s.aws)
-	name := s.getenv("FFB_AUDIT_LOG_GROUP")
+	name := s.env.AuditLogGroup
 	if name == "" {
 		name = s.p.StackName + "-AuditLogGroup"
 	}

@@ -1,6 +1,7 @@
 package lambdafn_test
 
 import (
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"strings"
 	"testing"
 	"time"
@@ -34,19 +35,19 @@ func TestLifetimeCapAndInstancesConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"FFB_DB_HOST": "db.example", "FFB_DB_USER": "my_pg_password_broker", "AWS_REGION": "us-east-1",
 				"FFB_CLUSTER_ID": "my-pg", tc.variable: tc.value}
-			cfg, err := lambdafn.LoadConfig(func(k string) string { return env[k] })
+			cfg, err := config.Load(func(k string) string { return env[k] })
 			switch {
 			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), tc.variable)):
-				t.Errorf("LoadConfig(%s=%q) error = %v; want one naming %s", tc.variable, tc.value, err, tc.variable)
+				t.Errorf("config.Load(%s=%q) error = %v; want one naming %s", tc.variable, tc.value, err, tc.variable)
 			case !tc.wantErr && err != nil:
-				t.Errorf("LoadConfig(%s=%q) error = %v", tc.variable, tc.value, err)
+				t.Errorf("config.Load(%s=%q) error = %v", tc.variable, tc.value, err)
 			case !tc.wantErr && !tc.check(cfg):
-				t.Errorf("LoadConfig(%s=%q) = %+v; not what it says", tc.variable, tc.value, cfg)
+				t.Errorf("config.Load(%s=%q) = %+v; not what it says", tc.variable, tc.value, cfg)
 			}
 		})
 	}
 	env := map[string]string{"FFB_DB_HOST": "db.example", "AWS_REGION": "us-east-1", "FFB_DB_INSTANCES": "rds"}
-	if _, err := lambdafn.LoadConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "FFB_CLUSTER_ID") {
-		t.Errorf("LoadConfig(FFB_DB_INSTANCES=rds without FFB_CLUSTER_ID) error = %v; want one naming FFB_CLUSTER_ID", err)
+	if _, err := config.Load(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "FFB_CLUSTER_ID") {
+		t.Errorf("config.Load(FFB_DB_INSTANCES=rds without FFB_CLUSTER_ID) error = %v; want one naming FFB_CLUSTER_ID", err)
 	}
 }

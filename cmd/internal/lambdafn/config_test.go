@@ -1,6 +1,7 @@
 package lambdafn_test
 
 import (
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"io"
 	"maps"
 	"strings"
@@ -34,14 +35,14 @@ func TestExpiryWarningConfig(t *testing.T) {
 	for _, tc := range tests {
 		t.Run("FFB_EXPIRY_WARNING="+tc.value, func(t *testing.T) {
 			env := map[string]string{"FFB_DB_HOST": "db.example", "FFB_DB_USER": "my_pg_password_broker", "AWS_REGION": "us-east-1", "FFB_EXPIRY_WARNING": tc.value}
-			cfg, err := lambdafn.LoadConfig(func(k string) string { return env[k] })
+			cfg, err := config.Load(func(k string) string { return env[k] })
 			switch {
 			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), "FFB_EXPIRY_WARNING")):
-				t.Errorf("LoadConfig(FFB_EXPIRY_WARNING=%q) error = %v; want one naming FFB_EXPIRY_WARNING", tc.value, err)
+				t.Errorf("config.Load(FFB_EXPIRY_WARNING=%q) error = %v; want one naming FFB_EXPIRY_WARNING", tc.value, err)
 			case !tc.wantErr && err != nil:
-				t.Errorf("LoadConfig(FFB_EXPIRY_WARNING=%q) error = %v", tc.value, err)
+				t.Errorf("config.Load(FFB_EXPIRY_WARNING=%q) error = %v", tc.value, err)
 			case !tc.wantErr && cfg.ExpiryWarning != tc.want:
-				t.Errorf("LoadConfig(FFB_EXPIRY_WARNING=%q).ExpiryWarning = %v; want %v", tc.value, cfg.ExpiryWarning, tc.want)
+				t.Errorf("config.Load(FFB_EXPIRY_WARNING=%q).ExpiryWarning = %v; want %v", tc.value, cfg.ExpiryWarning, tc.want)
 			}
 		})
 	}
@@ -56,14 +57,14 @@ func TestActivityConfigFailsTheColdStart(t *testing.T) {
 		"FFB_ACTIVITY_LOG_GROUP": "/aws/rds/cluster/c/postgresql"}
 	build := func(t *testing.T, env map[string]string) (*lambdafn.Deps, error) {
 		getenv := func(k string) string { return env[k] }
-		cfg, err := lambdafn.LoadConfig(getenv)
+		cfg, err := config.Load(getenv)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := cfg.Check(lambdafn.FunctionActivity); err != nil {
 			t.Fatal(err)
 		}
-		return lambdafn.BuildWith(lambdafn.FunctionActivity, cfg, aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}, getenv, io.Discard)
+		return lambdafn.BuildWith(lambdafn.FunctionActivity, cfg, aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}, io.Discard)
 	}
 	for _, tc := range []struct{ name, key, value string }{
 		{"no log group", "FFB_ACTIVITY_LOG_GROUP", ""},
@@ -92,12 +93,12 @@ func TestActivityConfigFailsTheColdStart(t *testing.T) {
 // a setting that is not read.
 func TestApprovalRolesVariableFailsTheColdStart(t *testing.T) {
 	env := map[string]string{"FFB_DB_HOST": "db.example", "FFB_DB_USER": "my_pg_password_broker", "AWS_REGION": "us-east-1"}
-	if _, err := lambdafn.LoadConfig(func(k string) string { return env[k] }); err != nil {
+	if _, err := config.Load(func(k string) string { return env[k] }); err != nil {
 		t.Fatalf("LoadConfig without FFB_APPROVAL_ROLES: %v", err)
 	}
 	env["FFB_APPROVAL_ROLES"] = "ro,rw"
-	_, err := lambdafn.LoadConfig(func(k string) string { return env[k] })
+	_, err := config.Load(func(k string) string { return env[k] })
 	if err == nil || !strings.Contains(err.Error(), "FFB_APPROVAL_ROLES") || !strings.Contains(err.Error(), "needs_approval") {
-		t.Errorf("LoadConfig(FFB_APPROVAL_ROLES=ro,rw) error = %v; want one naming the variable and needs_approval", err)
+		t.Errorf("config.Load(FFB_APPROVAL_ROLES=ro,rw) error = %v; want one naming the variable and needs_approval", err)
 	}
 }

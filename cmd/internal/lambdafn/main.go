@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 )
 
 // Handler is the signature every function's handler has.
@@ -18,7 +19,7 @@ type Handler func(ctx context.Context, raw json.RawMessage) (any, error)
 // start with one message naming the variable.
 func Start(fn Function, newHandler func(*Deps) Handler) {
 	slog.SetDefault(NewLogger(os.Stderr))
-	cfg, err := LoadConfig(os.Getenv)
+	cfg, err := config.Load(config.Getenv)
 	if err == nil {
 		err = cfg.Check(fn)
 	}
@@ -26,7 +27,7 @@ func Start(fn Function, newHandler func(*Deps) Handler) {
 		fmt.Fprintln(os.Stderr, "ffbroker: configuration:", err)
 		os.Exit(1)
 	}
-	deps, err := Build(context.Background(), fn, cfg, os.Getenv, os.Stdout)
+	deps, err := Build(context.Background(), fn, cfg, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ffbroker: init:", err)
 		os.Exit(1)

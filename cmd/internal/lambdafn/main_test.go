@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"os"
 	"strings"
 	"sync"
@@ -147,14 +148,14 @@ func newEnv(srv *awstest.Server, names pgtest.RoleModel, overrides map[string]st
 	for fn, dst := range map[lambdafn.Function]**lambdafn.Deps{lambdafn.FunctionIssue: &e.issue, lambdafn.FunctionExpire: &e.expire,
 		lambdafn.FunctionApprove: &e.approve, lambdafn.FunctionActivity: &e.activity} {
 		getenv := functionGetenv(fn, names, overrides)
-		cfg, err := lambdafn.LoadConfig(getenv)
+		cfg, err := config.Load(getenv)
 		if err != nil {
 			return nil, err
 		}
 		if err := cfg.Check(fn); err != nil {
 			return nil, err
 		}
-		d, err := lambdafn.BuildWith(fn, cfg, awsCfg, getenv, e.audit)
+		d, err := lambdafn.BuildWith(fn, cfg, awsCfg, e.audit)
 		if err != nil {
 			return nil, err
 		}

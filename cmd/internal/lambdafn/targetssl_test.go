@@ -1,6 +1,7 @@
 package lambdafn_test
 
 import (
+	"github.com/ffbroker/ffbroker/cmd/internal/config"
 	"strings"
 	"testing"
 
@@ -22,13 +23,13 @@ func TestTargetSSLModeCheckedAtColdStart(t *testing.T) {
 		for k, v := range extra {
 			env[k] = v
 		}
-		return lambdafn.LoadConfig(func(k string) string { return env[k] })
+		return config.Load(func(k string) string { return env[k] })
 	}
 	// The control: the documented values start.
 	for _, mode := range []string{"", "verify-full"} {
 		cfg, err := load(map[string]string{"FFB_TARGET_SSLMODE": mode})
 		if err != nil || cfg.Target.SSLMode != "verify-full" {
-			t.Fatalf("LoadConfig(FFB_TARGET_SSLMODE=%q) = %q, %v; want verify-full", mode, cfg.Target.SSLMode, err)
+			t.Fatalf("config.Load(FFB_TARGET_SSLMODE=%q) = %q, %v; want verify-full", mode, cfg.Target.SSLMode, err)
 		}
 	}
 	if _, err := load(map[string]string{"FFB_DB_AUTH": "password", "FFB_DB_PASSWORD": "pw", "FFB_DB_SSLMODE": "disable", "FFB_TARGET_SSLMODE": "disable"}); err != nil {
@@ -37,7 +38,7 @@ func TestTargetSSLModeCheckedAtColdStart(t *testing.T) {
 	for _, mode := range []string{"disable", "allow", "prefer", "require", "verify-ca", "verify_full", "VERIFY-FULL", "verify-full "} {
 		cfg, err := load(map[string]string{"FFB_TARGET_SSLMODE": mode})
 		if err == nil || !strings.Contains(err.Error(), "FFB_TARGET_SSLMODE") {
-			t.Errorf("IAM deployment with FFB_TARGET_SSLMODE=%q: LoadConfig error %v (secrets would say sslmode %q); want an error naming FFB_TARGET_SSLMODE",
+			t.Errorf("IAM deployment with FFB_TARGET_SSLMODE=%q: config.Load error %v (secrets would say sslmode %q); want an error naming FFB_TARGET_SSLMODE",
 				mode, err, cfg.Target.SSLMode)
 		}
 	}
