@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/ffbroker/ffbroker/identity"
@@ -200,8 +201,8 @@ func reviewRevoke(c Caller, role, incident string, live []Grant) ([]string, erro
 	return ids, nil
 }
 
-// reviewGrantCap decides whether the person of key may hold one more live grant of
-// role (one for another incident than those held): at most MaxLiveGrantsPerPerson.
+// reviewGrantCap decides whether the person of key may hold a grant of role for one
+// more incident than those held: at most MaxLiveGrantsPerPerson incidents.
 // A request for an incident whose live grant is returned adds none.
 func reviewGrantCap(grants []Grant, role, incident, key string) error {
 	var held []string
@@ -212,7 +213,7 @@ func reviewGrantCap(grants []Grant, role, incident, key string) error {
 		if incident != "" && g.IncidentID == incident {
 			return nil
 		}
-		if sameKey(g.RequesterKey, key) {
+		if sameKey(g.RequesterKey, key) && !slices.Contains(held, g.IncidentID) {
 			held = append(held, g.IncidentID)
 		}
 	}

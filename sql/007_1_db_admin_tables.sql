@@ -17,7 +17,7 @@
 --   FFB14 the grant already ends later than the extension would (extend)
 --   FFB15 a pending request of the same person asks for other hours or another reason
 --   FFB16 the grant has reached its lifetime cap: ask again for a new password (extend)
---   FFB17 the requester holds 3 live or reserved grants of the role for other incidents
+--   FFB17 the requester holds live or reserved grants of the role for 3 other incidents
 
 SET search_path = pg_catalog, pg_temp; -- never a schema others can write (see bootstrap.sql)
 -- The idempotent CREATE ... IF NOT EXISTS and DROP ... IF EXISTS below would print a

@@ -232,11 +232,11 @@ BEGIN
   -- a tag of the role's secret, and a secret holds 50 tags); a DBA's manual issue has
   -- no requester key and is not counted.
   IF p_requester_key IS NOT NULL AND (
-       SELECT pg_catalog.count(*) FROM db_admin.firefighter_grant g
+       SELECT pg_catalog.count(DISTINCT g.incident_id) FROM db_admin.firefighter_grant g
        WHERE g.role = v_role AND g.closed_at IS NULL AND g.expires_at > v_now
          AND pg_catalog.lower(g.requester_key) = pg_catalog.lower(p_requester_key)
          AND g.incident_id IS DISTINCT FROM p_incident_id) >= 3 THEN
-    RAISE EXCEPTION '% holds 3 live or reserved grants of % for other incidents, the most one person may: revoke one or let it expire',
+    RAISE EXCEPTION '% holds live or reserved grants of % for 3 other incidents, the most one person may: revoke one or let it expire',
       p_requester, pg_catalog.quote_ident(v_role) USING ERRCODE = 'FFB17';
   END IF;
 
