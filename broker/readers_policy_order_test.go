@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -44,13 +42,7 @@ func readersBroker(t *testing.T, f *fixture, api secretsmanager.API) *broker.Bro
 // onCallPolicy is the template's on-call policy for fixture f.
 func onCallPolicy(t *testing.T, f *fixture, prefix string) map[string]any {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	tpl := iamsim.LoadTemplate(t, filepath.Join(filepath.Dir(file), "..", "template.yaml"), map[string]string{
-		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": awstest.AccountID,
-		"AWS::StackId": "arn:aws:cloudformation:us-east-1:" + awstest.AccountID + ":stack/ffbroker/0", "AWS::StackName": "ffbroker",
-		"SecretPrefix": f.secretPrefix, "RolePrefix": prefix, "BrokerApi": "a1b2c3d4e5", "ClusterResourceId": "cluster-ABC",
-		"BrokerDbUser": f.Broker, "ApprovalTopic": "arn:aws:sns:us-east-1:" + awstest.AccountID + ":ffbroker-approvals",
-	})
+	tpl := templateOf(t, f, prefix)
 	return map[string]any{"OnCallPolicy": tpl.ManagedPolicy(t, "OnCallPolicy")}
 }
 

@@ -31,6 +31,19 @@ const (
 	expireFnRole = "arn:aws:iam::" + awstest.AccountID + ":role/ffbroker-ExpireFunctionRole-0A1B2C3D4E5F"
 )
 
+// templateOf is template.yaml with fixture f's names (secret and role prefix, the
+// broker's login) and a test account, as the IAM evaluator reads its policies.
+func templateOf(t *testing.T, f *fixture, prefix string) *iamsim.Template {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return iamsim.LoadTemplate(t, filepath.Join(filepath.Dir(file), "..", "template.yaml"), map[string]string{
+		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": awstest.AccountID,
+		"AWS::StackId": "arn:aws:cloudformation:us-east-1:" + awstest.AccountID + ":stack/ffbroker/0", "AWS::StackName": "ffbroker",
+		"SecretPrefix": f.secretPrefix, "RolePrefix": prefix, "BrokerApi": "a1b2c3d4e5", "ClusterResourceId": "cluster-ABC",
+		"BrokerDbUser": f.Broker, "ClusterIdentifier": "ffbroker-cluster", "ApprovalTopic": "arn:aws:sns:us-east-1:" + awstest.AccountID + ":ffbroker-approvals",
+	})
+}
+
 // onCallSSORole is the Identity Center role of the on-call sessions dave and erin,
 // which the requesters' list names.
 const onCallSSORole = "arn:aws:iam::" + awstest.AccountID + ":role/AWSReservedSSO_OnCall_0123456789abcdef"
@@ -152,13 +165,7 @@ func TestOnlyLiveGrantsRequestersReadTheSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, file, _, _ := runtime.Caller(0)
-	tpl := iamsim.LoadTemplate(t, filepath.Join(filepath.Dir(file), "..", "template.yaml"), map[string]string{
-		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": awstest.AccountID,
-		"AWS::StackId": "arn:aws:cloudformation:us-east-1:" + awstest.AccountID + ":stack/ffbroker/0", "AWS::StackName": "ffbroker",
-		"SecretPrefix": f.secretPrefix, "RolePrefix": prefix, "BrokerApi": "a1b2c3d4e5", "ClusterResourceId": "cluster-ABC",
-		"BrokerDbUser": f.Broker, "ClusterIdentifier": "ffbroker-cluster", "ApprovalTopic": "arn:aws:sns:us-east-1:" + awstest.AccountID + ":ffbroker-approvals",
-	})
+	tpl := templateOf(t, f, prefix)
 	onCall := map[string]any{"OnCallPolicy": tpl.ManagedPolicy(t, "OnCallPolicy")}
 	fns := map[string]principal{
 		"issue function": {arn: "arn:aws:sts::" + awstest.AccountID + ":assumed-role/ffbroker-IssueFunctionRole-0A1B2C3D4E5F/ffbroker-IssueFunction",

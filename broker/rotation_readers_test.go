@@ -3,8 +3,6 @@ package broker_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -76,13 +74,7 @@ func TestRevokedHolderCannotReadTheRotatedPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, file, _, _ := runtime.Caller(0)
-	tpl := iamsim.LoadTemplate(t, filepath.Join(filepath.Dir(file), "..", "template.yaml"), map[string]string{
-		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": awstest.AccountID,
-		"AWS::StackId": "arn:aws:cloudformation:us-east-1:" + awstest.AccountID + ":stack/ffbroker/0", "AWS::StackName": "ffbroker",
-		"SecretPrefix": f.secretPrefix, "RolePrefix": prefix, "BrokerApi": "a1b2c3d4e5", "ClusterResourceId": "cluster-ABC",
-		"BrokerDbUser": f.Broker, "ClusterIdentifier": "ffbroker-cluster", "ApprovalTopic": "arn:aws:sns:us-east-1:" + awstest.AccountID + ":ffbroker-approvals",
-	})
+	tpl := templateOf(t, f, prefix)
 	alice := userPrincipal(t, "alice")
 	alice.policies = map[string]any{"OnCallPolicy": tpl.ManagedPolicy(t, "OnCallPolicy")}
 	smc := sm.NewFromConfig(shared.Moto(t).Config(ctx))
