@@ -2,6 +2,7 @@ package lambdafn_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/ffbroker/ffbroker/broker"
@@ -11,6 +12,14 @@ import (
 func errorCode(answer map[string]any) any {
 	e, _ := answer["error"].(map[string]any)
 	return e["code"]
+}
+
+// errorMessage is the message of an API error answer: the refusal's own reason, so a
+// test tells it from another 403.
+func errorMessage(answer map[string]any) string {
+	e, _ := answer["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
 }
 
 // requestRows counts the request ledger's rows for incident.
@@ -47,7 +56,7 @@ func TestApproverCannotAskForReadWriteAsARoleSession(t *testing.T) {
 	build := f.assumeRole(t, "bob", "BuildServer", "ci-4711")
 	n := len(f.audit.Records(t))
 	status, answer := f.call(t, build, accessEvent(t, "rw", "INC-BARE"))
-	if status != 403 || errorCode(answer) != "forbidden" {
+	if status != 403 || errorCode(answer) != "forbidden" || !strings.Contains(errorMessage(answer), "requesters' list") {
 		t.Fatalf("POST /access rw as assumed-role/BuildServer/ci-4711 = %d %v; want 403 forbidden", status, answer)
 	}
 	if got := f.lastRejection(t, n); got != "forbidden" {
@@ -58,7 +67,8 @@ func TestApproverCannotAskForReadWriteAsARoleSession(t *testing.T) {
 	}
 	// A listed role's session (Engineer is on FFB_REQUESTERS) may not ask for rw either.
 	eng := f.assumeRole(t, "alice", "Engineer", "alice")
-	if status, answer := f.call(t, eng, accessEvent(t, "rw", "INC-ENG")); status != 403 || errorCode(answer) != "forbidden" {
+	if status, answer := f.call(t, eng, accessEvent(t, "rw", "INC-ENG")); status != 403 || errorCode(answer) != "forbidden" ||
+		!strings.Contains(errorMessage(answer), "requesters' list") {
 		t.Errorf("POST /access rw as assumed-role/Engineer/alice (role on FFB_REQUESTERS) = %d %v; want 403 forbidden", status, answer)
 	}
 	if rows := f.requestRows(t, "INC-ENG"); rows != "0" {
